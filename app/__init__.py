@@ -1,0 +1,1 @@
+"""SkinTrace front ends: the Qt GUI (app.gui) and the command line (app.cli)."""

@@ -1,0 +1,49 @@
+"""The ``skintrace`` command line.
+
+Each group of subcommands lives in its own module with a ``register(subparsers)``
+function that adds its parsers and sets ``func`` on them. Commands import heavy
+modules (torch, Qt) inside ``func`` so ``skintrace --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from core.errors import SkinTraceError
+
+from . import gui_cmds, model_cmds, project_cmds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="skintrace",
+        description="Semi-automatic annotation of facial wrinkles and pores. "
+        "With no command, opens the annotation window on the built-in demo project.",
+    )
+    parser.add_argument("--version", action="version", version="skintrace 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (gui_cmds, project_cmds, model_cmds):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        func = gui_cmds.run_demo
+    try:
+        return int(func(args) or 0)
+    except SkinTraceError as exc:
+        print(f"skintrace: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("skintrace: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

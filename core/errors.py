@@ -1,0 +1,31 @@
+"""Exceptions with messages a user can act on."""
+
+from __future__ import annotations
+
+
+class SkinTraceError(Exception):
+    """Base class for every error SkinTrace reports to a user (one-line message)."""
+
+
+class ImageLoadError(SkinTraceError, ValueError):
+    """An image file cannot be read: missing, corrupt, truncated, too large or not an image."""
+
+
+class ProjectError(SkinTraceError):
+    """A project folder or catalog cannot be used as asked."""
+
+
+class ProjectLockedError(ProjectError):
+    """The project is open for writing in another process."""
+
+
+class DatasetError(SkinTraceError):
+    """A GT dataset folder or manifest is invalid."""
+
+
+class CheckpointError(SkinTraceError):
+    """A model checkpoint is missing, corrupt or incompatible."""
+
+
+class Cancelled(SkinTraceError):
+    """Long work was cancelled by the user."""

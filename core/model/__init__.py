@@ -1,0 +1,1 @@
+"""The model corner: the only package that imports torch."""

@@ -1,0 +1,1 @@
+"""Project storage: SQLite catalog, masks on disk, status workflow, import, export."""

@@ -1,0 +1,20 @@
+"""pytest-qt fixtures: offscreen platform, settings redirected to a temp folder."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path, monkeypatch):
+    """Redirect QSettings and the user data folder so tests never touch the real ones."""
+    from PySide6.QtCore import QCoreApplication, QSettings
+
+    monkeypatch.setenv("SKINTRACE_DATA_DIR", str(tmp_path / "userdata"))
+    QCoreApplication.setOrganizationName("SkinTraceTests")
+    QCoreApplication.setApplicationName("SkinTraceTests")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings")
+    )
+    yield
