@@ -1,0 +1,464 @@
+"""GT dataset format, version 1: what export writes and training/evaluation read.
+
+A dataset is a folder::
+
+    manifest.json   format name/version, classes, GT parameters, one record per item
+    index.csv       the same items as a flat table (for spreadsheets and scripts)
+    images/         the input images as RGB PNG (orientation already applied)
+    gt/<class>/     uint8 ground-truth magnitude PNG per class
+    masks/<class>/  binary GT masks (``gt > 0``) as 0/255 PNG
+    rough/<class>/  the annotator's rough masks as 0/255 PNG
+
+Every path in the manifest is a relative POSIX path inside the folder. A manifest
+whose paths are absolute or climb out with ``..`` is refused with
+:class:`~core.errors.DatasetError`, so a downloaded dataset cannot make training
+read or overwrite files elsewhere.
+
+This module does not import torch; :mod:`core.model` reads datasets through
+:func:`read_manifest`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TYPE_CHECKING, Any, Literal
+
+import cv2
+import numpy as np
+
+from core.classes import CLASSES
+from core.errors import DatasetError
+from core.progress import CancelToken, Progress
+
+if TYPE_CHECKING:
+    from core.gt import GTParams
+
+FORMAT_NAME = "skintrace-gt-dataset"
+FORMAT_VERSION = 1
+#: The paper's split: 264 training and 50 validation images out of 314.
+DEFAULT_VAL_RATIO = 50 / 314
+MANIFEST = "manifest.json"
+INDEX = "index.csv"
+
+Split = Literal["train", "val"]
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_CSV_COLUMNS = (
+    "id",
+    "split",
+    "status",
+    "image",
+    *(f"gt_{c}" for c in CLASSES),
+    *(f"mask_{c}" for c in CLASSES),
+    *(f"rough_{c}" for c in CLASSES),
+    "rows",
+    "cols",
+    "content_hash",
+)
+
+
+# ----------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class DatasetItem:
+    """One image of a dataset with absolute, validated paths."""
+
+    id: str
+    image: Path
+    gt: Mapping[str, Path]
+    masks: Mapping[str, Path]
+    rough: Mapping[str, Path]
+    status: str
+    split: Split
+    content_hash: str
+    #: Per-image GT parameters when they differ from the dataset's, else None.
+    gt_params: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class DatasetManifest:
+    """A parsed, validated ``manifest.json``."""
+
+    root: Path
+    format_version: int
+    classes: tuple[str, ...]
+    #: The dataset's GT parameters as written by ``GTParams.to_dict()``.
+    gt_params: Mapping[str, Any]
+    items: tuple[DatasetItem, ...]
+
+    def split(self, name: Split) -> tuple[DatasetItem, ...]:
+        """Items of one split, ``"train"`` or ``"val"``, in manifest order."""
+        if name not in ("train", "val"):
+            raise ValueError(f"unknown split {name!r}; expected 'train' or 'val'")
+        return tuple(item for item in self.items if item.split == name)
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """What :func:`write_dataset` needs for one image.
+
+    ``image`` is ``(M, N, 3) uint8``; ``rough`` maps each class to an ``(M, N)`` mask
+    (nonzero = painted; a missing class counts as empty). ``params`` overrides the
+    dataset's GT parameters for this image only.
+    """
+
+    id: str
+    image: np.ndarray
+    rough: Mapping[str, np.ndarray]
+    status: str
+    content_hash: str
+    params: GTParams | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- split
+
+
+def split_for(content_hash: str, val_ratio: float = DEFAULT_VAL_RATIO, *, seed: int = 0) -> Split:
+    """Deterministic train/val assignment keyed by an image's content hash.
+
+    Each image is placed on its own (a hash of ``seed`` and ``content_hash`` mapped to
+    [0, 1) compared with ``val_ratio``), so adding images never moves existing ones
+    between splits. The validation share is ``val_ratio`` on average, not exactly.
+
+    Parameters
+    ----------
+    content_hash : str
+        The image's sha256 (any non-empty string works).
+    val_ratio : float
+        Expected fraction of images in ``"val"``, in [0, 1].
+    seed : int
+        Changes the assignment as a whole, for a different but equally stable split.
+
+    Returns
+    -------
+    "train" or "val"
+    """
+    if not 0.0 <= val_ratio <= 1.0:
+        raise DatasetError(f"validation ratio must be between 0 and 1, got {val_ratio}")
+    if not content_hash:
+        raise DatasetError("cannot split an image without a content hash")
+    digest = hashlib.sha256(f"{seed}:{content_hash}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2.0**64
+    return "val" if u < val_ratio else "train"
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _safe_relpath(root: Path, value: Any, what: str) -> Path:
+    """Resolve a manifest path, refusing absolute paths and paths leaving ``root``."""
+    if not isinstance(value, str) or not value:
+        raise DatasetError(f"{MANIFEST}: {what} must be a relative path, got {value!r}")
+    posix = PurePosixPath(value)
+    if (
+        posix.is_absolute()
+        or PureWindowsPath(value).is_absolute()
+        or PureWindowsPath(value).drive
+        or "\\" in value
+        or ".." in posix.parts
+    ):
+        raise DatasetError(f"{MANIFEST}: {what} {value!r} leaves the dataset folder; refused")
+    path = root.joinpath(*posix.parts)
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        raise DatasetError(
+            f"{MANIFEST}: {what} {value!r} points outside the dataset folder (symlink); refused"
+        ) from None
+    if not path.is_file():
+        raise DatasetError(f"{MANIFEST}: {what} {value!r} is missing from {root}")
+    return path
+
+
+def _class_paths(root: Path, raw: dict[str, Any], key: str, item_id: str) -> dict[str, Path]:
+    group = raw.get(key)
+    if not isinstance(group, dict) or set(group) != set(CLASSES):
+        raise DatasetError(
+            f"{MANIFEST}: item {item_id!r} needs {key!r} paths for {', '.join(CLASSES)}"
+        )
+    return {c: _safe_relpath(root, group[c], f"item {item_id!r} {key}.{c}") for c in CLASSES}
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> DatasetManifest:
+    """Read and validate a dataset folder's ``manifest.json``.
+
+    Parameters
+    ----------
+    folder : path
+        The dataset folder (the one holding ``manifest.json``).
+
+    Returns
+    -------
+    DatasetManifest
+        With every item's paths resolved to absolute paths inside ``folder``.
+
+    Raises
+    ------
+    DatasetError
+        If the manifest is missing, not JSON, of another format or version, names
+        paths outside the folder or files that do not exist, or repeats an id.
+    """
+    root = Path(folder).absolute()
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        raise DatasetError(f"{root} is not a SkinTrace dataset: {MANIFEST} is missing")
+    try:
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{manifest_path} cannot be read: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise DatasetError(f"{manifest_path} is not a {FORMAT_NAME} manifest")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise DatasetError(
+            f"{manifest_path} has format version {version!r}; this SkinTrace reads "
+            f"version {FORMAT_VERSION} (update SkinTrace or re-export the dataset)"
+        )
+    classes = data.get("classes")
+    if classes != list(CLASSES):
+        raise DatasetError(f"{manifest_path}: classes must be {list(CLASSES)}, got {classes!r}")
+    gt_params = data.get("gt_params", {})
+    raw_items = data.get("items")
+    if not isinstance(gt_params, dict) or not isinstance(raw_items, list):
+        raise DatasetError(f"{manifest_path}: 'gt_params' must be an object, 'items' a list")
+    items: list[DatasetItem] = []
+    seen: set[str] = set()
+    for n, raw in enumerate(raw_items):
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+            raise DatasetError(f"{manifest_path}: item #{n} has no string 'id'")
+        item_id = raw["id"]
+        if item_id in seen:
+            raise DatasetError(f"{manifest_path}: item id {item_id!r} appears twice")
+        seen.add(item_id)
+        split = raw.get("split")
+        if split not in ("train", "val"):
+            raise DatasetError(f"{manifest_path}: item {item_id!r} has split {split!r}")
+        override = raw.get("gt_params")
+        if override is not None and not isinstance(override, dict):
+            raise DatasetError(f"{manifest_path}: item {item_id!r} 'gt_params' is not an object")
+        items.append(
+            DatasetItem(
+                id=item_id,
+                image=_safe_relpath(root, raw.get("image"), f"item {item_id!r} image"),
+                gt=_class_paths(root, raw, "gt", item_id),
+                masks=_class_paths(root, raw, "masks", item_id),
+                rough=_class_paths(root, raw, "rough", item_id),
+                status=str(raw.get("status", "")),
+                split=split,
+                content_hash=str(raw.get("content_hash", "")),
+                gt_params=override,
+            )
+        )
+    return DatasetManifest(
+        root=root,
+        format_version=version,
+        classes=tuple(classes),
+        gt_params=gt_params,
+        items=tuple(items),
+    )
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def encode_png(array: np.ndarray, *, compression: int = 3) -> bytes:
+    """Encode a ``(M, N) uint8`` or ``(M, N, 3) uint8`` RGB array as PNG bytes (lossless)."""
+    if array.dtype != np.uint8 or array.ndim not in (2, 3):
+        raise ValueError(f"PNG needs a (M, N[, 3]) uint8 array, got {array.dtype} {array.shape}")
+    if array.ndim == 3:
+        if array.shape[2] != 3:
+            raise ValueError(f"PNG needs 3 channels (RGB), got {array.shape[2]}")
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    if not ok:  # pragma: no cover - OpenCV only fails on invalid input, checked above
+        raise DatasetError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def _check_id(item_id: str) -> str:
+    if not _ID_RE.match(item_id):
+        raise DatasetError(
+            f"dataset item id {item_id!r} must be 1-128 letters, digits, '.', '_' or '-'"
+        )
+    return item_id
+
+
+def safe_item_id(name: str) -> str:
+    """Turn a file name stem into a valid item id (letters, digits, ``._-``)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:120]
+    return cleaned or "item"
+
+
+def _prepare_out(out: Path, *, force: bool) -> None:
+    if out.exists():
+        if not out.is_dir():
+            raise DatasetError(f"{out} exists and is not a folder")
+        if any(out.iterdir()) and not force:
+            raise DatasetError(f"{out} is not empty; choose another folder or use --force")
+
+
+def _install(tmp: Path, out: Path) -> None:
+    """Move the finished temp folder to ``out``, replacing an existing one."""
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f"{out.name}.old-", dir=out.parent))
+        os.replace(out, old / "d")
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
+def write_dataset(
+    out: str | os.PathLike[str],
+    entries: Iterable[DatasetEntry],
+    *,
+    params: GTParams,
+    val_ratio: float = DEFAULT_VAL_RATIO,
+    seed: int = 0,
+    total: int | None = None,
+    force: bool = False,
+    cancel: CancelToken | None = None,
+) -> Iterator[Progress]:
+    """Compute GT for each entry and write a dataset folder, atomically.
+
+    Everything is written to ``OUT.partial-XXXX`` next to ``out``; ``manifest.json`` is
+    written last, then the folder is renamed to ``out``. A failed or cancelled write
+    removes the partial folder; a killed one leaves only a ``.partial-`` folder without
+    a manifest, never a complete-looking ``out``.
+
+    Parameters
+    ----------
+    out : path
+        Dataset folder to create. Must not exist or be empty unless ``force``.
+    entries : iterable of DatasetEntry
+        Consumed lazily, so a generator keeps memory flat.
+    params : GTParams
+        The dataset's GT parameters (entries may override them).
+    val_ratio, seed : float, int
+        Passed to :func:`split_for`.
+    total : int, optional
+        Number of entries, for progress; ``len(entries)`` when it has one.
+    force : bool
+        Replace a non-empty ``out``.
+    cancel : CancelToken, optional
+        Checked between images.
+
+    Yields
+    ------
+    Progress
+        One per image; the last has ``info`` with ``out``, ``items``, ``train``, ``val``.
+    """
+    from core.gt import compute_gt  # lazy: keeps read_manifest free of the GT engine
+
+    out = Path(out).absolute()
+    split_for("x", val_ratio)  # validates the ratio before anything is written
+    _prepare_out(out, force=force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if total is None and hasattr(entries, "__len__"):
+        total = len(entries)  # type: ignore[arg-type]
+    total = total or 0
+    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.partial-", dir=out.parent))
+    base = params.to_dict()
+    try:
+        for sub in ("images", *(f"{k}/{c}" for k in ("gt", "masks", "rough") for c in CLASSES)):
+            (tmp / sub).mkdir(parents=True)
+        items: list[dict[str, Any]] = []
+        rows_csv: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        yield Progress(0, total, "writing dataset")
+        for n, entry in enumerate(entries):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            item_id = _check_id(entry.id)
+            if item_id in seen:
+                raise DatasetError(f"dataset item id {item_id!r} appears twice")
+            seen.add(item_id)
+            image = entry.image
+            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+                raise DatasetError(f"item {item_id!r}: image must be (M, N, 3) uint8")
+            shape = image.shape[:2]
+            rough = {}
+            for c in CLASSES:
+                mask = entry.rough.get(c)
+                mask = np.zeros(shape, bool) if mask is None else np.asarray(mask) != 0
+                if mask.shape != shape:
+                    raise DatasetError(
+                        f"item {item_id!r}: {c} rough mask is {mask.shape}, image is {shape}"
+                    )
+                rough[c] = mask
+            item_params = entry.params or params
+            gt = compute_gt(image, rough, item_params)
+            rel: dict[str, Any] = {"image": f"images/{item_id}.png", "gt": {}, "masks": {}}
+            rel["rough"] = {}
+            (tmp / rel["image"]).write_bytes(encode_png(image))
+            for c in CLASSES:
+                for key, arr in (
+                    ("gt", gt[c]),
+                    ("masks", (gt[c] > 0).astype(np.uint8) * 255),
+                    ("rough", rough[c].astype(np.uint8) * 255),
+                ):
+                    rel[key][c] = f"{key}/{c}/{item_id}.png"
+                    (tmp / rel[key][c]).write_bytes(encode_png(arr))
+            split = split_for(entry.content_hash, val_ratio, seed=seed)
+            record: dict[str, Any] = {"id": item_id, **rel, "status": entry.status}
+            record.update(split=split, content_hash=entry.content_hash)
+            record.update(rows=int(shape[0]), cols=int(shape[1]))
+            override = item_params.to_dict()
+            if override != base:
+                record["gt_params"] = override
+            record.update({k: v for k, v in entry.info.items() if k not in record})
+            items.append(record)
+            rows_csv.append(
+                {
+                    "id": item_id,
+                    "split": split,
+                    "status": entry.status,
+                    "image": rel["image"],
+                    **{f"gt_{c}": rel["gt"][c] for c in CLASSES},
+                    **{f"mask_{c}": rel["masks"][c] for c in CLASSES},
+                    **{f"rough_{c}": rel["rough"][c] for c in CLASSES},
+                    "rows": shape[0],
+                    "cols": shape[1],
+                    "content_hash": entry.content_hash,
+                }
+            )
+            yield Progress(n + 1, max(total, n + 1), item_id)
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=_CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows_csv)
+        (tmp / INDEX).write_text(text.getvalue(), encoding="utf-8")
+        manifest = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "classes": list(CLASSES),
+            "gt_params": base,
+            "val_ratio": val_ratio,
+            "seed": seed,
+            "items": items,
+        }
+        # The manifest goes last: a folder without one never looks complete.
+        with open(tmp / MANIFEST, "w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _install(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(tmp)
+        raise
+    n_val = sum(1 for i in items if i["split"] == "val")
+    info = {"out": str(out), "items": len(items), "train": len(items) - n_val, "val": n_val}
+    yield Progress(len(items), max(total, len(items)), "done", info)
