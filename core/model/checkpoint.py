@@ -1,0 +1,217 @@
+"""Checkpoint folders: ``model.safetensors`` + ``config.json``; loading never unpickles.
+
+``config.json`` holds ``{"format": "skintrace-checkpoint", "format_version": 1,
+"name": ..., "config": {...}, "metadata": {...}}`` where ``metadata`` carries at least
+``params``, ``date`` and ``torch_version`` and, after training, ``data_hash``,
+``metrics`` and ``mask_levels``. The folder is replaced as a whole: the new checkpoint is
+written to a sibling temporary folder and swapped in, so a crash never leaves a
+half-written checkpoint and the previous one survives until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from core.atomic import atomic_write_bytes, atomic_write_text
+from core.errors import CheckpointError
+from core.model.registry import MODELS, count_parameters, create_model, model_config
+
+FORMAT = "skintrace-checkpoint"
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What ``config.json`` says about a checkpoint."""
+
+    path: Path
+    name: str
+    config: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The bare network inside a DistributedDataParallel or compiled wrapper."""
+    while hasattr(model, "module") and isinstance(model.module, nn.Module):
+        model = model.module
+    return getattr(model, "_orig_mod", model)
+
+
+def save_checkpoint(
+    directory: str | os.PathLike[str],
+    model: nn.Module,
+    *,
+    name: str,
+    config: dict[str, Any],
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` as a checkpoint folder, replacing ``directory`` as a whole.
+
+    Parameters
+    ----------
+    directory : path
+        The checkpoint folder to create or replace.
+    model : nn.Module
+        The network (DDP wrappers are unwrapped); its ``state_dict`` is saved.
+    name, config
+        Registry name and options: ``create_model(name, **config)`` rebuilds it.
+    metadata : dict, optional
+        JSON-serialisable facts (metrics, data hash, ...). ``params``, ``date`` and
+        ``torch_version`` are filled in.
+
+    Returns
+    -------
+    Path
+        The checkpoint folder.
+    """
+    target = Path(directory)
+    net = unwrap(model)
+    full_config = model_config(name, **config)
+    meta = dict(metadata or {})
+    meta.setdefault("params", count_parameters(net))
+    meta["date"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    meta["torch_version"] = torch.__version__
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "config": full_config,
+        "metadata": meta,
+    }
+    text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
+    blob = st_save(tensors, metadata={"format": FORMAT, "name": name})
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        atomic_write_bytes(tmp / WEIGHTS, blob)
+        atomic_write_text(tmp / CONFIG, text)
+        _swap_in(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _previous(target: Path) -> Path:
+    return target.with_name(f".{target.name}.previous")
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Move the complete folder ``tmp`` to ``target``, keeping the old one until done."""
+    prev = _previous(target)
+    if prev.exists():
+        shutil.rmtree(prev)
+    if target.exists():
+        os.replace(target, prev)
+    os.replace(tmp, target)
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(prev)
+
+
+def _resolve(directory: str | os.PathLike[str]) -> Path:
+    path = Path(directory)
+    if not path.exists() and _previous(path).is_dir():
+        return _previous(path)  # a save was interrupted mid-swap: the old one is complete
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint folder not found: {path}")
+    return path
+
+
+def read_checkpoint_info(directory: str | os.PathLike[str]) -> CheckpointInfo:
+    """Read and validate ``config.json`` of a checkpoint folder (no weights loaded)."""
+    path = _resolve(directory)
+    cfg = path / CONFIG
+    try:
+        document = json.loads(cfg.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} is not a checkpoint: {CONFIG} is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{cfg} is corrupt: {exc}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise CheckpointError(f"{cfg} is not a SkinTrace checkpoint config")
+    version = document.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version!r}; this SkinTrace reads "
+            f"version {FORMAT_VERSION}: update SkinTrace or retrain"
+        )
+    name = document.get("name")
+    if name not in MODELS:
+        raise CheckpointError(f"{path} holds an unknown model {name!r}")
+    config = document.get("config")
+    metadata = document.get("metadata", {})
+    if not isinstance(config, dict) or not isinstance(metadata, dict):
+        raise CheckpointError(f"{cfg} has a malformed config or metadata section")
+    try:
+        config = model_config(name, **config)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} has an incompatible model config: {exc}") from None
+    return CheckpointInfo(path=path, name=name, config=config, metadata=metadata)
+
+
+def load_checkpoint(
+    directory: str | os.PathLike[str], *, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, CheckpointInfo]:
+    """Rebuild the network of a checkpoint folder and load its weights (no unpickling).
+
+    Parameters
+    ----------
+    directory : path
+        A folder written by :func:`save_checkpoint`.
+    device : str or torch.device
+        Where the weights go.
+
+    Returns
+    -------
+    model : nn.Module
+        The network in eval mode on ``device``.
+    info : CheckpointInfo
+        Its name, config and metadata.
+
+    Raises
+    ------
+    CheckpointError
+        Missing, corrupt or incompatible checkpoint.
+    """
+    info = read_checkpoint_info(directory)
+    weights = info.path / WEIGHTS
+    try:
+        state = st_load(weights.read_bytes())
+    except FileNotFoundError:
+        raise CheckpointError(f"{info.path} is incomplete: {WEIGHTS} is missing") from None
+    except (OSError, SafetensorError, ValueError) as exc:
+        raise CheckpointError(f"{weights} is corrupt: {exc}") from None
+    model = create_model(info.name, **info.config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    bad_shape = sorted(
+        k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape)
+    )
+    if missing or extra or bad_shape:
+        detail = (missing or extra or bad_shape)[0]
+        raise CheckpointError(
+            f"{info.path} does not match model {info.name!r} with its config "
+            f"({len(missing)} missing, {len(extra)} unexpected, {len(bad_shape)} mis-shaped "
+            f"tensors, e.g. {detail}): it was saved by an incompatible version"
+        )
+    model.load_state_dict(state, strict=True)
+    return model.to(device).eval(), info
