@@ -1,0 +1,320 @@
+"""The image canvas: zoom about the cursor, fit / 1:1, pan, and the painting tools.
+
+Scene coordinates are image pixels: pixel ``(row, col)`` covers the unit square whose
+top-left corner is scene point ``(col, row)``. The canvas turns mouse events into image
+``(row, col)`` (pixel centres are integers) and calls the document's painting methods;
+it never writes arrays itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QTransform,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsEllipseItem,
+    QGraphicsPathItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QWidget,
+)
+
+from .layer_stack import LayerStack
+from .layers import LayersModel
+from .tools import ToolState
+
+MIN_ZOOM = 0.02
+MAX_ZOOM = 64.0
+WHEEL_STEP = 1.2  # zoom factor per wheel notch (120 units)
+
+
+class ImageCanvas(QGraphicsView):
+    """Shows the open document's layers and forwards tool input to the document."""
+
+    cursorMoved = Signal(float, float)  # image row, col; (-1, -1) when outside
+    zoomChanged = Signal(float)
+    strokeFinished = Signal()
+
+    def __init__(
+        self, layers: LayersModel, tools: ToolState, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.stack = LayerStack(self.scene(), layers)
+        self.tools = tools
+        self.editable = True
+        self._stroking = False
+        self._panning: QPointF | None = None
+        self._space = False
+        self._lasso: list[tuple[float, float]] = []
+
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setBackgroundBrush(QBrush(QColor("#2b2b2b")))
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState, True)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+
+        pen = QPen(QColor(255, 255, 255, 220), 1.5)
+        pen.setCosmetic(True)
+        self._cursor_item = QGraphicsEllipseItem()
+        self._cursor_item.setPen(pen)
+        self._cursor_item.setZValue(1000)
+        self._cursor_item.setVisible(False)
+        self.scene().addItem(self._cursor_item)
+        lasso_pen = QPen(QColor(255, 255, 0, 230), 1.5, Qt.PenStyle.DashLine)
+        lasso_pen.setCosmetic(True)
+        self._lasso_item = QGraphicsPathItem()
+        self._lasso_item.setPen(lasso_pen)
+        self._lasso_item.setZValue(1001)
+        self.scene().addItem(self._lasso_item)
+        tools.changed.connect(self._on_tools_changed)
+
+    # -- document ----------------------------------------------------------------
+
+    @property
+    def document(self) -> Any:
+        return self.stack.document
+
+    def set_document(self, document: Any, *, keep_view: bool = False) -> None:
+        """Show ``document``; fits it in the view unless ``keep_view`` and same size."""
+        same_size = (
+            self.document is not None
+            and document is not None
+            and tuple(self.document.shape[:2]) == tuple(document.shape[:2])
+        )
+        self._abort_interaction()
+        self.stack.set_document(document)
+        if document is None:
+            return
+        rows, cols = document.shape[:2]
+        margin = max(rows, cols)
+        self.scene().setSceneRect(QRectF(-margin, -margin, cols + 2 * margin, rows + 2 * margin))
+        if not (keep_view and same_size):
+            self.fit()
+
+    def on_document_change(self, change: Any) -> None:
+        self.stack.on_change(change)
+
+    # -- coordinates -------------------------------------------------------------
+
+    @property
+    def zoom(self) -> float:
+        """Screen pixels per image pixel."""
+        return self.transform().m11()
+
+    def view_to_image(self, pos: QPointF | QPoint) -> tuple[float, float]:
+        """Viewport position -> image ``(row, col)`` (pixel centres are integers)."""
+        scene = self.viewportTransform().inverted()[0].map(QPointF(pos))
+        return scene.y() - 0.5, scene.x() - 0.5
+
+    def image_to_view(self, row: float, col: float) -> QPointF:
+        """Image ``(row, col)`` -> viewport position (float)."""
+        return self.viewportTransform().map(QPointF(col + 0.5, row + 0.5))
+
+    # -- zoom and pan ------------------------------------------------------------
+
+    def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
+        """Zoom to ``zoom`` keeping the image point under viewport ``anchor`` fixed."""
+        zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
+        if anchor is None:
+            anchor = QPointF(self.viewport().rect().center())
+        before = self.viewportTransform().inverted()[0].map(anchor)
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        after = self.viewportTransform().inverted()[0].map(anchor)
+        self._scroll_scene_by(before - after)
+        self.zoomChanged.emit(self.zoom)
+
+    def _scroll_scene_by(self, delta: QPointF) -> None:
+        z = self.zoom
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(h.value() + round(delta.x() * z))
+        v.setValue(v.value() + round(delta.y() * z))
+
+    def fit(self) -> None:
+        """Fit the whole image in the view."""
+        doc = self.document
+        if doc is None:
+            return
+        rows, cols = doc.shape[:2]
+        vp = self.viewport().rect()
+        zoom = 0.98 * min(vp.width() / cols, vp.height() / rows) if cols and rows else 1.0
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.centerOn(QPointF(cols / 2, rows / 2))
+        self.zoomChanged.emit(self.zoom)
+
+    def actual_size(self) -> None:
+        """1:1 — one screen pixel per image pixel, about the view centre."""
+        self.set_zoom(1.0)
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self.zoom * WHEEL_STEP)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self.zoom / WHEEL_STEP)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.set_zoom(self.zoom * WHEEL_STEP**steps, event.position())
+        event.accept()
+
+    # -- mouse -------------------------------------------------------------------
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (
+            button == Qt.MouseButton.LeftButton and self._space
+        ):
+            self._panning = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        doc = self.document
+        if button != Qt.MouseButton.LeftButton or doc is None or not self.editable:
+            event.accept()
+            return
+        row, col = self.view_to_image(event.position())
+        if self.tools.tool == "lasso":
+            self._lasso = [(row, col)]
+            self._update_lasso_path()
+        else:
+            doc.begin_stroke(
+                self.tools.cls, erase=self.tools.tool == "eraser", radius=self.tools.radius
+            )
+            self._stroking = True
+            doc.stroke_to(row, col)
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        pos = event.position()
+        if self._panning is not None:
+            delta = pos - self._panning
+            self._panning = pos
+            h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+            h.setValue(h.value() - round(delta.x()))
+            v.setValue(v.value() - round(delta.y()))
+            event.accept()
+            return
+        row, col = self.view_to_image(pos)
+        self._move_cursor(row, col)
+        if self._stroking:
+            self.document.stroke_to(row, col)
+        elif self._lasso:
+            last = self._lasso[-1]
+            if abs(last[0] - row) + abs(last[1] - col) >= 0.5:
+                self._lasso.append((row, col))
+                self._update_lasso_path()
+        self._emit_cursor(row, col)
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._panning is not None and event.button() in (
+            Qt.MouseButton.MiddleButton,
+            Qt.MouseButton.LeftButton,
+        ):
+            self._panning = None
+            self.viewport().setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.CrossCursor
+            )
+        elif event.button() == Qt.MouseButton.LeftButton:
+            if self._stroking:
+                self._stroking = False
+                self.document.end_stroke()
+                self.strokeFinished.emit()
+            elif self._lasso:
+                points, self._lasso = self._lasso, []
+                self._update_lasso_path()
+                if len(points) >= 3:
+                    self.document.fill_polygon(
+                        self.tools.cls,
+                        points,
+                        erase=bool(event.modifiers() & Qt.KeyboardModifier.AltModifier),
+                    )
+                    self.strokeFinished.emit()
+        event.accept()
+
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802
+        self._cursor_item.setVisible(False)
+        self.cursorMoved.emit(-1.0, -1.0)
+        super().leaveEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_Escape and self._lasso:
+            self._lasso = []
+            self._update_lasso_path()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            if self._panning is None:
+                self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _abort_interaction(self) -> None:
+        if self._stroking and self.document is not None:
+            self.document.end_stroke()
+        self._stroking = False
+        self._lasso = []
+        self._update_lasso_path()
+        self._panning = None
+
+    def _emit_cursor(self, row: float, col: float) -> None:
+        doc = self.document
+        if doc is not None and 0 <= round(row) < doc.shape[0] and 0 <= round(col) < doc.shape[1]:
+            self.cursorMoved.emit(row, col)
+        else:
+            self.cursorMoved.emit(-1.0, -1.0)
+
+    def _move_cursor(self, row: float, col: float) -> None:
+        if self.document is None or self.tools.tool == "lasso":
+            self._cursor_item.setVisible(False)
+            return
+        r = self.tools.radius
+        self._cursor_item.setRect(QRectF(col + 0.5 - r, row + 0.5 - r, 2 * r, 2 * r))
+        self._cursor_item.setVisible(True)
+
+    def _on_tools_changed(self) -> None:
+        rect = self._cursor_item.rect()
+        if self._cursor_item.isVisible():
+            c = rect.center()
+            self._move_cursor(c.y() - 0.5, c.x() - 0.5)
+
+    def _update_lasso_path(self) -> None:
+        path = QPainterPath()
+        if self._lasso:
+            path.moveTo(self._lasso[0][1] + 0.5, self._lasso[0][0] + 0.5)
+            for r, c in self._lasso[1:]:
+                path.lineTo(c + 0.5, r + 0.5)
+            path.closeSubpath()
+        self._lasso_item.setPath(path)

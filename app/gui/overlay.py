@@ -1,0 +1,125 @@
+"""Overlay layers drawn over the image: ARGB32 QImages whose pixels are numpy views.
+
+Only the dirty region of an overlay is recomputed (with numpy, in place) and only that
+region is repainted, so painting on a 6000x4000 image never rebuilds a full pixmap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+Region = tuple[slice, slice]
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    c = QColor(color)
+    if not c.isValid():
+        raise ValueError(f"not a colour: {color!r}")
+    return c.red(), c.green(), c.blue()
+
+
+def premultiplied(color: str, alpha: np.ndarray) -> np.ndarray:
+    """Premultiplied ARGB32 pixels (uint32) of ``color`` with per-pixel ``alpha`` (uint8)."""
+    r, g, b = _rgb(color)
+    a = alpha.astype(np.uint32)
+    return (
+        (a << 24)
+        | (((a * r + 127) // 255) << 16)
+        | (((a * g + 127) // 255) << 8)
+        | ((a * b + 127) // 255)
+    )
+
+
+def compose_masks(masks: Sequence[np.ndarray], colors: Sequence[str]) -> np.ndarray:
+    """Opaque class colours where each binary mask is set; later masks draw on top."""
+    out = np.zeros(masks[0].shape, dtype=np.uint32)
+    for mask, color in zip(masks, colors, strict=True):
+        r, g, b = _rgb(color)
+        out[mask] = (0xFF << 24) | (r << 16) | (g << 8) | b
+    return out
+
+
+def magnitude_alpha(values: np.ndarray, *, floor: int = 110) -> np.ndarray:
+    """Alpha for a uint8 magnitude map: 0 where 0, else ``floor``..255 growing with the value."""
+    v = values.astype(np.uint16)
+    a = floor + (v * (255 - floor) + 127) // 255
+    return np.where(v > 0, a, 0).astype(np.uint8)
+
+
+def compose_magnitudes(maps: Sequence[np.ndarray], colors: Sequence[str]) -> np.ndarray:
+    """Class colours with alpha growing with each uint8 map; later maps draw on top."""
+    out = np.zeros(maps[0].shape, dtype=np.uint32)
+    for values, color in zip(maps, colors, strict=True):
+        nonzero = values > 0
+        if nonzero.any():
+            px = premultiplied(color, magnitude_alpha(values))
+            out[nonzero] = px[nonzero]
+    return out
+
+
+def compose_gray(values: np.ndarray, *, alpha: int = 255) -> np.ndarray:
+    """Gray pixels from a uint8 map (used for the texture layer)."""
+    v = values.astype(np.uint32) * alpha // 255
+    return (np.uint32(alpha) << 24) | (v << 16) | (v << 8) | v
+
+
+class OverlayImage:
+    """An ``(M, N)`` uint32 numpy buffer shared with an ARGB32-premultiplied QImage."""
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        rows, cols = int(shape[0]), int(shape[1])
+        self.array = np.zeros((rows, cols), dtype=np.uint32)
+        # The QImage reads the numpy memory directly; we never call a non-const QImage
+        # method on it, so it never detaches into a copy.
+        self.qimage = QImage(
+            self.array.data, cols, rows, cols * 4, QImage.Format.Format_ARGB32_Premultiplied
+        )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.array.shape  # type: ignore[return-value]
+
+    def clear(self) -> None:
+        self.array.fill(0)
+
+
+class OverlayItem(QGraphicsItem):
+    """Draws an :class:`OverlayImage` at scene (0, 0), one scene unit per image pixel.
+
+    Repaints only the exposed rectangle; callers invalidate just the dirty region
+    with :meth:`update_region`.
+    """
+
+    def __init__(self, overlay: OverlayImage, parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self.overlay = overlay
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt override)
+        rows, cols = self.overlay.shape
+        return QRectF(0, 0, cols, rows)
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionGraphicsItem,
+        widget: QWidget | None = None,
+    ) -> None:
+        exposed = option.exposedRect.intersected(self.boundingRect()).toAlignedRect()
+        if exposed.isEmpty():
+            return
+        painter.drawImage(exposed, self.overlay.qimage, exposed)
+
+    def update_region(self, region: Region | None) -> None:
+        """Schedule a repaint of ``region`` (row slice, col slice); None = everything."""
+        if region is None:
+            self.update()
+            return
+        rs, cs = region
+        self.update(QRectF(cs.start, rs.start, cs.stop - cs.start, rs.stop - rs.start))
