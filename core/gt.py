@@ -1,1 +1,270 @@
-"""Placeholder; implemented by its issue."""
+"""Ground truth: thresholded texture map × rough mask (paper Section 3.1, Figure 1b).
+
+Per class, ``GT = clip(rint(gain × T), 1, 255)`` where ``T > threshold`` and the rough
+mask is set, else 0, as a ``uint8`` magnitude map; its binary mask is ``GT > 0``.
+Every kept pixel is at least 1, so the binary mask is exactly "texture above
+threshold inside the rough mask". GT is pointwise in (texture, rough), which is what
+makes the incremental update of :mod:`core.document` exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.classes import CLASSES, ClassName, check_class
+from core.errors import SkinTraceError
+from core.texture import (
+    DEFAULT_PORE_THRESHOLD,
+    DEFAULT_SIGMA,
+    pore_response,
+    threshold_pore_response,
+    to_gray,
+    wrinkle_texture_from_gray,
+)
+
+#: Threshold on the Eq. 1 map (0–255) below which a pixel is not a wrinkle.
+DEFAULT_WRINKLE_THRESHOLD: float = 20.0
+#: Gain from Eq. 1 values to GT magnitude (Eq. 1 is already on 0–255).
+DEFAULT_WRINKLE_GAIN: float = 1.0
+#: Gain from Eq. 2 values (a few gray levels) to GT magnitude, so pores use the 0–255 range.
+DEFAULT_PORE_GAIN: float = 8.0
+
+
+class GTParamsError(SkinTraceError, ValueError):
+    """GT parameters are out of range or do not match the texture maps given."""
+
+
+def _check_range(name: str, value: Any, lo: float, hi: float, *, lo_open: bool) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise GTParamsError(f"{name} must be a number; got {value!r}") from None
+    ok = math.isfinite(v) and (v > lo if lo_open else v >= lo) and v <= hi
+    if not ok:
+        bracket = "(" if lo_open else "["
+        raise GTParamsError(f"{name} must be in {bracket}{lo:g}, {hi:g}]; got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class GTParams:
+    """Parameters of GT generation for one image (project default or per-image override).
+
+    Attributes
+    ----------
+    sigma : float
+        σ of the Eq. 1 Gaussian in pixels, in (0, 100].
+    wrinkle_threshold : float
+        Eq. 1 values at or below this (0–255 scale) are not wrinkle, in [0, 255].
+    pore_threshold : float
+        ``Th`` of Eq. 2 in gray levels, in [0, 255].
+    wrinkle_gain : float
+        GT magnitude = ``gain × T`` for wrinkles, in (0, 255].
+    pore_gain : float
+        GT magnitude = ``gain × T`` for pores, in (0, 255] (pore ``t`` is a few gray levels).
+    """
+
+    sigma: float = DEFAULT_SIGMA
+    wrinkle_threshold: float = DEFAULT_WRINKLE_THRESHOLD
+    pore_threshold: float = DEFAULT_PORE_THRESHOLD
+    wrinkle_gain: float = DEFAULT_WRINKLE_GAIN
+    pore_gain: float = DEFAULT_PORE_GAIN
+
+    def __post_init__(self) -> None:
+        checks = {
+            "sigma": (0.0, 100.0, True),
+            "wrinkle_threshold": (0.0, 255.0, False),
+            "pore_threshold": (0.0, 255.0, False),
+            "wrinkle_gain": (0.0, 255.0, True),
+            "pore_gain": (0.0, 255.0, True),
+        }
+        for name, (lo, hi, lo_open) in checks.items():
+            v = _check_range(name, getattr(self, name), lo, hi, lo_open=lo_open)
+            object.__setattr__(self, name, v)
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain JSON-ready dict of all fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> GTParams:
+        """Build from a dict; unknown keys are ignored, missing keys take defaults.
+
+        Raises
+        ------
+        GTParamsError
+            If a value is out of range or not a number.
+        """
+        if not isinstance(d, Mapping):
+            raise GTParamsError(f"GT parameters must be a mapping; got {type(d).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def threshold(self, cls_name: str) -> float:
+        """GT threshold of a class."""
+        return self.wrinkle_threshold if check_class(cls_name) == "wrinkle" else self.pore_threshold
+
+    def gain(self, cls_name: str) -> float:
+        """GT gain of a class."""
+        return self.wrinkle_gain if check_class(cls_name) == "wrinkle" else self.pore_gain
+
+
+@dataclass(frozen=True, eq=False)
+class TextureMaps:
+    """Texture maps of one image for one parameter set (read-only arrays).
+
+    Attributes
+    ----------
+    wrinkle : (M, N) float32 ndarray
+        Eq. 1 map (unthresholded) for ``sigma``.
+    pore : (M, N) float32 ndarray
+        Eq. 2 map thresholded at ``pore_threshold``.
+    sigma, pore_threshold : float
+        The parameters they were computed with.
+    """
+
+    wrinkle: np.ndarray
+    pore: np.ndarray
+    sigma: float
+    pore_threshold: float
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.wrinkle.shape[0]), int(self.wrinkle.shape[1]))
+
+    def __getitem__(self, cls_name: str) -> np.ndarray:
+        return self.wrinkle if check_class(cls_name) == "wrinkle" else self.pore
+
+    def matches(self, params: GTParams) -> bool:
+        """True if these maps were computed with ``params``' σ and pore threshold."""
+        return self.sigma == params.sigma and self.pore_threshold == params.pore_threshold
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+def compute_textures(
+    image: np.ndarray, params: GTParams, *, reuse: TextureMaps | None = None
+) -> TextureMaps:
+    """Compute both texture maps of ``image`` for ``params``.
+
+    Parameters
+    ----------
+    image : (M, N[, C]) ndarray
+        See :func:`core.texture.to_gray` for accepted dtypes and channels.
+    params : GTParams
+        Uses ``sigma`` (Eq. 1) and ``pore_threshold`` (Eq. 2).
+    reuse : TextureMaps, optional
+        Maps of the same image; a map whose parameter did not change is reused
+        instead of recomputed.
+
+    Returns
+    -------
+    TextureMaps
+    """
+    gray: np.ndarray | None = None
+    if reuse is not None and reuse.sigma == params.sigma:
+        wrinkle = reuse.wrinkle
+    else:
+        gray = to_gray(image)
+        wrinkle = _readonly(wrinkle_texture_from_gray(gray, sigma=params.sigma))
+    if reuse is not None and reuse.pore_threshold == params.pore_threshold:
+        pore = reuse.pore
+    else:
+        gray = to_gray(image) if gray is None else gray
+        t = pore_response(gray)
+        pore = _readonly(threshold_pore_response(t, threshold=params.pore_threshold))
+    return TextureMaps(
+        wrinkle=wrinkle, pore=pore, sigma=params.sigma, pore_threshold=params.pore_threshold
+    )
+
+
+def gt_from_rough(
+    texture: np.ndarray, rough: np.ndarray, *, threshold: float, gain: float = 1.0
+) -> np.ndarray:
+    """GT magnitude of one class: ``clip(rint(gain × T), 1, 255)`` where ``T > threshold`` and rough.
+
+    Parameters
+    ----------
+    texture : (M, N) float ndarray
+        A texture map (Eq. 1 or Eq. 2).
+    rough : (M, N) bool ndarray
+        The annotator's rough mask.
+    threshold : float
+        Texture values at or below it are dropped.
+    gain : float, optional
+        Scale from texture values to magnitude.
+
+    Returns
+    -------
+    gt : (M, N) uint8 ndarray
+        0 outside the rough mask and where the texture is at or below the threshold,
+        else 1–255.
+    """
+    t = np.asarray(texture)
+    r = np.asarray(rough)
+    if t.ndim != 2 or r.shape != t.shape:
+        raise GTParamsError(
+            f"texture {t.shape} and rough mask {r.shape} must be 2-D arrays of the same shape"
+        )
+    keep = t > np.float32(threshold)
+    if r.dtype != np.bool_:
+        r = r != 0
+    keep &= r
+    mag = t * np.float32(gain)
+    np.rint(mag, out=mag)
+    np.clip(mag, 1.0, 255.0, out=mag)
+    out = mag.astype(np.uint8)
+    out[~keep] = 0
+    return out
+
+
+def compute_gt(
+    image_or_textures: np.ndarray | TextureMaps,
+    rough: Mapping[str, np.ndarray],
+    params: GTParams,
+) -> dict[ClassName, np.ndarray]:
+    """GT magnitude maps of both classes.
+
+    Parameters
+    ----------
+    image_or_textures : (M, N[, C]) ndarray or TextureMaps
+        The image (texture maps are computed) or maps computed with ``params``.
+    rough : mapping of class name to (M, N) bool ndarray
+        Rough masks; a missing class gives an all-zero GT.
+    params : GTParams
+
+    Returns
+    -------
+    dict
+        ``{"wrinkle": (M, N) uint8, "pore": (M, N) uint8}``; binary mask = ``gt > 0``.
+    """
+    if isinstance(image_or_textures, TextureMaps):
+        tex = image_or_textures
+        if not tex.matches(params):
+            raise GTParamsError(
+                f"texture maps were computed with sigma={tex.sigma:g}, pore_threshold="
+                f"{tex.pore_threshold:g}, not the parameters given; recompute them"
+            )
+    else:
+        tex = compute_textures(image_or_textures, params)
+    for name in rough:
+        check_class(name)
+    out: dict[ClassName, np.ndarray] = {}
+    for name in CLASSES:
+        mask = rough.get(name)
+        if mask is None:
+            out[name] = np.zeros(tex.shape, dtype=np.uint8)
+            continue
+        out[name] = gt_from_rough(
+            tex[name], mask, threshold=params.threshold(name), gain=params.gain(name)
+        )
+    return out

@@ -1,1 +1,290 @@
-"""Placeholder; implemented by its issue."""
+"""Image loading and saving: any common format in, RGB ``uint8`` out.
+
+Formats: PNG (8 and 16 bit), JPEG (EXIF orientation applied), TIFF (8 and 16 bit),
+BMP and WebP; gray, gray+alpha, palette, RGB and RGBA sources. Alpha is dropped (not
+composited). 16-bit samples are scaled to 8 bit by ``round(v * 255 / 65535)``, so
+0 stays 0 and 65535 becomes 255.
+
+The pixel count is checked from the file header before any pixel data is decoded;
+files above :data:`MAX_PIXELS` are refused with :class:`~core.errors.ImageLoadError`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from core.atomic import atomic_write_bytes
+from core.errors import ImageLoadError
+
+#: Largest image (rows × cols) that :func:`load_image` decodes: 100 megapixels, about
+#: 300 MB as RGB uint8. Pass ``max_pixels=`` to override it per call.
+MAX_PIXELS: int = 100_000_000
+
+_EXIF_ORIENTATION = 0x0112
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error, IndexError, KeyError)
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An image decoded to RGB ``uint8``.
+
+    Attributes
+    ----------
+    pixels : (M, N, 3) uint8 ndarray
+        The image with EXIF orientation applied.
+    bit_depth : int
+        Bits per sample of the source (1, 8, 16 or 32).
+    mode : str
+        Source mode as Pillow names it, e.g. ``"L"``, ``"RGB"``, ``"RGBA"``, ``"I;16"``.
+    path : Path
+        The file it came from.
+    """
+
+    pixels: np.ndarray
+    bit_depth: int
+    mode: str
+    path: Path
+
+
+def _name(path: Path) -> str:
+    return str(path)
+
+
+def _open_checked(path: Path, max_pixels: int) -> Image.Image:
+    """Open ``path`` lazily (header only) and check existence, size and pixel count."""
+    if not path.exists():
+        raise ImageLoadError(f"{_name(path)}: file not found")
+    if path.is_dir():
+        raise ImageLoadError(f"{_name(path)}: is a folder, not an image file")
+    if path.stat().st_size == 0:
+        raise ImageLoadError(f"{_name(path)}: file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # Our own limit below is the documented one; Pillow's warning adds nothing.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(
+            f"{_name(path)}: image exceeds the pixel limit ({exc}); it was not decoded"
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageLoadError(f"{_name(path)}: not a recognised image file") from exc
+    except _DECODE_ERRORS as exc:
+        raise ImageLoadError(
+            f"{_name(path)}: image is corrupt or truncated (header: {exc})"
+        ) from exc
+    cols, rows = im.size
+    if rows * cols > max_pixels:
+        im.close()
+        raise ImageLoadError(
+            f"{_name(path)}: image is {cols}×{rows} = {rows * cols / 1e6:.1f} MP, over the "
+            f"limit of {max_pixels / 1e6:.1f} MP; it was not decoded"
+        )
+    if rows < 1 or cols < 1:
+        im.close()
+        raise ImageLoadError(f"{_name(path)}: image has no pixels ({cols}×{rows})")
+    return im
+
+
+def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """Return ``(rows, cols)`` of an image file, reading the header only.
+
+    Raises
+    ------
+    ImageLoadError
+        If the file is missing, empty or not a recognised image.
+    """
+    p = Path(path)
+    with _open_checked(p, max_pixels=np.iinfo(np.int64).max) as im:
+        cols, rows = im.size
+    return rows, cols
+
+
+def _is_16bit(im: Image.Image) -> bool:
+    if im.mode.startswith("I;16"):
+        return True
+    for tile in getattr(im, "tile", None) or ():
+        args = tile.args if hasattr(tile, "args") else tile[3]
+        rawmode = args[0] if isinstance(args, tuple) and args else args
+        if isinstance(rawmode, str) and ";16" in rawmode:
+            return True
+    return False
+
+
+def _scale16(a: np.ndarray) -> np.ndarray:
+    """Scale 0..65535 samples to 0..255 with rounding."""
+    a32 = a.astype(np.uint32)
+    return ((a32 * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _to_rgb3(a: np.ndarray) -> np.ndarray:
+    """(M, N), (M, N, 1|2|3|4) uint8 → (M, N, 3) uint8; alpha is dropped."""
+    if a.ndim == 2:
+        return np.repeat(a[:, :, None], 3, axis=2)
+    if a.shape[2] in (1, 2):
+        return np.repeat(a[:, :, :1], 3, axis=2)
+    return np.ascontiguousarray(a[:, :, :3])
+
+
+def _decode_16bit_color(path: Path, fmt: str | None) -> np.ndarray:
+    """Decode a 16-bit RGB(A) file at full precision (Pillow would keep only the high byte)."""
+    if fmt == "TIFF":
+        import tifffile
+
+        arr = tifffile.imread(path)
+        if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (3, 4):
+            arr = np.moveaxis(arr, 0, 2)  # planar configuration
+        return arr
+    data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise ValueError("decoder returned no pixels")
+    if arr.ndim == 3 and arr.shape[2] >= 3:
+        arr = arr[:, :, [2, 1, 0] + ([3] if arr.shape[2] == 4 else [])]
+    return arr
+
+
+def _apply_orientation(a: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation tag (1–8) to a row-major array, as Pillow's exif_transpose."""
+    swap = (1, 0, 2) if a.ndim == 3 else (1, 0)
+    ops = {
+        2: lambda x: x[:, ::-1],
+        3: lambda x: x[::-1, ::-1],
+        4: lambda x: x[::-1],
+        5: lambda x: x.transpose(swap),
+        6: lambda x: np.rot90(x, k=-1),
+        7: lambda x: x.transpose(swap)[::-1, ::-1],
+        8: lambda x: np.rot90(x, k=1),
+    }
+    op = ops.get(orientation)
+    return a if op is None else np.ascontiguousarray(op(a))
+
+
+def _bit_depth(mode: str, sixteen: bool) -> int:
+    if sixteen:
+        return 16
+    if mode == "1":
+        return 1
+    if mode in ("I", "F"):
+        return 32
+    return 8
+
+
+def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Load an image file as RGB ``uint8``.
+
+    Parameters
+    ----------
+    path : path-like
+        PNG, JPEG, TIFF, BMP or WebP file; gray, palette, RGB or RGBA; 8 or 16 bit.
+    max_pixels : int, optional
+        Refuse images with more than this many pixels (checked from the header
+        before decoding). Default :data:`MAX_PIXELS`.
+
+    Returns
+    -------
+    LoadedImage
+        ``pixels`` is ``(M, N, 3) uint8`` with EXIF orientation applied.
+
+    Raises
+    ------
+    ImageLoadError
+        Naming the file, if it is missing, empty, not an image, corrupt,
+        truncated, in an unsupported pixel format, or over the pixel limit.
+    """
+    p = Path(path)
+    im = _open_checked(p, max_pixels)
+    with im:
+        mode = im.mode
+        sixteen = _is_16bit(im)
+        if mode == "F":
+            raise ImageLoadError(
+                f"{_name(p)}: 32-bit float images are not supported; save it as 8 or 16 bit"
+            )
+        try:
+            if sixteen and mode in ("RGB", "RGBA"):
+                # Pillow keeps only the high byte of 16-bit colour; decode it ourselves.
+                arr = _to_rgb3(_scale16(_decode_16bit_color(p, im.format)))
+            else:
+                # Decode before reading EXIF: PNG may store eXIf after the pixel data,
+                # and a failed decode inside getexif() would otherwise be swallowed.
+                im.load()
+                if mode.startswith("I;16") or mode == "I":
+                    arr = _to_rgb3(_scale16(np.clip(np.asarray(im), 0, 65535)))
+                else:
+                    arr = np.asarray(im.convert("RGB"))
+        except (*_DECODE_ERRORS, MemoryError) as exc:
+            raise ImageLoadError(f"{_name(p)}: image is corrupt or truncated ({exc})") from exc
+        try:
+            orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+        except _DECODE_ERRORS:
+            orientation = 1
+    arr = _apply_orientation(arr, orientation)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise ImageLoadError(f"{_name(p)}: unsupported pixel layout {arr.shape} {arr.dtype}")
+    pixels = np.ascontiguousarray(arr)
+    pixels.setflags(write=False)
+    return LoadedImage(pixels=pixels, bit_depth=_bit_depth(mode, sixteen), mode=mode, path=p)
+
+
+def encode_png(array: np.ndarray, *, compression: int = 3) -> bytes:
+    """Encode ``(M, N)`` bool/uint8/uint16 or ``(M, N, 3|4)`` uint8 RGB(A) as PNG bytes.
+
+    Boolean masks are written as 0/255.
+    """
+    a = np.asarray(array)
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8) * np.uint8(255)
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ValueError(f"cannot save an array of shape {a.shape} as PNG; expected (M, N[, 3|4])")
+    if a.size == 0:
+        raise ValueError("cannot save an empty array as PNG")
+    if a.dtype not in (np.uint8, np.uint16) or (a.ndim == 3 and a.dtype != np.uint8):
+        raise ValueError(f"cannot save dtype {a.dtype} as PNG; use uint8 (or uint16 for gray)")
+    if a.ndim == 3:
+        a = cv2.cvtColor(a, cv2.COLOR_RGB2BGR if a.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+    ok, buf = cv2.imencode(".png", a, [cv2.IMWRITE_PNG_COMPRESSION, int(compression)])
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def save_png(path: str | os.PathLike[str], array: np.ndarray) -> None:
+    """Save an array as PNG atomically (temp file in the same folder, then rename).
+
+    Parameters
+    ----------
+    path : path-like
+        Destination; its folder is created if needed.
+    array : ndarray
+        ``(M, N)`` bool (saved 0/255), uint8 or uint16, or ``(M, N, 3|4)`` uint8 RGB(A).
+    """
+    atomic_write_bytes(path, encode_png(array))
+
+
+def load_mask(path: str | os.PathLike[str], *, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Load a 0/255 mask PNG (or any image) as ``(M, N) bool`` (True where value > 127).
+
+    Parameters
+    ----------
+    path : path-like
+        The mask image.
+    shape : (int, int), optional
+        Expected ``(rows, cols)``; a mismatch raises :class:`ImageLoadError`.
+    """
+    img = load_image(path)
+    mask = img.pixels.max(axis=2) > 127
+    if shape is not None and tuple(mask.shape) != tuple(shape):
+        raise ImageLoadError(
+            f"{_name(Path(path))}: mask is {mask.shape[1]}×{mask.shape[0]}, "
+            f"expected {shape[1]}×{shape[0]} (cols×rows) to match its image"
+        )
+    return mask

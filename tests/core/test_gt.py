@@ -1,0 +1,119 @@
+"""Ground truth = thresholded texture × rough mask; parameters; texture reuse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.gt import (
+    GTParams,
+    GTParamsError,
+    TextureMaps,
+    compute_gt,
+    compute_textures,
+    gt_from_rough,
+)
+from core.texture import pore_texture, wrinkle_texture
+
+
+def test_params_round_trip_and_unknown_keys():
+    p = GTParams(sigma=3.5, wrinkle_threshold=12, pore_threshold=2.5, pore_gain=4)
+    d = p.to_dict()
+    assert d["sigma"] == 3.5 and d["pore_gain"] == 4.0
+    assert GTParams.from_dict({**d, "future_option": 1}) == p
+    assert GTParams.from_dict({}) == GTParams()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"sigma": 0},
+        {"sigma": -1},
+        {"sigma": float("nan")},
+        {"wrinkle_threshold": 300},
+        {"pore_threshold": -0.1},
+        {"pore_gain": 0},
+        {"sigma": "wide"},
+    ],
+)
+def test_params_validate_ranges(bad):
+    with pytest.raises(GTParamsError, match=next(iter(bad))):
+        GTParams.from_dict(bad)
+
+
+def test_params_are_frozen():
+    with pytest.raises(AttributeError):
+        GTParams().sigma = 2.0  # type: ignore[misc]
+
+
+def test_gt_from_rough_by_hand():
+    texture = np.array([[0.0, 10.0, 30.4], [30.6, 300.0, 20.0]], dtype=np.float32)
+    rough = np.array([[True, True, True], [True, True, False]])
+    gt = gt_from_rough(texture, rough, threshold=20.0)
+    np.testing.assert_array_equal(gt, [[0, 0, 30], [31, 255, 0]])
+    assert gt.dtype == np.uint8
+    gt2 = gt_from_rough(texture, rough, threshold=5.0, gain=0.01)
+    # kept pixels are at least 1 even when gain × T rounds to 0
+    np.testing.assert_array_equal(gt2, [[0, 1, 1], [1, 3, 0]])
+
+
+def test_gt_is_zero_outside_rough_and_binary_mask_is_threshold_and_rough(rng):
+    texture = rng.uniform(0, 60, (30, 40)).astype(np.float32)
+    rough = rng.random((30, 40)) < 0.4
+    gt = gt_from_rough(texture, rough, threshold=25.0, gain=3.0)
+    np.testing.assert_array_equal(gt > 0, (texture > 25.0) & rough)
+    np.testing.assert_array_equal(
+        gt[gt > 0], np.clip(np.rint(texture[gt > 0] * 3.0), 1, 255).astype(np.uint8)
+    )
+
+
+def test_gt_from_rough_shape_mismatch():
+    with pytest.raises(GTParamsError, match="same shape"):
+        gt_from_rough(np.zeros((3, 4), np.float32), np.zeros((4, 3), bool), threshold=1)
+
+
+def test_compute_gt_from_image_equals_from_textures(rng):
+    img = rng.integers(0, 256, (50, 61, 3), dtype=np.uint8)
+    params = GTParams(sigma=3.0, wrinkle_threshold=10, pore_threshold=3)
+    rough = {"wrinkle": rng.random((50, 61)) < 0.5, "pore": rng.random((50, 61)) < 0.5}
+    tex = compute_textures(img, params)
+    a = compute_gt(img, rough, params)
+    b = compute_gt(tex, rough, params)
+    for cls in ("wrinkle", "pore"):
+        np.testing.assert_array_equal(a[cls], b[cls])
+    np.testing.assert_array_equal(tex.wrinkle, wrinkle_texture(img, sigma=3.0))
+    np.testing.assert_array_equal(tex.pore, pore_texture(img, threshold=3.0))
+    expected = gt_from_rough(tex.pore, rough["pore"], threshold=3.0, gain=params.pore_gain)
+    np.testing.assert_array_equal(a["pore"], expected)
+
+
+def test_compute_gt_missing_class_is_zero_and_unknown_class_refused(rng):
+    img = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    gt = compute_gt(img, {"wrinkle": np.ones((20, 20), bool)}, GTParams())
+    assert gt["pore"].dtype == np.uint8 and not gt["pore"].any()
+    with pytest.raises(ValueError, match="unknown class"):
+        compute_gt(img, {"acne": np.ones((20, 20), bool)}, GTParams())
+
+
+def test_textures_reused_only_when_their_parameter_is_unchanged(rng):
+    img = rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)
+    p = GTParams(sigma=3.0, pore_threshold=2.0)
+    tex = compute_textures(img, p)
+    assert not tex.wrinkle.flags.writeable and not tex.pore.flags.writeable
+    same_sigma = compute_textures(img, GTParams(sigma=3.0, pore_threshold=5.0), reuse=tex)
+    assert same_sigma.wrinkle is tex.wrinkle and same_sigma.pore is not tex.pore
+    same_th = compute_textures(img, GTParams(sigma=6.0, pore_threshold=2.0), reuse=tex)
+    assert same_th.pore is tex.pore and same_th.wrinkle is not tex.wrinkle
+    np.testing.assert_array_equal(same_th.wrinkle, wrinkle_texture(img, sigma=6.0))
+    only_threshold = compute_textures(
+        img, GTParams(sigma=3.0, pore_threshold=2.0, wrinkle_threshold=99), reuse=tex
+    )
+    assert only_threshold.wrinkle is tex.wrinkle and only_threshold.pore is tex.pore
+
+
+def test_compute_gt_refuses_stale_textures(rng):
+    img = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    tex = compute_textures(img, GTParams(sigma=3.0))
+    assert isinstance(tex, TextureMaps) and tex.shape == (20, 20)
+    with pytest.raises(GTParamsError, match="recompute"):
+        compute_gt(tex, {}, GTParams(sigma=4.0))
