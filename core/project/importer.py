@@ -1,0 +1,387 @@
+"""Import image folders into a project, and find or relink moved images.
+
+Images are identified by the sha256 of their file bytes: the same picture imported
+twice (or under two names) is skipped as a duplicate, and a moved image is found
+again by its hash wherever it now lives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import hashlib
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.classes import CLASSES, check_class
+from core.errors import ImageLoadError, ProjectError, SkinTraceError
+from core.progress import CancelToken, Progress
+
+if TYPE_CHECKING:
+    from core.project.catalog import ImageRecord, Project
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
+_BATCH = 64  # images per catalog transaction during import
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import did; every skipped file is listed with the reason."""
+
+    added: int = 0
+    #: (file, name of the image already in the project with the same content)
+    duplicates: tuple[tuple[str, str], ...] = ()
+    #: Files skipped because their extension is not an image format.
+    not_images: tuple[str, ...] = ()
+    #: (file, reason) for image files that cannot be read.
+    unreadable: tuple[tuple[str, str], ...] = ()
+    #: Rough masks / GT maps attached to imported images, by class.
+    masks_matched: Mapping[str, int] = field(default_factory=dict)
+    #: (file, reason) for mask files that matched an image but could not be used.
+    mask_errors: tuple[tuple[str, str], ...] = ()
+    cancelled: bool = False
+
+    def lines(self) -> list[str]:
+        """A short human-readable report."""
+        out = [f"added {self.added} image(s)"]
+        if self.duplicates:
+            out.append(f"skipped {len(self.duplicates)} duplicate(s)")
+        if self.not_images:
+            out.append(f"skipped {len(self.not_images)} non-image file(s)")
+        if self.unreadable:
+            out.append(f"skipped {len(self.unreadable)} unreadable image(s)")
+        for c, n in self.masks_matched.items():
+            if n:
+                out.append(f"attached {n} {c} mask(s)")
+        if self.mask_errors:
+            out.append(f"{len(self.mask_errors)} mask file(s) could not be used")
+        if self.cancelled:
+            out.append("cancelled before the end (imported images were kept)")
+        return out
+
+
+@dataclass(frozen=True)
+class RelinkResult:
+    """Outcome of :func:`relink`."""
+
+    relinked: tuple[tuple[int, str], ...] = ()
+    still_missing: tuple[int, ...] = ()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's bytes, read in chunks (memory stays flat for any size)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def image_shape(path: Path) -> tuple[int, int]:
+    """``(rows, cols)`` as :func:`core.imageio.load_image` will return the pixels.
+
+    Reads the header only; EXIF orientations 5–8 (90° turns) swap rows and cols.
+    """
+    from PIL import Image
+
+    from core.imageio import read_image_size
+
+    rows, cols = read_image_size(path)
+    if path.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".webp"):
+        with contextlib.suppress(Exception), Image.open(path) as im:
+            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+                rows, cols = cols, rows
+    return rows, cols
+
+
+def _matches(rel: str, patterns: tuple[str, ...]) -> bool:
+    name = rel.rsplit("/", 1)[-1].lower()
+    rel = rel.lower()
+    return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(rel, p) for p in patterns)
+
+
+def _walk(folder: Path, skip: Iterable[Path]) -> list[Path]:
+    """Files under ``folder``, sorted, skipping hidden entries and the ``skip`` folders."""
+    skip_set = {p.resolve() for p in skip}
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and (here / d).resolve() not in skip_set
+        )
+        found += [here / f for f in sorted(filenames) if not f.startswith(".")]
+    return found
+
+
+def _stem_index(folder: Path | None) -> dict[str, Path]:
+    if folder is None:
+        return {}
+    if not folder.is_dir():
+        raise ProjectError(f"mask folder {folder} does not exist")
+    index: dict[str, Path] = {}
+    for p in _walk(folder, ()):
+        if p.suffix.lower() in IMAGE_EXTENSIONS:
+            index.setdefault(p.stem, p)
+    return index
+
+
+def _copy_in(project: Project, src: Path, digest: str) -> str:
+    """Copy ``src`` into ``images/`` atomically; return its project-relative path."""
+    from core.atomic import atomic_open
+
+    dest = project.root / "images" / src.name
+    if dest.exists():
+        dest = dest.with_name(f"{src.stem}-{digest[:8]}{src.suffix}")
+    with open(src, "rb") as fin, atomic_open(dest, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+    return dest.relative_to(project.root).as_posix()
+
+
+def _stored_path(project: Project, path: Path) -> str:
+    """Relative to the project when the image lives inside it, else absolute."""
+    try:
+        return path.relative_to(project.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def import_images(
+    project: Project,
+    folder: str | os.PathLike[str],
+    *,
+    patterns: Iterable[str] = ("*",),
+    copy: bool = False,
+    rough_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
+    gt_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Progress]:
+    """Import every image under ``folder`` (recursively) into ``project``.
+
+    Parameters
+    ----------
+    project : Project
+        Open for writing.
+    folder : path
+        Folder searched recursively; hidden files and folders are skipped.
+    patterns : iterable of str
+        Shell patterns (``*.jpg``, ``subject*/*.png``), matched case-insensitively
+        against the file name or the path relative to ``folder``.
+    copy : bool
+        Copy images into the project's ``images/`` instead of referencing them in place.
+    rough_dirs, gt_dirs : mapping of class to folder, optional
+        Existing rough masks or GT maps, matched to images by file stem; nonzero
+        pixels count as painted. Where both exist for a class, the rough mask wins.
+    cancel : CancelToken, optional
+        Checked between files; images already imported are kept.
+
+    Yields
+    ------
+    Progress
+        One per file; the last one's ``info["summary"]`` is an :class:`ImportSummary`.
+    """
+    src = Path(folder).absolute()
+    if not src.is_dir():
+        raise ProjectError(f"{src} is not a folder")
+    if project.read_only:
+        raise ProjectError(f"project {project.root} is open read-only; reopen it for writing")
+    pats = tuple(p.lower() for p in patterns) or ("*",)
+    mask_dirs: dict[str, list[Path]] = {c: [] for c in CLASSES}
+    for group in (rough_dirs or {}, gt_dirs or {}):
+        for c, d in group.items():
+            mask_dirs[check_class(c)].append(Path(d).absolute())
+    skip = [project.root, *(d for ds in mask_dirs.values() for d in ds)]
+    files = [p for p in _walk(src, skip) if _matches(p.relative_to(src).as_posix(), pats)]
+    indexes = {c: [_stem_index(d) for d in ds] for c, ds in mask_dirs.items()}
+
+    known = {h: n for h, n in project._query("SELECT content_hash, name FROM images")}
+    duplicates: list[tuple[str, str]] = []
+    not_images: list[str] = []
+    unreadable: list[tuple[str, str]] = []
+    batch: list[tuple] = []
+    added: list[tuple[str, str]] = []  # (content hash, stem) of imported images
+    copied: list[Path] = []
+    cancelled = False
+    total = len(files)
+    yield Progress(0, total, "importing")
+
+    def flush() -> None:
+        if not batch:
+            return
+        try:
+            with project._tx() as db:
+                now, user = project._now_and_user()
+                for name, stored, was_copied, digest, size, rows, cols in batch:
+                    cur = db.execute(
+                        "INSERT INTO images(name, path, copied, content_hash, size_bytes, rows, "
+                        "cols, status, added_utc, updated_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (name, stored, was_copied, digest, size, rows, cols, "new", now, now),
+                    )
+                    db.execute(
+                        "INSERT INTO history(image_id, from_status, to_status, user, time_utc, "
+                        "comment) VALUES (?, NULL, 'new', ?, ?, ?)",
+                        (cur.lastrowid, user, now, f"imported from {src}"),
+                    )
+        except BaseException:
+            for p in copied:
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            raise
+        added.extend((b[3], Path(b[0]).stem) for b in batch)
+        batch.clear()
+        copied.clear()
+
+    for n, path in enumerate(files):
+        if cancel is not None and cancel.cancelled:
+            cancelled = True
+            break
+        rel = path.relative_to(src).as_posix()
+        if path.suffix.lower() not in IMAGE_EXTENSIONS:
+            not_images.append(str(path))
+        else:
+            try:
+                size = path.stat().st_size
+                rows, cols = image_shape(path)
+                digest = file_sha256(path)
+            except ImageLoadError as exc:
+                unreadable.append((str(path), str(exc)))
+            except OSError as exc:
+                unreadable.append((str(path), f"{path}: {exc.strerror}"))
+            else:
+                if digest in known:
+                    duplicates.append((str(path), known[digest]))
+                else:
+                    known[digest] = rel
+                    if copy:
+                        stored = _copy_in(project, path, digest)
+                        copied.append(project.root / stored)
+                    else:
+                        stored = _stored_path(project, path)
+                    batch.append((rel, stored, int(copy), digest, size, rows, cols))
+                    if len(batch) >= _BATCH:
+                        flush()
+        yield Progress(n + 1, total, rel)
+    flush()
+
+    matched = {c: 0 for c in CLASSES}
+    mask_errors: list[tuple[str, str]] = []
+    if any(indexes[c] for c in CLASSES) and added:
+        yield from _attach_masks(project, added, indexes, matched, mask_errors, total)
+    summary = ImportSummary(
+        added=len(added),
+        duplicates=tuple(duplicates),
+        not_images=tuple(not_images),
+        unreadable=tuple(unreadable),
+        masks_matched=matched,
+        mask_errors=tuple(mask_errors),
+        cancelled=cancelled,
+    )
+    yield Progress(total, total, "done", {"summary": summary})
+
+
+def _attach_masks(
+    project: Project,
+    added: list[tuple[str, str]],
+    indexes: Mapping[str, list[dict[str, Path]]],
+    matched: dict[str, int],
+    errors: list[tuple[str, str]],
+    total: int,
+) -> Iterator[Progress]:
+    from core.imageio import load_mask
+
+    ids = dict(project._query("SELECT content_hash, id FROM images"))
+    for n, (digest, stem) in enumerate(added):
+        image_id = ids[digest]
+        rec = project.image(image_id)
+        masks = {}
+        for c in CLASSES:
+            found = next((ix[stem] for ix in indexes[c] if stem in ix), None)
+            if found is None:
+                continue
+            try:
+                masks[c] = load_mask(found, shape=(rec.rows, rec.cols))
+            except SkinTraceError as exc:
+                errors.append((str(found), str(exc)))
+        if masks:
+            project.save_rough(image_id, masks, comment="imported with existing masks")
+            for c in masks:
+                matched[c] += 1
+        if n % 16 == 0:
+            yield Progress(total, total, f"masks {n + 1}/{len(added)}")
+
+
+def changed_images(project: Project, *, deep: bool = False) -> list[ImageRecord]:
+    """Images whose file exists but differs from the one imported.
+
+    A different size always counts; with ``deep`` every file is hashed too.
+    """
+    out = []
+    for rec in project.images():
+        try:
+            size = rec.path.stat().st_size
+        except OSError:
+            continue  # missing: reported by missing_images()
+        if size != rec.size_bytes or (deep and file_sha256(rec.path) != rec.content_hash):
+            out.append(rec)
+    return out
+
+
+def relink(
+    project: Project, target: str | os.PathLike[str], *, image_id: int | None = None
+) -> RelinkResult:
+    """Point missing images at their new location, checked by content hash.
+
+    With ``image_id``, ``target`` is that image's new file. Otherwise ``target`` is a
+    folder searched recursively for every missing image (same file name and size
+    first, then any file of the same size).
+    """
+    tgt = Path(target).absolute()
+    if image_id is not None:
+        rec = project.image(image_id)
+        if not tgt.is_file():
+            raise ProjectError(f"{tgt} is not a file")
+        if file_sha256(tgt) != rec.content_hash:
+            raise ProjectError(
+                f"{tgt} is not the image {rec.name!r} (its content differs); choose the same file"
+            )
+        updates = [(image_id, tgt)]
+        missing: list[ImageRecord] = []
+    else:
+        if not tgt.is_dir():
+            raise ProjectError(f"{tgt} is not a folder")
+        missing = project.missing_images()
+        by_size: dict[int, list[Path]] = {}
+        for p in _walk(tgt, [project.root]):
+            if p.suffix.lower() in IMAGE_EXTENSIONS:
+                with contextlib.suppress(OSError):
+                    by_size.setdefault(p.stat().st_size, []).append(p)
+        updates = []
+        for rec in missing:
+            candidates = sorted(
+                by_size.get(rec.size_bytes, []), key=lambda p, r=rec: p.name != r.path.name
+            )
+            hit = next((p for p in candidates if file_sha256(p) == rec.content_hash), None)
+            if hit is not None:
+                updates.append((rec.id, hit))
+    with project._tx() as db:
+        for iid, path in updates:
+            db.execute(
+                "UPDATE images SET path = ? WHERE id = ?", (_stored_path(project, path), iid)
+            )
+    done = {iid for iid, _ in updates}
+    return RelinkResult(
+        relinked=tuple((iid, str(p)) for iid, p in updates),
+        still_missing=tuple(r.id for r in missing if r.id not in done),
+    )
+
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ImportSummary",
+    "RelinkResult",
+    "changed_images",
+    "file_sha256",
+    "image_shape",
+    "import_images",
+    "relink",
+]

@@ -1,0 +1,110 @@
+"""The catalog's SQLite schema and its ordered migrations.
+
+``PRAGMA user_version`` holds the schema version. Each migration runs in one
+transaction together with the version bump, so a catalog is always at exactly one
+version. A catalog newer than this SkinTrace is refused, never downgraded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from core.errors import ProjectError
+
+_STATUSES = "'new','prelabeled','in_progress','submitted','accepted','rejected'"
+_CLASSES = "'wrinkle','pore'"
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: images, rough masks, status history, project metadata.
+    f"""
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE images (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT NOT NULL,
+        path         TEXT NOT NULL,
+        copied       INTEGER NOT NULL DEFAULT 0,
+        content_hash TEXT NOT NULL UNIQUE,
+        size_bytes   INTEGER NOT NULL,
+        rows         INTEGER NOT NULL,
+        cols         INTEGER NOT NULL,
+        status       TEXT NOT NULL DEFAULT 'new' CHECK (status IN ({_STATUSES})),
+        params_json  TEXT,
+        added_utc    TEXT NOT NULL,
+        updated_utc  TEXT NOT NULL
+    );
+    CREATE INDEX images_status ON images(status);
+    CREATE TABLE masks (
+        image_id  INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        class     TEXT NOT NULL CHECK (class IN ({_CLASSES})),
+        sha256    TEXT NOT NULL,
+        painted   INTEGER NOT NULL,
+        revision  INTEGER NOT NULL,
+        saved_utc TEXT NOT NULL,
+        user      TEXT NOT NULL,
+        PRIMARY KEY (image_id, class)
+    );
+    CREATE TABLE history (
+        id          INTEGER PRIMARY KEY,
+        image_id    INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        from_status TEXT,
+        to_status   TEXT NOT NULL,
+        user        TEXT NOT NULL,
+        time_utc    TEXT NOT NULL,
+        comment     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX history_image ON history(image_id);
+    """,
+    # 2: pre-labels, model checkpoints, key-value settings (model-assisted annotation).
+    f"""
+    CREATE TABLE prelabels (
+        image_id    INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        class       TEXT NOT NULL CHECK (class IN ({_CLASSES})),
+        sha256      TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        created_utc TEXT NOT NULL,
+        PRIMARY KEY (image_id, class)
+    );
+    CREATE TABLE models (
+        id           INTEGER PRIMARY KEY,
+        path         TEXT NOT NULL,
+        metrics_json TEXT NOT NULL,
+        note         TEXT NOT NULL DEFAULT '',
+        added_utc    TEXT NOT NULL
+    );
+    CREATE TABLE settings (
+        key        TEXT PRIMARY KEY,
+        value_json TEXT NOT NULL
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, *, catalog: str) -> int:
+    """Bring the catalog to :data:`SCHEMA_VERSION`; return the version it had before."""
+    before = schema_version(conn)
+    if before > SCHEMA_VERSION:
+        raise ProjectError(
+            f"{catalog} has schema version {before}, newer than this SkinTrace "
+            f"({SCHEMA_VERSION}); update SkinTrace to open it"
+        )
+    for version in range(before + 1, SCHEMA_VERSION + 1):
+        script = MIGRATIONS[version - 1]
+        # executescript commits first; BEGIN IMMEDIATE makes the DDL + version bump atomic.
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
+            )
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.rollback()
+            raise ProjectError(f"{catalog}: upgrade to schema {version} failed: {exc}") from None
+    return before
