@@ -33,7 +33,7 @@ DEFAULT_WRINKLE_THRESHOLD: float = 20.0
 #: Gain from Eq. 1 values to GT magnitude (Eq. 1 is already on 0–255).
 DEFAULT_WRINKLE_GAIN: float = 1.0
 #: Gain from Eq. 2 values (a few gray levels) to GT magnitude, so pores use the 0–255 range.
-DEFAULT_PORE_GAIN: float = 8.0
+DEFAULT_PORE_GAIN: float = 4.0
 
 
 class GTParamsError(SkinTraceError, ValueError):

@@ -18,9 +18,9 @@ import numpy as np
 from core.errors import SkinTraceError
 
 #: Gaussian σ of Eq. 1 in pixels for 768×640 face crops (see docs/ground-truth.md).
-DEFAULT_SIGMA: float = 4.0
+DEFAULT_SIGMA: float = 5.0
 #: Threshold Th of Eq. 2 on the Laplacian-pyramid response t (gray levels, 0–255 scale).
-DEFAULT_PORE_THRESHOLD: float = 4.0
+DEFAULT_PORE_THRESHOLD: float = 8.0
 
 #: Gaussian kernels are truncated at this many σ (as scipy.ndimage's default).
 GAUSS_TRUNCATE: float = 4.0
