@@ -24,8 +24,8 @@ from .workers import describe_error
 class SerialWriter(QThread):
     """A QThread that runs submitted jobs one at a time, in order."""
 
-    failed = Signal(str)  # one-line message
-    written = Signal(object)  # the job key, after success
+    failed = Signal(object, str)  # the job key and a one-line message
+    written = Signal(object, object)  # the job key and its result, after success
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -80,13 +80,13 @@ class SerialWriter(QThread):
                 job = self._jobs.pop(key)
                 self._running = key
             try:
-                job()
+                result = job()
             except Exception as exc:
                 if not isinstance(exc, SkinTraceError | OSError):
                     traceback.print_exc()
-                self.failed.emit(f"could not save: {describe_error(exc)}")
+                self.failed.emit(key, f"could not save: {describe_error(exc)}")
             else:
-                self.written.emit(key)
+                self.written.emit(key, result)
             finally:
                 with self._cond:
                     self._running = None

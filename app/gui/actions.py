@@ -1,0 +1,77 @@
+"""The window's menus and shortcuts, all registered through one ActionRegistry."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QKeySequence
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+
+def build_actions(w: MainWindow) -> None:
+    """Create every action of ``w`` and its menus (File, Edit, View, Image, Tools, Help)."""
+    reg = w.registry
+    files = w.project_actions
+    bar = w.menuBar()
+    SK = QKeySequence.StandardKey  # noqa: N806
+
+    m = w.menus["file"] = bar.addMenu("&File")
+    m.addAction(reg.add("new_project", "&New project…", files.new_project, "Ctrl+Shift+N"))
+    m.addAction(reg.add("open_project", "&Open project…", files.open_project, SK.Open))
+    w.recent_menu = m.addMenu("Open &recent")
+    w.recent_menu.aboutToShow.connect(files.fill_recent_menu)
+    m.addAction(reg.add("import_images", "&Import images…", files.import_images, "Ctrl+I"))
+    m.addSeparator()
+    m.addAction(reg.add("save", "&Save now", w.session_call("flush_async"), SK.Save))
+    m.addSeparator()
+    m.addAction(reg.add("quit", "&Quit", w.close, SK.Quit))
+
+    m = w.menus["edit"] = bar.addMenu("&Edit")
+    m.addAction(reg.add("undo", "&Undo stroke", w.undo, "Ctrl+Z"))
+    m.addAction(reg.add("redo", "&Redo stroke", w.redo, ["Ctrl+Shift+Z", "Ctrl+Y"]))
+    m.addSeparator()
+    m.addAction(reg.add("clear_class", "&Clear active class", w.clear_class, "Shift+Del"))
+    m.addSeparator()
+    m.addAction(reg.add("preferences", "&Preferences…", w.edit_preferences, "Ctrl+,"))
+
+    m = w.menus["view"] = bar.addMenu("&View")
+    c = w.canvas
+    m.addAction(reg.add("fit", "&Fit image", c.fit, "F"))
+    m.addAction(reg.add("actual_size", "&1:1", c.actual_size, "1"))
+    m.addAction(reg.add("zoom_in", "Zoom &in", c.zoom_in, ["+", "="]))
+    m.addAction(reg.add("zoom_out", "Zoom &out", c.zoom_out, "-"))
+    m.addSeparator()
+    for key, name, title, shortcut in (
+        ("toggle_rough", "rough", "Show rough masks", "R"),
+        ("toggle_gt", "gt", "Show ground truth", "G"),
+        ("toggle_texture", "texture", "Show texture map", "T"),
+        ("toggle_prediction", "prediction", "Show prediction", "Shift+P"),
+    ):
+        m.addAction(reg.add(key, title, lambda n=name: w.layers.toggle(n), shortcut))
+    w.docks_menu = m.addMenu("&Panels")
+
+    m = w.menus["image"] = bar.addMenu("&Image")
+    m.addAction(reg.add("previous", "&Previous image", w.previous_image, "PgUp"))
+    m.addAction(reg.add("next", "&Next image", w.next_image, "PgDown"))
+    m.addAction(reg.add("next_unfinished", "Next &unfinished", w.next_unfinished, "N"))
+    m.addSeparator()
+    m.addAction(reg.add("submit", "&Submit and open next", w.submit, ["Ctrl+Return", "Ctrl+Enter"]))
+
+    m = w.menus["tools"] = bar.addMenu("&Tools")
+    t = w.tools
+    m.addAction(reg.add("tool_brush", "&Brush", lambda: t.set_tool("brush"), "B"))
+    m.addAction(reg.add("tool_eraser", "&Eraser", lambda: t.set_tool("eraser"), "E"))
+    m.addAction(reg.add("tool_lasso", "&Lasso fill", lambda: t.set_tool("lasso"), "L"))
+    m.addSeparator()
+    m.addAction(reg.add("class_wrinkle", "&Wrinkle class", lambda: t.set_class("wrinkle"), "W"))
+    m.addAction(reg.add("class_pore", "&Pore class", lambda: t.set_class("pore"), "P"))
+    m.addAction(reg.add("class_next", "Switch &class", t.next_class, "Tab"))
+    m.addSeparator()
+    m.addAction(reg.add("brush_bigger", "Bigger brush", t.grow, "]"))
+    m.addAction(reg.add("brush_smaller", "Smaller brush", t.shrink, "["))
+
+    m = w.menus["help"] = bar.addMenu("&Help")
+    m.addAction(reg.add("shortcuts", "&Keyboard shortcuts", w.show_shortcuts, "F1"))
+    m.addAction(reg.add("about", "&About SkinTrace", w.show_about))

@@ -1,0 +1,326 @@
+"""Image list dock: thumbnails, names, status badges, filter by status, search by name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .workers import run_function
+
+THUMB = 56
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
+ID_ROLE = Qt.ItemDataRole.UserRole + 2
+
+#: Badge colours per status (Okabe-Ito based, readable with white text).
+STATUS_COLORS = {
+    "new": "#7f7f7f",
+    "prelabeled": "#CC79A7",
+    "in_progress": "#E69F00",
+    "submitted": "#0072B2",
+    "accepted": "#009E73",
+    "rejected": "#D55E00",
+}
+STATUS_LABELS = {
+    "new": "new",
+    "prelabeled": "pre-labeled",
+    "in_progress": "in progress",
+    "submitted": "submitted",
+    "accepted": "accepted",
+    "rejected": "rejected",
+}
+#: Statuses that still need the annotator's work.
+UNFINISHED = frozenset({"new", "prelabeled", "in_progress", "rejected"})
+
+
+def status_value(status: Any) -> str:
+    return str(getattr(status, "value", status))
+
+
+def make_thumbnail(path: Any, size: int = THUMB) -> QImage:
+    """Load an image file and shrink it to a ``size``-pixel QImage (worker thread safe)."""
+    import cv2
+
+    from core.imageio import load_image
+
+    pixels = load_image(path).pixels
+    rows, cols = pixels.shape[:2]
+    scale = size / max(rows, cols)
+    small = cv2.resize(
+        pixels,
+        (max(1, round(cols * scale)), max(1, round(rows * scale))),
+        interpolation=cv2.INTER_AREA,
+    )
+    small = np.ascontiguousarray(small)
+    h, w = small.shape[:2]
+    return QImage(small.data, w, h, w * 3, QImage.Format.Format_RGB888).copy()
+
+
+class ImageListModel(QAbstractListModel):
+    """The project's image records with their thumbnails."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.records: list[Any] = []
+        self._row_of: dict[Any, int] = {}
+        self._status: dict[Any, str] = {}
+        self._thumbs: dict[Any, QPixmap] = {}
+
+    def set_records(self, records: Sequence[Any]) -> None:
+        self.beginResetModel()
+        self.records = list(records)
+        self._row_of = {r.id: i for i, r in enumerate(self.records)}
+        self._status = {r.id: status_value(r.status) for r in self.records}
+        self._thumbs = {k: v for k, v in self._thumbs.items() if k in self._row_of}
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.records)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
+        if not index.isValid():
+            return None
+        rec = self.records[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return rec.name
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._thumbs.get(rec.id)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{rec.name}\n{rec.cols}×{rec.rows}\n{STATUS_LABELS[self._status[rec.id]]}"
+        if role == STATUS_ROLE:
+            return self._status[rec.id]
+        if role == ID_ROLE:
+            return rec.id
+        return None
+
+    def status(self, image_id: Any) -> str:
+        return self._status[image_id]
+
+    def set_status(self, image_id: Any, status: Any) -> None:
+        if image_id in self._row_of:
+            self._status[image_id] = status_value(status)
+            idx = self.index(self._row_of[image_id])
+            self.dataChanged.emit(idx, idx)
+
+    def set_thumbnail(self, image_id: Any, image: QImage) -> None:
+        if image_id in self._row_of:
+            self._thumbs[image_id] = QPixmap.fromImage(image)
+            idx = self.index(self._row_of[image_id])
+            self.dataChanged.emit(idx, idx)
+
+    def has_thumbnail(self, image_id: Any) -> bool:
+        return image_id in self._thumbs
+
+
+class StatusFilterProxy(QSortFilterProxyModel):
+    """Filters by status (None = all, "unfinished", or a status value) and name."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.status_filter: str | None = None
+        self.search = ""
+
+    def set_filter(self, status: str | None, search: str) -> None:
+        self.status_filter = status
+        self.search = search.strip().lower()
+        self.invalidateFilter()
+
+    def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+        index = self.sourceModel().index(row, 0, parent)
+        status = index.data(STATUS_ROLE)
+        if self.status_filter == "unfinished" and status not in UNFINISHED:
+            return False
+        if self.status_filter not in (None, "unfinished") and status != self.status_filter:
+            return False
+        return self.search in str(index.data(Qt.ItemDataRole.DisplayRole)).lower()
+
+
+class ImageItemDelegate(QStyledItemDelegate):
+    """Thumbnail, name and a coloured status badge."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Any) -> QSize:  # noqa: N802
+        return QSize(200, THUMB + 8)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Any) -> None:
+        painter.save()
+        r = option.rect
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(r, option.palette.highlight())
+        pix = index.data(Qt.ItemDataRole.DecorationRole)
+        thumb_rect = QRect(r.left() + 4, r.top() + 4, THUMB, THUMB)
+        if pix is not None:
+            x = thumb_rect.left() + (THUMB - pix.width()) // 2
+            y = thumb_rect.top() + (THUMB - pix.height()) // 2
+            painter.drawPixmap(x, y, pix)
+        else:
+            painter.fillRect(thumb_rect, QColor("#444"))
+        text_left = thumb_rect.right() + 8
+        fg = (
+            option.palette.highlightedText()
+            if option.state & QStyle.StateFlag.State_Selected
+            else option.palette.text()
+        )
+        painter.setPen(fg.color())
+        name_rect = QRect(text_left, r.top() + 6, r.right() - text_left - 4, 20)
+        name = painter.fontMetrics().elidedText(
+            str(index.data(Qt.ItemDataRole.DisplayRole)),
+            Qt.TextElideMode.ElideMiddle,
+            name_rect.width(),
+        )
+        painter.drawText(
+            name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name
+        )
+        status = index.data(STATUS_ROLE)
+        label = STATUS_LABELS.get(status, status)
+        fm = painter.fontMetrics()
+        badge = QRect(text_left, r.top() + 30, fm.horizontalAdvance(label) + 14, 18)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(STATUS_COLORS.get(status, "#7f7f7f")))
+        painter.drawRoundedRect(badge, 9, 9)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
+        painter.restore()
+
+
+class ImageList(QWidget):
+    """The image list dock widget; emits :attr:`imageActivated` with an image id."""
+
+    imageActivated = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = ImageListModel(self)
+        self.proxy = StatusFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search by name…")
+        self.search.setClearButtonEnabled(True)
+        self.filter = QComboBox()
+        self.filter.addItem("All", None)
+        self.filter.addItem("Unfinished", "unfinished")
+        for value, label in STATUS_LABELS.items():
+            self.filter.addItem(label.capitalize(), value)
+        self.view = QListView()
+        self.view.setModel(self.proxy)
+        self.view.setItemDelegate(ImageItemDelegate(self.view))
+        self.view.setUniformItemSizes(True)
+        self.view.setSelectionMode(QListView.SelectionMode.SingleSelection)
+        self.view.activated.connect(self._activated)
+        self.view.clicked.connect(self._activated)
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.filter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        self.search.textChanged.connect(self._refilter)
+        self.filter.currentIndexChanged.connect(self._refilter)
+        self._current: Any = None
+        self._thumb_workers: list[Any] = []
+
+    # -- content -------------------------------------------------------------------
+
+    def set_records(self, records: Sequence[Any]) -> None:
+        self.model.set_records(records)
+        self._load_thumbnails()
+        if self._current is not None:
+            self.select(self._current)
+
+    def _load_thumbnails(self) -> None:
+        todo = [(r.id, r.path) for r in self.model.records if not self.model.has_thumbnail(r.id)]
+        if not todo:
+            return
+
+        def work() -> list[tuple[Any, QImage]]:
+            out = []
+            for image_id, path in todo:
+                try:
+                    out.append((image_id, make_thumbnail(path)))
+                except Exception:  # an unreadable image keeps the placeholder thumbnail
+                    continue
+            return out
+
+        def done(result: list[tuple[Any, QImage]]) -> None:
+            for image_id, image in result:
+                self.model.set_thumbnail(image_id, image)
+
+        self._thumb_workers.append(run_function(work, on_done=done))
+
+    def set_status(self, image_id: Any, status: Any) -> None:
+        self.model.set_status(image_id, status)
+
+    def status(self, image_id: Any) -> str:
+        return self.model.status(image_id)
+
+    # -- selection and navigation -------------------------------------------------
+
+    def select(self, image_id: Any) -> None:
+        """Highlight ``image_id`` (does not emit imageActivated)."""
+        self._current = image_id
+        row = self.model._row_of.get(image_id)
+        if row is None:
+            return
+        index = self.proxy.mapFromSource(self.model.index(row))
+        if index.isValid():
+            self.view.setCurrentIndex(index)
+            self.view.scrollTo(index)
+
+    def visible_ids(self) -> list[Any]:
+        return [self.proxy.index(i, 0).data(ID_ROLE) for i in range(self.proxy.rowCount())]
+
+    def neighbour(self, image_id: Any, step: int) -> Any:
+        """The visible image ``step`` places from ``image_id`` (None at the ends)."""
+        ids = self.visible_ids()
+        if not ids:
+            return None
+        if image_id not in ids:
+            return ids[0] if step > 0 else ids[-1]
+        i = ids.index(image_id) + step
+        return ids[i] if 0 <= i < len(ids) else None
+
+    def next_unfinished(self, image_id: Any) -> Any:
+        """The next unfinished image after ``image_id`` in list order, wrapping; or None."""
+        ids = [r.id for r in self.model.records]
+        if not ids:
+            return None
+        start = ids.index(image_id) + 1 if image_id in ids else 0
+        for k in range(len(ids)):
+            candidate = ids[(start + k) % len(ids)]
+            if candidate != image_id and self.model.status(candidate) in UNFINISHED:
+                return candidate
+        return None
+
+    def _activated(self, index: QModelIndex) -> None:
+        image_id = index.data(ID_ROLE)
+        if image_id is not None and image_id != self._current:
+            self.imageActivated.emit(image_id)
+
+    def _refilter(self) -> None:
+        self.proxy.set_filter(self.filter.currentData(), self.search.text())
+        if self._current is not None:
+            self.select(self._current)

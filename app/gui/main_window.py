@@ -1,0 +1,301 @@
+"""The annotation window: composes the canvas and the docks, wires their signals."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDialog, QWidget
+
+from .actions import build_actions
+from .bridge import DocumentBridge
+from .canvas import ImageCanvas
+from .image_list import ImageList
+from .layers import LayersModel
+from .layers_panel import LayersPanel
+from .params_panel import ParamsPanel
+from .preferences import Preferences, PreferencesDialog
+from .project_dialogs import ProjectActions, remember
+from .session import AnnotationSession, LoadedDocument
+from .shortcuts import ActionRegistry, ShortcutsDialog
+from .status_bar import StatusBar
+from .tools import ToolState
+from .tools_panel import ToolsPanel
+
+
+class MainWindow(QMainWindow):
+    """SkinTrace's main window.
+
+    Extension points: :meth:`add_dock` for new panels, ``menus[name]`` and
+    :attr:`registry` for menu actions with shortcuts, ``layers.set_prediction`` for the
+    prediction layer, and ``session.set_status`` for every status change.
+    """
+
+    def __init__(self, prefs: Preferences | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prefs = prefs or Preferences.load()
+        self.session: AnnotationSession | None = None
+        self.messages: list[str] = []  # every message shown to the user (tests read it)
+        self.layers = LayersModel(self)
+        self.layers.set_colors(self.prefs.colors)
+        self.tools = ToolState(radius=self.prefs.brush_radius, parent=self)
+        self.bridge = DocumentBridge(self)
+        self.canvas = ImageCanvas(self.layers, self.tools)
+        self.setCentralWidget(self.canvas)
+        self.status = StatusBar(self)
+        self.setStatusBar(self.status)
+        self.image_list = ImageList()
+        self.tools_panel = ToolsPanel(self.tools, self.layers, self.clear_class)
+        self.layers_panel = LayersPanel(self.layers)
+        self.params_panel = ParamsPanel()
+        self.menus: dict[str, Any] = {}
+        self.registry = ActionRegistry(self)
+        self.project_actions = ProjectActions(self)
+        build_actions(self)
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.add_dock("Images", self.image_list, left, "images")
+        self.add_dock("Tools", self.tools_panel, right, "tools")
+        self.add_dock("Layers", self.layers_panel, right, "layers")
+        self.add_dock("GT parameters", self.params_panel, right, "params")
+
+        self.bridge.changed.connect(self.canvas.on_document_change)
+        self.bridge.changed.connect(self._update_actions)
+        self.canvas.cursorMoved.connect(
+            lambda r, c: self.status.show_cursor(self.canvas.document, r, c)
+        )
+        self.canvas.zoomChanged.connect(self.status.show_zoom)
+        self.tools.changed.connect(lambda: self.canvas.stack.set_texture_class(self.tools.cls))
+        self.image_list.imageActivated.connect(self.open_image)
+        self.resize(1480, 920)
+        self._update_title()
+        self._update_actions()
+
+    # -- extension points ----------------------------------------------------------
+
+    def add_dock(
+        self, title: str, widget: QWidget, area: Qt.DockWidgetArea, key: str
+    ) -> QDockWidget:
+        """Add a dock panel (also listed in View -> Panels)."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{key}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def session_call(self, name: str) -> Any:
+        return lambda: getattr(self, name)()
+
+    # -- project -----------------------------------------------------------------
+
+    def open_project(self, folder: str | Path, *, read_only: bool = False) -> bool:
+        """Open the project in ``folder``; offers read-only if another process has it."""
+        from core.errors import ProjectLockedError, SkinTraceError
+        from core.project import Project
+
+        try:
+            project = Project.open(folder, read_only=read_only, user=self.prefs.user_name)
+        except ProjectLockedError as exc:
+            if read_only or not self.ask(f"{exc}\n\nOpen it read-only?"):
+                return False
+            return self.open_project(folder, read_only=True)
+        except SkinTraceError as exc:
+            self.report(str(exc))
+            return False
+        self.set_session(AnnotationSession(project, self))
+        remember(folder)
+        return True
+
+    def set_session(self, session: AnnotationSession) -> None:
+        if self.session is not None:
+            self._close_session()
+        self.session = session
+        session.documentOpened.connect(self._on_document_opened)
+        session.statusChanged.connect(self.image_list.set_status)
+        session.error.connect(self.report)
+        session.saveStateChanged.connect(self.status.show_save_state)
+        session.busyChanged.connect(self._on_busy)
+        self.params_panel.paramsEdited.connect(session.set_params)
+        self.params_panel.overrideCleared.connect(self._clear_override)
+        self.canvas.editable = not session.read_only
+        self.refresh_images()
+        first = self.image_list.next_unfinished(None) or next(
+            iter(self.image_list.visible_ids()), None
+        )
+        if first is not None:
+            session.open_image(first, wait=True)
+        self._update_title()
+
+    def refresh_images(self) -> None:
+        if self.session is not None:
+            self.image_list.set_records(self.session.records())
+
+    # -- images ------------------------------------------------------------------
+
+    def open_image(self, image_id: Any) -> None:
+        if self.session is None or image_id is None:
+            return
+        self.params_panel.flush()
+        self.session.open_image(image_id)
+
+    def next_image(self) -> None:
+        self.open_image(self.image_list.neighbour(self._current_id(), +1))
+
+    def previous_image(self) -> None:
+        self.open_image(self.image_list.neighbour(self._current_id(), -1))
+
+    def next_unfinished(self) -> None:
+        target = self.image_list.next_unfinished(self._current_id())
+        if target is None:
+            self.status.showMessage("Every image is submitted — nothing left to annotate.", 5000)
+        self.open_image(target)
+
+    def submit(self) -> None:
+        if self.session is None or self.session.current is None:
+            return
+        self.params_panel.flush()
+        image_id = self.session.submit_current()
+        if image_id is None:
+            return
+        self.image_list.set_status(image_id, "submitted")
+        self.next_unfinished()
+
+    def _current_id(self) -> Any:
+        s = self.session
+        return None if s is None or s.current is None else s.current.image_id
+
+    def _on_document_opened(self, loaded: LoadedDocument) -> None:
+        self.canvas.set_document(loaded.document)
+        self.bridge.attach(loaded.document)
+        self.canvas.stack.set_texture_class(self.tools.cls)
+        session = self.session
+        assert session is not None  # only connected while a session exists
+        self.params_panel.show_params(
+            loaded.document.params,
+            image_id=loaded.image_id,
+            has_override=session.has_override(loaded.image_id),
+        )
+        self.image_list.select(loaded.image_id)
+        self._update_title()
+        self._update_actions()
+        for candidate in (
+            self.image_list.neighbour(loaded.image_id, +1),
+            self.image_list.next_unfinished(loaded.image_id),
+        ):
+            session.prefetch(candidate)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.canvas.editable = not busy and not (self.session and self.session.read_only)
+        self.status.showMessage("Working…" if busy else "", 0 if busy else 1)
+
+    def _clear_override(self, image_id: Any) -> None:
+        if self.session is not None:
+            self.session.clear_override(image_id)
+            doc = self.session.document
+            if doc is not None:
+                self.params_panel.show_params(doc.params, image_id=image_id, has_override=False)
+
+    # -- editing -----------------------------------------------------------------
+
+    def undo(self) -> None:
+        if self.session is not None:
+            self.session.undo()
+
+    def redo(self) -> None:
+        if self.session is not None:
+            self.session.redo()
+
+    def clear_class(self) -> None:
+        if self.session is not None:
+            self.session.clear_class(self.tools.cls)
+
+    def flush_async(self) -> None:
+        if self.session is not None:
+            self.session.save_current()
+
+    def _update_actions(self, *_args: Any) -> None:
+        doc = self.canvas.document
+        ro = self.session is None or self.session.read_only
+        self.registry["undo"].setEnabled(doc is not None and not ro and doc.can_undo)
+        self.registry["redo"].setEnabled(doc is not None and not ro and doc.can_redo)
+        for key in ("submit", "clear_class", "import_images"):
+            self.registry[key].setEnabled(not ro)
+
+    def _update_title(self) -> None:
+        parts = ["SkinTrace"]
+        s = self.session
+        if s is not None:
+            parts.append(s.project.name + (" [read-only]" if s.read_only else ""))
+            if s.current is not None:
+                parts.append(s.current.record.name)
+        self.setWindowTitle(" — ".join(parts))
+
+    # -- dialogs -----------------------------------------------------------------
+
+    def edit_preferences(self) -> None:
+        dialog = PreferencesDialog(self.prefs, self)
+        if dialog.exec():
+            self.apply_preferences(dialog.preferences())
+
+    def apply_preferences(self, prefs: Preferences) -> None:
+        prefs.save()
+        self.prefs = prefs
+        self.layers.set_colors(prefs.colors)
+        self.tools.set_radius(prefs.brush_radius)
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self.registry.actions(), self)
+        dialog.show()
+        return dialog
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About SkinTrace",
+            "SkinTrace 0.1 — semi-automatic annotation of facial wrinkles and pores "
+            "(Yoon et al., Diagnostics 2023).",
+        )
+
+    def report(self, message: str) -> None:
+        """Show a one-line problem without blocking; the window keeps working."""
+        self.messages.append(message)
+        self.status.showMessage(message, 10000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "SkinTrace", message, parent=self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    def ask(self, question: str) -> bool:
+        answer = QMessageBox.question(self, "SkinTrace", question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    # -- closing -----------------------------------------------------------------
+
+    def _close_session(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.params_panel.flush()
+        session.save_current()
+        if not session.writer.wait_idle(0.3):
+            dialog = QProgressDialog("Saving your work…", "", 0, 0, self)
+            dialog.setCancelButton(None)
+            dialog.setWindowModality(Qt.WindowModality.ApplicationModal)
+            dialog.show()
+            while not session.writer.wait_idle(0.05):
+                QCoreApplication.processEvents()
+                time.sleep(0.01)
+            dialog.close()
+        self.params_panel.paramsEdited.disconnect(session.set_params)
+        self.params_panel.overrideCleared.disconnect(self._clear_override)
+        self.bridge.detach()
+        self.canvas.set_document(None)
+        session.close()
+        self.session = None
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self._close_session()
+        super().closeEvent(event)

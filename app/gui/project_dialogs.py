@@ -1,0 +1,111 @@
+"""File menu work: new / open / open recent project, import images with progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QProgressDialog
+
+from .preferences import add_recent_project, recent_projects
+from .workers import ProgressWorker
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+
+class ProjectActions:
+    """The File menu's slots for one window."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.w = window
+        self.import_worker: ProgressWorker | None = None
+        self.progress_dialog: QProgressDialog | None = None
+
+    def new_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.w, "Folder for the new project")
+        if not folder:
+            return
+        name, ok = QInputDialog.getText(self.w, "New project", "Name", text=Path(folder).name)
+        if ok:
+            self.create_project(folder, name=name or Path(folder).name)
+
+    def create_project(self, folder: str, *, name: str) -> bool:
+        from core.errors import SkinTraceError
+        from core.project import Project
+
+        try:
+            Project.create(folder, name=name, user=self.w.prefs.user_name).close()
+        except SkinTraceError as exc:
+            self.w.report(str(exc))
+            return False
+        return self.w.open_project(folder)
+
+    def open_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.w, "Open a SkinTrace project")
+        if folder:
+            self.w.open_project(folder)
+
+    def fill_recent_menu(self) -> None:
+        menu = self.w.recent_menu
+        menu.clear()
+        paths = recent_projects()
+        if not paths:
+            menu.addAction("(none)").setEnabled(False)
+        for path in paths:
+            menu.addAction(path, lambda p=path: self.w.open_project(p))
+
+    def import_images(self) -> None:
+        if self.w.session is None:
+            self.w.report("open or create a project first")
+            return
+        folder = QFileDialog.getExistingDirectory(self.w, "Import images from folder")
+        if folder:
+            self.start_import(folder)
+
+    def start_import(self, folder: str, *, copy: bool = False) -> ProgressWorker | None:
+        """Run ``Project.import_images`` in a worker with a cancellable progress dialog."""
+        session = self.w.session
+        if session is None or session.read_only:
+            self.w.report("the project is open read-only; reopen it for writing to import")
+            return None
+        project = session.project
+        dialog = QProgressDialog("Importing images…", "Cancel", 0, 0, self.w)
+        dialog.setWindowTitle("Import images")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)
+        worker: ProgressWorker
+
+        def make() -> Any:
+            return project.import_images(folder, copy=copy, cancel=worker.token)
+
+        worker = ProgressWorker(make)
+
+        def on_progress(p: Any) -> None:
+            dialog.setMaximum(max(0, p.total))
+            dialog.setValue(min(p.done, max(0, p.total)))
+            if p.message:
+                dialog.setLabelText(p.message)
+
+        def finish(*_args: Any) -> None:
+            dialog.reset()
+            dialog.close()
+            self.w.refresh_images()
+
+        def failed(message: str) -> None:
+            finish()
+            self.w.report(f"import stopped: {message}")
+
+        worker.progress.connect(on_progress)
+        worker.done.connect(finish)
+        worker.cancelled.connect(finish)
+        worker.failed.connect(failed)
+        dialog.canceled.connect(worker.cancel)
+        self.import_worker = worker
+        self.progress_dialog = dialog
+        return worker.start()
+
+
+def remember(path: str | Path) -> None:
+    add_recent_project(str(Path(path).absolute()))

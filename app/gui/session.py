@@ -1,0 +1,357 @@
+"""The annotation session: one open project, the open document, saving and statuses.
+
+Everything that changes the project on disk goes through :class:`AnnotationSession`
+and its single :class:`~app.gui.writer.SerialWriter`: rough-mask autosaves, status
+changes (:meth:`AnnotationSession.set_status` is the one place statuses change) and
+GT parameter edits. Image loading and texture computation run in workers; the next
+image is prefetched so that switching is instant.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from core.classes import CLASSES
+
+from .workers import FunctionWorker, run_function
+
+AUTOSAVE_MS = 2000
+CACHE_SIZE = 4
+LARGE_IMAGE_PIXELS = 2_000_000  # recompute GT parameters in a worker above this
+
+
+@dataclass
+class LoadedDocument:
+    """A document ready to show, with the record it was loaded for."""
+
+    image_id: Any
+    record: Any
+    document: Any
+
+
+def load_document(project: Any, image_id: Any) -> LoadedDocument:
+    """Read image, rough masks and parameters and build the document (worker thread)."""
+    from core.document import AnnotationDocument
+    from core.imageio import load_image
+
+    record = project.image(image_id)
+    pixels = load_image(record.path).pixels
+    rough = project.load_rough(image_id)
+    params = project.params(image_id)
+    return LoadedDocument(image_id, record, AnnotationDocument(pixels, params=params, rough=rough))
+
+
+class AnnotationSession(QObject):
+    """Owns the project, the open document, the document cache and the writer."""
+
+    #: (LoadedDocument) a new document is shown.
+    documentOpened = Signal(object)
+    #: (image id, status value) after a status change reached the catalog.
+    statusChanged = Signal(object, str)
+    #: (one-line message) something failed; the window keeps working.
+    error = Signal(str)
+    #: (text) "saved", "saving…", "unsaved changes".
+    saveStateChanged = Signal(str)
+    #: (bool) an image is being loaded / parameters recomputed.
+    busyChanged = Signal(bool)
+
+    def __init__(self, project: Any, parent: QObject | None = None) -> None:
+        from .writer import SerialWriter
+
+        super().__init__(parent)
+        self.project = project
+        self.read_only = bool(getattr(project, "read_only", False))
+        self.writer = SerialWriter(self)
+        self.writer.written.connect(self._on_written)
+        self.writer.failed.connect(self._on_write_failed)
+        self.current: LoadedDocument | None = None
+        self._cache: OrderedDict[Any, LoadedDocument] = OrderedDict()
+        self._prefetching: dict[Any, FunctionWorker] = {}
+        self._loading: FunctionWorker | None = None
+        self._load_token = 0
+        self._pending_saves: dict[Any, tuple[Any, int]] = {}
+        self._overrides: dict[Any, bool] = {}
+        self._seq = itertools.count()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._autosave = QTimer(self)
+        self._autosave.setSingleShot(True)
+        self._autosave.setInterval(AUTOSAVE_MS)
+        self._autosave.timeout.connect(self.save_current)
+        self._closed = False
+
+    # -- records -------------------------------------------------------------------
+
+    def records(self) -> list[Any]:
+        records = self.project.images()
+        for r in records:
+            self._overrides.setdefault(r.id, bool(getattr(r, "has_params_override", False)))
+        return records
+
+    def has_override(self, image_id: Any) -> bool:
+        return self._overrides.get(image_id, False)
+
+    @property
+    def document(self) -> Any:
+        return None if self.current is None else self.current.document
+
+    # -- opening images ----------------------------------------------------------
+
+    def open_image(self, image_id: Any, *, wait: bool = False) -> None:
+        """Show ``image_id``: from the cache, a prefetch, or a background load.
+
+        With ``wait`` the load runs on the calling thread (used by benchmarks and at
+        start-up); errors are reported through :attr:`error` either way.
+        """
+        if self.current is not None and self.current.image_id == image_id:
+            return
+        self.save_current()
+        self._load_token += 1
+        token = self._load_token
+        ready = self._cache.pop(image_id, None)
+        if ready is None:
+            worker = self._prefetching.pop(image_id, None)
+            if worker is not None and worker.finished and worker.result is not None:
+                ready = worker.result
+        if ready is not None:
+            self._show(ready)
+            return
+        if wait:
+            try:
+                self._show(load_document(self.project, image_id))
+            except Exception as exc:
+                self._report_load_error(image_id, exc)
+            return
+        self.busyChanged.emit(True)
+
+        def done(loaded: LoadedDocument) -> None:
+            if token == self._load_token and not self._closed:
+                self.busyChanged.emit(False)
+                self._show(loaded)
+
+        def failed(message: str) -> None:
+            if token == self._load_token and not self._closed:
+                self.busyChanged.emit(False)
+                self.error.emit(message)
+
+        self._loading = run_function(
+            lambda: load_document(self.project, image_id), on_done=done, on_error=failed
+        )
+
+    def _report_load_error(self, image_id: Any, exc: Exception) -> None:
+        from .workers import describe_error
+
+        self.error.emit(describe_error(exc))
+
+    def _show(self, loaded: LoadedDocument) -> None:
+        if self.current is not None:
+            self._remember(self.current)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        effective = self.project.params(loaded.image_id)
+        if loaded.document.params != effective:
+            loaded.document.set_params(effective)
+        self.current = loaded
+        self._unsubscribe = loaded.document.subscribe(self._on_document_change)
+        self.documentOpened.emit(loaded)
+        self._emit_save_state()
+
+    def _remember(self, loaded: LoadedDocument) -> None:
+        self._cache[loaded.image_id] = loaded
+        self._cache.move_to_end(loaded.image_id)
+        # Evict only documents whose state is safely on disk.
+        for key in list(self._cache):
+            if len(self._cache) <= CACHE_SIZE:
+                break
+            doc = self._cache[key].document
+            if not doc.modified and key not in self._pending_saves:
+                del self._cache[key]
+
+    def prefetch(self, image_id: Any) -> None:
+        """Load ``image_id`` in the background so a later :meth:`open_image` is instant."""
+        if (
+            image_id is None
+            or image_id in self._cache
+            or image_id in self._prefetching
+            or (self.current is not None and self.current.image_id == image_id)
+        ):
+            return
+        for key in [k for k, w in self._prefetching.items() if w.finished]:
+            if len(self._prefetching) > 2:
+                del self._prefetching[key]
+        self._prefetching[image_id] = run_function(
+            lambda: load_document(self.project, image_id), on_error=lambda _m: None
+        )
+
+    # -- editing -----------------------------------------------------------------
+
+    def _on_document_change(self, change: Any) -> None:
+        if change.kind == "rough" and not self.read_only:
+            self._autosave.start()
+            self.saveStateChanged.emit("unsaved changes")
+
+    def clear_class(self, cls: str) -> None:
+        if self.document is not None and not self.read_only:
+            self.document.clear_class(cls)
+
+    def undo(self) -> bool:
+        return self.document is not None and not self.read_only and self.document.undo()
+
+    def redo(self) -> bool:
+        return self.document is not None and not self.read_only and self.document.redo()
+
+    # -- saving ------------------------------------------------------------------
+
+    def save_current(self) -> None:
+        """Queue a save of the open document's rough masks if they changed."""
+        self._autosave.stop()
+        if self.current is None or self.read_only:
+            return
+        doc = self.current.document
+        if not doc.modified:
+            return
+        image_id = self.current.image_id
+        masks = {cls: doc.rough(cls).copy() for cls in CLASSES}
+        self._pending_saves[image_id] = (doc, doc.revision)
+        project = self.project
+
+        def job() -> Any:
+            project.save_rough(image_id, masks)
+            return project.image(image_id).status
+
+        self.writer.submit(("rough", image_id), job)
+        self.saveStateChanged.emit("saving…")
+
+    def set_status(self, image_id: Any, status: Any, *, comment: str = "") -> None:
+        """The one place statuses change: queued on the writer after pending saves."""
+        if self.read_only:
+            self.error.emit("the project is open read-only; statuses cannot change")
+            return
+        from core.project import Status
+
+        target = Status.parse(status)
+        project = self.project
+
+        def job() -> Any:
+            current = project.image(image_id).status
+            if current == target:
+                return current
+            if target == Status.SUBMITTED and current != Status.IN_PROGRESS:
+                project.set_status(image_id, Status.IN_PROGRESS, comment="reopened to submit")
+            project.set_status(image_id, target, comment=comment)
+            return project.image(image_id).status
+
+        self.writer.submit(("status", image_id, next(self._seq)), job)
+
+    def submit_current(self) -> Any:
+        """Save and mark the open image submitted; returns its id (None if none open)."""
+        if self.current is None:
+            return None
+        self.save_current()
+        self.set_status(self.current.image_id, "submitted")
+        return self.current.image_id
+
+    def set_params(self, params: Any, image_id: Any) -> None:
+        """Store ``params`` as the project default (``image_id`` None) or an override."""
+        if self.read_only:
+            self.error.emit("the project is open read-only; parameters cannot change")
+            return
+        project = self.project
+        self.writer.submit(
+            ("params", image_id, next(self._seq)),
+            lambda: project.set_params(params, image_id=image_id),
+        )
+        if image_id is not None:
+            self._overrides[image_id] = True
+        if self.current is None:
+            return
+        cur = self.current.image_id
+        if image_id == cur or (image_id is None and not self.has_override(cur)):
+            self.apply_params(params)
+
+    def clear_override(self, image_id: Any) -> None:
+        if self.read_only or image_id is None:
+            return
+        project = self.project
+        self.writer.submit(
+            ("params", image_id, next(self._seq)),
+            lambda: project.clear_params_override(image_id),
+        )
+        self._overrides[image_id] = False
+        if self.current is not None and self.current.image_id == image_id:
+            self.apply_params(project.params(None))
+
+    def apply_params(self, params: Any) -> None:
+        """Recompute texture and GT of the open document (in a worker when large)."""
+        doc = self.document
+        if doc is None or doc.params == params:
+            return
+        rows, cols = doc.shape[:2]
+        if rows * cols <= LARGE_IMAGE_PIXELS:
+            doc.set_params(params)
+            return
+        self.busyChanged.emit(True)
+        run_function(
+            lambda: doc.set_params(params),
+            on_done=lambda _r: self.busyChanged.emit(False),
+            on_error=lambda m: (self.busyChanged.emit(False), self.error.emit(m)),
+        )
+
+    def _on_written(self, key: Any, result: Any) -> None:
+        kind, image_id = key[0], key[1]
+        if kind == "rough":
+            doc, revision = self._pending_saves.pop(image_id, (None, None))
+            if doc is not None and doc.revision == revision:
+                doc.mark_saved()
+            self._emit_save_state()
+        if kind in ("rough", "status") and result is not None:
+            self.statusChanged.emit(image_id, str(getattr(result, "value", result)))
+
+    def _on_write_failed(self, key: Any, message: str) -> None:
+        if key[0] == "rough":
+            self._pending_saves.pop(key[1], None)
+            self.saveStateChanged.emit("NOT SAVED")
+        self.error.emit(message)
+        if key[0] == "status":
+            try:
+                status = self.project.image(key[1]).status
+            except Exception:
+                return
+            self.statusChanged.emit(key[1], str(getattr(status, "value", status)))
+
+    def _emit_save_state(self) -> None:
+        if self.read_only:
+            self.saveStateChanged.emit("read-only")
+        elif self._pending_saves:
+            self.saveStateChanged.emit("saving…")
+        elif self.document is not None and self.document.modified:
+            self.saveStateChanged.emit("unsaved changes")
+        else:
+            self.saveStateChanged.emit("saved")
+
+    # -- closing -----------------------------------------------------------------
+
+    def pending_writes(self) -> int:
+        return self.writer.pending()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Queue the open document's save and wait for every pending write."""
+        self.save_current()
+        return self.writer.wait_idle(timeout)
+
+    def close(self) -> None:
+        """Save, wait for the writer, and close the project."""
+        if self._closed:
+            return
+        self.save_current()
+        self._closed = True
+        self.writer.stop()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.project.close()
