@@ -60,6 +60,7 @@ def save_checkpoint(
     name: str,
     config: dict[str, Any],
     metadata: dict[str, Any] | None = None,
+    extra_files: dict[str, bytes] | None = None,
 ) -> Path:
     """Write ``model`` as a checkpoint folder, replacing ``directory`` as a whole.
 
@@ -74,6 +75,8 @@ def save_checkpoint(
     metadata : dict, optional
         JSON-serialisable facts (metrics, data hash, ...). ``params``, ``date`` and
         ``torch_version`` are filled in.
+    extra_files : dict[str, bytes], optional
+        More files written into the same folder in the same swap (training state).
 
     Returns
     -------
@@ -103,6 +106,10 @@ def save_checkpoint(
     try:
         atomic_write_bytes(tmp / WEIGHTS, blob)
         atomic_write_text(tmp / CONFIG, text)
+        for fname, data in (extra_files or {}).items():
+            if Path(fname).name != fname or fname in (WEIGHTS, CONFIG):
+                raise ValueError(f"bad extra checkpoint file name {fname!r}")
+            atomic_write_bytes(tmp / fname, data)
         _swap_in(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -126,8 +133,14 @@ def _swap_in(tmp: Path, target: Path) -> None:
         shutil.rmtree(prev)
 
 
+#: Sub-folder of a training output folder that holds the best checkpoint.
+BEST = "best"
+
+
 def _resolve(directory: str | os.PathLike[str]) -> Path:
     path = Path(directory)
+    if path.is_dir() and not (path / CONFIG).exists() and (path / BEST / CONFIG).exists():
+        return path / BEST  # a training output folder: use its best checkpoint
     if not path.exists() and _previous(path).is_dir():
         return _previous(path)  # a save was interrupted mid-swap: the old one is complete
     if not path.is_dir():

@@ -57,12 +57,18 @@ class Up(nn.Module):
         return self.conv(torch.cat([skip, upsample2(x)], dim=1))
 
 
+#: Initial output bias: sigmoid(-4) ≈ 0.018, the sparse-foreground prior, so training
+#: starts from "almost nothing" instead of 0.5 everywhere.
+OUTPUT_PRIOR_BIAS = -4.0
+
+
 class OutConv(nn.Module):
-    """1×1 convolution to the output maps."""
+    """1×1 convolution to the output maps (bias starts at the sparse-foreground prior)."""
 
     def __init__(self, in_ch: int, out_ch: int) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_ch, out_ch, kernel_size=1)
+        nn.init.constant_(self.conv.bias, OUTPUT_PRIOR_BIAS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)

@@ -1,0 +1,506 @@
+"""Training: ``train(dataset_dir, out=..., model=...)`` is a generator of Progress.
+
+The same generator drives ``skintrace train`` (progress bar or JSON lines) and the app.
+It trains on the ``train`` split of a GT dataset, validates on ``val`` after every
+epoch (loss and IoU per class, with the mask rule of :mod:`core.model.masks`), keeps the
+best checkpoint (lowest validation loss) in ``OUT/best`` and the resumable state of the
+last epoch in ``OUT/last``, stops early after ``patience`` epochs without improvement,
+and stops cleanly when its CancelToken is set (raising ``Cancelled`` after the best
+checkpoint is safely on disk).
+
+Optimiser Adam; learning rate on a cosine schedule from ``lr`` to ``lr / 100`` over
+``epochs``. Under ``torchrun`` each rank trains on its shard of the data (DDP); rank 0
+writes the checkpoints. Random streams are keyed by (seed, epoch), so runs are
+reproducible and a resumed run continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+
+from core.classes import CLASSES
+from core.dataset import read_manifest
+from core.errors import Cancelled, CheckpointError, DatasetError, SkinTraceError
+from core.model import ddp
+from core.model.checkpoint import BEST, load_checkpoint, read_checkpoint_info, save_checkpoint
+from core.model.data import Augment, GTDataset, data_hash, pad_collate
+from core.model.device import amp_dtype, resolve_device, set_threads
+from core.model.infer import OutOfMemoryError
+from core.model.losses import LOSS_NAMES, SegmentationLoss, balanced_class_weights
+from core.model.registry import MODEL_NAMES, count_parameters, create_model, model_config
+from core.progress import CancelToken, Progress
+
+LAST = "last"
+STATE_JSON = "train_state.json"
+OPTIM = "optimizer.safetensors"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of a training run (all JSON-serialisable)."""
+
+    model: str = "proposed"
+    width: int | None = None
+    zero_pad: int | None = None
+    epochs: int = 100
+    batch_size: int = 4
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    loss: str = "mse"
+    class_weights: tuple[float, float] | None = None
+    patience: int = 15
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    augment: bool = True
+    num_workers: int = 0
+    threads: int | None = None
+    cache: bool = True
+
+    def __post_init__(self) -> None:
+        if self.model not in MODEL_NAMES:
+            raise ValueError(
+                f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}"
+            )
+        if self.loss not in LOSS_NAMES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSS_NAMES)}")
+        for name in ("epochs", "batch_size", "patience"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
+
+    def model_options(self) -> dict[str, Any]:
+        """Options for ``create_model`` (only those set)."""
+        opts: dict[str, Any] = {}
+        if self.width is not None:
+            opts["width"] = self.width
+        if self.zero_pad is not None:
+            opts["zero_pad"] = self.zero_pad
+        return model_config(self.model, **opts)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["class_weights"] = list(self.class_weights) if self.class_weights else None
+        return d
+
+
+def cosine_lr(base: float, epoch: int, epochs: int) -> float:
+    """Learning rate of ``epoch`` (0-based): cosine from ``base`` to ``base / 100``."""
+    low = base / 100.0
+    return low + (base - low) * 0.5 * (1.0 + math.cos(math.pi * epoch / max(1, epochs)))
+
+
+def _shard(n: int, seed: int, epoch: int, env: ddp.DistEnv, shuffle: bool) -> list[int]:
+    """This rank's indices: a (seed, epoch) permutation split evenly across ranks."""
+    order = np.random.default_rng((seed, epoch, 7)).permutation(n) if shuffle else np.arange(n)
+    if env.distributed:
+        per_rank = n // env.world_size if shuffle else math.ceil(n / env.world_size)
+        order = order[env.rank :: env.world_size][:per_rank]
+    return [int(i) for i in order]
+
+
+def _optimizer_blobs(opt: torch.optim.Optimizer) -> tuple[bytes, dict[str, Any]]:
+    """Split an optimiser state into safetensors tensors and JSON (no pickling)."""
+    state = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, Any] = {}
+    for pid, entry in state["state"].items():
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{pid}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{pid}.{key}"] = value
+    return st_save(tensors), {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _restore_optimizer(opt: torch.optim.Optimizer, blob: bytes, meta: dict[str, Any]) -> None:
+    tensors = st_load(blob)
+    state: dict[int, dict[str, Any]] = {}
+    for flat, value in [*tensors.items(), *meta.get("scalars", {}).items()]:
+        pid, key = flat.split(".", 1)
+        state.setdefault(int(pid), {})[key] = value
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def _check_out(out: Path, resume: bool) -> None:
+    has_run = (out / LAST).exists() or (out / BEST).exists()
+    if resume and not (out / LAST / STATE_JSON).exists():
+        raise CheckpointError(f"nothing to resume in {out}: no {LAST}/{STATE_JSON}")
+    if not resume and has_run:
+        raise SkinTraceError(
+            f"{out} already holds a training run; pass --resume to continue it or choose "
+            "another --out"
+        )
+
+
+def train(
+    dataset_dir: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    cancel: CancelToken | None = None,
+    **options: Any,
+) -> Iterator[Progress]:
+    """Train a network on a GT dataset, yielding progress.
+
+    Parameters
+    ----------
+    dataset_dir : path
+        A GT dataset folder (``manifest.json`` format version 1).
+    out : path
+        Output folder: ``best/`` (the checkpoint to use) and ``last/`` (resumable state).
+    config : TrainConfig, optional
+        All options; keyword ``options`` (e.g. ``model="unet", epochs=5``) override it.
+    resume : bool
+        Continue the run in ``out`` from its last completed epoch.
+    cancel : CancelToken, optional
+        Checked between batches; cancelling raises ``Cancelled`` with the best
+        checkpoint kept.
+
+    Yields
+    ------
+    Progress
+        ``info["event"]`` is ``"batch"`` (``epoch``, ``batch``, ``loss``), ``"epoch"``
+        (``epoch``, ``epochs``, ``train_loss``, ``val_loss``, ``iou_wrinkle``,
+        ``iou_pore``, ``best`` (this epoch is the new best), ``best_val_loss``, ``lr``,
+        ``images_per_s``) or, last, ``"done"`` (``reason``, ``best_checkpoint``,
+        ``best_epoch``, ``best_val_loss``).
+    """
+    cfg = dataclasses.replace(config or TrainConfig(), **options)
+    cfg = TrainConfig(**{**dataclasses.asdict(cfg)})  # re-validate after replace
+    out = Path(out)
+    manifest = read_manifest(dataset_dir)
+    train_items = manifest.split("train")
+    val_items = manifest.split("val")
+    if not train_items:
+        raise DatasetError(f"{manifest.root} has no training images (split 'train')")
+    val_on_train = not val_items
+    if val_on_train:
+        val_items = train_items
+    env = ddp.env_from_environ()
+    if len(train_items) < env.world_size:
+        raise DatasetError(
+            f"{len(train_items)} training images cannot be shared by {env.world_size} processes"
+        )
+    _check_out(out, resume)
+    set_threads(cfg.threads)
+    device = ddp.init_distributed(resolve_device(cfg.device), env)
+    try:
+        yield from _train(
+            cfg, manifest, train_items, val_items, val_on_train, out, resume, cancel, env, device
+        )
+    finally:
+        ddp.shutdown()
+
+
+def _train(
+    cfg: TrainConfig,
+    manifest: Any,
+    train_items: tuple[Any, ...],
+    val_items: tuple[Any, ...],
+    val_on_train: bool,
+    out: Path,
+    resume: bool,
+    cancel: CancelToken | None,
+    env: ddp.DistEnv,
+    device: torch.device,
+) -> Iterator[Progress]:
+    model_opts = cfg.model_options()
+    train_ds = GTDataset(
+        manifest,
+        items=train_items,
+        augment=Augment() if cfg.augment else None,
+        seed=cfg.seed,
+        cache=cfg.cache,
+    )
+    val_ds = GTDataset(manifest, items=val_items, augment=None, cache=cfg.cache)
+    levels = train_ds.mask_levels() if cfg.loss != "dice" else {c: 128.0 for c in CLASSES}
+    weights = cfg.class_weights or (1.0, 1.0)
+    if cfg.loss == "weighted-mse" and cfg.class_weights is None:
+        weights = balanced_class_weights([max(levels[c], 1.0) for c in CLASSES])
+    criterion = SegmentationLoss(cfg.loss, weights).to(device)
+
+    torch.manual_seed(cfg.seed)
+    net = create_model(cfg.model, **model_opts).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    dtype = amp_dtype(device, cfg.precision)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    hashed = data_hash(manifest)
+
+    start_epoch, best_loss, best_epoch, bad_epochs = 0, math.inf, 0, 0
+    history: list[dict[str, Any]] = []
+    if resume:
+        state = _load_state(out, cfg, model_opts, net, optimizer, scaler, device)
+        start_epoch = state["epoch"]
+        best_loss = state["best_val_loss"]
+        best_epoch = state["best_epoch"]
+        bad_epochs = state["bad_epochs"]
+        history = state["history"]
+
+    model: torch.nn.Module = net
+    if env.distributed:
+        ids = [device.index] if device.type == "cuda" else None
+        model = DistributedDataParallel(net, device_ids=ids)
+
+    n_train = len(_shard(len(train_ds), cfg.seed, 0, env, shuffle=True))
+    steps = math.ceil(n_train / cfg.batch_size)
+    total = cfg.epochs * steps
+    base_meta = {
+        "data_hash": hashed,
+        "dataset": str(manifest.root),
+        "train_items": len(train_items),
+        "val_items": len(val_items) if not val_on_train else 0,
+        "mask_levels": levels,
+        "params": count_parameters(net),
+        "train_config": cfg.to_dict(),
+        "world_size": env.world_size,
+    }
+    reason = "completed"
+    for epoch in range(start_epoch, cfg.epochs):
+        lr = cosine_lr(cfg.lr, epoch, cfg.epochs)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        train_ds.set_epoch(epoch)
+        torch.manual_seed(cfg.seed * 100_003 + epoch)
+        loader = DataLoader(
+            train_ds,
+            batch_size=cfg.batch_size,
+            sampler=_shard(len(train_ds), cfg.seed, epoch, env, shuffle=True),
+            collate_fn=pad_collate,
+            num_workers=cfg.num_workers,
+        )
+        model.train()
+        t0 = time.perf_counter()
+        loss_sum, seen = 0.0, 0
+        for b, (x, y, valid) in enumerate(loader):
+            stop = cancel is not None and cancel.cancelled
+            if ddp.any_rank(stop, env, device):
+                raise Cancelled(
+                    f"training cancelled at epoch {epoch + 1}; the best checkpoint so far is "
+                    f"kept in {out / BEST}"
+                )
+            x, y, valid = x.to(device), y.to(device), valid.to(device)
+            optimizer.zero_grad(set_to_none=True)
+            try:
+                with torch.autocast(
+                    device.type, dtype=dtype or torch.float32, enabled=dtype is not None
+                ):
+                    logits = model(x)
+                loss = criterion(logits.float(), y, valid)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            except torch.OutOfMemoryError:
+                raise OutOfMemoryError(
+                    f"the GPU ran out of memory at batch size {cfg.batch_size}; lower "
+                    "--batch-size (or use --precision bf16/fp16)"
+                ) from None
+            if not torch.isfinite(loss):
+                raise SkinTraceError(
+                    f"training diverged at epoch {epoch + 1} (loss is {loss.item()}); lower --lr"
+                )
+            loss_sum += float(loss.item()) * x.shape[0]
+            seen += x.shape[0]
+            yield Progress(
+                epoch * steps + b + 1,
+                total,
+                f"epoch {epoch + 1}/{cfg.epochs} loss {loss_sum / seen:.4f}",
+                {"event": "batch", "epoch": epoch + 1, "batch": b + 1, "loss": loss_sum / seen},
+            )
+        sums = ddp.all_reduce_sum(
+            torch.tensor([loss_sum, seen], device=device, dtype=torch.float64), env
+        )
+        train_loss = float(sums[0] / sums[1].clamp_min(1))
+        elapsed = time.perf_counter() - t0
+        val = validate(
+            model, val_ds, criterion, levels, cfg=cfg, env=env, device=device, dtype=dtype
+        )
+        improved = val["val_loss"] < best_loss
+        if improved:
+            best_loss, best_epoch, bad_epochs = val["val_loss"], epoch + 1, 0
+        else:
+            bad_epochs += 1
+        record = {
+            "epoch": epoch + 1,
+            "epochs": cfg.epochs,
+            "train_loss": train_loss,
+            **val,
+            "best": improved,
+            "best_val_loss": best_loss,
+            "best_epoch": best_epoch,
+            "lr": lr,
+            "images_per_s": float(sums[1]) / max(elapsed, 1e-9),
+            "val_on_train": val_on_train,
+        }
+        history.append(record)
+        if env.is_main:
+            meta = {**base_meta, "metrics": record, "epoch": epoch + 1}
+            if improved:
+                save_checkpoint(out / BEST, net, name=cfg.model, config=model_opts, metadata=meta)
+            _save_state(
+                out,
+                net,
+                cfg,
+                model_opts,
+                optimizer,
+                scaler,
+                meta,
+                history,
+                epoch + 1,
+                best_loss,
+                best_epoch,
+                bad_epochs,
+            )
+        ddp.barrier(env)
+        message = (
+            f"epoch {epoch + 1}/{cfg.epochs} val loss {val['val_loss']:.4f} "
+            f"IoU w {val['iou_wrinkle']:.3f} p {val['iou_pore']:.3f}"
+        )
+        yield Progress((epoch + 1) * steps, total, message, {"event": "epoch", **record})
+        if bad_epochs >= cfg.patience and epoch + 1 < cfg.epochs:
+            reason = "early_stopping"
+            break
+    yield Progress(
+        total,
+        total,
+        f"done ({reason}); best epoch {best_epoch}",
+        {
+            "event": "done",
+            "reason": reason,
+            "best_checkpoint": str(out / BEST),
+            "best_epoch": best_epoch,
+            "best_val_loss": best_loss,
+            "history": history,
+        },
+    )
+
+
+@torch.inference_mode()
+def validate(
+    model: torch.nn.Module,
+    dataset: GTDataset,
+    criterion: SegmentationLoss,
+    levels: dict[str, float],
+    *,
+    cfg: TrainConfig,
+    env: ddp.DistEnv,
+    device: torch.device,
+    dtype: torch.dtype | None,
+) -> dict[str, float]:
+    """Validation loss (per image mean) and global IoU per class over ``dataset``."""
+    model.eval()
+    net = model.module if isinstance(model, DistributedDataParallel) else model
+    loader = DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        sampler=_shard(len(dataset), 0, 0, env, shuffle=False),
+        collate_fn=pad_collate,
+        num_workers=cfg.num_workers,
+    )
+    thresholds = torch.tensor([levels[c] / 255.0 for c in CLASSES], device=device).view(1, 2, 1, 1)
+    # loss*images, images, intersection (2), union (2)
+    acc = torch.zeros(6, dtype=torch.float64, device=device)
+    for x, y, valid in loader:
+        x, y, valid = x.to(device), y.to(device), valid.to(device)
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            logits = net(x)
+        for i in range(x.shape[0]):  # per-image loss so padding and batch size do not matter
+            acc[0] += criterion(logits[i : i + 1].float(), y[i : i + 1], valid[i : i + 1])
+        acc[1] += x.shape[0]
+        pred = (torch.sigmoid(logits.float()) >= thresholds) & (valid > 0)
+        truth = (y > 0) & (valid > 0)
+        acc[2:4] += (pred & truth).sum(dim=(0, 2, 3)).double()
+        acc[4:6] += (pred | truth).sum(dim=(0, 2, 3)).double()
+    ddp.all_reduce_sum(acc, env)
+    iou = [float(acc[2 + k] / acc[4 + k]) if acc[4 + k] > 0 else 1.0 for k in range(2)]
+    return {
+        "val_loss": float(acc[0] / acc[1].clamp_min(1)),
+        "iou_wrinkle": iou[0],
+        "iou_pore": iou[1],
+    }
+
+
+def _save_state(
+    out: Path,
+    net: torch.nn.Module,
+    cfg: TrainConfig,
+    model_opts: dict[str, Any],
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    meta: dict[str, Any],
+    history: list[dict[str, Any]],
+    epoch: int,
+    best_loss: float,
+    best_epoch: int,
+    bad_epochs: int,
+) -> None:
+    blob, opt_meta = _optimizer_blobs(optimizer)
+    state = {
+        "epoch": epoch,
+        "best_val_loss": best_loss if math.isfinite(best_loss) else None,
+        "best_epoch": best_epoch,
+        "bad_epochs": bad_epochs,
+        "history": history,
+        "train_config": cfg.to_dict(),
+        "optimizer": opt_meta,
+        "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+    }
+    text = json.dumps(state, indent=1, allow_nan=False).encode()
+    save_checkpoint(
+        out / LAST,
+        net,
+        name=cfg.model,
+        config=model_opts,
+        metadata=meta,
+        extra_files={OPTIM: blob, STATE_JSON: text},
+    )
+
+
+def _load_state(
+    out: Path,
+    cfg: TrainConfig,
+    model_opts: dict[str, Any],
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    device: torch.device,
+) -> dict[str, Any]:
+    last = out / LAST
+    info = read_checkpoint_info(last)
+    if info.name != cfg.model or info.config != model_opts:
+        raise CheckpointError(
+            f"{last} was trained as {info.name} {info.config}, not {cfg.model} {model_opts}; "
+            "resume with the same --model and --width"
+        )
+    loaded, _ = load_checkpoint(last, device=device)
+    net.load_state_dict(loaded.state_dict())
+    try:
+        state = json.loads((last / STATE_JSON).read_text(encoding="utf-8"))
+        _restore_optimizer(optimizer, (last / OPTIM).read_bytes(), state["optimizer"])
+    except (OSError, ValueError, KeyError, SafetensorError) as exc:
+        raise CheckpointError(f"training state in {last} is unusable: {exc}") from None
+    if state.get("scaler") and scaler.is_enabled():
+        scaler.load_state_dict(state["scaler"])
+    if state["best_val_loss"] is None:
+        state["best_val_loss"] = math.inf
+    return state
