@@ -30,7 +30,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -273,6 +273,31 @@ def read_manifest(folder: str | os.PathLike[str]) -> DatasetManifest:
 # ----------------------------------------------------------------------------- writing
 
 
+def load_painted(
+    path: str | os.PathLike[str], *, shape: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Load a rough mask or GT map as ``(M, N) bool``: any nonzero pixel is painted.
+
+    Unlike :func:`core.imageio.load_mask` (``> 127``), a GT magnitude map's faint
+    pixels count too, so a GT map can stand in for the rough mask it came from.
+
+    Raises
+    ------
+    ImageLoadError
+        If the file cannot be read or its ``(rows, cols)`` differ from ``shape``.
+    """
+    from core.errors import ImageLoadError
+    from core.imageio import load_image
+
+    mask = load_image(path).pixels.max(axis=2) > 0
+    if shape is not None and mask.shape != tuple(shape):
+        raise ImageLoadError(
+            f"{path}: mask is {mask.shape[1]}×{mask.shape[0]} (cols×rows), "
+            f"its image is {shape[1]}×{shape[0]}"
+        )
+    return mask
+
+
 def encode_png(array: np.ndarray, *, compression: int = 3) -> bytes:
     """Encode a ``(M, N) uint8`` or ``(M, N, 3) uint8`` RGB array as PNG bytes (lossless)."""
     if array.dtype != np.uint8 or array.ndim not in (2, 3):
@@ -462,3 +487,98 @@ def write_dataset(
     n_val = sum(1 for i in items if i["split"] == "val")
     info = {"out": str(out), "items": len(items), "train": len(items) - n_val, "val": n_val}
     yield Progress(len(items), max(total, len(items)), "done", info)
+
+
+# ----------------------------------------------------------------------------- from masks
+
+_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
+
+
+def _files_by_stem(folder: Path, what: str) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise DatasetError(f"{what} folder {folder} does not exist")
+    found: dict[str, Path] = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES and not p.name.startswith("."):
+            found.setdefault(p.stem, p)
+    return found
+
+
+def dataset_from_masks(
+    images: str | os.PathLike[str],
+    rough_wrinkle: str | os.PathLike[str],
+    rough_pore: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    params: GTParams | None = None,
+    val_ratio: float = DEFAULT_VAL_RATIO,
+    seed: int = 0,
+    force: bool = False,
+    status: str = "accepted",
+    cancel: CancelToken | None = None,
+) -> Iterator[Progress]:
+    """Build a dataset straight from an image folder and two rough-mask folders.
+
+    Masks are matched to images by file stem (``face01.jpg`` ↔ ``face01.png``);
+    nonzero pixels are painted. An image with a mask for one class only gets an
+    empty mask for the other; an image with no mask at all is skipped and reported.
+
+    Yields
+    ------
+    Progress
+        As :func:`write_dataset`; the last one's ``info`` adds ``skipped``, a list of
+        ``(image, reason)``.
+    """
+    import hashlib as _hashlib
+
+    from core.errors import ImageLoadError
+    from core.gt import GTParams
+    from core.imageio import load_image
+
+    params = params or GTParams()
+    image_files = _files_by_stem(Path(images), "image")
+    masks = {
+        "wrinkle": _files_by_stem(Path(rough_wrinkle), "wrinkle mask"),
+        "pore": _files_by_stem(Path(rough_pore), "pore mask"),
+    }
+    skipped: list[tuple[str, str]] = []
+    chosen = []
+    for stem, path in image_files.items():
+        if not any(stem in masks[c] for c in CLASSES):
+            skipped.append((str(path), "no wrinkle or pore mask with the same file stem"))
+        else:
+            chosen.append((stem, path))
+    if not chosen:
+        raise DatasetError(f"no image in {images} has a rough mask with the same file stem")
+    used_ids: set[str] = set()
+
+    def entries() -> Iterator[DatasetEntry]:
+        for stem, path in chosen:
+            try:
+                pixels = load_image(path).pixels
+                rough = {
+                    c: load_painted(masks[c][stem], shape=pixels.shape[:2])
+                    for c in CLASSES
+                    if stem in masks[c]
+                }
+            except ImageLoadError as exc:
+                raise DatasetError(str(exc)) from None
+            item_id = safe_item_id(stem)
+            while item_id in used_ids:
+                item_id = f"{item_id}_"
+            used_ids.add(item_id)
+            digest = _hashlib.sha256(path.read_bytes()).hexdigest()
+            yield DatasetEntry(item_id, pixels, rough, status, digest, info={"source": path.name})
+
+    for p in write_dataset(
+        out,
+        entries(),
+        params=params,
+        val_ratio=val_ratio,
+        seed=seed,
+        total=len(chosen),
+        force=force,
+        cancel=cancel,
+    ):
+        final = "out" in p.info
+        yield replace(p, info={**p.info, "skipped": skipped}) if final else p

@@ -41,7 +41,7 @@ from core.project.masks import (
     encode_mask,
     sha256_bytes,
 )
-from core.project.schema import SCHEMA_VERSION, migrate, schema_version
+from core.project.schema import SCHEMA_VERSION, connect, migrate, schema_version, sql_error
 from core.project.status import Status, check_transition
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ class Project(AssistMixin):
         user = user or current_user()
         lock = None if read_only else WriterLock(root, user=user)
         try:
-            conn = _connect(catalog, read_only=read_only)
+            conn = connect(catalog, read_only=read_only)
             project = cls(root, conn, read_only=read_only, user=user, lock=lock)
         except BaseException:
             if lock is not None:
@@ -266,7 +266,7 @@ class Project(AssistMixin):
                     with contextlib.suppress(sqlite3.Error):
                         db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise _sql_error(self.catalog_path, exc) from None
+                    raise sql_error(self.catalog_path, exc) from None
                 raise
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]:
@@ -274,7 +274,7 @@ class Project(AssistMixin):
             try:
                 return self._db.execute(sql, tuple(args)).fetchall()
             except sqlite3.Error as exc:
-                raise _sql_error(self.catalog_path, exc) from None
+                raise sql_error(self.catalog_path, exc) from None
 
     def _meta(self, key: str) -> str:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
@@ -554,6 +554,12 @@ class Project(AssistMixin):
             cancel=cancel,
         )
 
+    def export(self, out: str | os.PathLike[str], **options: Any) -> Iterator[Progress]:
+        """Export a GT dataset; see :func:`core.project.export.export_project`."""
+        from core.project.export import export_project
+
+        return export_project(self, out, **options)
+
     def missing_images(self) -> list[ImageRecord]:
         """Images whose file is no longer where the catalog says (moved or deleted)."""
         return [r for r in self.images() if not r.path.is_file()]
@@ -569,48 +575,3 @@ class Project(AssistMixin):
         from core.project.importer import relink
 
         return relink(self, target, image_id=image_id)
-
-
-def _sql_error(path: Path, exc: sqlite3.Error) -> ProjectError:
-    """A damaged catalog names the file; other SQLite errors (busy, disk full) say what."""
-    if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "malformed"
-        return _damaged(path, exc)
-    return ProjectError(f"catalog {path}: {exc}")
-
-
-def _damaged(path: Path, exc: Exception) -> ProjectError:
-    return ProjectError(
-        f"catalog {path} is damaged ({exc}); restore it from a backup "
-        "(masks/ and images/ are untouched)"
-    )
-
-
-def _connect(catalog: Path, *, read_only: bool) -> sqlite3.Connection:
-    """Open the catalog (WAL, foreign keys, full sync) and check it is a sound database."""
-    try:
-        if read_only:
-            conn = sqlite3.connect(
-                f"{catalog.as_uri()}?mode=ro",
-                uri=True,
-                isolation_level=None,
-                check_same_thread=False,
-                timeout=10,
-            )
-        else:
-            conn = sqlite3.connect(
-                catalog, isolation_level=None, check_same_thread=False, timeout=10
-            )
-    except sqlite3.Error as exc:
-        raise ProjectError(f"catalog {catalog} cannot be opened: {exc}") from None
-    try:
-        if not read_only:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        result = conn.execute("PRAGMA quick_check").fetchone()[0]
-        if result != "ok":
-            raise sqlite3.DatabaseError(result)
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise _damaged(catalog, exc) from None
-    return conn

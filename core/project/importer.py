@@ -287,7 +287,7 @@ def _attach_masks(
     errors: list[tuple[str, str]],
     total: int,
 ) -> Iterator[Progress]:
-    from core.imageio import load_mask
+    from core.dataset import load_painted
 
     ids = dict(project._query("SELECT content_hash, id FROM images"))
     for n, (digest, stem) in enumerate(added):
@@ -299,7 +299,7 @@ def _attach_masks(
             if found is None:
                 continue
             try:
-                masks[c] = load_mask(found, shape=(rec.rows, rec.cols))
+                masks[c] = load_painted(found, shape=(rec.rows, rec.cols))
             except SkinTraceError as exc:
                 errors.append((str(found), str(exc)))
         if masks:

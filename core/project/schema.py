@@ -8,6 +8,7 @@ version. A catalog newer than this SkinTrace is refused, never downgraded.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from core.errors import ProjectError
 
@@ -108,3 +109,48 @@ def migrate(conn: sqlite3.Connection, *, catalog: str) -> int:
                 conn.rollback()
             raise ProjectError(f"{catalog}: upgrade to schema {version} failed: {exc}") from None
     return before
+
+
+def sql_error(path: Path, exc: sqlite3.Error) -> ProjectError:
+    """A damaged catalog names the file; other SQLite errors (busy, disk full) say what."""
+    if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "malformed"
+        return _damaged(path, exc)
+    return ProjectError(f"catalog {path}: {exc}")
+
+
+def _damaged(path: Path, exc: Exception) -> ProjectError:
+    return ProjectError(
+        f"catalog {path} is damaged ({exc}); restore it from a backup "
+        "(masks/ and images/ are untouched)"
+    )
+
+
+def connect(catalog: Path, *, read_only: bool) -> sqlite3.Connection:
+    """Open the catalog (WAL, foreign keys, full sync) and check it is a sound database."""
+    try:
+        if read_only:
+            conn = sqlite3.connect(
+                f"{catalog.as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=10,
+            )
+        else:
+            conn = sqlite3.connect(
+                catalog, isolation_level=None, check_same_thread=False, timeout=10
+            )
+    except sqlite3.Error as exc:
+        raise ProjectError(f"catalog {catalog} cannot be opened: {exc}") from None
+    try:
+        if not read_only:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if result != "ok":
+            raise sqlite3.DatabaseError(result)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise _damaged(catalog, exc) from None
+    return conn
