@@ -61,7 +61,7 @@ def test_tiled_prediction_matches_whole_image(tmp_path, rng):
     torch.manual_seed(5)
     model = create_model("reduced-unet", width=4).eval()
     with torch.no_grad():
-        model.outc.conv.weight.mul_(20.0)  # spread the sigmoid outputs over (0, 1)
+        model.outc.conv.weight.mul_(200.0)  # spread the sigmoid outputs over (0, 1)
         model.outc.conv.bias.zero_()
     ck = save_checkpoint(tmp_path / "ck2", model, name="reduced-unet", config={"width": 4})
     image = _images(rng, [(96, 150)])[0]
