@@ -6,15 +6,9 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication
-from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
-
-
-def style_sheet() -> str:
-    path = RESOURCES / "style.qss"
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
+from .resources import icon, style_sheet
 
 
 def application() -> QApplication:
@@ -26,9 +20,7 @@ def application() -> QApplication:
         app = QApplication(sys.argv[:1])
         app.setStyle("Fusion")
         app.setStyleSheet(style_sheet())
-        icon = RESOURCES / "icons" / "skintrace.svg"
-        if icon.is_file():
-            app.setWindowIcon(QIcon(str(icon)))
+        app.setWindowIcon(icon("skintrace"))
     return app  # type: ignore[return-value]
 
 

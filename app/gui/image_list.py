@@ -123,7 +123,7 @@ class ImageListModel(QAbstractListModel):
         if image_id in self._row_of:
             self._status[image_id] = status_value(status)
             idx = self.index(self._row_of[image_id])
-            self.dataChanged.emit(idx, idx)
+            self.dataChanged.emit(idx, idx, [STATUS_ROLE])
 
     def set_thumbnail(self, image_id: Any, image: QImage) -> None:
         if image_id in self._row_of:
@@ -144,9 +144,15 @@ class StatusFilterProxy(QSortFilterProxyModel):
         self.search = ""
 
     def set_filter(self, status: str | None, search: str) -> None:
-        self.status_filter = status
-        self.search = search.strip().lower()
-        self.invalidateFilter()
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9
+            self.beginFilterChange()
+            self.status_filter = status
+            self.search = search.strip().lower()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # pragma: no cover - older Qt
+            self.status_filter = status
+            self.search = search.strip().lower()
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
         index = self.sourceModel().index(row, 0, parent)

@@ -10,6 +10,8 @@ from PySide6.QtCore import QObject, Signal
 
 from core.classes import CLASSES
 
+from .resources import default_settings
+
 LayerName = Literal["image", "rough", "texture", "gt", "prediction"]
 
 #: Bottom to top drawing order.
@@ -23,15 +25,12 @@ LAYER_TITLES: dict[str, str] = {
     "prediction": "Prediction",
 }
 
-#: Okabe-Ito colour-blind-safe defaults per class.
-DEFAULT_COLORS: dict[str, str] = {"wrinkle": "#D55E00", "pore": "#56B4E9"}
+#: Okabe-Ito colour-blind-safe defaults per class (resources/default_settings.json).
+DEFAULT_COLORS: dict[str, str] = dict(default_settings()["colors"])
 
 _DEFAULT_STATE: dict[str, tuple[bool, float]] = {
-    "image": (True, 1.0),
-    "rough": (True, 0.35),
-    "texture": (False, 0.6),
-    "gt": (True, 0.9),
-    "prediction": (True, 0.6),
+    name: (bool(v["visible"]), float(v["opacity"]))
+    for name, v in default_settings()["layers"].items()
 }
 
 

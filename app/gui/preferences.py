@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from core.classes import CLASSES
 
 from .layers import DEFAULT_COLORS
+from .resources import default_settings
 from .tools import MAX_RADIUS, MIN_RADIUS
 
 MAX_RECENT = 8
@@ -38,7 +39,7 @@ class Preferences:
     """What the user can change in Edit -> Preferences."""
 
     user_name: str = field(default_factory=_default_user)
-    brush_radius: int = 6
+    brush_radius: int = int(default_settings()["brush_radius"])
     colors: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COLORS))
 
     @classmethod

@@ -19,9 +19,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.classes import CLASSES
 
+from .resources import default_settings
 from .workers import FunctionWorker, run_function
 
-AUTOSAVE_MS = 2000
+AUTOSAVE_MS = int(default_settings()["autosave_ms"])
 CACHE_SIZE = 4
 LARGE_IMAGE_PIXELS = 2_000_000  # recompute GT parameters in a worker above this
 

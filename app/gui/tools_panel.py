@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from core.classes import CLASSES
 
 from .layers import LayersModel
+from .resources import icon
 from .tools import MAX_RADIUS, MIN_RADIUS, TOOLS, ToolState
 
 TOOL_TITLES = {"brush": "Brush (B)", "eraser": "Eraser (E)", "lasso": "Lasso fill (L)"}
@@ -48,6 +49,7 @@ class ToolsPanel(QWidget):
             b = QPushButton(TOOL_TITLES[name].split(" (")[0])
             b.setToolTip(TOOL_TITLES[name])
             b.setCheckable(True)
+            b.setIcon(icon(name))
             b.clicked.connect(lambda _c=False, n=name: tools.set_tool(n))
             group.addButton(b)
             row.addWidget(b)
