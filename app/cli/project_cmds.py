@@ -1,9 +1,308 @@
-"""Subcommands: placeholder, filled in by its issue."""
+"""Project subcommands: ``new``, ``import``, ``status``, ``history``, ``relink``, ``export``
+and ``dataset from-masks``.
+
+Heavy modules (the project catalog, OpenCV) are imported inside each command so
+``skintrace --help`` stays fast. Failures raise SkinTraceError; the dispatcher prints
+its one-line message and exits non-zero.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.gt import GTParams
+
+_STATUSES = "new, prelabeled, in_progress, submitted, accepted, rejected"
+
+
+def _add_user(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--user",
+        help="name recorded in the history (default: $SKINTRACE_USER, else the login name)",
+    )
+
+
+def _add_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _add_gt_params(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("GT parameters (default: the GT engine's defaults)")
+    g.add_argument("--sigma", type=float, help="σ of the wrinkle texture map (Eq. 1), pixels")
+    g.add_argument("--wrinkle-threshold", type=float, help="wrinkle texture threshold, 0-255")
+    g.add_argument("--pore-threshold", type=float, help="Th of the pore texture map (Eq. 2)")
+
+
+def _add_split(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--val-ratio",
+        type=float,
+        default=50 / 314,
+        help="expected share of validation images, by content hash (default: 50/314, "
+        "the paper's 264/50 split)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="changes the split as a whole")
+    p.add_argument("--force", action="store_true", help="replace a non-empty OUT folder")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands to the skintrace parser."""
+    p = sub.add_parser(
+        "new",
+        help="create an empty project folder",
+        description="Create a "
+        "project: a folder with a SQLite catalog, masks/, images/, models/, exports/.",
+    )
+    p.add_argument("project", help="folder to create (or an empty one)")
+    p.add_argument("--name", help="display name (default: the folder name)")
+    _add_gt_params(p)
+    _add_user(p)
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser(
+        "import",
+        help="import images into a project",
+        description="Import a folder of images recursively. Duplicates (same content) and "
+        "non-images are skipped and listed. Existing rough masks or GT maps are matched by "
+        "file stem.",
+    )
+    p.add_argument("project", help="project folder")
+    p.add_argument("folder", help="folder searched recursively for images")
+    p.add_argument(
+        "--include",
+        nargs="+",
+        metavar="PAT",
+        default=["*"],
+        help="shell patterns on file name or relative path, e.g. '*.jpg' 'cheek*/*' "
+        "(default: everything)",
+    )
+    p.add_argument("--copy", action="store_true", help="copy images into the project")
+    for kind in ("rough", "gt"):
+        for cls in ("wrinkle", "pore"):
+            p.add_argument(
+                f"--{kind}-{cls}",
+                metavar="DIR",
+                help=f"existing {cls} {'rough masks' if kind == 'rough' else 'GT maps'}, "
+                "matched by file stem (nonzero = painted)",
+            )
+    _add_user(p)
+    _add_quiet(p)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser(
+        "status",
+        help="counts per status",
+        description="Print the number of images per status and list missing images.",
+    )
+    p.add_argument("project", help="project folder")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("history", help="status changes of a project or one image")
+    p.add_argument("project", help="project folder")
+    p.add_argument("image", nargs="?", type=int, help="image id (default: all images)")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser(
+        "relink",
+        help="find moved images again",
+        description="Point missing images at their new place. With a folder, it is searched "
+        "recursively and files are matched by content hash; with --image, TARGET is that "
+        "image's new file.",
+    )
+    p.add_argument("project", help="project folder")
+    p.add_argument("target", help="folder to search, or a file with --image")
+    p.add_argument("--image", type=int, metavar="ID", help="relink just this image id")
+    _add_user(p)
+    p.set_defaults(func=cmd_relink)
+
+    p = sub.add_parser(
+        "export",
+        help="write a GT dataset from a project",
+        description="Write a GT dataset folder (manifest.json, index.csv, images/, gt/, masks/, "
+        "rough/) from the project's images with the chosen statuses. The write is atomic.",
+    )
+    p.add_argument("project", help="project folder")
+    p.add_argument("out", help="dataset folder to create")
+    p.add_argument(
+        "--status",
+        nargs="+",
+        default=["accepted"],
+        metavar="STATUS",
+        help=f"statuses to export (default: accepted; choices: {_STATUSES})",
+    )
+    _add_split(p)
+    _add_quiet(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("dataset", help="dataset tools", description="Dataset tools.")
+    dsub = p.add_subparsers(dest="dataset_command", metavar="COMMAND", required=True)
+    p = dsub.add_parser(
+        "from-masks",
+        help="build a GT dataset from an image folder and rough-mask folders",
+        description="Batch GT without the GUI: pair each image with the wrinkle and pore "
+        "rough masks of the same file stem (nonzero = painted), compute GT and write the "
+        "dataset format that `skintrace export` writes.",
+    )
+    p.add_argument("images", help="folder of images (searched recursively)")
+    p.add_argument("rough_wrinkle", help="folder of wrinkle rough masks")
+    p.add_argument("rough_pore", help="folder of pore rough masks")
+    p.add_argument("out", help="dataset folder to create")
+    _add_gt_params(p)
+    _add_split(p)
+    _add_quiet(p)
+    p.set_defaults(func=cmd_from_masks)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _params(args: argparse.Namespace) -> GTParams | None:
+    from core.gt import GTParams
+
+    given = {
+        k: getattr(args, k)
+        for k in ("sigma", "wrinkle_threshold", "pore_threshold")
+        if getattr(args, k, None) is not None
+    }
+    return GTParams.from_dict(given) if given else None
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stdout)
+
+
+def _warn(lines: list[str], *, limit: int = 10) -> None:
+    for line in lines[:limit]:
+        print(f"  {line}", file=sys.stderr)
+    if len(lines) > limit:
+        print(f"  ... and {len(lines) - limit} more", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from core.project import Project
+
+    with Project.create(args.project, name=args.name, params=_params(args), user=args.user) as p:
+        _say(f"created project {p.name!r} in {p.root}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from app.cli.progress import drive
+    from core.project import Project
+
+    rough = {c: getattr(args, f"rough_{c}") for c in ("wrinkle", "pore")}
+    gt = {c: getattr(args, f"gt_{c}") for c in ("wrinkle", "pore")}
+    with Project.open(args.project, user=args.user) as p:
+        last = drive(
+            p.import_images(
+                args.folder,
+                patterns=args.include,
+                copy=args.copy,
+                rough_dirs={c: d for c, d in rough.items() if d},
+                gt_dirs={c: d for c, d in gt.items() if d},
+            ),
+            desc="import",
+            quiet=args.quiet,
+        )
+    summary = last.info["summary"]
+    _say("; ".join(summary.lines()))
+    _warn([f"duplicate: {f} (same as {n})" for f, n in summary.duplicates])
+    _warn([f"not an image: {f}" for f in summary.not_images])
+    _warn([f"unreadable: {reason}" for _, reason in summary.unreadable])
+    _warn([f"mask not used: {reason}" for _, reason in summary.mask_errors])
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from core.project import Project
+
+    with Project.open(args.project, read_only=True) as p:
+        counts = p.counts()
+        missing = p.missing_images()
+        _say(f"{p.name}: {sum(counts.values())} image(s)")
+        width = max(len(s.label) for s in counts)
+        for status, n in counts.items():
+            _say(f"  {status.label:<{width}}  {n}")
+    if missing:
+        _say(f"{len(missing)} image(s) missing; find them with `skintrace relink`:")
+        _warn([f"{r.id}: {r.path}" for r in missing])
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from core.project import Project
+
+    with Project.open(args.project, read_only=True) as p:
+        for h in p.history(args.image):
+            before = h.from_status.label if h.from_status else "-"
+            note = f"  {h.comment}" if h.comment else ""
+            _say(f"{h.time}  image {h.image_id}  {before} -> {h.to_status.label}  {h.user}{note}")
+    return 0
+
+
+def cmd_relink(args: argparse.Namespace) -> int:
+    from core.project import Project
+
+    with Project.open(args.project, user=args.user) as p:
+        result = p.relink(args.target, image_id=args.image)
+    _say(f"relinked {len(result.relinked)} image(s)")
+    for iid, path in result.relinked:
+        _say(f"  {iid}: {path}")
+    if result.still_missing:
+        _say(
+            f"{len(result.still_missing)} image(s) still missing: "
+            + ", ".join(map(str, result.still_missing))
+        )
+        return 1
+    return 0
+
+
+def _report_dataset(last, out: str) -> None:
+    info = last.info
+    _say(f"wrote {info['items']} item(s) to {out} (train {info['train']}, val {info['val']})")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from app.cli.progress import drive
+    from core.project import Project
+
+    with Project.open(args.project, read_only=True) as p:
+        gen = p.export(
+            args.out,
+            statuses=args.status,
+            val_ratio=args.val_ratio,
+            seed=args.seed,
+            force=args.force,
+        )
+        last = drive(gen, desc="export", quiet=args.quiet)
+    _report_dataset(last, args.out)
+    return 0
+
+
+def cmd_from_masks(args: argparse.Namespace) -> int:
+    from app.cli.progress import drive
+    from core.dataset import dataset_from_masks
+
+    gen = dataset_from_masks(
+        args.images,
+        args.rough_wrinkle,
+        args.rough_pore,
+        args.out,
+        params=_params(args),
+        val_ratio=args.val_ratio,
+        seed=args.seed,
+        force=args.force,
+    )
+    last = drive(gen, desc="dataset", quiet=args.quiet)
+    _report_dataset(last, args.out)
+    skipped = last.info.get("skipped", [])
+    if skipped:
+        _say(f"skipped {len(skipped)} image(s) without masks")
+        _warn([f"{f}: {why}" for f, why in skipped])
+    return 0

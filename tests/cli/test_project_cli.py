@@ -1,0 +1,156 @@
+"""The project command line: new, import, status, history, relink, export, dataset from-masks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.cli import main
+from core.dataset import encode_png, read_manifest
+from core.project import Project, Status
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _png(path: Path, array: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode_png(array))
+    return path
+
+
+@pytest.fixture
+def faces(tmp_path, rng):
+    src = tmp_path / "faces"
+    for i in range(4):
+        _png(src / f"f{i}.png", rng.integers(0, 256, (16, 20, 3), dtype=np.uint8))
+    (src / "readme.txt").write_text("not an image")
+    masks = tmp_path / "rough_pore"
+    _png(masks / "f0.png", (rng.random((16, 20)) > 0.5).astype(np.uint8) * 255)
+    return src
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["new"],
+        ["import"],
+        ["status"],
+        ["history"],
+        ["relink"],
+        ["export"],
+        ["dataset"],
+        ["dataset", "from-masks"],
+    ],
+)
+def test_help_for_each_command(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--help"])
+    assert exc.value.code == 0
+    assert "usage: skintrace" in capsys.readouterr().out
+
+
+def test_new_import_status_export_round_trip(tmp_path, faces, capsys, monkeypatch):
+    monkeypatch.setenv("SKINTRACE_USER", "carol")
+    proj = tmp_path / "proj"
+    assert main(["new", str(proj), "--name", "Trial", "--sigma", "3"]) == 0
+    assert "created project 'Trial'" in capsys.readouterr().out
+    code = main(
+        ["import", str(proj), str(faces), "--rough-pore", str(tmp_path / "rough_pore"), "-q"]
+    )
+    out = capsys.readouterr()
+    assert code == 0
+    assert "added 4 image(s)" in out.out and "attached 1 pore mask(s)" in out.out
+    assert "not an image:" in out.err and "readme.txt" in out.err
+    with Project.open(proj, user="dave") as p:
+        assert p.params().sigma == 3.0
+        for rec in p.images()[:3]:
+            p.save_rough(rec.id, {"wrinkle": np.ones((16, 20), bool)})
+            p.set_status(rec.id, "submitted")
+            p.set_status(rec.id, "accepted", comment="ok")
+        first = p.images()[0].id
+    assert main(["status", str(proj)]) == 0
+    out = capsys.readouterr().out
+    assert "Trial: 4 image(s)" in out
+    assert "accepted     3" in out and "new          1" in out
+    assert main(["history", str(proj), str(first)]) == 0
+    out = capsys.readouterr().out
+    assert "- -> new  carol" in out and "submitted -> accepted  dave  ok" in out
+    assert main(["export", str(proj), str(tmp_path / "ds"), "--val-ratio", "0.5", "-q"]) == 0
+    assert "wrote 3 item(s)" in capsys.readouterr().out
+    assert len(read_manifest(tmp_path / "ds").items) == 3
+    # Refuses to overwrite without --force, with a one-line reason and exit code 1.
+    assert main(["export", str(proj), str(tmp_path / "ds"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not empty" in err and "--force" in err
+    assert (
+        main(["export", str(proj), str(tmp_path / "ds"), "--status", "new", "--force", "-q"]) == 0
+    )
+    items = read_manifest(tmp_path / "ds").items
+    assert [i.status for i in items] == ["new"]
+
+
+def test_relink_after_moving_images(tmp_path, faces, capsys):
+    proj = tmp_path / "proj"
+    main(["new", str(proj)])
+    main(["import", str(proj), str(faces), "-q"])
+    shutil.move(faces, tmp_path / "moved")
+    assert main(["status", str(proj)]) == 0
+    assert "4 image(s) missing" in capsys.readouterr().out
+    assert main(["relink", str(proj), str(tmp_path / "moved")]) == 0
+    assert "relinked 4 image(s)" in capsys.readouterr().out
+    with Project.open(proj, read_only=True) as p:
+        assert p.missing_images() == []
+        assert p.counts()[Status.NEW] == 4
+
+
+def test_dataset_from_masks(tmp_path, faces, rng, capsys):
+    rw = tmp_path / "rough_wrinkle"
+    _png(rw / "f1.png", np.full((16, 20), 255, np.uint8))
+    code = main(
+        [
+            "dataset",
+            "from-masks",
+            str(faces),
+            str(rw),
+            str(tmp_path / "rough_pore"),
+            str(tmp_path / "ds"),
+            "--pore-threshold",
+            "2",
+            "-q",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "wrote 2 item(s)" in out and "skipped 2 image(s)" in out
+    m = read_manifest(tmp_path / "ds")
+    assert [i.id for i in m.items] == ["f0", "f1"] and m.gt_params["pore_threshold"] == 2.0
+
+
+def test_failures_are_one_line_and_non_zero(tmp_path, capsys):
+    assert main(["status", str(tmp_path / "none")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("skintrace: error: ") and "catalog.sqlite is missing" in err
+    assert err.count("\n") == 1
+    main(["new", str(tmp_path / "p")])
+    capsys.readouterr()
+    assert main(["new", str(tmp_path / "q"), "--sigma", "-1"]) == 1
+    assert "sigma must be in" in capsys.readouterr().err
+
+
+def test_second_writer_gets_open_elsewhere_message(tmp_path, faces):
+    proj = tmp_path / "proj"
+    main(["new", str(proj)])
+    with Project.open(proj):
+        # A separate process, like a second SkinTrace on the same shared folder.
+        result = subprocess.run(
+            [sys.executable, "-m", "app", "import", str(proj), str(faces), "-q"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+    assert result.returncode == 1
+    assert "open in another SkinTrace" in result.stderr and "read-only" in result.stderr
