@@ -1,1 +1,565 @@
-"""Placeholder; implemented by its issue."""
+"""The annotation document: rough masks, derived GT and undo history for one image.
+
+:class:`AnnotationDocument` is the one owner of annotation state. Front ends paint
+through its methods (image row/col coordinates; pixel ``(r, c)`` has its centre at
+``(r, c)``) and listen to :class:`DocumentChange` notifications; they never write its
+arrays.
+
+GT is pointwise in (texture map, rough mask), so after a dab only the dirty
+rectangle of GT is recomputed and the result equals a full :func:`core.gt.compute_gt`
+exactly. Undo history entries are region diffs — per touched tile the coordinates of
+the pixels that changed with their old and new values — one entry per stroke, never
+whole-image snapshots.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from core.classes import CLASSES, ClassName, check_class
+from core.errors import SkinTraceError
+from core.gt import GTParams, TextureMaps, compute_textures, gt_from_rough
+
+#: Side of the square tiles a stroke backs up before changing them (pixels).
+TILE: int = 64
+
+ChangeKind = Literal["rough", "params", "reset"]
+
+
+class DocumentError(SkinTraceError, ValueError):
+    """An annotation document was used with invalid arguments or in the wrong state."""
+
+
+@dataclass(frozen=True)
+class Rect:
+    """A pixel rectangle ``[row0, row1) × [col0, col1)`` (exclusive ends)."""
+
+    row0: int
+    col0: int
+    row1: int
+    col1: int
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        """``(rows, cols)`` slices for indexing an ``(M, N[, C])`` array."""
+        return (slice(self.row0, self.row1), slice(self.col0, self.col1))
+
+    @property
+    def height(self) -> int:
+        return max(0, self.row1 - self.row0)
+
+    @property
+    def width(self) -> int:
+        return max(0, self.col1 - self.col0)
+
+    @property
+    def empty(self) -> bool:
+        return self.height == 0 or self.width == 0
+
+    def union(self, other: Rect) -> Rect:
+        return Rect(
+            min(self.row0, other.row0),
+            min(self.col0, other.col0),
+            max(self.row1, other.row1),
+            max(self.col1, other.col1),
+        )
+
+    @classmethod
+    def full(cls, shape: tuple[int, ...]) -> Rect:
+        return cls(0, 0, int(shape[0]), int(shape[1]))
+
+
+@dataclass(frozen=True)
+class DocumentChange:
+    """What changed: ``kind`` "rough" (``cls`` and ``rect`` set, ``rect`` None = whole
+    image), "params" (textures and GT of both classes) or "reset" (everything)."""
+
+    kind: ChangeKind
+    cls: ClassName | None
+    rect: Rect | None
+
+
+@dataclass(frozen=True, eq=False)
+class Patch:
+    """Changed pixels of one region: local coordinates and their old and new values."""
+
+    rect: Rect
+    rows: np.ndarray
+    cols: np.ndarray
+    old: np.ndarray
+    new: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return self.rows.nbytes + self.cols.nbytes + self.old.nbytes + self.new.nbytes
+
+
+@dataclass(frozen=True, eq=False)
+class HistoryEntry:
+    """One undo step (a stroke, fill, clear or mask replacement) of one class."""
+
+    cls: ClassName
+    patches: tuple[Patch, ...]
+    bbox: Rect
+    label: str
+    state: int
+
+    @property
+    def nbytes(self) -> int:
+        return sum(p.nbytes for p in self.patches)
+
+
+def _diff_patch(rect: Rect, old: np.ndarray, new: np.ndarray) -> Patch | None:
+    rows, cols = np.nonzero(old != new)
+    if rows.size == 0:
+        return None
+    dtype = np.uint16 if max(rect.height, rect.width) <= 65535 else np.int32
+    return Patch(rect, rows.astype(dtype), cols.astype(dtype), old[rows, cols], new[rows, cols])
+
+
+def _capsule(
+    shape: tuple[int, int], p0: tuple[float, float], p1: tuple[float, float], radius: float
+) -> tuple[Rect, np.ndarray] | None:
+    """Pixels whose centres lie within ``radius`` of the segment p0–p1, inside ``shape``."""
+    (r0, c0), (r1, c1) = p0, p1
+    row0 = max(0, math.ceil(min(r0, r1) - radius))
+    row1 = min(shape[0], math.floor(max(r0, r1) + radius) + 1)
+    col0 = max(0, math.ceil(min(c0, c1) - radius))
+    col1 = min(shape[1], math.floor(max(c0, c1) + radius) + 1)
+    if row1 <= row0 or col1 <= col0:
+        return None
+    rr = np.arange(row0, row1, dtype=np.float64)[:, None] - r0
+    cc = np.arange(col0, col1, dtype=np.float64)[None, :] - c0
+    dr, dc = r1 - r0, c1 - c0
+    length2 = dr * dr + dc * dc
+    if length2 > 0.0:
+        t = np.clip((rr * dr + cc * dc) / length2, 0.0, 1.0)
+        rr = rr - t * dr
+        cc = cc - t * dc
+    inside = rr * rr + cc * cc <= radius * radius
+    return Rect(row0, col0, row1, col1), inside
+
+
+class _Stroke:
+    """State of the stroke in progress: the tiles backed up before their first change."""
+
+    def __init__(self, cls: ClassName, erase: bool, radius: float) -> None:
+        self.cls = cls
+        self.erase = erase
+        self.radius = radius
+        self.last: tuple[float, float] | None = None
+        self.tiles: dict[tuple[int, int], np.ndarray] = {}
+        self.changed = False
+
+
+def _readonly_view(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.setflags(write=False)
+    return v
+
+
+class AnnotationDocument:
+    """Rough masks, derived GT and undo history of one image.
+
+    Parameters
+    ----------
+    image : (M, N, 3) uint8 ndarray
+        The image (not copied; treat it as read-only).
+    params : GTParams
+        GT parameters; texture maps are computed once for them.
+    rough : mapping of class name to (M, N) bool ndarray, optional
+        Initial rough masks (copied); missing classes start empty.
+    history_limit : int, optional
+        Undo steps kept (oldest dropped first), at least 1.
+    """
+
+    def __init__(
+        self,
+        image: np.ndarray,
+        *,
+        params: GTParams,
+        rough: Mapping[str, np.ndarray] | None = None,
+        history_limit: int = 200,
+    ) -> None:
+        img = np.asarray(image)
+        if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+            raise DocumentError(f"image must be (M, N, 3) uint8; got {img.shape} {img.dtype}")
+        if int(history_limit) < 1:
+            raise DocumentError(f"history_limit must be at least 1; got {history_limit}")
+        if not isinstance(params, GTParams):
+            raise DocumentError(f"params must be GTParams; got {type(params).__name__}")
+        self._image = _readonly_view(img)
+        self._shape = (int(img.shape[0]), int(img.shape[1]))
+        self._params = params
+        self._textures = compute_textures(img, params)
+        self._rough = {cls: np.zeros(self._shape, dtype=np.bool_) for cls in CLASSES}
+        for name, mask in (rough or {}).items():
+            self._rough[check_class(name)][...] = self._check_mask(mask)
+        self._gt = {cls: self._full_gt(cls, self._textures, params) for cls in CLASSES}
+        self._lock = threading.RLock()
+        self._undo: deque[HistoryEntry] = deque()
+        self._redo: list[HistoryEntry] = []
+        self._limit = int(history_limit)
+        self._next_state = 1
+        self._base_state = 0
+        self._saved_state = 0
+        self._saved_params = params
+        self._revision = 0
+        self._stroke: _Stroke | None = None
+        self._subscribers: list[Callable[[DocumentChange], None]] = []
+
+    # -- read-only state -----------------------------------------------------------
+
+    @property
+    def image(self) -> np.ndarray:
+        return self._image
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._shape
+
+    @property
+    def params(self) -> GTParams:
+        return self._params
+
+    @property
+    def textures(self) -> TextureMaps:
+        return self._textures
+
+    def rough(self, cls: str) -> np.ndarray:
+        """Rough mask of ``cls``, ``(M, N) bool`` read-only view (copy it to keep it)."""
+        return _readonly_view(self._rough[check_class(cls)])
+
+    def gt(self, cls: str) -> np.ndarray:
+        """GT magnitude of ``cls``, ``(M, N) uint8`` read-only view; binary mask = ``gt > 0``."""
+        return _readonly_view(self._gt[check_class(cls)])
+
+    @property
+    def revision(self) -> int:
+        """Increases on every change (dab, undo, redo, params, reset)."""
+        return self._revision
+
+    @property
+    def modified(self) -> bool:
+        """True if rough masks or params differ from the last :meth:`mark_saved`."""
+        stroke_dirty = self._stroke is not None and self._stroke.changed
+        return (
+            stroke_dirty
+            or self._current_state() != self._saved_state
+            or self._params != self._saved_params
+        )
+
+    def mark_saved(self) -> None:
+        """Record the current state as saved (``modified`` becomes False)."""
+        with self._lock:
+            self._saved_state = self._current_state()
+            self._saved_params = self._params
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo) or (self._stroke is not None and self._stroke.changed)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    @property
+    def history(self) -> tuple[HistoryEntry, ...]:
+        """Undo entries, oldest first."""
+        return tuple(self._undo)
+
+    # -- notifications ---------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[DocumentChange], None]) -> Callable[[], None]:
+        """Call ``callback(change)`` after every change; returns a function that unsubscribes.
+
+        Callbacks run synchronously on the thread that made the change.
+        """
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _emit(self, change: DocumentChange) -> None:
+        for cb in list(self._subscribers):
+            cb(change)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _check_mask(self, mask: np.ndarray) -> np.ndarray:
+        m = np.asarray(mask)
+        if m.shape != self._shape:
+            raise DocumentError(f"mask shape {m.shape} does not match the image {self._shape}")
+        return m if m.dtype == np.bool_ else m != 0
+
+    def _full_gt(self, cls: ClassName, tex: TextureMaps, params: GTParams) -> np.ndarray:
+        return gt_from_rough(
+            tex[cls], self._rough[cls], threshold=params.threshold(cls), gain=params.gain(cls)
+        )
+
+    def _update_gt(self, cls: ClassName, rect: Rect) -> None:
+        sl = rect.slices
+        p = self._params
+        self._gt[cls][sl] = gt_from_rough(
+            self._textures[cls][sl],
+            self._rough[cls][sl],
+            threshold=p.threshold(cls),
+            gain=p.gain(cls),
+        )
+
+    def _current_state(self) -> int:
+        return self._undo[-1].state if self._undo else self._base_state
+
+    def _push(self, cls: ClassName, patches: list[Patch], label: str) -> HistoryEntry | None:
+        if not patches:
+            return None
+        bbox = patches[0].rect
+        for p in patches[1:]:
+            bbox = bbox.union(p.rect)
+        entry = HistoryEntry(cls, tuple(patches), bbox, label, self._next_state)
+        self._next_state += 1
+        self._undo.append(entry)
+        self._redo.clear()
+        while len(self._undo) > self._limit:
+            self._base_state = self._undo.popleft().state
+        return entry
+
+    def _replace_region(
+        self, cls: ClassName, rect: Rect, new: np.ndarray, label: str
+    ) -> Rect | None:
+        """Set ``rough[cls][rect] = new`` as one undo step; returns the changed bbox."""
+        region = self._rough[cls][rect.slices]
+        patch = _diff_patch(rect, region, new)
+        if patch is None:
+            return None
+        region[...] = new
+        tight = Rect(
+            rect.row0 + int(patch.rows.min()),
+            rect.col0 + int(patch.cols.min()),
+            rect.row0 + int(patch.rows.max()) + 1,
+            rect.col0 + int(patch.cols.max()) + 1,
+        )
+        self._update_gt(cls, tight)
+        self._push(cls, [patch], label)
+        self._revision += 1
+        return tight
+
+    # -- painting ----------------------------------------------------------------------
+
+    def begin_stroke(self, cls: str, *, erase: bool = False, radius: float) -> None:
+        """Start a brush (or eraser) stroke of ``cls`` with a round brush of ``radius`` pixels.
+
+        A stroke still in progress is ended first.
+        """
+        name = check_class(cls)
+        r = float(radius)
+        if not math.isfinite(r) or r <= 0:
+            raise DocumentError(f"brush radius must be a positive number of pixels; got {radius!r}")
+        with self._lock:
+            if self._stroke is not None:
+                self.end_stroke()
+            self._stroke = _Stroke(name, bool(erase), r)
+
+    def stroke_to(self, row: float, col: float) -> Rect | None:
+        """Extend the stroke to ``(row, col)``: a dab at the first call, then the capsule
+        swept from the previous point (no gaps however fast the pointer moves).
+
+        Returns
+        -------
+        Rect or None
+            The rectangle whose rough mask and GT were updated, None if no pixel changed.
+        """
+        with self._lock:
+            s = self._stroke
+            if s is None:
+                raise DocumentError("stroke_to called without begin_stroke")
+            point = (float(row), float(col))
+            if not (math.isfinite(point[0]) and math.isfinite(point[1])):
+                raise DocumentError(f"stroke point must be finite; got {(row, col)!r}")
+            start = s.last if s.last is not None else point
+            s.last = point
+            hit = _capsule(self._shape, start, point, s.radius)
+            if hit is None:
+                return None
+            rect, inside = hit
+            mask = self._rough[s.cls]
+            region = mask[rect.slices]
+            # Nothing to do if the footprint is already painted (or already erased).
+            todo = inside & region if s.erase else inside & ~region
+            if not todo.any():
+                return None
+            self._backup_tiles(s, rect)
+            if s.erase:
+                region[todo] = False
+            else:
+                region |= inside
+            self._update_gt(s.cls, rect)
+            s.changed = True
+            self._revision += 1
+        self._emit(DocumentChange("rough", s.cls, rect))
+        return rect
+
+    def _backup_tiles(self, s: _Stroke, rect: Rect) -> None:
+        mask = self._rough[s.cls]
+        for ti in range(rect.row0 // TILE, (rect.row1 - 1) // TILE + 1):
+            for tj in range(rect.col0 // TILE, (rect.col1 - 1) // TILE + 1):
+                if (ti, tj) not in s.tiles:
+                    s.tiles[(ti, tj)] = mask[
+                        ti * TILE : (ti + 1) * TILE, tj * TILE : (tj + 1) * TILE
+                    ].copy()
+
+    def end_stroke(self) -> None:
+        """Finish the stroke: its changes become one undo step (none if nothing changed)."""
+        with self._lock:
+            s, self._stroke = self._stroke, None
+            if s is None or not s.changed:
+                return
+            mask = self._rough[s.cls]
+            patches = []
+            for (ti, tj), old in sorted(s.tiles.items()):
+                rect = Rect(
+                    ti * TILE,
+                    tj * TILE,
+                    min(self._shape[0], (ti + 1) * TILE),
+                    min(self._shape[1], (tj + 1) * TILE),
+                )
+                patch = _diff_patch(rect, old, mask[rect.slices])
+                if patch is not None:
+                    patches.append(patch)
+            self._push(s.cls, patches, "erase" if s.erase else "brush")
+
+    def fill_polygon(
+        self, cls: str, points: Sequence[tuple[float, float]], *, erase: bool = False
+    ) -> Rect | None:
+        """Fill (or erase) the polygon through ``(row, col)`` points as one undo step.
+
+        Pixels whose centres are inside the polygon (OpenCV ``fillPoly`` rule) change.
+        Returns the changed rectangle, or None if nothing changed.
+        """
+        name = check_class(cls)
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        if len(pts) < 3 or not np.isfinite(pts).all():
+            raise DocumentError("a polygon needs at least 3 finite (row, col) points")
+        with self._lock:
+            self.end_stroke()
+            row0 = max(0, math.floor(pts[:, 0].min()))
+            row1 = min(self._shape[0], math.ceil(pts[:, 0].max()) + 1)
+            col0 = max(0, math.floor(pts[:, 1].min()))
+            col1 = min(self._shape[1], math.ceil(pts[:, 1].max()) + 1)
+            if row1 <= row0 or col1 <= col0:
+                return None
+            rect = Rect(row0, col0, row1, col1)
+            shift = 8
+            local = np.round((pts[:, ::-1] - [col0, row0]) * (1 << shift)).astype(np.int32)
+            poly = np.zeros((rect.height, rect.width), np.uint8)
+            cv2.fillPoly(poly, [local], 1, cv2.LINE_8, shift)
+            inside = poly.astype(bool)
+            old = self._rough[name][rect.slices]
+            new = old & ~inside if erase else old | inside
+            changed = self._replace_region(name, rect, new, "erase polygon" if erase else "fill")
+        if changed is not None:
+            self._emit(DocumentChange("rough", name, changed))
+        return changed
+
+    def set_rough(self, cls: str, mask: np.ndarray, *, label: str = "set mask") -> Rect | None:
+        """Replace the rough mask of ``cls`` (one undo step; e.g. pre-label → rough).
+
+        Returns the bounding box of the changed pixels, or None if nothing changed.
+        """
+        name = check_class(cls)
+        new = self._check_mask(mask)
+        with self._lock:
+            self.end_stroke()
+            diff = new != self._rough[name]
+            rows = np.flatnonzero(diff.any(axis=1))
+            if rows.size == 0:
+                return None
+            cols = np.flatnonzero(diff[rows[0] : rows[-1] + 1].any(axis=0))
+            rect = Rect(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+            changed = self._replace_region(name, rect, new[rect.slices], label)
+        if changed is not None:
+            self._emit(DocumentChange("rough", name, changed))
+        return changed
+
+    def clear_class(self, cls: str) -> Rect | None:
+        """Erase the whole rough mask of ``cls`` (one undo step)."""
+        return self.set_rough(cls, np.zeros(self._shape, np.bool_), label="clear")
+
+    # -- undo / redo -------------------------------------------------------------------
+
+    def _apply(self, entry: HistoryEntry, *, forward: bool) -> None:
+        mask = self._rough[entry.cls]
+        for p in entry.patches:
+            mask[p.rect.slices][p.rows, p.cols] = p.new if forward else p.old
+            self._update_gt(entry.cls, p.rect)
+        self._revision += 1
+
+    def undo(self) -> bool:
+        """Undo the last step (a stroke in progress is ended first). False if none."""
+        with self._lock:
+            self.end_stroke()
+            if not self._undo:
+                return False
+            entry = self._undo.pop()
+            self._apply(entry, forward=False)
+            self._redo.append(entry)
+        self._emit(DocumentChange("rough", entry.cls, entry.bbox))
+        return True
+
+    def redo(self) -> bool:
+        """Redo the last undone step. False if none."""
+        with self._lock:
+            self.end_stroke()
+            if not self._redo:
+                return False
+            entry = self._redo.pop()
+            self._apply(entry, forward=True)
+            self._undo.append(entry)
+        self._emit(DocumentChange("rough", entry.cls, entry.bbox))
+        return True
+
+    # -- parameters and reset ----------------------------------------------------------
+
+    def set_params(self, params: GTParams) -> None:
+        """Use new GT parameters: texture maps whose parameter changed are recomputed,
+        then GT of both classes. Not an undo step."""
+        if not isinstance(params, GTParams):
+            raise DocumentError(f"params must be GTParams; got {type(params).__name__}")
+        if params == self._params:
+            return
+        # The expensive part depends only on the image: compute it outside the lock.
+        textures = compute_textures(self._image, params, reuse=self._textures)
+        with self._lock:
+            self._textures = textures
+            self._params = params
+            self._gt = {cls: self._full_gt(cls, textures, params) for cls in CLASSES}
+            self._revision += 1
+        self._emit(DocumentChange("params", None, None))
+
+    def reset(self, rough: Mapping[str, np.ndarray] | None = None) -> None:
+        """Replace all rough masks (e.g. reloaded from disk), clear the history and mark
+        the document saved. Not an undo step; notifies a "reset" change."""
+        masks = {check_class(k): self._check_mask(v) for k, v in (rough or {}).items()}
+        with self._lock:
+            self._stroke = None
+            for cls in CLASSES:
+                self._rough[cls][...] = masks.get(cls, False)
+                self._gt[cls] = self._full_gt(cls, self._textures, self._params)
+            self._undo.clear()
+            self._redo.clear()
+            self._base_state = self._next_state
+            self._next_state += 1
+            self._revision += 1
+            self.mark_saved()
+        self._emit(DocumentChange("reset", None, None))
