@@ -1,9 +1,270 @@
-"""Subcommands: placeholder, filled in by its issue."""
+"""Model subcommands: ``train``, ``predict`` and ``evaluate``.
+
+torch is imported inside each command, so ``skintrace --help`` stays fast. Failures raise
+SkinTraceError; the dispatcher prints the one-line message and exits 1.
+
+``skintrace train ... --progress-json`` prints one JSON object per line on stdout for a
+QProcess to follow: ``{"event": "start", ...}``, one ``{"event": "epoch", ...}`` per epoch
+(``epoch``, ``epochs``, ``train_loss``, ``val_loss``, ``iou_wrinkle``, ``iou_pore``,
+``best``, ``best_val_loss``, ``lr``, ``images_per_s``), then ``{"event": "done", ...}`` or
+``{"event": "cancelled", ...}``. SIGTERM and SIGINT cancel cleanly between batches: the
+best checkpoint stays in ``OUT/best`` and the exit status is 130.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.progress import Progress
+
+MODEL_NAMES = ("unet", "reduced-unet", "reduced-unet-attention", "proposed", "unet++")
+LOSSES = ("mse", "weighted-mse", "dice")
+EXIT_CANCELLED = 130
+
+
+def _add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N or mps"
+    )
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this module's subcommands to the skintrace parser."""
+    p = sub.add_parser(
+        "train",
+        help="train a segmentation network on a GT dataset",
+        description="Train on the train split of a GT dataset, validating on its val split "
+        "every epoch. OUT/best is the checkpoint to use; OUT/last lets --resume continue. "
+        "Several GPUs or processes: torchrun --nproc_per_node=N -m app train ...",
+    )
+    p.add_argument("dataset", help="GT dataset folder (skintrace export)")
+    p.add_argument("--model", choices=MODEL_NAMES, default="proposed", help="network")
+    p.add_argument("--out", required=True, help="output folder for checkpoints")
+    p.add_argument("--epochs", type=int, default=100, help="maximum epochs (default 100)")
+    p.add_argument("--batch-size", type=int, default=4, help="images per batch (default 4)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--width", type=int, help="base channels (default: the paper's network)")
+    p.add_argument("--zero-pad", type=int, help="proposed: zero padding per side (default 32)")
+    p.add_argument("--loss", choices=LOSSES, default="mse", help="loss (default mse, the paper)")
+    p.add_argument("--patience", type=int, default=15, help="early stopping patience (epochs)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp16", "fp32"),
+        default="auto",
+        help="mixed precision on CUDA (default: bf16 where supported)",
+    )
+    p.add_argument("--workers", type=int, default=0, help="data loading processes (default 0)")
+    p.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    p.add_argument("--resume", action="store_true", help="continue the run in OUT")
+    p.add_argument(
+        "--progress-json", action="store_true", help="print one JSON object per epoch on stdout"
+    )
+    _add_device(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "predict",
+        help="predict wrinkle and pore maps for images",
+        description="Write NAME_wrinkle.png and NAME_pore.png (uint8 magnitude maps at the "
+        "input size) for each image; with --masks also NAME_wrinkle_mask.png etc. (0/255).",
+    )
+    p.add_argument("checkpoint", help="checkpoint folder (or a training OUT folder)")
+    p.add_argument("images", nargs="+", help="image files")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
+    p.add_argument("--masks", action="store_true", help="also write binary masks")
+    p.add_argument("--tile", type=int, default=1024, help="tile side for very large images")
+    _add_device(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="score checkpoints and baselines on a GT dataset (Tables 2 and 3)",
+        description="Print params, loss and IoU per class (global and per image) for each "
+        "checkpoint and, with --baselines, the image-processing methods.",
+    )
+    p.add_argument("dataset", help="GT dataset folder")
+    p.add_argument(
+        "--checkpoint", action="append", default=[], help="checkpoint folder (repeatable)"
+    )
+    p.add_argument("--baselines", action="store_true", help="include Frangi / k-means")
+    p.add_argument("--split", choices=("val", "train", "all"), default="val")
+    p.add_argument("--json", dest="json_out", help="also write the results to this JSON file")
+    p.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
+    _add_device(p)
+    p.set_defaults(func=cmd_evaluate)
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def _json_line(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, allow_nan=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _echo(progress: Iterator[Progress], *, as_json: bool, quiet: bool) -> Iterator[Progress]:
+    """Pass progress through, announcing each epoch (JSON line or a line above the bar)."""
+    from tqdm import tqdm
+
+    for p in progress:
+        event = p.info.get("event")
+        if event == "epoch":
+            if as_json:
+                _json_line(p.info)
+            elif not quiet:
+                tqdm.write(p.message, file=sys.stderr)
+        elif event == "done" and as_json:
+            _json_line({k: v for k, v in p.info.items() if k != "history"})
+        yield p
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from app.cli.progress import drive
+    from core.errors import Cancelled
+    from core.model.ddp import env_from_environ
+    from core.model.train import TrainConfig, train
+    from core.progress import CancelToken
+
+    config = TrainConfig(
+        model=args.model,
+        width=args.width,
+        zero_pad=args.zero_pad,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        loss=args.loss,
+        patience=args.patience,
+        seed=args.seed,
+        device=args.device,
+        precision=args.precision,
+        augment=not args.no_augment,
+        num_workers=args.workers,
+        threads=args.threads,
+    )
+    main_rank = env_from_environ().is_main
+    as_json = args.progress_json and main_rank
+    quiet = args.quiet or args.progress_json or not main_rank
+    token = CancelToken()
+    previous = {s: signal.signal(s, lambda *_: token.cancel()) for s in _signals()}
+    out = Path(args.out)
+    try:
+        if as_json:
+            _json_line({"event": "start", "model": args.model, "out": str(out), **config.to_dict()})
+        gen = train(args.dataset, out=out, config=config, resume=args.resume, cancel=token)
+        last = drive(_echo(gen, as_json=as_json, quiet=quiet), desc="train", quiet=quiet)
+    except Cancelled as exc:
+        if as_json:
+            _json_line(
+                {"event": "cancelled", "message": str(exc), "best_checkpoint": str(out / "best")}
+            )
+        if main_rank:
+            print(f"skintrace: {exc}", file=sys.stderr)
+        return EXIT_CANCELLED
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if last is not None and main_rank and not args.progress_json:
+        info = last.info
+        print(
+            f"best epoch {info.get('best_epoch')}: val loss {info.get('best_val_loss'):.5f}; "
+            f"checkpoint {info.get('best_checkpoint')} ({info.get('reason')})"
+        )
+    return 0
+
+
+def _signals() -> list[signal.Signals]:
+    return [signal.SIGINT, signal.SIGTERM]
+
+
+# ----------------------------------------------------------------------------- predict
+
+
+def _unique_stem(path: Path, used: set[str]) -> str:
+    stem, k = path.stem, 1
+    while stem in used:
+        k += 1
+        stem = f"{path.stem}-{k}"
+    used.add(stem)
+    return stem
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from app.cli.progress import drive
+    from core.imageio import load_image, save_png
+    from core.model.infer import Predictor
+    from core.model.masks import maps_to_masks
+    from core.progress import Progress
+
+    predictor = Predictor(
+        args.checkpoint,
+        device=args.device,
+        batch_size=args.batch_size,
+        threads=args.threads,
+        tile=args.tile,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [Path(p) for p in args.images]
+    used: set[str] = set()
+
+    def run() -> Iterator[Progress]:
+        yield Progress(0, len(paths), "predicting")
+        for n, path in enumerate(paths):
+            image = load_image(path).pixels
+            maps = predictor.predict([image])[0]
+            stem = _unique_stem(path, used)
+            for cls, arr in maps.items():
+                save_png(out / f"{stem}_{cls}.png", arr)
+            if args.masks:
+                for cls, mask in maps_to_masks(maps, predictor.mask_levels).items():
+                    save_png(out / f"{stem}_{cls}_mask.png", mask.astype("uint8") * 255)
+            yield Progress(n + 1, len(paths), path.name)
+
+    drive(run(), desc="predict", quiet=args.quiet)
+    print(f"wrote maps for {len(paths)} image(s) to {out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from app.cli.progress import drive
+    from core.atomic import atomic_write_text
+    from core.errors import SkinTraceError
+    from core.model.evaluate import evaluate_iter
+
+    if not args.checkpoint and not args.baselines:
+        raise SkinTraceError("nothing to evaluate: give --checkpoint CKPT and/or --baselines")
+    last = drive(
+        evaluate_iter(
+            args.dataset,
+            checkpoints=args.checkpoint,
+            baselines=args.baselines,
+            split=args.split,
+            device=args.device,
+            batch_size=args.batch_size,
+            threads=args.threads,
+        ),
+        desc="evaluate",
+        quiet=args.quiet,
+    )
+    if last is None or "report" not in last.info:
+        raise SkinTraceError("evaluation produced no report")
+    report = last.info["report"]
+    print(report.table())
+    if args.json_out:
+        atomic_write_text(args.json_out, json.dumps(report.to_dict(), indent=2) + "\n")
+        print(f"wrote {args.json_out}")
+    return 0

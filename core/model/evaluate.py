@@ -1,0 +1,195 @@
+"""Evaluation shared by ``skintrace evaluate``: Tables 2 and 3 for checkpoints and baselines.
+
+Every method is scored the same way on the chosen split of a GT dataset:
+
+* **loss** — mean squared error between the predicted magnitude map and the GT magnitude
+  map, both divided by 255, averaged over pixels and the two classes, then over images
+  (the training's validation loss for ``--loss mse``);
+* **IoU** (Eq. 4) per class between the predicted mask and the binary GT (``GT > 0``):
+  *global* (intersections and unions summed over all images, as in the paper's tables)
+  and *per image* (mean of each image's IoU; an image where both are empty counts 1);
+* the predicted mask is ``map >= level`` (:mod:`core.model.masks`): a checkpoint's own
+  levels for a network, and 0/255 maps for the baselines, which any level splits alike.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.baselines import baseline_maps
+from core.classes import CLASSES
+from core.dataset import read_manifest
+from core.errors import DatasetError
+from core.model.data import load_item
+from core.model.infer import Predictor
+from core.model.masks import DEFAULT_MASK_LEVEL, maps_to_masks
+from core.progress import CancelToken, Progress
+
+BASELINE = "image processing"
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    """Scores of one method (a checkpoint or the image-processing baselines)."""
+
+    method: str
+    source: str
+    params: int | None
+    loss: float
+    iou: dict[str, float]
+    iou_per_image: dict[str, float]
+    images: int
+    mask_levels: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """All methods on one split of one dataset."""
+
+    dataset: str
+    split: str
+    images: int
+    results: tuple[MethodResult, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "split": self.split,
+            "images": self.images,
+            "results": [asdict(r) for r in self.results],
+        }
+
+    def table(self) -> str:
+        """A plain-text table shaped like the paper's Tables 2 and 3."""
+        head = (
+            f"{'Method':<34} {'#Params':>8} {'Loss':>8} {'IoU wrinkle':>12} {'IoU pore':>9}"
+            f" {'per-image W':>12} {'per-image P':>12}"
+        )
+        lines = [f"{self.split} split of {self.dataset}: {self.images} images", head]
+        lines.append("-" * len(head))
+        for r in self.results:
+            params = "-" if r.params is None else f"{r.params / 1e6:.2f} M"
+            lines.append(
+                f"{r.method[:34]:<34} {params:>8} {r.loss:>8.5f} {r.iou['wrinkle']:>12.4f} "
+                f"{r.iou['pore']:>9.4f} {r.iou_per_image['wrinkle']:>12.4f} "
+                f"{r.iou_per_image['pore']:>12.4f}"
+            )
+        return "\n".join(lines)
+
+
+class _Tally:
+    """Running sums for one method."""
+
+    def __init__(self) -> None:
+        self.loss = 0.0
+        self.inter = dict.fromkeys(CLASSES, 0)
+        self.union = dict.fromkeys(CLASSES, 0)
+        self.per_image: dict[str, list[float]] = {c: [] for c in CLASSES}
+        self.images = 0
+
+    def add(
+        self, maps: dict[str, np.ndarray], gt: dict[str, np.ndarray], levels: dict[str, float]
+    ) -> None:
+        masks = maps_to_masks(maps, levels)
+        errors = []
+        for c in CLASSES:
+            diff = maps[c].astype(np.float32) / 255.0 - gt[c].astype(np.float32) / 255.0
+            errors.append(float(np.mean(diff * diff)))
+            truth = gt[c] > 0
+            inter = int(np.count_nonzero(masks[c] & truth))
+            union = int(np.count_nonzero(masks[c] | truth))
+            self.inter[c] += inter
+            self.union[c] += union
+            self.per_image[c].append(inter / union if union else 1.0)
+        self.loss += float(np.mean(errors))
+        self.images += 1
+
+    def result(
+        self, method: str, source: str, params: int | None, levels: dict[str, float]
+    ) -> MethodResult:
+        n = max(self.images, 1)
+        return MethodResult(
+            method=method,
+            source=source,
+            params=params,
+            loss=self.loss / n,
+            iou={c: self.inter[c] / self.union[c] if self.union[c] else 1.0 for c in CLASSES},
+            iou_per_image={c: float(np.mean(self.per_image[c] or [1.0])) for c in CLASSES},
+            images=self.images,
+            mask_levels=dict(levels),
+        )
+
+
+def evaluate_iter(
+    dataset_dir: str | os.PathLike[str],
+    *,
+    checkpoints: Sequence[str | os.PathLike[str]] = (),
+    baselines: bool = False,
+    split: str = "val",
+    device: str = "auto",
+    batch_size: int = 4,
+    threads: int | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Progress]:
+    """Score checkpoints and/or baselines image by image, yielding progress.
+
+    The last Progress has ``info["report"]``, an :class:`EvalReport`.
+    """
+    if not checkpoints and not baselines:
+        raise ValueError("nothing to evaluate: give at least one checkpoint or baselines=True")
+    manifest = read_manifest(dataset_dir)
+    if split == "all":
+        items = manifest.items
+    elif split in ("train", "val"):
+        items = manifest.split(split)  # type: ignore[arg-type]
+    else:
+        raise ValueError(f"split must be train, val or all, not {split!r}")
+    if not items:
+        raise DatasetError(f"{manifest.root} has no images in split {split!r}; try --split all")
+    predictors = [
+        Predictor(ck, device=device, batch_size=batch_size, threads=threads) for ck in checkpoints
+    ]
+    tallies = [_Tally() for _ in predictors]
+    base_tally = _Tally()
+    base_levels = dict.fromkeys(CLASSES, DEFAULT_MASK_LEVEL)
+    yield Progress(0, len(items), "evaluating")
+    for n, item in enumerate(items):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        image, gt = load_item(item)
+        for pred, tally in zip(predictors, tallies, strict=True):
+            tally.add(pred.predict([image])[0], gt, pred.mask_levels)
+        if baselines:
+            base_tally.add(baseline_maps(image), gt, base_levels)
+        yield Progress(n + 1, len(items), item.id)
+    results = []
+    if baselines:
+        results.append(base_tally.result(BASELINE, "core.baselines", None, base_levels))
+    for pred, tally in zip(predictors, tallies, strict=True):
+        info = pred.info
+        label = f"{info.name} ({_short(info.path)})"
+        params = info.metadata.get("params")
+        results.append(tally.result(label, str(info.path), params, pred.mask_levels))
+    report = EvalReport(str(manifest.root), split, len(items), tuple(results))
+    yield Progress(len(items), len(items), "done", {"report": report})
+
+
+def _short(path: Path) -> str:
+    parts = path.parts[-2:]
+    return "/".join(parts)
+
+
+def evaluate(dataset_dir: str | os.PathLike[str], **options: Any) -> EvalReport:
+    """Run :func:`evaluate_iter` to the end and return its report."""
+    last: Progress | None = None
+    for progress in evaluate_iter(dataset_dir, **options):
+        last = progress
+    if last is None or "report" not in last.info:  # pragma: no cover - always has one
+        raise RuntimeError("evaluation ended without a report")
+    return last.info["report"]
