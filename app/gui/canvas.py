@@ -59,6 +59,7 @@ class ImageCanvas(QGraphicsView):
         self._panning: QPointF | None = None
         self._space = False
         self._lasso: list[tuple[float, float]] = []
+        self._zoom_anchor: tuple[QPointF, QPointF, tuple[int, int]] | None = None
 
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setBackgroundBrush(QBrush(QColor("#2b2b2b")))
@@ -137,10 +138,19 @@ class ImageCanvas(QGraphicsView):
         zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
         if anchor is None:
             anchor = QPointF(self.viewport().rect().center())
-        before = self.viewportTransform().inverted()[0].map(anchor)
+        # Repeated zooms at the same spot aim at the same scene point, so scroll-bar
+        # rounding (at most half a screen pixel) never accumulates.
+        scroll = (self.horizontalScrollBar().value(), self.verticalScrollBar().value())
+        last = self._zoom_anchor
+        if last is not None and last[0] == anchor and last[2] == scroll:
+            target = last[1]
+        else:
+            target = self.viewportTransform().inverted()[0].map(anchor)
         self.setTransform(QTransform.fromScale(zoom, zoom))
         after = self.viewportTransform().inverted()[0].map(anchor)
-        self._scroll_scene_by(before - after)
+        self._scroll_scene_by(target - after)
+        scroll = (self.horizontalScrollBar().value(), self.verticalScrollBar().value())
+        self._zoom_anchor = (QPointF(anchor), target, scroll)
         self.zoomChanged.emit(self.zoom)
 
     def _scroll_scene_by(self, delta: QPointF) -> None:

@@ -77,6 +77,7 @@ class AnnotationSession(QObject):
         self._loading: FunctionWorker | None = None
         self._load_token = 0
         self._pending_saves: dict[Any, tuple[Any, int]] = {}
+        self._dirty: set[Any] = set()  # images whose rough masks changed since saved
         self._overrides: dict[Any, bool] = {}
         self._seq = itertools.count()
         self._unsubscribe: Callable[[], None] | None = None
@@ -169,8 +170,7 @@ class AnnotationSession(QObject):
         for key in list(self._cache):
             if len(self._cache) <= CACHE_SIZE:
                 break
-            doc = self._cache[key].document
-            if not doc.modified and key not in self._pending_saves:
+            if key not in self._dirty and key not in self._pending_saves:
                 del self._cache[key]
 
     def prefetch(self, image_id: Any) -> None:
@@ -192,7 +192,8 @@ class AnnotationSession(QObject):
     # -- editing -----------------------------------------------------------------
 
     def _on_document_change(self, change: Any) -> None:
-        if change.kind == "rough" and not self.read_only:
+        if change.kind == "rough" and not self.read_only and self.current is not None:
+            self._dirty.add(self.current.image_id)
             self._autosave.start()
             self.saveStateChanged.emit("unsaved changes")
 
@@ -214,9 +215,9 @@ class AnnotationSession(QObject):
         if self.current is None or self.read_only:
             return
         doc = self.current.document
-        if not doc.modified:
-            return
         image_id = self.current.image_id
+        if image_id not in self._dirty:
+            return  # parameters alone are stored by set_params, not with the masks
         masks = {cls: doc.rough(cls).copy() for cls in CLASSES}
         self._pending_saves[image_id] = (doc, doc.revision)
         project = self.project
@@ -309,6 +310,7 @@ class AnnotationSession(QObject):
             doc, revision = self._pending_saves.pop(image_id, (None, None))
             if doc is not None and doc.revision == revision:
                 doc.mark_saved()
+                self._dirty.discard(image_id)
             self._emit_save_state()
         if kind in ("rough", "status") and result is not None:
             self.statusChanged.emit(image_id, str(getattr(result, "value", result)))
@@ -330,7 +332,7 @@ class AnnotationSession(QObject):
             self.saveStateChanged.emit("read-only")
         elif self._pending_saves:
             self.saveStateChanged.emit("saving…")
-        elif self.document is not None and self.document.modified:
+        elif self.current is not None and self.current.image_id in self._dirty:
             self.saveStateChanged.emit("unsaved changes")
         else:
             self.saveStateChanged.emit("saved")

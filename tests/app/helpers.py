@@ -1,0 +1,63 @@
+"""Shared helpers for the window tests: a small real project and image->widget mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from app.gui.canvas import ImageCanvas
+
+SHAPE = (96, 128)  # rows, cols: small synthetic faces keep the tests fast
+
+
+def make_project(folder: Path, *, count: int = 3, shape: tuple[int, int] = SHAPE) -> Path:
+    """A real project with ``count`` synthetic faces (names face-0.png, face-1.png, ...)."""
+    from core.imageio import save_png
+    from core.project import Project
+    from core.synthetic import make_face
+
+    src = folder / "src"
+    src.mkdir(parents=True)
+    for i in range(count):
+        save_png(src / f"face-{i}.png", make_face(10 + i, shape=shape).image)
+    root = folder / "project"
+    with Project.create(root, name="test project") as project:
+        for _ in project.import_images(src, copy=True):
+            pass
+    return root
+
+
+def widget_point(canvas: ImageCanvas, row: float, col: float) -> QPoint:
+    """Viewport position of image pixel ``(row, col)``."""
+    return canvas.image_to_view(row, col).toPoint()
+
+
+def drag(canvas: ImageCanvas, points: list[tuple[float, float]], *, release: bool = True) -> None:
+    """Press at the first image point, move through the rest, release at the last."""
+    vp = canvas.viewport()
+    first = widget_point(canvas, *points[0])
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, first)
+    for p in points[1:]:
+        QTest.mouseMove(vp, widget_point(canvas, *p))
+    if release:
+        last = widget_point(canvas, *points[-1])
+        QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, last)
+
+
+def wheel(canvas: ImageCanvas, pos: QPoint, notches: float) -> None:
+    """Send a real wheel event at viewport ``pos``."""
+    event = QWheelEvent(
+        QPointF(pos),
+        QPointF(canvas.viewport().mapToGlobal(pos)),
+        QPoint(0, 0),
+        QPoint(0, round(120 * notches)),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(canvas.viewport(), event)

@@ -1,0 +1,245 @@
+"""The annotation window end to end: real mouse and key events on a real project."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from app.gui.main_window import MainWindow
+from core.gt import compute_gt
+from core.project import Project, Status
+
+from .helpers import drag, make_project, wheel, widget_point
+
+
+@pytest.fixture
+def project_dir(tmp_path):
+    return make_project(tmp_path)
+
+
+@pytest.fixture
+def window(qtbot, project_dir):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1100, 700)
+    assert w.open_project(project_dir)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    w.canvas.setFocus()
+    yield w
+    w.close()
+
+
+def _key(window, key, modifier=Qt.KeyboardModifier.NoModifier):
+    QTest.keyClick(window.canvas, key, modifier)
+
+
+def test_opens_first_unfinished_image(window):
+    assert window.session.current is not None
+    assert window.session.current.record.name == "face-0.png"
+    assert window.canvas.document.shape == (96, 128)
+    assert "face-0.png" in window.windowTitle()
+
+
+def test_stroke_paints_rough_and_gt_live_then_undo_redo(window):
+    canvas, doc = window.canvas, window.canvas.document
+    canvas.set_zoom(4.0)
+    canvas.centerOn(64, 48)
+    window.tools.set_class("wrinkle")
+    window.tools.set_radius(3)
+    row = 48
+    drag(canvas, [(row, 40), (row, 60), (row, 80)], release=False)
+    rough = doc.rough("wrinkle")
+    assert rough[row, 40:81].all()
+    assert not rough[row + 5, 40:81].any()
+    assert not doc.rough("pore").any()
+    # GT follows the brush before release: the overlay already shows the GT pixels
+    gt = doc.gt("wrinkle")
+    expected = compute_gt(doc.image, {"wrinkle": rough, "pore": doc.rough("pore")}, doc.params)
+    np.testing.assert_array_equal(gt, expected["wrinkle"])
+    assert gt[row - 3 : row + 4, 40:81].any() and not gt[~rough].any()
+    overlay = canvas.stack.overlays["gt"].array
+    assert np.array_equal(overlay[row - 3 : row + 4, 40:81] != 0, gt[row - 3 : row + 4, 40:81] > 0)
+    QTest.mouseRelease(
+        canvas.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        widget_point(canvas, row, 80),
+    )
+    painted = rough.copy()
+    _key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not doc.rough("wrinkle").any() and not doc.gt("wrinkle").any()
+    assert not canvas.stack.overlays["rough"].array.any()
+    _key(
+        window,
+        Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    np.testing.assert_array_equal(doc.rough("wrinkle"), painted)
+    _key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    _key(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(doc.rough("wrinkle"), painted)
+
+
+def test_keys_switch_class_tool_and_brush_size(window):
+    t = window.tools
+    t.set_radius(6)
+    _key(window, Qt.Key.Key_P)
+    assert t.cls == "pore"
+    _key(window, Qt.Key.Key_W)
+    assert t.cls == "wrinkle"
+    _key(window, Qt.Key.Key_Tab)
+    assert t.cls == "pore"
+    _key(window, Qt.Key.Key_BracketRight)
+    assert t.radius == 7
+    _key(window, Qt.Key.Key_BracketLeft)
+    _key(window, Qt.Key.Key_BracketLeft)
+    assert t.radius == 5
+    _key(window, Qt.Key.Key_E)
+    assert t.tool == "eraser"
+    _key(window, Qt.Key.Key_L)
+    assert t.tool == "lasso"
+    _key(window, Qt.Key.Key_B)
+    assert t.tool == "brush"
+
+
+def test_eraser_and_lasso_and_clear_class(window):
+    canvas, doc = window.canvas, window.canvas.document
+    canvas.set_zoom(4.0)
+    canvas.centerOn(64, 48)
+    window.tools.set_class("pore")
+    window.tools.set_tool("lasso")
+    drag(canvas, [(40, 50), (40, 70), (56, 70), (56, 50)])
+    pore = doc.rough("pore")
+    assert pore[42:55, 52:69].all() and not pore[30, 60] and not pore[60, 60]
+    window.tools.set_tool("eraser")
+    window.tools.set_radius(2)
+    drag(canvas, [(48, 55), (48, 65)])
+    assert not doc.rough("pore")[48, 56:65].any() and doc.rough("pore")[44, 60]
+    window.registry["clear_class"].trigger()
+    assert not doc.rough("pore").any()
+    window.undo()
+    assert doc.rough("pore")[44, 60]
+
+
+def test_wheel_zoom_keeps_point_under_cursor(window):
+    canvas = window.canvas
+    canvas.fit()
+    pos = widget_point(canvas, 30, 90)
+    before = canvas.view_to_image(pos)
+    for notches in (1, 1, 2, -1, 3):
+        z0 = canvas.zoom
+        wheel(canvas, pos, notches)
+        assert canvas.zoom == pytest.approx(z0 * 1.2**notches)
+        after = canvas.view_to_image(pos)
+        tol = 1.0 / canvas.zoom  # one screen pixel of scroll-bar rounding
+        assert after[0] == pytest.approx(before[0], abs=tol)
+        assert after[1] == pytest.approx(before[1], abs=tol)
+    _key(window, Qt.Key.Key_1)
+    assert canvas.zoom == pytest.approx(1.0)
+    _key(window, Qt.Key.Key_F)
+    vp = canvas.viewport().rect()
+    assert canvas.zoom == pytest.approx(0.98 * min(vp.width() / 128, vp.height() / 96))
+
+
+def test_middle_button_pans(window):
+    canvas = window.canvas
+    canvas.set_zoom(3.0)
+    start = widget_point(canvas, 40, 60)
+    before = canvas.view_to_image(start)
+    vp = canvas.viewport()
+    QTest.mousePress(vp, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(vp, start + type(start)(30, 15))
+    QTest.mouseRelease(
+        vp, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, start + type(start)(30, 15)
+    )
+    after = canvas.view_to_image(start)
+    assert after[1] == pytest.approx(before[1] - 10, abs=0.5)
+    assert after[0] == pytest.approx(before[0] - 5, abs=0.5)
+    assert not window.canvas.document.rough("wrinkle").any()
+
+
+def test_switching_images_autosaves_masks(window, project_dir, qtbot):
+    canvas = window.canvas
+    first = window.session.current.image_id
+    canvas.set_zoom(4.0)
+    canvas.centerOn(64, 48)
+    window.tools.set_radius(2)
+    drag(canvas, [(30, 50), (30, 70)])
+    painted = window.canvas.document.rough("wrinkle").copy()
+    _key(window, Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: window.session.current.image_id != first, timeout=5000)
+    window.session.writer.wait_idle(10)
+    with Project.open(project_dir, read_only=True) as p:
+        saved = p.load_rough(first)
+        assert p.image(first).status == Status.IN_PROGRESS
+    np.testing.assert_array_equal(saved["wrinkle"], painted)
+    assert list((project_dir / "masks").rglob("*.png"))
+
+
+def test_submit_marks_submitted_and_opens_next_unfinished(window, project_dir, qtbot):
+    first = window.session.current.image_id
+    canvas = window.canvas
+    canvas.set_zoom(4.0)
+    canvas.centerOn(64, 48)
+    drag(canvas, [(30, 50), (30, 52)])
+    _key(window, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(
+        lambda: window.session.current is not None and window.session.current.image_id != first,
+        timeout=5000,
+    )
+    assert window.session.writer.wait_idle(10)
+    with Project.open(project_dir, read_only=True) as p:
+        assert p.image(first).status == Status.SUBMITTED
+        history = [h.to_status for h in p.history(first)]
+    assert history[-1] == Status.SUBMITTED
+    qtbot.waitUntil(lambda: window.image_list.status(first) == "submitted", timeout=5000)
+
+
+def test_close_waits_for_pending_writes(qtbot, project_dir):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.open_project(project_dir)
+    w.show()
+    image_id = w.session.current.image_id
+    w.canvas.set_zoom(4.0)
+    w.canvas.centerOn(64, 48)
+    drag(w.canvas, [(20, 20), (20, 40)])
+    painted = w.canvas.document.rough("wrinkle").copy()
+    w.close()  # no explicit save: close must flush
+    with Project.open(project_dir) as p:  # writable: the lock was released
+        np.testing.assert_array_equal(p.load_rough(image_id)["wrinkle"], painted)
+
+
+def test_read_only_when_locked(qtbot, project_dir, monkeypatch):
+    holder = Project.open(project_dir)  # another writer holds the lock
+    try:
+        w = MainWindow()
+        qtbot.addWidget(w)
+        monkeypatch.setattr(w, "ask", lambda q: "read-only" in q)
+        assert w.open_project(project_dir)
+        assert w.session.read_only and "[read-only]" in w.windowTitle()
+        drag(w.canvas, [(20, 20), (20, 40)])
+        assert not w.canvas.document.rough("wrinkle").any()
+        w.close()
+    finally:
+        holder.close()
+
+
+def test_bad_input_is_reported_and_window_keeps_working(window, project_dir, qtbot):
+    records = window.session.records()
+    broken = records[2]  # records[1] is prefetched already; break one that is not
+    broken.path.write_bytes(b"not an image")
+    current = window.session.current.image_id
+    window.open_image(broken.id)
+    qtbot.waitUntil(lambda: len(window.messages) == 1, timeout=5000)
+    assert broken.path.name in window.messages[0]
+    assert window.session.current.image_id == current
+    window.open_image(records[1].id)
+    qtbot.waitUntil(lambda: window.session.current.image_id == records[1].id, timeout=5000)
+    assert not window.open_project(project_dir.parent / "nowhere")
+    assert "not a SkinTrace project" in window.messages[-1]
+    assert window.session is not None  # the open project is kept
