@@ -257,14 +257,13 @@ class ImageList(QWidget):
         if self._current is not None:
             self.select(self._current)
 
-    def _load_thumbnails(self) -> None:
+    def _load_thumbnails(self, chunk: int = 4) -> None:
+        """Make missing thumbnails in workers, a few per job so they appear progressively."""
         todo = [(r.id, r.path) for r in self.model.records if not self.model.has_thumbnail(r.id)]
-        if not todo:
-            return
 
-        def work() -> list[tuple[Any, QImage]]:
+        def work(items: list[tuple[Any, Any]]) -> list[tuple[Any, QImage]]:
             out = []
-            for image_id, path in todo:
+            for image_id, path in items:
                 try:
                     out.append((image_id, make_thumbnail(path)))
                 except Exception:  # an unreadable image keeps the placeholder thumbnail
@@ -275,7 +274,10 @@ class ImageList(QWidget):
             for image_id, image in result:
                 self.model.set_thumbnail(image_id, image)
 
-        self._thumb_workers.append(run_function(work, on_done=done))
+        self._thumb_workers = [w for w in self._thumb_workers if not w.finished]
+        for i in range(0, len(todo), chunk):
+            items = todo[i : i + chunk]
+            self._thumb_workers.append(run_function(lambda items=items: work(items), on_done=done))
 
     def set_status(self, image_id: Any, status: Any) -> None:
         self.model.set_status(image_id, status)
