@@ -1,0 +1,156 @@
+"""What the annotator sees: overlay colours in a rendered window, status bar, live GT params."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtTest import QTest
+
+from app.gui.main_window import MainWindow
+from core.gt import compute_gt
+from core.project import Project
+
+from .helpers import drag, make_project, widget_point
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1000, 700)
+    w.project_dir = make_project(tmp_path, count=2)
+    assert w.open_project(w.project_dir)
+    w.show()
+    qtbot.waitExposed(w)
+    w.canvas.set_zoom(4.0)
+    w.canvas.centerOn(64, 48)
+    yield w
+    w.close()
+
+
+def _window_pixel(w: MainWindow, shot, row: float, col: float) -> str:
+    pos = w.canvas.viewport().mapTo(w, widget_point(w.canvas, row, col))
+    ratio = shot.devicePixelRatio()
+    return QColor(shot.pixel(QPoint(round(pos.x() * ratio), round(pos.y() * ratio)))).name()
+
+
+def test_screenshot_shows_class_colours_where_painted(window, tmp_path):
+    w = window
+    for name, visible in (("rough", True), ("gt", False), ("texture", False), ("prediction", True)):
+        w.layers.set_visible(name, visible)
+    w.layers.set_opacity("rough", 1.0)
+    w.layers.set_opacity("prediction", 1.0)
+    w.tools.set_class("wrinkle")
+    w.tools.set_radius(2)
+    drag(w.canvas, [(40, 45), (40, 60)])
+    w.tools.set_class("pore")
+    w.tools.set_tool("lasso")
+    drag(w.canvas, [(50, 70), (50, 80), (58, 80), (58, 70)])
+    prediction = np.zeros((96, 128), np.uint8)
+    prediction[30:34, 75:80] = 255
+    w.layers.set_prediction({"pore": prediction})
+    QTest.mouseMove(w.canvas.viewport(), widget_point(w.canvas, 5, 5))  # brush cursor away
+    image = w.grab().toImage()
+    out = tmp_path / "window.png"
+    assert image.save(str(out)) and out.stat().st_size > 0
+    assert _window_pixel(w, image, 40, 52) == "#d55e00"
+    assert _window_pixel(w, image, 54, 75) == "#56b4e9"
+    assert _window_pixel(w, image, 32, 77) == "#56b4e9"  # prediction layer
+    for r, c in ((20, 20), (70, 100), (45, 52)):
+        assert _window_pixel(w, image, r, c) not in ("#d55e00", "#56b4e9")
+    # hiding a layer removes its colour
+    w.layers.set_visible("rough", False)
+    image = w.grab().toImage()
+    assert _window_pixel(w, image, 40, 52) != "#d55e00"
+
+
+def test_gt_layer_colour_follows_preferences(window):
+    w = window
+    w.layers.set_visible("rough", False)
+    w.layers.set_opacity("gt", 1.0)
+    w.tools.set_radius(4)
+    drag(w.canvas, [(48, 20), (48, 110)])
+    gt = w.canvas.document.gt("wrinkle")
+    r, c = np.unravel_index(np.argmax(gt), gt.shape)
+    assert gt[r, c] > 0
+    from app.gui.preferences import Preferences
+
+    w.apply_preferences(
+        Preferences(user_name="x", brush_radius=4, colors={"wrinkle": "#009E73", "pore": "#56B4E9"})
+    )
+    QTest.mouseMove(w.canvas.viewport(), widget_point(w.canvas, 5, 5))
+    image = w.grab().toImage()
+    color = QColor(_window_pixel(w, image, r, c))
+    assert color.green() > color.red() and color.green() > color.blue()
+    assert Preferences.load().colors["wrinkle"] == "#009E73"
+
+
+def test_status_bar_shows_values_under_cursor(window):
+    w = window
+    w.tools.set_radius(3)
+    drag(w.canvas, [(48, 30), (48, 90)])
+    doc = w.canvas.document
+    gt = doc.gt("wrinkle")
+    cols = np.flatnonzero(gt[48] > 0)
+    col = int(cols[0]) if cols.size else 60
+    QTest.mouseMove(w.canvas.viewport(), widget_point(w.canvas, 48, col))
+    assert w.status.position.text() == f"row 48, col {col}"
+    text = w.status.values.text()
+    assert f"GT W {int(gt[48, col])} P 0" in text
+    assert f"texture W {float(doc.textures.wrinkle[48, col]):.1f}" in text
+    assert w.status.zoom.text() == "400 %"
+
+
+def test_params_update_texture_and_gt_live_and_are_stored(window, qtbot):
+    w = window
+    doc = w.canvas.document
+    w.tools.set_radius(4)
+    drag(w.canvas, [(48, 20), (48, 110)])
+    image_id = w.session.current.image_id
+    old = doc.params
+    panel = w.params_panel
+    panel.rows["wrinkle_threshold"].spin.setValue(old.wrinkle_threshold + 15)
+    qtbot.waitUntil(
+        lambda: doc.params.wrinkle_threshold == old.wrinkle_threshold + 15, timeout=3000
+    )
+    rough = {c: doc.rough(c) for c in ("wrinkle", "pore")}
+    np.testing.assert_array_equal(
+        doc.gt("wrinkle"), compute_gt(doc.image, rough, doc.params)["wrinkle"]
+    )
+    assert not np.array_equal(w.canvas.stack.overlays["gt"].array != 0, np.zeros((96, 128), bool))
+    # this image only: an override
+    panel.scope.setCurrentIndex(1)
+    panel.rows["sigma"].spin.setValue(old.sigma + 1)
+    panel.flush()
+    assert doc.params.sigma == pytest.approx(old.sigma + 1)
+    assert w.session.writer.wait_idle(10)
+    with Project.open(w.project_dir, read_only=True) as p:
+        assert p.params(None).wrinkle_threshold == pytest.approx(old.wrinkle_threshold + 15)
+        assert p.params(None).sigma == pytest.approx(old.sigma)
+        assert p.params(image_id).sigma == pytest.approx(old.sigma + 1)
+    w._clear_override(image_id)
+    assert doc.params.sigma == pytest.approx(old.sigma)
+    assert not panel.reset_button.isEnabled()
+
+
+def test_help_shortcuts_lists_registered_actions(window):
+    dialog = window.show_shortcuts()
+    rows = {dialog.table.item(i, 0).text() for i in range(dialog.table.rowCount())}
+    for action in window.registry.actions():
+        if not action.shortcut().isEmpty():
+            assert action.text().replace("&", "") in rows
+    assert {"Undo stroke", "Submit and open next", "Next unfinished", "Switch class"} <= rows
+    dialog.close()
+
+
+def test_texture_layer_shows_active_class(window):
+    w = window
+    w.layers.set_visible("texture", True)
+    arr = w.canvas.stack.overlays["texture"].array
+    first = arr.copy()
+    assert first.any()
+    QTest.keyClick(w.canvas, Qt.Key.Key_P)
+    assert w.tools.cls == "pore"
+    assert not np.array_equal(first, w.canvas.stack.overlays["texture"].array)
