@@ -254,8 +254,7 @@ class Project(AssistMixin):
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, serialized with every other call on this Project."""
         with self._lock:
-            if self.read_only:
-                raise ProjectError(f"project {self.root} is open read-only; reopen it for writing")
+            self._check_writable()
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
@@ -268,6 +267,10 @@ class Project(AssistMixin):
                 if isinstance(exc, sqlite3.Error):
                     raise sql_error(self.catalog_path, exc) from None
                 raise
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ProjectError(f"project {self.root} is open read-only; reopen it for writing")
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]:
         with self._lock:
@@ -441,6 +444,7 @@ class Project(AssistMixin):
         to "in progress" (recorded in the history).
         """
         with self._lock:
+            self._check_writable()
             rec = self.image(image_id)
             staged: dict[str, tuple[str, int]] = {}
             current = dict(

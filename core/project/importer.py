@@ -183,8 +183,7 @@ def import_images(
     src = Path(folder).absolute()
     if not src.is_dir():
         raise ProjectError(f"{src} is not a folder")
-    if project.read_only:
-        raise ProjectError(f"project {project.root} is open read-only; reopen it for writing")
+    project._check_writable()
     pats = tuple(p.lower() for p in patterns) or ("*",)
     mask_dirs: dict[str, list[Path]] = {c: [] for c in CLASSES}
     for group in (rough_dirs or {}, gt_dirs or {}):

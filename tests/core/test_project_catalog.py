@@ -269,3 +269,67 @@ def test_calls_from_two_threads_are_serialized(project, rng):
     assert errors == []
     for i in ids:
         np.testing.assert_array_equal(project.load_rough(i)["wrinkle"], ~masks[i])
+
+
+def test_save_interrupted_after_commit_is_finished_on_reopen(project, rng, monkeypatch):
+    from core.project.masks import FileStore
+
+    rec = project.images()[0]
+    old = rng.random((rec.rows, rec.cols)) > 0.5
+    project.save_rough(rec.id, {"wrinkle": old, "pore": old})
+    new = ~old
+
+    def crash(self, image_id, cls):
+        raise KeyboardInterrupt  # the process dies between commit and rename
+
+    monkeypatch.setattr(FileStore, "install", crash)
+    with pytest.raises(KeyboardInterrupt):
+        project.save_rough(rec.id, {"wrinkle": new, "pore": new})
+    monkeypatch.undo()
+    # A reader already sees the committed save (it reads the pending file).
+    with Project.open(project.root, read_only=True) as ro:
+        np.testing.assert_array_equal(ro.load_rough(rec.id)["pore"], new)
+    project.close()
+    with Project.open(project.root) as again:
+        assert again.recovered == [
+            f"completed masks/{rec.id}/pore.png",
+            f"completed masks/{rec.id}/wrinkle.png",
+        ]
+        loaded = again.load_rough(rec.id)
+        np.testing.assert_array_equal(loaded["wrinkle"], new)
+        np.testing.assert_array_equal(loaded["pore"], new)
+
+
+def test_save_failing_before_commit_keeps_the_old_masks(project, rng, monkeypatch):
+    rec = project.images()[0]
+    old = rng.random((rec.rows, rec.cols)) > 0.5
+    project.save_rough(rec.id, {"wrinkle": old})
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Project, "_now_and_user", fail)
+    with pytest.raises(OSError, match="disk full"):
+        project.save_rough(rec.id, {"wrinkle": ~old})
+    monkeypatch.undo()
+    assert not list((project.root / "masks").glob("*/*.pending"))
+    np.testing.assert_array_equal(project.load_rough(rec.id)["wrinkle"], old)
+    assert project.mask_revisions(rec.id)["wrinkle"] == 1
+    # A pending file left by a process killed before its commit is rolled back on open.
+    stray = project.root / "masks" / str(rec.id) / "wrinkle.png.pending"
+    stray.write_bytes(b"half-written save")
+    project.close()
+    with Project.open(project.root) as again:
+        assert again.recovered == [f"rolled back masks/{rec.id}/wrinkle.png"]
+        np.testing.assert_array_equal(again.load_rough(rec.id)["wrinkle"], old)
+    assert not stray.exists()
+
+
+def test_read_only_project_writes_nothing(project, rng):
+    rec = project.images()[0]
+    with Project.open(project.root, read_only=True) as ro:
+        with pytest.raises(ProjectError, match="read-only"):
+            ro.save_rough(rec.id, {"pore": np.ones((rec.rows, rec.cols), bool)})
+        with pytest.raises(ProjectError, match="read-only"):
+            ro.set_params(GTParams(sigma=1.0))
+    assert not (project.root / "masks" / str(rec.id)).exists()
