@@ -95,6 +95,13 @@ def any_rank(flag: bool, env: DistEnv, device: torch.device) -> bool:
     return bool(t.item() > 0)
 
 
+def broadcast_buffers(module: torch.nn.Module, env: DistEnv) -> None:
+    """Copy rank 0's buffers (batch-norm statistics) to every rank before validation."""
+    if env.distributed:
+        for buf in module.buffers():
+            dist.broadcast(buf, src=0)
+
+
 def barrier(env: DistEnv) -> None:
     """Wait for every rank."""
     if env.distributed:

@@ -274,6 +274,7 @@ def _train(
         "params": count_parameters(net),
         "train_config": cfg.to_dict(),
         "world_size": env.world_size,
+        "train_items_per_rank": n_train,
     }
     reason = "completed"
     for epoch in range(start_epoch, cfg.epochs):
@@ -410,6 +411,7 @@ def validate(
     """Validation loss (per image mean) and global IoU per class over ``dataset``."""
     model.eval()
     net = model.module if isinstance(model, DistributedDataParallel) else model
+    ddp.broadcast_buffers(net, env)  # every rank validates rank 0's model (the one saved)
     loader = DataLoader(
         dataset,
         batch_size=cfg.batch_size,

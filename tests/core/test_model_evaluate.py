@@ -1,0 +1,101 @@
+"""Evaluation: numbers agree with an independent computation, same rule for every method."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core.baselines import baseline_masks
+from core.dataset import read_manifest
+from core.errors import DatasetError
+from core.model.checkpoint import save_checkpoint
+from core.model.data import load_item
+from core.model.evaluate import BASELINE, evaluate
+from core.model.infer import Predictor
+from core.model.registry import create_model
+from tests.core.test_model_data import make_dataset
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    dataset = make_dataset(root / "ds", n=8, shape=(96, 112), val_ratio=0.4)
+    torch.manual_seed(0)
+    model = create_model("reduced-unet", width=4).eval()
+    with torch.no_grad():  # an untrained net whose outputs straddle the levels
+        model.outc.conv.weight.mul_(50.0)
+        model.outc.conv.bias.fill_(-1.0)
+    ck = save_checkpoint(
+        root / "ck",
+        model,
+        name="reduced-unet",
+        config={"width": 4},
+        metadata={"mask_levels": {"wrinkle": 40.0, "pore": 90.0}},
+    )
+    return dataset, ck
+
+
+def _iou(a, b):
+    u = np.logical_or(a, b).sum()
+    return np.logical_and(a, b).sum() / u if u else 1.0
+
+
+def test_report_matches_independent_computation(setup):
+    dataset, ck = setup
+    report = evaluate(dataset, checkpoints=[ck], baselines=True, device="cpu")
+    items = read_manifest(dataset).split("val")
+    assert report.images == len(items) > 0
+    base, net = report.results
+    assert base.method == BASELINE and base.params is None
+    assert net.params == sum(p.numel() for p in create_model("reduced-unet", width=4).parameters())
+    pred = Predictor(ck, device="cpu")
+    inter = {c: 0 for c in ("wrinkle", "pore")}
+    union = dict(inter)
+    per_image, losses = {c: [] for c in inter}, []
+    b_inter, b_union = dict(inter), dict(inter)
+    for item in items:
+        image, gt = load_item(item)
+        maps = pred.predict([image])[0]
+        bmask = baseline_masks(image)
+        err = []
+        for c, level in (("wrinkle", 40.0), ("pore", 90.0)):
+            m, t = maps[c] >= level, gt[c] > 0
+            inter[c] += (m & t).sum()
+            union[c] += (m | t).sum()
+            per_image[c].append(_iou(m, t))
+            err.append(np.mean((maps[c] / 255.0 - gt[c] / 255.0) ** 2))
+            b_inter[c] += (bmask[c] & t).sum()
+            b_union[c] += (bmask[c] | t).sum()
+        losses.append(np.mean(err))
+    for c in inter:
+        assert net.iou[c] == pytest.approx(inter[c] / union[c])
+        assert net.iou_per_image[c] == pytest.approx(np.mean(per_image[c]))
+        assert base.iou[c] == pytest.approx(b_inter[c] / b_union[c])
+    assert net.loss == pytest.approx(np.mean(losses), rel=1e-5)
+    assert 0 < net.iou["wrinkle"] < 1  # the test exercises a non-trivial mask
+    assert net.mask_levels == {"wrinkle": 40.0, "pore": 90.0}
+
+
+def test_table_and_json(setup):
+    dataset, ck = setup
+    report = evaluate(dataset, checkpoints=[ck], split="all", device="cpu")
+    text = report.table()
+    assert "IoU wrinkle" in text and "reduced-unet" in text and "#Params" in text
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["split"] == "all" and data["images"] == 8
+    assert set(data["results"][0]["iou"]) == {"wrinkle", "pore"}
+
+
+def test_errors(setup, tmp_path):
+    dataset, _ = setup
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        evaluate(dataset)
+    with pytest.raises(ValueError, match="split"):
+        evaluate(dataset, baselines=True, split="test")
+    with pytest.raises(DatasetError):
+        evaluate(tmp_path, baselines=True)
