@@ -46,6 +46,7 @@ from core.project.status import Status, check_transition
 
 if TYPE_CHECKING:
     from core.gt import GTParams
+    from core.project.importer import RelinkResult
 
 CATALOG = "catalog.sqlite"
 PROJECT_FORMAT = "skintrace-project"
@@ -574,7 +575,9 @@ class Project(AssistMixin):
 
         return changed_images(self, deep=deep)
 
-    def relink(self, target: str | os.PathLike[str], *, image_id: int | None = None):
+    def relink(
+        self, target: str | os.PathLike[str], *, image_id: int | None = None
+    ) -> RelinkResult:
         """Point missing images at their new location; see :func:`core.project.importer.relink`."""
         from core.project.importer import relink
 

@@ -189,8 +189,17 @@ def import_images(
     for group in (rough_dirs or {}, gt_dirs or {}):
         for c, d in group.items():
             mask_dirs[check_class(c)].append(Path(d).absolute())
-    skip = [project.root, *(d for ds in mask_dirs.values() for d in ds)]
-    files = [p for p in _walk(src, skip) if _matches(p.relative_to(src).as_posix(), pats)]
+    # Never import the project's own files (masks, pre-labels, exports, the catalog),
+    # even when the project folder is, or lies inside, the folder imported.
+    own = [project.root / sub for sub in ("masks", "prelabels", "models", "exports")]
+    skip = [project.root if project.root != src else src / "images", *own]
+    skip += [d for ds in mask_dirs.values() for d in ds]
+    files = [
+        p
+        for p in _walk(src, skip)
+        if _matches(p.relative_to(src).as_posix(), pats)
+        and not (p.parent == project.root and p.name.startswith("catalog.sqlite"))
+    ]
     indexes = {c: [_stem_index(d) for d in ds] for c, ds in mask_dirs.items()}
 
     known = {h: n for h, n in project._query("SELECT content_hash, name FROM images")}

@@ -168,3 +168,23 @@ def test_bad_arguments(proj, tmp_path):
         list(proj.import_images(tmp_path / "nope"))
     with pytest.raises(ProjectError, match="mask folder .* does not exist"):
         list(proj.import_images(tmp_path, rough_dirs={"pore": tmp_path / "nope"}))
+
+
+def test_project_inside_or_equal_to_the_imported_folder(tmp_path, rng):
+    src = tmp_path / "faces"
+    _png(src / "a.png", rng)
+    with Project.create(src / "proj") as inner:
+        assert _run(inner.import_images(src)).added == 1
+        rec = inner.images()[0]
+        inner.save_rough(rec.id, {"pore": np.ones((rec.rows, rec.cols), bool)})
+        again = _run(inner.import_images(src))
+        assert again.added == 0 and again.not_images == ()
+    src = tmp_path / "faces2"
+    _png(src / "a.png", rng)
+    with Project.create(src) as same:  # the image folder itself becomes the project
+        summary = _run(same.import_images(src))
+        assert summary.added == 1 and summary.not_images == ()
+        rec = same.images()[0]
+        assert rec.name == "a.png" and rec.path == src / "a.png"
+        same.save_rough(rec.id, {"pore": np.ones((rec.rows, rec.cols), bool)})
+        assert _run(same.import_images(src)).added == 0
