@@ -1,0 +1,99 @@
+"""Texture-map speed: Eq. 1 and Eq. 2 for a 768×640 and a 6000×4000 RGB image.
+
+Self-contained (synthetic data, no network). Prints medians and writes
+bench-results/bench_texture.json. Target (issue #2): both maps for 768×640 under 10 ms.
+
+    .venv/bin/python benchmarks/bench_texture.py [--repeat N] [--threads T]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.gt import GTParams, compute_textures  # noqa: E402
+from core.synthetic import make_face  # noqa: E402
+from core.texture import pore_texture, to_gray, wrinkle_texture  # noqa: E402
+
+SIZES = {"768x640": (640, 768), "6000x4000": (4000, 6000)}
+
+
+def _image(shape: tuple[int, int]) -> np.ndarray:
+    face = make_face(0)
+    if shape == face.shape:
+        return np.array(face.image)
+    return cv2.resize(face.image, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def _median_ms(fn, repeat: int) -> float:
+    fn()  # warm-up (allocations, OpenCV dispatch)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=0, help="repetitions (default: by size)")
+    ap.add_argument("--threads", type=int, default=2, help="OpenCV threads (default 2)")
+    ap.add_argument("--out", default="bench-results/bench_texture.json")
+    args = ap.parse_args()
+    cv2.setNumThreads(args.threads)
+    params = GTParams()
+    results: dict[str, dict[str, float]] = {}
+    print(
+        f"texture maps, σ={params.sigma:g}, Th={params.pore_threshold:g}, "
+        f"OpenCV threads={cv2.getNumThreads()}, median ms"
+    )
+    print(f"{'size':>10} {'gray':>8} {'Eq.1':>8} {'Eq.2':>8} {'both*':>8} {'target':>8}")
+    for label, shape in SIZES.items():
+        img = _image(shape)
+        repeat = args.repeat or (50 if shape[0] * shape[1] < 2e6 else 7)
+        row = {
+            "gray_ms": _median_ms(lambda img=img: to_gray(img), repeat),
+            "wrinkle_ms": _median_ms(
+                lambda img=img: wrinkle_texture(img, sigma=params.sigma), repeat
+            ),
+            "pore_ms": _median_ms(
+                lambda img=img: pore_texture(img, threshold=params.pore_threshold), repeat
+            ),
+            "both_ms": _median_ms(lambda img=img: compute_textures(img, params), repeat),
+            "repeat": repeat,
+        }
+        results[label] = row
+        target = "<10" if label == "768x640" else "-"
+        print(
+            f"{label:>10} {row['gray_ms']:8.2f} {row['wrinkle_ms']:8.2f} "
+            f"{row['pore_ms']:8.2f} {row['both_ms']:8.2f} {target:>8}"
+        )
+    print("* both = compute_textures: one gray conversion shared by Eq. 1 and Eq. 2")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "python": platform.python_version(),
+        "opencv": cv2.__version__,
+        "numpy": np.__version__,
+        "cpu_count": os.cpu_count(),
+        "opencv_threads": cv2.getNumThreads(),
+        "params": params.to_dict(),
+    }
+    out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
