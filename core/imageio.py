@@ -230,8 +230,8 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
     arr = _apply_orientation(arr, orientation)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
         raise ImageLoadError(f"{_name(p)}: unsupported pixel layout {arr.shape} {arr.dtype}")
-    pixels = np.ascontiguousarray(arr)
-    pixels.setflags(write=False)
+    # A fresh C-contiguous array the caller owns (writeable, shared with nothing).
+    pixels = np.require(arr, requirements=("C", "W", "O"))
     return LoadedImage(pixels=pixels, bit_depth=_bit_depth(mode, sixteen), mode=mode, path=p)
 
 
