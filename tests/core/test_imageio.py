@@ -201,3 +201,10 @@ def test_loaded_pixels_are_a_fresh_contiguous_array(tmp_path, rgb):
     assert a.flags.c_contiguous and a.flags.owndata and a.flags.writeable
     a[0, 0, 0] ^= 1
     assert not np.array_equal(a, b)
+
+
+def test_pillow_bomb_guard_reported_as_limit(tmp_path, rng, monkeypatch):
+    save_png(tmp_path / "x.png", rng.integers(0, 256, (30, 40, 3), dtype=np.uint8))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow refuses > 200 px
+    msg = _err(tmp_path / "x.png")
+    assert "pixel limit" in msg
