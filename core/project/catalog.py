@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -153,9 +154,9 @@ class Project(AssistMixin):
         params = params or GTParams()
         # Build the catalog under a temp name, then rename: a crash never leaves a
         # half-made catalog.sqlite behind.
-        tmp = root / f".{CATALOG}.creating"
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{CATALOG}.", suffix=".creating", dir=root)
+        os.close(fd)
+        tmp = Path(tmp_name)
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
             migrate(conn, catalog=str(tmp))
@@ -172,10 +173,18 @@ class Project(AssistMixin):
                 conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
         finally:
             conn.close()
-        if catalog.exists():
-            tmp.unlink()
-            raise ProjectError(f"{root} already holds a project; open it instead")
-        os.replace(tmp, catalog)
+        try:
+            # link() never replaces: of two processes creating at once, one wins.
+            os.link(tmp, catalog)
+        except FileExistsError:
+            raise ProjectError(f"{root} already holds a project; open it instead") from None
+        except OSError:  # no hard links on this file system (FAT, some shares)
+            if catalog.exists():
+                raise ProjectError(f"{root} already holds a project; open it instead") from None
+            os.replace(tmp, catalog)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
         return cls.open(root, user=user)
 
     @classmethod
@@ -419,22 +428,32 @@ class Project(AssistMixin):
         """
         with self._lock:
             rec = self.image(image_id)
-            saved = dict(
-                self._query("SELECT class, sha256 FROM masks WHERE image_id = ?", (image_id,))
-            )
-            out: dict[str, np.ndarray] = {}
-            for c in CLASSES:
-                if c not in saved:
-                    out[c] = np.zeros((rec.rows, rec.cols), bool)
-                    continue
-                rel = self._masks.relpath(image_id, c)
-                arr = decode_gray(self._masks.read(image_id, c, saved[c]), name=rel)
-                if arr.shape != (rec.rows, rec.cols):
-                    raise MaskFileError(
-                        f"{rel} is {arr.shape}, the image is {(rec.rows, rec.cols)}"
-                    )
-                out[c] = arr != 0
-            return out
+            sql = "SELECT class, sha256 FROM masks WHERE image_id = ?"
+            saved = dict(self._query(sql, (image_id,)))
+            retries = 0
+            while True:
+                try:
+                    return self._read_masks(rec, saved)
+                except MaskFileError:
+                    # A read-only view can race a save by the writing process: if the
+                    # catalog moved on meanwhile, read the whole newer save again.
+                    fresh = dict(self._query(sql, (image_id,)))
+                    if not self.read_only or fresh == saved or retries == 2:
+                        raise
+                    saved, retries = fresh, retries + 1
+
+    def _read_masks(self, rec: ImageRecord, saved: Mapping[str, str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for c in CLASSES:
+            if c not in saved:
+                out[c] = np.zeros((rec.rows, rec.cols), bool)
+                continue
+            rel = self._masks.relpath(rec.id, c)
+            arr = decode_gray(self._masks.read(rec.id, c, saved[c]), name=rel)
+            if arr.shape != (rec.rows, rec.cols):
+                raise MaskFileError(f"{rel} is {arr.shape}, the image is {(rec.rows, rec.cols)}")
+            out[c] = arr != 0
+        return out
 
     def save_rough(
         self, image_id: int, masks: Mapping[str, np.ndarray], *, comment: str = ""

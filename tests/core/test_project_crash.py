@@ -105,3 +105,43 @@ def test_sigkill_during_save_loop_keeps_last_completed_save(tmp_path):
             other = ids[(last - 1) % len(ids)]
             assert got[other] in (last - 1, last + 1), (round_, last, got)
     print(f"{kills} kills, {recovered_actions} interrupted saves finished or rolled back")
+
+
+def test_reader_sees_consistent_saves_while_another_process_writes(tmp_path):
+    rng = np.random.default_rng(99)
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(2):
+        (src / f"s{i}.png").write_bytes(
+            encode_png(rng.integers(0, 256, (*SHAPE, 3), dtype=np.uint8))
+        )
+    with Project.create(tmp_path / "proj") as p:
+        for _ in p.import_images(src):
+            pass
+        ids = [r.id for r in p.images()]
+        for seq in (0, 1):
+            p.save_rough(ids[seq], pattern(seq))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    code = WRITER.format(tests=str(Path(__file__).parent))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path / "proj"), "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout.readline().strip(), proc.stderr.read().decode()
+        seen: dict[int, list[int]] = {i: [] for i in ids}
+        with Project.open(tmp_path / "proj", read_only=True) as ro:
+            for n in range(300):
+                image_id = ids[n % 2]
+                seen[image_id].append(decode(ro.load_rough(image_id)))
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    for seqs in seen.values():
+        assert seqs == sorted(seqs)  # never goes back to an older save
+    assert max(seen[ids[0]]) > 0  # the reader saw the writer's saves
