@@ -18,7 +18,7 @@ import numpy as np
 
 from core.classes import CLASSES
 from core.errors import ProjectError
-from core.project.masks import decode_gray, encode_map, sha256_bytes
+from core.project.masks import MaskFileError, decode_gray, encode_map, sha256_bytes
 from core.project.status import Status
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ class AssistMixin:
     """Pre-labels, model history and a key-value settings store."""
 
     root: Path
+    read_only: bool
     _prelabels: FileStore
     _lock: threading.RLock
 
@@ -103,19 +104,32 @@ class AssistMixin:
                 self._prelabels.install(image_id, c)
 
     def load_prelabel(self, image_id: int) -> tuple[dict[str, np.ndarray], str] | None:
-        """The image's pre-label maps and source, or None if it has none."""
+        """The image's pre-label maps and source, or None if it has none.
+
+        Raises MaskFileError naming the file if a pre-label file is missing or damaged.
+        """
+        sql = "SELECT class, sha256, source FROM prelabels WHERE image_id = ? ORDER BY class"
         with self._lock:
             self.image(image_id)
-            rows = self._query(
-                "SELECT class, sha256, source FROM prelabels WHERE image_id = ?", (image_id,)
-            )
-            if not rows:
-                return None
-            maps = {}
-            for c, digest, _source in rows:
-                rel = self._prelabels.relpath(image_id, c)
-                maps[c] = decode_gray(self._prelabels.read(image_id, c, digest), name=rel)
-            return maps, rows[0][2]
+            rows = self._query(sql, (image_id,))
+            retries = 0
+            while rows:
+                try:
+                    maps = {
+                        c: decode_gray(
+                            self._prelabels.read(image_id, c, digest),
+                            name=self._prelabels.relpath(image_id, c),
+                        )
+                        for c, digest, _ in rows
+                    }
+                    return maps, rows[0][2]
+                except MaskFileError:
+                    # Same race as load_rough: a read-only view re-reads a newer save.
+                    fresh = self._query(sql, (image_id,))
+                    if not self.read_only or fresh == rows or retries == 2:
+                        raise
+                    rows, retries = fresh, retries + 1
+            return None
 
     def clear_prelabel(self, image_id: int) -> None:
         """Forget an image's pre-label (the files are removed after the catalog commit)."""

@@ -333,3 +333,12 @@ def test_read_only_project_writes_nothing(project, rng):
         with pytest.raises(ProjectError, match="read-only"):
             ro.set_params(GTParams(sigma=1.0))
     assert not (project.root / "masks" / str(rec.id)).exists()
+
+
+def test_damaged_prelabel_is_named(project, rng):
+    rec = project.images()[1]
+    maps = {c: rng.integers(0, 256, (rec.rows, rec.cols), dtype=np.uint8) for c in CLASSES}
+    project.save_prelabel(rec.id, maps, source="baseline:frangi")
+    (project.root / "prelabels" / str(rec.id) / "wrinkle.png").write_bytes(b"junk")
+    with pytest.raises(MaskFileError, match=f"prelabels/{rec.id}/wrinkle.png does not match"):
+        project.load_prelabel(rec.id)
