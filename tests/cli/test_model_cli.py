@@ -89,8 +89,20 @@ def test_clear_errors(trained, tmp_path, capsys):
     assert main(["predict", str(bad), "x.png", "--out", str(tmp_path / "p")]) == 1
     assert "version" in capsys.readouterr().err
     img = sorted((dataset / "images").glob("*.png"))[0]
-    assert main(["predict", str(out), str(img), str(tmp_path / "missing.png"), "--out",
-                 str(tmp_path / "p"), "-q"]) == 1  # fmt: skip
+    assert (
+        main(
+            [
+                "predict",
+                str(out),
+                str(img),
+                str(tmp_path / "missing.png"),
+                "--out",
+                str(tmp_path / "p"),
+                "-q",
+            ]
+        )
+        == 1
+    )
     assert "missing.png" in capsys.readouterr().err
 
 
@@ -115,8 +127,19 @@ def test_out_of_memory_advises_lower_batch_size(trained, tmp_path, capsys, monke
 def test_sigterm_cancels_cleanly_keeping_best(tmp_path):
     dataset = make_dataset(tmp_path / "ds", n=8)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "app", "train", str(dataset), "--out", str(out),
-           "--epochs", "500", "--progress-json", *TINY]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "app",
+        "train",
+        str(dataset),
+        "--out",
+        str(out),
+        "--epochs",
+        "500",
+        "--progress-json",
+        *TINY,
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:

@@ -26,11 +26,33 @@ def test_torchrun_two_cpu_processes(tmp_path):
     dataset = make_dataset(tmp_path / "ds", n=10)
     out = tmp_path / "run"
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        "-m", "app", "train", str(dataset), "--model", "proposed", "--width", "4",
-        "--zero-pad", "8", "--epochs", "2", "--batch-size", "2", "--device", "cpu",
-        "--threads", "1", "--out", str(out), "--progress-json",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "app",
+        "train",
+        str(dataset),
+        "--model",
+        "proposed",
+        "--width",
+        "4",
+        "--zero-pad",
+        "8",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+        "--progress-json",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
