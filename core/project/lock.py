@@ -15,7 +15,7 @@ import os
 import socket
 from pathlib import Path
 
-from core.errors import ProjectLockedError
+from core.errors import ProjectError, ProjectLockedError
 
 LOCK_NAME = ".skintrace.lock"
 
@@ -37,7 +37,12 @@ class WriterLock:
     def __init__(self, folder: Path, *, user: str) -> None:
         self.path = folder / LOCK_NAME
         self._fd: int | None = None
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise ProjectError(
+                f"{folder} cannot be opened for writing ({exc.strerror}); open it read-only?"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

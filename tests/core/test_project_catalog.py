@@ -342,3 +342,14 @@ def test_damaged_prelabel_is_named(project, rng):
     (project.root / "prelabels" / str(rec.id) / "wrinkle.png").write_bytes(b"junk")
     with pytest.raises(MaskFileError, match=f"prelabels/{rec.id}/wrinkle.png does not match"):
         project.load_prelabel(rec.id)
+
+
+def test_lock_file_that_cannot_be_opened_suggests_read_only(tmp_path):
+    Project.create(tmp_path / "p").close()
+    lock = tmp_path / "p" / ".skintrace.lock"
+    lock.unlink()
+    lock.mkdir()  # unopenable for writing, even for root (like a read-only share)
+    with pytest.raises(ProjectError, match="cannot be opened for writing.*read-only"):
+        Project.open(tmp_path / "p")
+    with Project.open(tmp_path / "p", read_only=True) as ro:
+        assert len(ro) == 0
