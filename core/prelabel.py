@@ -1,0 +1,261 @@
+"""Pre-labels: which images to pre-label, in which order, from which source, and running it.
+
+A pre-label is a pair of uint8 maps (probability × 255 for a model, 0/255 for the
+baselines) stored in the project with the name of its *source*. The source is the
+project's current model when there is one, else the image-processing baselines of
+:mod:`core.baselines`, so there is always a starting point.
+
+Only images nobody has worked on yet get pre-labels: status "new", or "pre-labeled" by a
+different source than today's (a newer model refreshes them). They are produced in the
+annotator's order starting at the open image, then the next one after it, so that
+opening the next image never waits (:func:`order_ahead`).
+
+:func:`prelabel_images` is a generator of :class:`~core.progress.Progress` for a worker
+thread or the command line; saving goes through a caller-given function so the app can
+route it through its single writer thread. No Qt here, and torch only inside the model
+source (loaded lazily through :mod:`core.model`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from core.active import save_uncertainty, uncertainty
+from core.classes import CLASSES
+from core.errors import SkinTraceError
+from core.progress import CancelToken, Progress
+
+#: Source name stored with baseline pre-labels.
+BASELINE_SOURCE = "baseline:frangi+kmeans"
+#: Prefix of the source name stored with model pre-labels: ``"model:<id>:<path>"``.
+MODEL_PREFIX = "model:"
+#: Statuses whose images may receive a pre-label (nobody has painted them).
+PRELABEL_STATUSES = ("new", "prelabeled")
+
+Maps = dict[str, np.ndarray]
+PredictFn = Callable[[np.ndarray], Maps]
+SaveFn = Callable[[int, Maps, str, float], None]
+
+
+@dataclass(frozen=True)
+class PrelabelSource:
+    """What makes pre-labels: the baselines or one registered checkpoint."""
+
+    kind: Literal["baseline", "model"]
+    #: The string stored with each pre-label (see :func:`describe_source`).
+    name: str
+    checkpoint: Path | None = None
+    model_id: int | None = None
+
+
+def baseline_source() -> PrelabelSource:
+    """The image-processing baselines (Frangi wrinkles, k-means pores)."""
+    return PrelabelSource("baseline", BASELINE_SOURCE)
+
+
+def model_source(model_id: int, checkpoint: str | Path) -> PrelabelSource:
+    """A registered checkpoint (``model_id`` from ``Project.add_model``)."""
+    path = Path(checkpoint)
+    return PrelabelSource("model", f"{MODEL_PREFIX}{model_id}:{path.as_posix()}", path, model_id)
+
+
+def source_for(project: Any) -> PrelabelSource:
+    """The project's pre-label source: its current model, or the baselines if none."""
+    record = project.current_model()
+    if record is None:
+        return baseline_source()
+    return model_source(record.id, record.path)
+
+
+def describe_source(name: str | None) -> str:
+    """A short label for the UI, e.g. ``"model #3 (run-2026…/best)"`` or the baselines."""
+    if not name:
+        return "no pre-label"
+    if name == BASELINE_SOURCE:
+        return "image-processing baselines (Frangi, k-means)"
+    if name.startswith(MODEL_PREFIX):
+        model_id, _, path = name[len(MODEL_PREFIX) :].partition(":")
+        tail = "/".join(Path(path).parts[-2:]) if path else ""
+        return f"model #{model_id}" + (f" ({tail})" if tail else "")
+    return name
+
+
+def make_predictor(
+    source: PrelabelSource, *, device: str = "auto", threads: int | None = 1
+) -> PredictFn:
+    """A function ``image -> {class: (M, N) uint8 map}`` for ``source``.
+
+    For a model this loads the checkpoint once (torch is imported here, lazily) and
+    sets torch to ``threads`` CPU threads so a GUI stays responsive beside it.
+    """
+    if source.kind == "baseline":
+        from core.baselines import baseline_maps
+
+        return baseline_maps
+    if source.checkpoint is None:
+        raise SkinTraceError(f"pre-label source {source.name} has no checkpoint folder")
+    from core.model import Predictor
+
+    predictor = Predictor(source.checkpoint, device=device, batch_size=1, threads=threads)
+
+    def predict(image: np.ndarray) -> Maps:
+        return predictor.predict([image])[0]
+
+    return predict
+
+
+# ---------------------------------------------------------------------------- order
+
+
+def prelabel_sources(project: Any) -> dict[int, str]:
+    """Source name of every stored pre-label, by image id (one catalog query).
+
+    ``Project`` has no public listing of pre-label sources; this reads the
+    ``prelabels`` table of schema 2 directly (documented in docs/model-assisted.md).
+    """
+    rows = project._query("SELECT DISTINCT image_id, source FROM prelabels")
+    return {int(image_id): str(source) for image_id, source in rows}
+
+
+def needs_prelabel(status: Any, existing: str | None, source: str) -> bool:
+    """Whether an image with ``status`` and pre-label ``existing`` should get one from ``source``."""
+    value = str(getattr(status, "value", status))
+    return value in PRELABEL_STATUSES and existing != source
+
+
+def order_ahead(order: Sequence[Hashable], current: Hashable | None) -> list[Hashable]:
+    """``order`` rotated to start at ``current``: it, the next one, ..., wrapping round.
+
+    The annotator moves forward through ``order``, so the images just ahead of the open
+    one are needed first; the ones behind come last.
+    """
+    items = list(order)
+    if current is None or current not in items:
+        return items
+    i = items.index(current)
+    return items[i:] + items[:i]
+
+
+def plan_prelabels(
+    project: Any,
+    source: PrelabelSource,
+    *,
+    order: Sequence[int] | None = None,
+    current: int | None = None,
+) -> list[int]:
+    """Images to pre-label with ``source``, most urgent first.
+
+    Parameters
+    ----------
+    project : Project
+    source : PrelabelSource
+    order : sequence of int, optional
+        The annotator's order of image ids (file order or uncertainty order); the
+        project's order by default. Ids not in the project are ignored.
+    current : int, optional
+        The open image: it comes first if it needs a pre-label, then those after it.
+
+    Returns
+    -------
+    list of int
+    """
+    records = {r.id: r for r in project.images()}
+    existing = prelabel_sources(project)
+    ids = [i for i in (order if order is not None else list(records)) if i in records]
+    return [
+        i
+        for i in order_ahead(ids, current)
+        if needs_prelabel(records[i].status, existing.get(i), source.name)
+    ]
+
+
+# ---------------------------------------------------------------------------- run
+
+
+def store_prelabel(
+    project: Any, image_id: int, maps: Mapping[str, np.ndarray], source: str, score: float
+) -> None:
+    """Save a pre-label and its uncertainty in the project (the default ``save``)."""
+    project.save_prelabel(image_id, maps, source=source)
+    save_uncertainty(project, image_id, score, source=source)
+
+
+def prelabel_images(
+    project: Any,
+    ids: Sequence[int],
+    *,
+    source: PrelabelSource,
+    predict: PredictFn | None = None,
+    save: SaveFn | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Progress]:
+    """Pre-label ``ids`` in the given order, yielding one Progress per image.
+
+    Parameters
+    ----------
+    project : Project
+        Read for images and statuses; written only through ``save``.
+    ids : sequence of int
+        Images in the order to process (see :func:`plan_prelabels`).
+    source : PrelabelSource
+    predict : callable, optional
+        ``image -> maps``; :func:`make_predictor` of ``source`` by default.
+    save : callable, optional
+        ``save(image_id, maps, source_name, uncertainty)``; by default
+        :func:`store_prelabel` on ``project``.
+    cancel : CancelToken, optional
+        Checked before each image; cancelling raises ``Cancelled``.
+
+    Yields
+    ------
+    Progress
+        ``info``: ``image_id``, ``source``, and either ``maps`` (uint8 per class),
+        ``uncertainty`` and ``seconds`` (prediction time), or ``skipped`` (the image
+        was started meanwhile) or ``error`` (one line; the batch goes on). The last
+        Progress's ``info["summary"]`` counts ``done``, ``skipped`` and ``failed``.
+    """
+    from core.imageio import load_image
+
+    ids = list(ids)
+    predict = predict or make_predictor(source)
+    if save is None:
+
+        def save(image_id: int, maps: Maps, name: str, score: float) -> None:
+            store_prelabel(project, image_id, maps, name, score)
+
+    summary = {"done": 0, "skipped": 0, "failed": 0}
+    yield Progress(0, len(ids), f"pre-labeling {len(ids)} image(s)", {"source": source.name})
+    for n, image_id in enumerate(ids):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        info: dict[str, Any] = {"image_id": image_id, "source": source.name}
+        try:
+            record = project.image(image_id)
+            if str(getattr(record.status, "value", record.status)) not in PRELABEL_STATUSES:
+                summary["skipped"] += 1
+                info["skipped"] = True
+                yield Progress(n + 1, len(ids), f"{record.name}: already started", info)
+                continue
+            pixels = load_image(record.path).pixels
+            t0 = time.perf_counter()
+            maps = {c: np.ascontiguousarray(m, dtype=np.uint8) for c, m in predict(pixels).items()}
+            seconds = time.perf_counter() - t0
+            if set(maps) != set(CLASSES):
+                raise SkinTraceError(f"the pre-label source gave {sorted(maps)}, not {CLASSES}")
+            score = uncertainty(maps)
+            save(image_id, maps, source.name, score)
+        except SkinTraceError as exc:
+            summary["failed"] += 1
+            info["error"] = str(exc)
+            yield Progress(n + 1, len(ids), f"image {image_id}: {exc}", info)
+            continue
+        summary["done"] += 1
+        info.update(maps=maps, uncertainty=score, seconds=seconds)
+        yield Progress(n + 1, len(ids), record.name, info)
+    yield Progress(len(ids), len(ids), "pre-labels done", {"summary": summary})

@@ -1,0 +1,407 @@
+"""Retraining from the accepted images, replace-if-better, model history and rollback.
+
+One retraining run lives in ``<project>/models/run-<UTC time>/``:
+
+* ``dataset/`` — the accepted images exported as a GT dataset (:func:`prepare_dataset`,
+  the project's own export code);
+* ``train/`` — the output of ``skintrace train`` (``train/best`` is the candidate);
+* ``evaluation.json`` — ``skintrace evaluate`` of the candidate *and* the current model on
+  the same validation images of that dataset.
+
+The app runs training and evaluation in separate processes (:func:`train_command`,
+:func:`evaluate_command`); this module is Qt-free and torch-free. :func:`decide` reads
+the evaluation report: the candidate replaces the current model only if its validation
+IoU (mean of the two classes' global IoU) is strictly better. Every candidate is
+registered in the project's model history with its metrics (:func:`register_model`),
+whether it became current or not, and :func:`rollback` makes an earlier model current.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core.classes import CLASSES
+from core.errors import SkinTraceError
+from core.progress import CancelToken, Progress
+
+#: Project settings used here (all optional).
+SETTING_AFTER = "retrain.after_accepted"  # retrain after N newly accepted images (0: never)
+SETTING_LAST_COUNT = "retrain.accepted_at_last_run"
+SETTING_LOG = "retrain.current_log"  # model ids that were made current, oldest first
+SETTING_OPTIONS = "retrain.options"  # dict of train options, see TrainOptions
+DEFAULT_AFTER = 10
+MIN_IMAGES = 2
+
+
+class RetrainError(SkinTraceError):
+    """Retraining cannot run as asked (too few accepted images, a bad report...)."""
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Options of a background retraining run (a project setting, JSON)."""
+
+    model: str = "proposed"
+    width: int | None = None
+    epochs: int = 30
+    batch_size: int = 4
+    patience: int = 10
+    device: str = "auto"
+    threads: int | None = None
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> TrainOptions:
+        known = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__}
+        opts = cls(**known)
+        if opts.epochs < 1 or opts.batch_size < 1 or opts.patience < 1:
+            raise RetrainError("retraining needs epochs, batch size and patience of at least 1")
+        if opts.width is not None and opts.width < 1:
+            raise RetrainError(f"model width must be positive, got {opts.width}")
+        return opts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class RetrainRun:
+    """The folders of one retraining run."""
+
+    root: Path
+
+    @property
+    def dataset(self) -> Path:
+        return self.root / "dataset"
+
+    @property
+    def train_out(self) -> Path:
+        return self.root / "train"
+
+    @property
+    def candidate(self) -> Path:
+        return self.root / "train" / "best"
+
+    @property
+    def evaluation(self) -> Path:
+        return self.root / "evaluation.json"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a candidate checkpoint replaces the current model, and why."""
+
+    replace: bool
+    candidate_iou: Mapping[str, float]
+    current_iou: Mapping[str, float] | None
+    split: str
+    images: int
+    reason: str
+
+    @property
+    def candidate_score(self) -> float:
+        return score(self.candidate_iou)
+
+    @property
+    def current_score(self) -> float | None:
+        return None if self.current_iou is None else score(self.current_iou)
+
+
+def score(iou: Mapping[str, float]) -> float:
+    """The number compared: mean over the classes of the global validation IoU."""
+    return sum(float(iou[c]) for c in CLASSES) / len(CLASSES)
+
+
+# ---------------------------------------------------------------------------- runs
+
+
+def new_run(project: Any, *, now: datetime | None = None) -> RetrainRun:
+    """A fresh run folder under ``<project>/models/`` (created, empty)."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    models = Path(project.root) / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 1000):
+        root = models / (f"run-{stamp}" if k == 1 else f"run-{stamp}-{k}")
+        try:
+            root.mkdir()
+        except FileExistsError:
+            continue
+        return RetrainRun(root)
+    raise RetrainError(f"cannot create a new run folder in {models}")
+
+
+def prepare_dataset(
+    project: Any, run: RetrainRun, *, seed: int = 0, cancel: CancelToken | None = None
+) -> Iterator[Progress]:
+    """Export the accepted images to ``run.dataset`` (the project's export code).
+
+    The train/validation split is keyed by each image's content hash, so an image keeps
+    its split from one run to the next and a later run's validation images include every
+    earlier one's (see :func:`core.dataset.split_for`).
+    """
+    accepted = project.images(status="accepted")
+    if len(accepted) < MIN_IMAGES:
+        raise RetrainError(
+            f"retraining needs at least {MIN_IMAGES} accepted images; the project has "
+            f"{len(accepted)} (accept more in review mode)"
+        )
+    yield from project.export(run.dataset, seed=seed, cancel=cancel)
+
+
+def validation_split(dataset: str | os.PathLike[str]) -> str:
+    """``"val"`` if the dataset has validation images, else ``"all"`` (tiny projects)."""
+    from core.dataset import read_manifest
+
+    return "val" if read_manifest(dataset).split("val") else "all"
+
+
+def train_command(
+    run: RetrainRun, options: TrainOptions, *, python: str | None = None
+) -> list[str]:
+    """The argv of the training process (``skintrace train ... --progress-json``).
+
+    ``--device auto`` (the default) trains on the GPU when there is one.
+    """
+    argv = [
+        python or sys.executable,
+        "-m",
+        "app",
+        "train",
+        str(run.dataset),
+        "--out",
+        str(run.train_out),
+        "--model",
+        options.model,
+        "--epochs",
+        str(options.epochs),
+        "--batch-size",
+        str(options.batch_size),
+        "--patience",
+        str(options.patience),
+        "--seed",
+        str(options.seed),
+        "--device",
+        options.device,
+        "--progress-json",
+    ]
+    if options.width is not None:
+        argv += ["--width", str(options.width)]
+    if options.threads is not None:
+        argv += ["--threads", str(options.threads)]
+    return argv
+
+
+def evaluate_command(
+    run: RetrainRun,
+    current: str | os.PathLike[str] | None,
+    options: TrainOptions,
+    *,
+    python: str | None = None,
+) -> list[str]:
+    """The argv that scores the candidate and the current model on the same images."""
+    argv = [
+        python or sys.executable,
+        "-m",
+        "app",
+        "evaluate",
+        str(run.dataset),
+        "--checkpoint",
+        str(run.candidate),
+    ]
+    if current is not None:
+        argv += ["--checkpoint", str(current)]
+    argv += [
+        "--split",
+        validation_split(run.dataset),
+        "--json",
+        str(run.evaluation),
+        "--device",
+        options.device,
+        "-q",
+    ]
+    if options.threads is not None:
+        argv += ["--threads", str(options.threads)]
+    return argv
+
+
+# ---------------------------------------------------------------------------- decide
+
+
+def _same(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def _result_for(results: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Mapping:
+    for r in results:
+        if r.get("source") and _same(r["source"], path):
+            return r
+    raise RetrainError(f"the evaluation report has no result for {path}")
+
+
+def decide(
+    report: Mapping[str, Any],
+    *,
+    candidate: str | os.PathLike[str],
+    current: str | os.PathLike[str] | None,
+) -> Decision:
+    """Compare candidate and current model on the same validation images.
+
+    Parameters
+    ----------
+    report : mapping
+        ``skintrace evaluate --json`` output (``EvalReport.to_dict()``) that scored both
+        checkpoints in one run, hence on the same images.
+    candidate, current : path
+        Checkpoint folders; ``current`` None when the project has no model yet (the
+        first model always becomes current: the baselines are a fallback, not a model).
+
+    Returns
+    -------
+    Decision
+        ``replace`` is True only if the candidate's mean global IoU is strictly higher.
+    """
+    results = report.get("results")
+    if not isinstance(results, list):
+        raise RetrainError("the evaluation report has no results list")
+    split = str(report.get("split", "?"))
+    images = int(report.get("images", 0))
+    cand = {c: float(_result_for(results, candidate)["iou"][c]) for c in CLASSES}
+    if current is None:
+        return Decision(True, cand, None, split, images, "first model of the project")
+    if _same(candidate, current):
+        raise RetrainError("the candidate and the current model are the same checkpoint")
+    cur = {c: float(_result_for(results, current)["iou"][c]) for c in CLASSES}
+    new, old = score(cand), score(cur)
+    if new > old:
+        reason = f"validation IoU {new:.4f} > {old:.4f} of the current model"
+        return Decision(True, cand, cur, split, images, reason)
+    reason = f"validation IoU {new:.4f} is not better than {old:.4f}; the current model stays"
+    return Decision(False, cand, cur, split, images, reason)
+
+
+def read_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read an evaluation JSON report, with a clear error if it is missing or broken."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RetrainError(f"the evaluation did not write its report {path}") from None
+    except (OSError, ValueError) as exc:
+        raise RetrainError(f"cannot read the evaluation report {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise RetrainError(f"{path} is not an evaluation report")
+    return data
+
+
+# ---------------------------------------------------------------------------- history
+
+
+def register_model(
+    project: Any,
+    candidate: str | os.PathLike[str],
+    decision: Decision,
+    *,
+    train_info: Mapping[str, Any] | None = None,
+    note: str = "",
+) -> int:
+    """Add the candidate to the model history with its metrics; make it current if better.
+
+    The metrics stored: ``iou_wrinkle``, ``iou_pore``, ``iou_mean`` (validation),
+    ``val_split``, ``val_images``, ``replaced`` (became current), ``compared_with``
+    (the then-current model id), ``current_iou_mean``, ``reason``, plus the numbers in
+    ``train_info`` (e.g. ``epochs``, ``best_epoch``, ``best_val_loss``, ``train_images``).
+    Returns the new model id.
+    """
+    previous = project.current_model()
+    metrics: dict[str, Any] = {f"iou_{c}": decision.candidate_iou[c] for c in CLASSES}
+    metrics.update(
+        iou_mean=decision.candidate_score,
+        val_split=decision.split,
+        val_images=decision.images,
+        replaced=decision.replace,
+        compared_with=None if previous is None else previous.id,
+        current_iou_mean=decision.current_score,
+        reason=decision.reason,
+    )
+    for key, value in (train_info or {}).items():
+        if isinstance(value, bool | int | float | str) or value is None:
+            metrics.setdefault(key, value)
+    model_id = project.add_model(candidate, metrics, note=note)
+    if decision.replace:
+        make_current(project, model_id)
+    return int(model_id)
+
+
+def make_current(project: Any, model_id: int | None) -> None:
+    """Choose the current model (None: back to the baselines) and log the change."""
+    project.set_current_model(model_id)
+    log = list(project.get_setting(SETTING_LOG, []) or [])
+    log.append(model_id)
+    project.set_setting(SETTING_LOG, log[-200:])
+
+
+def rollback(project: Any, model_id: int | None = None) -> Any:
+    """Make an earlier model current again; returns its ModelRecord (None: baselines).
+
+    Parameters
+    ----------
+    model_id : int, optional
+        The model to go back to. By default the model that was current before the
+        current one (from the project's log of current models), or the baselines when
+        the current model was the first.
+    """
+    current = project.current_model()
+    if model_id is None:
+        if current is None:
+            raise RetrainError("there is no current model to roll back from")
+        # The log is a stack of current models: pop the current one (and repeats of it)
+        # and go back to the one below it, or to the baselines when it was the first.
+        log = list(project.get_setting(SETTING_LOG, []) or [])
+        while log and log[-1] == current.id:
+            log.pop()
+        known = {m.id for m in project.models()}
+        while log and log[-1] not in known:
+            log.pop()
+        target = log[-1] if log else None
+        project.set_current_model(target)
+        project.set_setting(SETTING_LOG, log)
+        return project.current_model()
+    if model_id not in {m.id for m in project.models()}:
+        raise RetrainError(f"no model with id {model_id} in this project's history")
+    make_current(project, model_id)
+    return project.current_model()
+
+
+# ---------------------------------------------------------------------------- trigger
+
+
+def retrain_after(project: Any) -> int:
+    """The project's "retrain after N newly accepted images" setting (0: only on demand)."""
+    value = project.get_setting(SETTING_AFTER, DEFAULT_AFTER)
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return DEFAULT_AFTER
+
+
+def newly_accepted(project: Any) -> int:
+    """Accepted images since the last retraining run started."""
+    accepted = len(project.images(status="accepted"))
+    return max(0, accepted - int(project.get_setting(SETTING_LAST_COUNT, 0) or 0))
+
+
+def should_retrain(project: Any) -> bool:
+    """True when N (>0) or more images were accepted since the last run."""
+    n = retrain_after(project)
+    return n > 0 and newly_accepted(project) >= n and len(project.images(status="accepted")) >= 2
+
+
+def mark_run_started(project: Any) -> None:
+    """Remember how many images were accepted when this run started."""
+    project.set_setting(SETTING_LAST_COUNT, len(project.images(status="accepted")))

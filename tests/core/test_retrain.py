@@ -1,0 +1,206 @@
+"""Retraining: dataset from accepted images, replace-if-better on the same images, rollback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.dataset import read_manifest
+from core.errors import SkinTraceError
+from core.project import Project
+from core.retrain import (
+    Decision,
+    RetrainError,
+    TrainOptions,
+    decide,
+    evaluate_command,
+    mark_run_started,
+    new_run,
+    newly_accepted,
+    prepare_dataset,
+    read_report,
+    register_model,
+    rollback,
+    should_retrain,
+    train_command,
+    validation_split,
+)
+from tests.core.test_prelabel import SHAPE, make_project
+
+
+def _accept(project: Project, ids) -> None:
+    from core.synthetic import make_face
+
+    for image_id in ids:
+        face = make_face(20 + image_id - 1, shape=SHAPE)
+        project.save_rough(image_id, face.rough)
+        project.set_status(image_id, "submitted")
+        project.set_status(image_id, "accepted")
+
+
+@pytest.fixture
+def project(tmp_path):
+    p = make_project(tmp_path, count=8)
+    yield p
+    p.close()
+
+
+def _report(results, split="val", images=3):
+    return {"dataset": "d", "split": split, "images": images, "results": results}
+
+
+def _result(source, w, p):
+    return {"method": "m", "source": str(source), "iou": {"wrinkle": w, "pore": p}}
+
+
+def test_decide_replaces_only_if_strictly_better(tmp_path):
+    cand, cur = tmp_path / "new", tmp_path / "old"
+    better = decide(
+        _report([_result(cand, 0.5, 0.3), _result(cur, 0.4, 0.3)]), candidate=cand, current=cur
+    )
+    assert better.replace and better.candidate_score == pytest.approx(0.4)
+    assert better.current_score == pytest.approx(0.35)
+    equal = decide(
+        _report([_result(cur, 0.4, 0.3), _result(cand, 0.3, 0.4)]), candidate=cand, current=cur
+    )
+    assert not equal.replace and "not better" in equal.reason
+    worse = decide(
+        _report([_result(cand, 0.1, 0.1), _result(cur, 0.2, 0.2)]), candidate=cand, current=cur
+    )
+    assert not worse.replace
+    first = decide(_report([_result(cand, 0.0, 0.0)]), candidate=cand, current=None)
+    assert first.replace and first.current_iou is None
+
+
+def test_decide_refuses_broken_reports(tmp_path):
+    cand, cur = tmp_path / "new", tmp_path / "old"
+    with pytest.raises(RetrainError, match="no result"):
+        decide(_report([_result(cand, 0.5, 0.5)]), candidate=cand, current=cur)
+    with pytest.raises(RetrainError, match="results"):
+        decide({"split": "val"}, candidate=cand, current=None)
+    with pytest.raises(RetrainError, match="same checkpoint"):
+        decide(_report([_result(cand, 0.5, 0.5)]), candidate=cand, current=cand)
+    with pytest.raises(RetrainError, match="did not write"):
+        read_report(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{oops")
+    with pytest.raises(SkinTraceError):
+        read_report(tmp_path / "bad.json")
+
+
+def test_prepare_dataset_exports_only_accepted_images_with_stable_split(project):
+    ids = [r.id for r in project.images()]
+    run0 = new_run(project)
+    with pytest.raises(RetrainError, match="at least 2 accepted"):
+        list(prepare_dataset(project, run0))
+    _accept(project, ids[:4])
+    project.save_rough(ids[5], {"wrinkle": project.load_rough(ids[5])["wrinkle"]})
+    run1 = new_run(project)
+    assert run1.root != run0.root and run1.root.parent == project.root / "models"
+    last = list(prepare_dataset(project, run1))[-1]
+    manifest = read_manifest(run1.dataset)
+    assert last.info["items"] == 4 == len(manifest.items)
+    first_split = {i.content_hash: i.split for i in manifest.items}
+    _accept(project, ids[4:8])
+    run2 = new_run(project)
+    list(prepare_dataset(project, run2))
+    later = {i.content_hash: i.split for i in read_manifest(run2.dataset).items}
+    assert len(later) == 8
+    # the same images keep their split, so earlier validation images stay validation images
+    assert all(later[h] == s for h, s in first_split.items())
+    assert validation_split(run2.dataset) in ("val", "all")
+
+
+def test_commands_name_the_run_folders_and_options(project, tmp_path):
+    run = new_run(project)
+    opts = TrainOptions.from_dict({"model": "reduced-unet", "width": 4, "epochs": 2, "x": 1})
+    argv = train_command(run, opts, python="py")
+    assert argv[:5] == ["py", "-m", "app", "train", str(run.dataset)]
+    assert "--progress-json" in argv and argv[argv.index("--width") + 1] == "4"
+    assert argv[argv.index("--device") + 1] == "auto"  # GPU when there is one
+    with pytest.raises(RetrainError):
+        TrainOptions.from_dict({"epochs": 0})
+
+
+def _checkpoint(path: Path, bias: float) -> Path:
+    torch = pytest.importorskip("torch")
+    from core.model import create_model, save_checkpoint
+
+    torch.manual_seed(0)
+    net = create_model("reduced-unet", width=4).eval()
+    with torch.no_grad():  # outputs straddle the mask levels (bias -1) or stay off (-100)
+        net.outc.conv.weight.mul_(50.0)
+        net.outc.conv.bias.fill_(bias)
+    levels = {"wrinkle": 40.0, "pore": 90.0}
+    return save_checkpoint(
+        path, net, name="reduced-unet", config={"width": 4}, metadata={"mask_levels": levels}
+    )
+
+
+def test_real_evaluation_on_the_same_images_decides_and_history_rolls_back(project, tmp_path):
+    pytest.importorskip("torch")
+    from core.model.evaluate import evaluate
+
+    ids = [r.id for r in project.images()]
+    _accept(project, ids[:6])
+    run = new_run(project)
+    list(prepare_dataset(project, run))
+    split = validation_split(run.dataset)
+    good = _checkpoint(run.root / "good", -1.0)
+    bad = _checkpoint(run.root / "bad", -100.0)
+    report = evaluate(run.dataset, checkpoints=[good, bad], split=split, device="cpu")
+    data = report.to_dict()
+    assert data["results"][0]["iou"]["wrinkle"] > 0 == data["results"][1]["iou"]["wrinkle"]
+
+    # first model: always current
+    first = register_model(project, bad, decide(data, candidate=bad, current=None))
+    assert project.current_model().id == first
+    # better model on the same images replaces it
+    d_good = decide(data, candidate=good, current=bad)
+    assert d_good.replace and d_good.images == report.images and d_good.split == split
+    second = register_model(project, good, d_good, train_info={"epochs": 2, "skip": [1]})
+    assert project.current_model().id == second
+    # a worse candidate is kept in the history but does not become current
+    d_bad = decide(data, candidate=bad, current=good)
+    assert not d_bad.replace
+    third = register_model(project, bad, d_bad)
+    assert project.current_model().id == second
+    history = {m.id: m.metrics for m in project.models()}
+    assert list(history) == [first, second, third]
+    assert history[second]["replaced"] is True and history[third]["replaced"] is False
+    assert history[second]["compared_with"] == first and history[second]["epochs"] == 2
+    assert "skip" not in history[second]
+    assert history[second]["iou_mean"] > history[first]["iou_mean"]
+    assert history[third]["val_images"] == report.images
+
+    # rollback: to the model current before, then to the baselines
+    assert rollback(project).id == first
+    assert rollback(project) is None and project.current_model() is None
+    with pytest.raises(RetrainError, match="no current model"):
+        rollback(project)
+    assert rollback(project, third).id == third
+    with pytest.raises(RetrainError, match="no model with id"):
+        rollback(project, 999)
+    argv = evaluate_command(run, project.current_model().path, TrainOptions(), python="py")
+    assert argv.count("--checkpoint") == 2 and argv[argv.index("--split") + 1] == split
+
+
+def test_retrain_trigger_after_n_newly_accepted(project):
+    ids = [r.id for r in project.images()]
+    project.set_setting("retrain.after_accepted", 3)
+    _accept(project, ids[:2])
+    assert newly_accepted(project) == 2 and not should_retrain(project)
+    _accept(project, ids[2:3])
+    assert should_retrain(project)
+    mark_run_started(project)
+    assert newly_accepted(project) == 0 and not should_retrain(project)
+    _accept(project, ids[3:6])
+    assert should_retrain(project)
+    project.set_setting("retrain.after_accepted", 0)  # only on demand
+    assert not should_retrain(project)
+
+
+def test_decision_value_is_frozen():
+    d = Decision(True, {"wrinkle": 1.0, "pore": 0.0}, None, "val", 1, "x")
+    with pytest.raises(AttributeError):
+        d.replace = False  # type: ignore[misc]
