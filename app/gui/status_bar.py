@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
 
 from core.classes import CLASSES
 
@@ -25,10 +25,17 @@ class StatusBar(QStatusBar):
         self.values = QLabel("")
         self.zoom = QLabel("")
         self.save_state = QLabel("")
-        for w, stretch in ((self.position, 0), (self.values, 1), (self.zoom, 0)):
-            w.setMinimumWidth(90)
+        # Fixed widths: text changing under the moving cursor must never re-layout the
+        # window (that would resize and shift the canvas while painting).
+        for w, width, stretch in (
+            (self.position, 150, 0),
+            (self.values, 420, 1),
+            (self.zoom, 70, 0),
+            (self.save_state, 130, 0),
+        ):
+            w.setMinimumWidth(width)
+            w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.addPermanentWidget(w, stretch)
-        self.addPermanentWidget(self.save_state)
 
     def show_cursor(self, document: Any, row: float, col: float) -> None:
         if document is None or row < 0 or col < 0:
