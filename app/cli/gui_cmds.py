@@ -16,6 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_open(args: argparse.Namespace) -> int:
     """Open the annotation window on ``args.project``."""
     from app.gui.app import run_window
+    from core.project import Project
+
+    # Fail on the command line, before any window, if the folder is not a project.
+    Project.open(args.project, read_only=True).close()
 
     return run_window(args.project, read_only=args.read_only)
 
