@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QKeySequence
-
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
@@ -15,18 +13,17 @@ def build_actions(w: MainWindow) -> None:
     reg = w.registry
     files = w.project_actions
     bar = w.menuBar()
-    SK = QKeySequence.StandardKey  # noqa: N806
 
     m = w.menus["file"] = bar.addMenu("&File")
     m.addAction(reg.add("new_project", "&New project…", files.new_project, "Ctrl+Shift+N"))
-    m.addAction(reg.add("open_project", "&Open project…", files.open_project, SK.Open))
+    m.addAction(reg.add("open_project", "&Open project…", files.open_project, "Ctrl+O"))
     w.recent_menu = m.addMenu("Open &recent")
     w.recent_menu.aboutToShow.connect(files.fill_recent_menu)
     m.addAction(reg.add("import_images", "&Import images…", files.import_images, "Ctrl+I"))
     m.addSeparator()
-    m.addAction(reg.add("save", "&Save now", w.session_call("flush_async"), SK.Save))
+    m.addAction(reg.add("save", "&Save now", w.flush_async, "Ctrl+S"))
     m.addSeparator()
-    m.addAction(reg.add("quit", "&Quit", w.close, SK.Quit))
+    m.addAction(reg.add("quit", "&Quit", w.close, "Ctrl+Q"))
 
     m = w.menus["edit"] = bar.addMenu("&Edit")
     m.addAction(reg.add("undo", "&Undo stroke", w.undo, "Ctrl+Z"))

@@ -87,9 +87,6 @@ class MainWindow(QMainWindow):
         self.docks_menu.addAction(dock.toggleViewAction())
         return dock
 
-    def session_call(self, name: str) -> Any:
-        return lambda: getattr(self, name)()
-
     # -- project -----------------------------------------------------------------
 
     def open_project(self, folder: str | Path, *, read_only: bool = False) -> bool:
