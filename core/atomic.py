@@ -1,37 +1,86 @@
-"""Atomic file writes: temp file in the same folder, flush, fsync, ``os.replace``."""
+"""Atomic file writes: temp file in the same folder, flush, fsync, ``os.replace``.
+
+A full disk (``ENOSPC``) or an exhausted quota (``EDQUOT``) while writing raises
+:class:`~core.errors.DiskFullError` naming the file; the temp file is removed and the
+previous file is left as it was.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, TypeGuard
+
+from core.errors import DiskFullError
+
+#: ``errno`` values that mean "no room left", whatever the file system calls it.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+def is_disk_full(exc: BaseException) -> TypeGuard[OSError]:
+    """True if ``exc`` is an OSError saying the disk or the user's quota is full."""
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+
+
+def disk_full_error(
+    path: str | os.PathLike[str],
+    exc: OSError,
+    *,
+    what: str = "",
+    kept: str = "the previous version is unchanged",
+) -> DiskFullError:
+    """A :class:`DiskFullError` for ``exc`` raised while writing ``path``.
+
+    ``what`` says what was being written (``"the rough masks of image 3"``) and
+    ``kept`` what survived; the message always names the path and asks to free space.
+    """
+    subject = f"{what} to {path}" if what else str(path)
+    reason = exc.strerror or "no space left on device"
+    return DiskFullError(
+        exc.errno or errno.ENOSPC,
+        f"disk full: cannot write {subject} ({reason}); free some space and try again, {kept}",
+        str(path),
+    )
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path``; on success it replaces ``path`` atomically.
 
     If the block raises, the temporary file is removed and ``path`` is untouched,
     so readers always see either the old complete file or the new complete file.
+    A full disk raises :class:`~core.errors.DiskFullError` naming ``path``.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open supports 'w' and 'wb', not {mode!r}")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        kwargs = {"encoding": "utf-8", "newline": "\n"} if mode == "w" else {}
-        with os.fdopen(fd, mode, **kwargs) as fh:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(target, exc) from exc
+        raise
+    try:
+        fh: IO[Any]
+        if mode == "w":
+            fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        else:
+            fh = os.fdopen(fd, "wb")
+        with fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+            raise disk_full_error(target, exc) from exc
         raise
 
 

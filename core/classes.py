@@ -14,4 +14,4 @@ def check_class(name: str) -> ClassName:
     """Return ``name`` if it is a known class, else raise a ValueError naming the choices."""
     if name not in CLASSES:
         raise ValueError(f"unknown class {name!r}; expected one of {', '.join(CLASSES)}")
-    return name  # type: ignore[return-value]
+    return name

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import cv2
 import numpy as np
 
+from core.atomic import atomic_write_bytes, atomic_write_text, disk_full_error, is_disk_full
 from core.classes import CLASSES
 from core.errors import DatasetError
 from core.progress import CancelToken, Progress
@@ -394,7 +395,12 @@ def write_dataset(
     if total is None and hasattr(entries, "__len__"):
         total = len(entries)  # type: ignore[arg-type]
     total = total or 0
-    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.partial-", dir=out.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.partial-", dir=out.parent))
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(out, exc, what="the dataset") from None
+        raise
     base = params.to_dict()
     try:
         for sub in ("images", *(f"{k}/{c}" for k in ("gt", "masks", "rough") for c in CLASSES)):
@@ -414,7 +420,7 @@ def write_dataset(
             if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
                 raise DatasetError(f"item {item_id!r}: image must be (M, N, 3) uint8")
             shape = image.shape[:2]
-            rough = {}
+            rough: dict[str, np.ndarray] = {}
             for c in CLASSES:
                 mask = entry.rough.get(c)
                 mask = np.zeros(shape, bool) if mask is None else np.asarray(mask) != 0
@@ -427,7 +433,7 @@ def write_dataset(
             gt = compute_gt(image, rough, item_params)
             rel: dict[str, Any] = {"image": f"images/{item_id}.png", "gt": {}, "masks": {}}
             rel["rough"] = {}
-            (tmp / rel["image"]).write_bytes(encode_png(image))
+            atomic_write_bytes(tmp / rel["image"], encode_png(image))
             for c in CLASSES:
                 for key, arr in (
                     ("gt", gt[c]),
@@ -435,7 +441,7 @@ def write_dataset(
                     ("rough", rough[c].astype(np.uint8) * 255),
                 ):
                     rel[key][c] = f"{key}/{c}/{item_id}.png"
-                    (tmp / rel[key][c]).write_bytes(encode_png(arr))
+                    atomic_write_bytes(tmp / rel[key][c], encode_png(arr))
             split = split_for(entry.content_hash, val_ratio, seed=seed)
             record: dict[str, Any] = {"id": item_id, **rel, "status": entry.status}
             record.update(split=split, content_hash=entry.content_hash)
@@ -464,7 +470,7 @@ def write_dataset(
         writer = csv.DictWriter(text, fieldnames=_CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows_csv)
-        (tmp / INDEX).write_text(text.getvalue(), encoding="utf-8")
+        atomic_write_text(tmp / INDEX, text.getvalue())
         manifest = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
@@ -475,14 +481,13 @@ def write_dataset(
             "items": items,
         }
         # The manifest goes last: a folder without one never looks complete.
-        with open(tmp / MANIFEST, "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
+        atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=1))
         _install(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             shutil.rmtree(tmp)
+        if is_disk_full(exc):
+            raise disk_full_error(out, exc, what="the dataset") from None
         raise
     n_val = sum(1 for i in items if i["split"] == "val")
     info = {"out": str(out), "items": len(items), "train": len(items) - n_val, "val": n_val}
@@ -556,7 +561,7 @@ def dataset_from_masks(
         for stem, path in chosen:
             try:
                 pixels = load_image(path).pixels
-                rough = {
+                rough: dict[str, np.ndarray] = {
                     c: load_painted(masks[c][stem], shape=pixels.shape[:2])
                     for c in CLASSES
                     if stem in masks[c]

@@ -27,5 +27,16 @@ class CheckpointError(SkinTraceError):
     """A model checkpoint is missing, corrupt or incompatible."""
 
 
+class DiskFullError(SkinTraceError, OSError):
+    """The disk or the user's quota is full; the write was undone and older files kept.
+
+    Also an :class:`OSError` (``errno`` ENOSPC or EDQUOT, ``filename`` the path), so
+    code that handles OS errors still sees it; ``str()`` is the one-line message.
+    """
+
+    def __str__(self) -> str:
+        return str(self.strerror) if self.strerror else super().__str__()
+
+
 class Cancelled(SkinTraceError):
     """Long work was cancelled by the user."""

@@ -144,9 +144,10 @@ def _decode_16bit_color(path: Path, fmt: str | None) -> np.ndarray:
             arr = np.moveaxis(arr, 0, 2)  # planar configuration
         return arr
     data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
-    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if arr is None:
+    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if decoded is None:
         raise ValueError("decoder returned no pixels")
+    arr = np.asarray(decoded)
     if arr.ndim == 3 and arr.shape[2] >= 3:
         arr = arr[:, :, [2, 1, 0] + ([3] if arr.shape[2] == 4 else [])]
     return arr

@@ -413,10 +413,11 @@ def simulate_annotator(
     m, n = face.shape
     scale = min(m / DEFAULT_SHAPE[0], n / DEFAULT_SHAPE[1])
     out: dict[ClassName, np.ndarray] = {}
-    for name, mask, radius in (
+    specs: tuple[tuple[ClassName, np.ndarray, float], ...] = (
         ("wrinkle", face.wrinkle, wrinkle_radius),
         ("pore", face.pore, pore_radius),
-    ):
+    )
+    for name, mask, radius in specs:
         count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
         keep = rng.random(count) >= miss_rate
         keep[0] = False

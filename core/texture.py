@@ -83,7 +83,7 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     src = np.ascontiguousarray(a, dtype=np.float32)
     channels = 1 if src.ndim == 2 else src.shape[2]
     if channels == 1:
-        gray = src.reshape(src.shape[0], src.shape[1])
+        gray: np.ndarray = src.reshape(src.shape[0], src.shape[1])
         gray = gray * np.float32(scale) if scale != 1.0 else gray.copy()
     else:
         weights = list(_BT601) + [0.0] * (channels - 3)
@@ -110,7 +110,7 @@ def wrinkle_texture_from_gray(gray: np.ndarray, *, sigma: float = DEFAULT_SIGMA)
     """Eq. 1 on an already converted :func:`to_gray` image (no validation of the image)."""
     sigma = _check_positive("sigma", sigma)
     k = gaussian_kernel_size(sigma)
-    blur = cv2.GaussianBlur(
+    blur: np.ndarray = cv2.GaussianBlur(
         gray, (k, k), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101
     )
     # T = (1 - I / (1 + I_G)) * 255, in place to keep 6000×4000 maps cheap.
@@ -156,7 +156,7 @@ def pore_response(gray: np.ndarray) -> np.ndarray:
     l1 = g1 - cv2.pyrUp(g2, dstsize=size1)
     expanded = cv2.pyrUp(l1, dstsize=size0)
     # t = -(L0 + Expand(L1)) = Expand(G1) - G0 - Expand(L1)
-    t = cv2.pyrUp(g1, dstsize=size0)
+    t: np.ndarray = cv2.pyrUp(g1, dstsize=size0)
     t -= g0
     t -= expanded
     return t

@@ -97,11 +97,11 @@ class AssistMixin:
                     if rec.status is Status.NEW:
                         self._move(db, image_id, rec.status, Status.PRELABELED, f"by {source}")
             except BaseException:
-                for c in staged:
-                    self._prelabels.discard(image_id, c)
+                for name in staged:
+                    self._prelabels.discard(image_id, name)
                 raise
-            for c in staged:
-                self._prelabels.install(image_id, c)
+            for name in staged:
+                self._prelabels.install(image_id, name)
 
     def load_prelabel(self, image_id: int) -> tuple[dict[str, np.ndarray], str] | None:
         """The image's pre-label maps and source, or None if it has none.

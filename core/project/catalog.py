@@ -157,7 +157,11 @@ class Project(AssistMixin):
         fd, tmp_name = tempfile.mkstemp(prefix=f".{CATALOG}.", suffix=".creating", dir=root)
         os.close(fd)
         tmp = Path(tmp_name)
-        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+        except BaseException:
+            tmp.unlink()
+            raise
         try:
             migrate(conn, catalog=str(tmp))
             now = utc_now()
@@ -171,8 +175,13 @@ class Project(AssistMixin):
             with conn:
                 conn.execute("BEGIN")
                 conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
-        finally:
+        except BaseException as exc:
             conn.close()
+            tmp.unlink()
+            if isinstance(exc, sqlite3.Error):
+                raise sql_error(catalog, exc) from None
+            raise
+        conn.close()
         try:
             # link() never replaces: of two processes creating at once, one wins.
             os.link(tmp, catalog)

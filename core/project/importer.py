@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.classes import CLASSES, check_class
-from core.errors import ImageLoadError, ProjectError, SkinTraceError
+from core.errors import DiskFullError, ImageLoadError, ProjectError, SkinTraceError
 from core.progress import CancelToken, Progress
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from core.project.catalog import ImageRecord, Project
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
@@ -114,6 +116,11 @@ def _walk(folder: Path, skip: Iterable[Path]) -> list[Path]:
     return found
 
 
+def _same_name_first(paths: list[Path], name: str) -> list[Path]:
+    """``paths`` with those whose file name is ``name`` first (stable otherwise)."""
+    return sorted(paths, key=lambda p: p.name != name)
+
+
 def _stem_index(folder: Path | None) -> dict[str, Path]:
     if folder is None:
         return {}
@@ -128,13 +135,17 @@ def _stem_index(folder: Path | None) -> dict[str, Path]:
 
 def _copy_in(project: Project, src: Path, digest: str) -> str:
     """Copy ``src`` into ``images/`` atomically; return its project-relative path."""
-    from core.atomic import atomic_open
+    from core.atomic import atomic_open, disk_full_error
 
     dest = project.root / "images" / src.name
     if dest.exists():
         dest = dest.with_name(f"{src.stem}-{digest[:8]}{src.suffix}")
-    with open(src, "rb") as fin, atomic_open(dest, "wb") as fout:
-        shutil.copyfileobj(fin, fout, 1 << 20)
+    try:
+        with open(src, "rb") as fin, atomic_open(dest, "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+    except DiskFullError as exc:
+        kept = "the images imported before it are kept (importing again skips them)"
+        raise disk_full_error(dest, exc, what=f"a copy of {src.name}", kept=kept) from None
     return dest.relative_to(project.root).as_posix()
 
 
@@ -239,39 +250,46 @@ def import_images(
         batch.clear()
         copied.clear()
 
-    for n, path in enumerate(files):
-        if cancel is not None and cancel.cancelled:
-            cancelled = True
-            break
-        rel = path.relative_to(src).as_posix()
-        if path.suffix.lower() not in IMAGE_EXTENSIONS:
-            not_images.append(str(path))
-        else:
-            try:
-                size = path.stat().st_size
-                rows, cols = image_shape(path)
-                digest = file_sha256(path)
-            except ImageLoadError as exc:
-                unreadable.append((str(path), str(exc)))
-            except OSError as exc:
-                unreadable.append((str(path), f"{path}: {exc.strerror}"))
+    try:
+        for n, path in enumerate(files):
+            if cancel is not None and cancel.cancelled:
+                cancelled = True
+                break
+            rel = path.relative_to(src).as_posix()
+            if path.suffix.lower() not in IMAGE_EXTENSIONS:
+                not_images.append(str(path))
             else:
-                if digest in known:
-                    duplicates.append((str(path), known[digest]))
+                try:
+                    size = path.stat().st_size
+                    rows, cols = image_shape(path)
+                    digest = file_sha256(path)
+                except ImageLoadError as exc:
+                    unreadable.append((str(path), str(exc)))
+                except OSError as exc:
+                    unreadable.append((str(path), f"{path}: {exc.strerror}"))
                 else:
-                    known[digest] = rel
-                    if copy:
-                        stored = _copy_in(project, path, digest)
-                        copied.append(project.root / stored)
+                    if digest in known:
+                        duplicates.append((str(path), known[digest]))
                     else:
-                        stored = _stored_path(project, path)
-                    batch.append((rel, stored, int(copy), digest, size, rows, cols))
-                    if len(batch) >= _BATCH:
-                        flush()
-        yield Progress(n + 1, total, rel)
-    flush()
+                        known[digest] = rel
+                        if copy:
+                            stored = _copy_in(project, path, digest)
+                            copied.append(project.root / stored)
+                        else:
+                            stored = _stored_path(project, path)
+                        batch.append((rel, stored, int(copy), digest, size, rows, cols))
+                        if len(batch) >= _BATCH:
+                            flush()
+            yield Progress(n + 1, total, rel)
+        flush()
+    except BaseException:
+        # Copies not yet in the catalog (a full disk, a closed generator) are orphans.
+        for p in copied:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        raise
 
-    matched = {c: 0 for c in CLASSES}
+    matched: dict[str, int] = {c: 0 for c in CLASSES}
     mask_errors: list[tuple[str, str]] = []
     if any(indexes[c] for c in CLASSES) and added:
         yield from _attach_masks(project, added, indexes, matched, mask_errors, total)
@@ -301,7 +319,7 @@ def _attach_masks(
     for n, (digest, stem) in enumerate(added):
         image_id = ids[digest]
         rec = project.image(image_id)
-        masks = {}
+        masks: dict[str, np.ndarray] = {}
         for c in CLASSES:
             found = next((ix[stem] for ix in indexes[c] if stem in ix), None)
             if found is None:
@@ -312,8 +330,8 @@ def _attach_masks(
                 errors.append((str(found), str(exc)))
         if masks:
             project.save_rough(image_id, masks, comment="imported with existing masks")
-            for c in masks:
-                matched[c] += 1
+            for name in masks:
+                matched[name] += 1
         if n % 16 == 0:
             yield Progress(total, total, f"masks {n + 1}/{len(added)}")
 
@@ -365,9 +383,7 @@ def relink(
                     by_size.setdefault(p.stat().st_size, []).append(p)
         updates = []
         for rec in missing:
-            candidates = sorted(
-                by_size.get(rec.size_bytes, []), key=lambda p, r=rec: p.name != r.path.name
-            )
+            candidates = _same_name_first(by_size.get(rec.size_bytes, []), rec.path.name)
             hit = next((p for p in candidates if file_sha256(p) == rec.content_hash), None)
             if hit is not None:
                 updates.append((rec.id, hit))

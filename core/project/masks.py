@@ -24,9 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.atomic import atomic_write_bytes
+from core.atomic import atomic_write_bytes, disk_full_error
 from core.dataset import encode_png
-from core.errors import ProjectError
+from core.errors import DiskFullError, ProjectError
 
 PENDING = ".pending"
 
@@ -79,8 +79,14 @@ class FileStore:
 
     def stage(self, image_id: int, cls: str, data: bytes) -> Path:
         """Step 1: write the new content beside the live file."""
-        pending = self.path(image_id, cls).with_name(f"{cls}.png{PENDING}")
-        atomic_write_bytes(pending, data)
+        live = self.path(image_id, cls)
+        pending = live.with_name(f"{cls}.png{PENDING}")
+        try:
+            atomic_write_bytes(pending, data)
+        except DiskFullError as exc:
+            kind = "rough mask" if self.folder == "masks" else "pre-label"
+            what = f"the {cls} {kind} of image {image_id}"
+            raise disk_full_error(live, exc, what=what) from None
         return pending
 
     def install(self, image_id: int, cls: str) -> None:

@@ -7,10 +7,11 @@ version. A catalog newer than this SkinTrace is refused, never downgraded.
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from pathlib import Path
 
-from core.errors import ProjectError
+from core.errors import DiskFullError, ProjectError, SkinTraceError
 
 _STATUSES = "'new','prelabeled','in_progress','submitted','accepted','rejected'"
 _CLASSES = "'wrinkle','pore'"
@@ -107,12 +108,22 @@ def migrate(conn: sqlite3.Connection, *, catalog: str) -> int:
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.rollback()
+            if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                raise sql_error(Path(catalog), exc) from None
             raise ProjectError(f"{catalog}: upgrade to schema {version} failed: {exc}") from None
     return before
 
 
-def sql_error(path: Path, exc: sqlite3.Error) -> ProjectError:
-    """A damaged catalog names the file; other SQLite errors (busy, disk full) say what."""
+def sql_error(path: Path, exc: sqlite3.Error) -> SkinTraceError:
+    """A damaged catalog names the file; a full disk is a DiskFullError; others say what."""
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        # SQLite rolled the transaction back: the catalog still holds the last commit.
+        return DiskFullError(
+            errno.ENOSPC,
+            f"disk full: cannot write the catalog {path} ({exc}); free some space and "
+            "try again, the last saved state is unchanged",
+            str(path),
+        )
     if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "malformed"
         return _damaged(path, exc)
     return ProjectError(f"catalog {path}: {exc}")
@@ -152,5 +163,5 @@ def connect(catalog: Path, *, read_only: bool) -> sqlite3.Connection:
             raise sqlite3.DatabaseError(result)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise _damaged(catalog, exc) from None
+        raise sql_error(catalog, exc) from None
     return conn
