@@ -7,7 +7,9 @@ Every method is scored the same way on the chosen split of a GT dataset:
   (the training's validation loss for ``--loss mse``);
 * **IoU** (Eq. 4) per class between the predicted mask and the binary GT (``GT > 0``):
   *global* (intersections and unions summed over all images, as in the paper's tables)
-  and *per image* (mean of each image's IoU; an image where both are empty counts 1);
+  and *per image* (mean of each image's IoU; an image where both are empty counts 1),
+  computed by :class:`core.metrics.MetricAccumulator` (which also gives Dice, precision
+  and recall, reported in ``MethodResult.scores``);
 * the predicted mask is ``map >= level`` (:mod:`core.model.masks`): a checkpoint's own
   levels for a network, and 0/255 maps for the baselines, which any level splits alike.
 """
@@ -26,6 +28,7 @@ from core.baselines import baseline_maps
 from core.classes import CLASSES
 from core.dataset import read_manifest
 from core.errors import DatasetError
+from core.metrics import MetricAccumulator
 from core.model.data import load_item
 from core.model.infer import Predictor
 from core.model.masks import DEFAULT_MASK_LEVEL, maps_to_masks
@@ -46,6 +49,8 @@ class MethodResult:
     iou_per_image: dict[str, float]
     images: int
     mask_levels: dict[str, float] = field(default_factory=dict)
+    #: ``{class: {"mean" | "global": {"iou", "dice", "precision", "recall"}}}``.
+    scores: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,45 +89,36 @@ class EvalReport:
 
 
 class _Tally:
-    """Running sums for one method."""
+    """Running sums for one method: loss, and per-image counts in a MetricAccumulator."""
 
     def __init__(self) -> None:
         self.loss = 0.0
-        self.inter = dict.fromkeys(CLASSES, 0)
-        self.union = dict.fromkeys(CLASSES, 0)
-        self.per_image: dict[str, list[float]] = {c: [] for c in CLASSES}
-        self.images = 0
+        self.metrics = MetricAccumulator()
 
     def add(
         self, maps: dict[str, np.ndarray], gt: dict[str, np.ndarray], levels: dict[str, float]
     ) -> None:
-        masks = maps_to_masks(maps, levels)
         errors = []
         for c in CLASSES:
             diff = maps[c].astype(np.float32) / 255.0 - gt[c].astype(np.float32) / 255.0
             errors.append(float(np.mean(diff * diff)))
-            truth = gt[c] > 0
-            inter = int(np.count_nonzero(masks[c] & truth))
-            union = int(np.count_nonzero(masks[c] | truth))
-            self.inter[c] += inter
-            self.union[c] += union
-            self.per_image[c].append(inter / union if union else 1.0)
+        self.metrics.add({c: gt[c] > 0 for c in CLASSES}, maps_to_masks(maps, levels))
         self.loss += float(np.mean(errors))
-        self.images += 1
 
     def result(
         self, method: str, source: str, params: int | None, levels: dict[str, float]
     ) -> MethodResult:
-        n = max(self.images, 1)
+        n = len(self.metrics)
         return MethodResult(
             method=method,
             source=source,
             params=params,
-            loss=self.loss / n,
-            iou={c: self.inter[c] / self.union[c] if self.union[c] else 1.0 for c in CLASSES},
-            iou_per_image={c: float(np.mean(self.per_image[c] or [1.0])) for c in CLASSES},
-            images=self.images,
+            loss=self.loss / max(n, 1),
+            iou={c: self.metrics.pooled(c)["iou"] for c in CLASSES},
+            iou_per_image={c: self.metrics.mean(c)["iou"] for c in CLASSES},
+            images=n,
             mask_levels=dict(levels),
+            scores=self.metrics.summary(),
         )
 
 

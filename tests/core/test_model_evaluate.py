@@ -88,7 +88,10 @@ def test_table_and_json(setup):
     assert "IoU wrinkle" in text and "reduced-unet" in text and "#Params" in text
     data = json.loads(json.dumps(report.to_dict()))
     assert data["split"] == "all" and data["images"] == 8
-    assert set(data["results"][0]["iou"]) == {"wrinkle", "pore"}
+    row = data["results"][0]
+    assert set(row["iou"]) == {"wrinkle", "pore"}
+    assert row["scores"]["pore"]["global"]["iou"] == pytest.approx(row["iou"]["pore"])
+    assert set(row["scores"]["wrinkle"]["mean"]) == {"iou", "dice", "precision", "recall"}
 
 
 def test_errors(setup, tmp_path):
