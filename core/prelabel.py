@@ -18,6 +18,7 @@ source (loaded lazily through :mod:`core.model`).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ BASELINE_SOURCE = "baseline:frangi+kmeans"
 MODEL_PREFIX = "model:"
 #: Statuses whose images may receive a pre-label (nobody has painted them).
 PRELABEL_STATUSES = ("new", "prelabeled")
+#: Dilation (pixels) from a predicted mask to a rough mask, see :func:`prelabel_to_rough`.
+ROUGH_GROW = 2
 
 Maps = dict[str, np.ndarray]
 PredictFn = Callable[[np.ndarray], Maps]
@@ -108,6 +111,68 @@ def make_predictor(
         return predictor.predict([image])[0]
 
     return predict
+
+
+def source_from_name(name: str) -> PrelabelSource:
+    """Rebuild a :class:`PrelabelSource` from the name stored with a pre-label."""
+    if name.startswith(MODEL_PREFIX):
+        model_id, _, path = name[len(MODEL_PREFIX) :].partition(":")
+        try:
+            return model_source(int(model_id), path)
+        except ValueError:
+            pass
+    return PrelabelSource("baseline", name)
+
+
+def mask_levels(source: PrelabelSource) -> dict[str, float]:
+    """The per-class level that turns this source's maps into masks (``map >= level``).
+
+    A model's levels are stored in its checkpoint's ``config.json`` (read as JSON, no
+    torch; see :mod:`core.model.masks`); baseline maps are 0/255, split at 128.
+    """
+    from core.model.masks import DEFAULT_MASK_LEVEL
+
+    if source.kind != "model" or source.checkpoint is None:
+        return dict.fromkeys(CLASSES, 128.0)
+    try:
+        config = json.loads((source.checkpoint / "config.json").read_text(encoding="utf-8"))
+        stored = config.get("metadata", {}).get("mask_levels") or {}
+    except (OSError, ValueError, AttributeError):
+        stored = {}
+    return {c: float(stored.get(c, DEFAULT_MASK_LEVEL)) for c in CLASSES}
+
+
+def prelabel_to_rough(
+    maps: Mapping[str, np.ndarray], levels: Mapping[str, float], *, grow: int = ROUGH_GROW
+) -> dict[str, np.ndarray]:
+    """Rough masks from a pre-label: ``map >= level``, dilated by ``grow`` pixels.
+
+    The predicted mask approximates the binary GT, which is thinner than the generous
+    rough mask an annotator paints; growing it keeps the structures' edges when GT is
+    recomputed as rough × texture.
+
+    Parameters
+    ----------
+    maps : mapping of class to (M, N) ndarray of uint8
+    levels : mapping of class to float
+    grow : int
+        Dilation radius in pixels (0: none).
+
+    Returns
+    -------
+    dict of class to (M, N) ndarray of bool
+    """
+    import cv2
+
+    from core.model.masks import maps_to_masks
+
+    if grow < 0:
+        raise ValueError(f"grow must be >= 0 pixels, got {grow}")
+    masks = maps_to_masks({c: np.asarray(maps[c]) for c in CLASSES}, dict(levels))
+    if grow == 0:
+        return {c: np.asarray(m, dtype=bool) for c, m in masks.items()}
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    return {c: cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for c, m in masks.items()}
 
 
 # ---------------------------------------------------------------------------- order

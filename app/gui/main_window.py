@@ -6,10 +6,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDialog, QWidget
 
+from . import history_view, model_history, prelabel_worker, review, training_panel
 from .actions import build_actions
 from .bridge import DocumentBridge
 from .canvas import ImageCanvas
@@ -33,6 +34,9 @@ class MainWindow(QMainWindow):
     :attr:`registry` for menu actions with shortcuts, ``layers.set_prediction`` for the
     prediction layer, and ``session.set_status`` for every status change.
     """
+
+    #: (AnnotationSession | None) a project was opened or closed (model-assisted parts follow).
+    sessionChanged = Signal(object)
 
     def __init__(self, prefs: Preferences | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,6 +65,9 @@ class MainWindow(QMainWindow):
         self.add_dock("Tools", self.tools_panel, right, "tools")
         self.add_dock("Layers", self.layers_panel, right, "layers")
         self.add_dock("GT parameters", self.params_panel, right, "params")
+        # Model-assisted annotation (docs/model-assisted.md): each part mounts itself.
+        for part in (prelabel_worker, training_panel, model_history, review, history_view):
+            part.install(self)
 
         self.bridge.changed.connect(self.canvas.on_document_change)
         self.bridge.changed.connect(self._update_actions)
@@ -126,6 +133,7 @@ class MainWindow(QMainWindow):
         if first is not None:
             session.open_image(first, wait=True)
         self._update_title()
+        self.sessionChanged.emit(session)
 
     def refresh_images(self) -> None:
         if self.session is not None:
@@ -146,7 +154,7 @@ class MainWindow(QMainWindow):
         self.open_image(self.image_list.neighbour(self._current_id(), -1))
 
     def next_unfinished(self) -> None:
-        target = self.image_list.next_unfinished(self._current_id())
+        target = self.prelabels.next_target(self._current_id())
         if target is None:
             self.status.showMessage("Every image is submitted — nothing left to annotate.", 5000)
         self.open_image(target)
@@ -181,7 +189,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
         for candidate in (
             self.image_list.neighbour(loaded.image_id, +1),
-            self.image_list.next_unfinished(loaded.image_id),
+            self.prelabels.next_target(loaded.image_id),
         ):
             session.prefetch(candidate)
 
@@ -290,6 +298,7 @@ class MainWindow(QMainWindow):
         self.params_panel.overrideCleared.disconnect(self._clear_override)
         self.bridge.detach()
         self.canvas.set_document(None)
+        self.sessionChanged.emit(None)
         session.close()
         self.session = None
 

@@ -1,0 +1,507 @@
+"""Pre-labels in the window: computed ahead of the annotator, shown as the prediction layer.
+
+:class:`PrelabelController` keeps one background job at a time on its own one-thread
+pool (so image loading on the global pool is never starved): each job pre-labels the
+most urgent image of a fresh plan (:func:`core.prelabel.plan_prelabels`: the open image
+if it needs one, then the next ones in the annotator's order), then the next job is
+planned again, so opening another image re-prioritises at once. Pre-labels are saved
+through the session's single writer. "Pre-annotate all" runs the whole plan as a batch
+with a progress dialog and cancel. The source (model or baselines) is shown in the
+status bar, and "Use pre-label as rough masks" turns the shown pre-label into rough masks
+through :meth:`AnnotationDocument.set_rough` (undoable).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QProgressDialog, QScrollArea, QWidget
+
+from core.classes import CLASSES
+
+from .workers import FunctionWorker, ProgressWorker
+
+if TYPE_CHECKING:
+    from core.prelabel import PrelabelSource
+
+    from .main_window import MainWindow
+
+CACHE_SIZE = 24
+ORDERS = ("file", "uncertainty")
+
+
+def model_menu(window: MainWindow) -> QMenu:
+    """The window's "Model" menu (created before Help on first use)."""
+    menu = window.menus.get("model")
+    if menu is None:
+        menu = QMenu("&Model", window)
+        help_menu = window.menus.get("help")
+        bar = window.menuBar()
+        if help_menu is not None:
+            bar.insertMenu(help_menu.menuAction(), menu)
+        else:
+            bar.addMenu(menu)
+        window.menus["model"] = menu
+    return menu
+
+
+def add_tabbed_dock(
+    window: MainWindow, title: str, widget: QWidget, key: str, *, beside: str, area: Any = None
+) -> QDockWidget:
+    """Add a dock tabbed with the existing dock ``dock_<beside>`` (keeps the window size).
+
+    The widget sits in a scroll area, so a small window never has to grow for it.
+    """
+    area = area or Qt.DockWidgetArea.RightDockWidgetArea
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setWidget(widget)
+    dock = window.add_dock(title, scroll, area, key)
+    other = window.findChild(QDockWidget, f"dock_{beside}")
+    if other is not None:
+        window.tabifyDockWidget(other, dock)
+        other.raise_()
+    return dock
+
+
+class PrelabelController(QObject):
+    """Schedules, shows and applies pre-labels for one window."""
+
+    #: (image id, source name) a pre-label is shown in the prediction layer.
+    prelabelShown = Signal(object, str)
+    #: (image id, source name) a pre-label was computed (its save is queued).
+    prelabelReady = Signal(object, str)
+    #: (source name) the project's pre-label source changed (new model, rollback).
+    sourceChanged = Signal(str)
+    #: (Progress) a step of "Pre-annotate all".
+    batchProgress = Signal(object)
+    #: () the batch ended (done, cancelled or failed).
+    batchFinished = Signal()
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.session: Any = None
+        self.source: PrelabelSource | None = None
+        #: Compute pre-labels ahead of the annotator (the benchmark turns it off).
+        self.ahead = True
+        self.order_mode = "file"
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._cache: OrderedDict[Any, tuple[dict[str, np.ndarray], str]] = OrderedDict()
+        self._scores: dict[Any, float] = {}
+        self._attempted: set[Any] = set()
+        self._job: FunctionWorker | None = None
+        self._loading: FunctionWorker | None = None
+        self.batch: ProgressWorker | None = None
+        self.dialog: QProgressDialog | None = None
+        self._generation = 0
+        self._predict_lock = threading.Lock()
+        self._predict: tuple[str, Callable[[np.ndarray], dict[str, np.ndarray]]] | None = None
+        self.source_label = QLabel("")
+        self.source_label.setObjectName("prelabel_source")
+        window.status.addPermanentWidget(self.source_label)
+        self._schedule_timer = QTimer(self)
+        self._schedule_timer.setSingleShot(True)
+        self._schedule_timer.setInterval(0)
+        self._schedule_timer.timeout.connect(self.schedule)
+
+    # -- session -------------------------------------------------------------------
+
+    def attach(self, session: Any) -> None:
+        """Follow ``session`` (None detaches)."""
+        self.detach()
+        self.session = session
+        if session is None:
+            return
+        session.documentOpened.connect(self._on_document_opened)
+        session.writer.written.connect(self._on_written)
+        self.refresh_source()
+        if session.current is not None:
+            self._on_document_opened(session.current)
+
+    def detach(self) -> None:
+        session, self.session = self.session, None
+        self._generation += 1
+        self.cancel_batch()
+        if session is not None:
+            session.documentOpened.disconnect(self._on_document_opened)
+            session.writer.written.disconnect(self._on_written)
+        self._cache.clear()
+        self._scores.clear()
+        self._attempted.clear()
+        self._job = None
+        self.source = None
+        self.source_label.setText("")
+
+    def refresh_source(self) -> None:
+        """Re-read the project's source (after training or a rollback) and re-plan."""
+        from core.prelabel import describe_source, source_for
+
+        if self.session is None:
+            return
+        source = source_for(self.session.project)
+        if self.source is not None and source == self.source:
+            return
+        self.source = source
+        self._generation += 1
+        self._attempted.clear()
+        self._scores.clear()
+        self._job = None
+        self.source_label.setText(f"Pre-labels: {describe_source(source.name)}")
+        self.sourceChanged.emit(source.name)
+        self.schedule_soon()
+
+    # -- showing -----------------------------------------------------------------
+
+    def current_id(self) -> Any:
+        s = self.session
+        return None if s is None or s.current is None else s.current.image_id
+
+    def _on_document_opened(self, loaded: Any) -> None:
+        self.show_for(loaded.image_id)
+        self.schedule_soon()
+
+    def show_for(self, image_id: Any) -> None:
+        """Show ``image_id``'s pre-label: from memory, else loaded from the project."""
+        layers = self.window.layers
+        cached = self._cache.get(image_id)
+        if cached is not None:
+            self._display(image_id, *cached)
+            return
+        layers.set_prediction(None)
+        self.window.status.showMessage("", 1)
+        session = self.session
+        if session is None:
+            return
+        project = session.project
+        generation = self._generation
+
+        def done(result: Any) -> None:
+            if result is None or generation != self._generation:
+                return
+            maps, source = result
+            self._remember(image_id, maps, source)
+            if self.current_id() == image_id:
+                self._display(image_id, maps, source)
+
+        self._loading = FunctionWorker(lambda: project.load_prelabel(image_id))
+        self._loading.done.connect(done)
+        self._loading.start()
+
+    def _display(self, image_id: Any, maps: dict[str, np.ndarray], source: str) -> None:
+        from core.prelabel import describe_source
+
+        self.window.layers.set_prediction(maps)
+        self.window.status.showMessage(f"Pre-label by {describe_source(source)}", 4000)
+        self.prelabelShown.emit(image_id, source)
+
+    def _remember(self, image_id: Any, maps: dict[str, np.ndarray], source: str) -> None:
+        self._cache[image_id] = (maps, source)
+        self._cache.move_to_end(image_id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    def shown_source(self) -> str | None:
+        """Source name of the pre-label shown for the open image (None if none)."""
+        entry = self._cache.get(self.current_id())
+        return None if entry is None or self.window.layers.prediction() is None else entry[1]
+
+    # -- background scheduling -------------------------------------------------
+
+    def schedule_soon(self) -> None:
+        self._schedule_timer.start()
+
+    def annotator_order(self) -> list[Any]:
+        """Image ids in the order the annotator goes: file order or by uncertainty."""
+        ids = [r.id for r in self.window.image_list.model.records]
+        if self.order_mode != "uncertainty":
+            return ids
+        from core.active import uncertainty_order
+
+        return uncertainty_order(ids, self.scores(ids))
+
+    def scores(self, ids: list[Any]) -> dict[Any, float]:
+        """Uncertainty per image for the current source (memory, then the project)."""
+        from core.active import load_uncertainties
+
+        missing = [i for i in ids if i not in self._scores]
+        if missing and self.session is not None and self.source is not None:
+            stored = load_uncertainties(self.session.project, missing, source=self.source.name)
+            self._scores.update(stored)
+        return {i: self._scores[i] for i in ids if i in self._scores}
+
+    def pending(self) -> list[Any]:
+        """Images still to pre-label with the current source, most urgent first."""
+        from core.prelabel import plan_prelabels
+
+        if self.session is None or self.source is None:
+            return []
+        plan = plan_prelabels(
+            self.session.project,
+            self.source,
+            order=self.annotator_order(),
+            current=self.current_id(),
+        )
+        return [i for i in plan if i not in self._attempted]
+
+    def busy(self) -> bool:
+        return self._job is not None or (self.batch is not None and not self.batch.finished)
+
+    def schedule(self) -> None:
+        """Start the next background pre-label unless one is running."""
+        s = self.session
+        if s is None or s.read_only or self.source is None or self.busy():
+            return
+        if not self.ahead:
+            # on demand only: the open image, nothing ahead of it
+            current = self.current_id()
+            todo = [i for i in self.pending() if i == current]
+        else:
+            todo = self.pending()
+        if not todo:
+            return
+        image_id = todo[0]
+        source, project = self.source, s.project
+        generation = self._generation
+        job = FunctionWorker(lambda: self._compute_one(project, image_id, source))
+        job.done.connect(lambda result: self._on_job_done(generation, image_id, result))
+        job.failed.connect(lambda message: self._on_job_failed(generation, image_id, message))
+        self._job = job
+        job.start(self.pool)
+
+    def _predictor(self, source: PrelabelSource) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+        """The prediction function of ``source``, built once (worker thread)."""
+        from core.prelabel import make_predictor
+
+        with self._predict_lock:
+            if self._predict is None or self._predict[0] != source.name:
+                self._predict = (source.name, make_predictor(source, threads=1))
+            return self._predict[1]
+
+    def _compute_one(self, project: Any, image_id: Any, source: PrelabelSource) -> dict[str, Any]:
+        """Pre-label one image (worker thread); returns the last per-image Progress info."""
+        from core.prelabel import prelabel_images
+
+        info: dict[str, Any] = {}
+        steps = prelabel_images(
+            project,
+            [image_id],
+            source=source,
+            predict=self._predictor(source),
+            save=lambda *_args: None,  # saved through the writer on the GUI thread
+        )
+        for step in steps:
+            if step.info.get("image_id") == image_id:
+                info = step.info
+        return info
+
+    def _on_job_done(self, generation: int, image_id: Any, info: dict[str, Any]) -> None:
+        if generation != self._generation:
+            return
+        self._job = None
+        self._attempted.add(image_id)
+        if "error" in info:
+            self.window.status.showMessage(f"Pre-label failed: {info['error']}", 8000)
+        elif "maps" in info:
+            self._accept_result(image_id, info)
+        self.schedule_soon()
+
+    def _on_job_failed(self, generation: int, image_id: Any, message: str) -> None:
+        if generation != self._generation:
+            return
+        self._job = None
+        self._attempted.add(image_id)
+        self.window.report(f"pre-labels stopped: {message}")
+
+    def _accept_result(self, image_id: Any, info: dict[str, Any]) -> None:
+        """Cache, queue the save and show if open (GUI thread)."""
+        from core.prelabel import store_prelabel
+
+        maps, source, score = info["maps"], info["source"], float(info["uncertainty"])
+        self._remember(image_id, maps, source)
+        self._scores[image_id] = score
+        session = self.session
+        if session is not None and not session.read_only:
+            project = session.project
+
+            def job() -> Any:
+                store_prelabel(project, image_id, maps, source, score)
+                return project.image(image_id).status
+
+            session.writer.submit(("prelabel", image_id), job)
+        if self.current_id() == image_id:
+            self._display(image_id, maps, source)
+        self.prelabelReady.emit(image_id, source)
+
+    def _on_written(self, key: Any, result: Any) -> None:
+        if key[0] == "prelabel" and self.session is not None and result is not None:
+            self.session.statusChanged.emit(key[1], str(getattr(result, "value", result)))
+
+    # -- batch -------------------------------------------------------------------
+
+    def pre_annotate_all(self) -> ProgressWorker | None:
+        """Pre-label every image that needs it, with a progress dialog and cancel."""
+        from core.prelabel import prelabel_images
+
+        s = self.session
+        if s is None or self.source is None:
+            return None
+        if s.read_only:
+            self.window.report("the project is open read-only; pre-labels cannot be saved")
+            return None
+        if self.batch is not None and not self.batch.finished:
+            return self.batch
+        self._generation += 1  # a running single job's result is dropped; the batch redoes it
+        self._job = None
+        plan = self.pending()
+        if not plan:
+            self.window.status.showMessage("Every image that needs a pre-label has one.", 5000)
+            return None
+        source, project, writer = self.source, s.project, s.writer
+
+        def save(image_id: int, maps: Any, name: str, score: float) -> None:
+            from core.prelabel import store_prelabel
+
+            def job() -> Any:
+                store_prelabel(project, image_id, maps, name, score)
+                return project.image(image_id).status
+
+            writer.submit(("prelabel", image_id), job)
+
+        def make() -> Any:
+            return prelabel_images(
+                project, plan, source=source, predict=self._predictor(source), save=save
+            )
+
+        worker = ProgressWorker(make)
+        generation = self._generation
+        worker.progress.connect(lambda p: self._on_batch_step(generation, p))
+        for signal in (worker.done, worker.failed, worker.cancelled):
+            signal.connect(self._on_batch_end)
+        worker.failed.connect(self.window.report)
+        self.batch = worker
+        self.dialog = QProgressDialog("Pre-annotating…", "Cancel", 0, len(plan), self.window)
+        self.dialog.setWindowTitle("Pre-annotate all")
+        self.dialog.setMinimumDuration(0)
+        self.dialog.setAutoClose(False)
+        self.dialog.setAutoReset(False)
+        self.dialog.canceled.connect(self.cancel_batch)
+        self.dialog.show()
+        worker.start(self.pool)
+        return worker
+
+    def _on_batch_step(self, generation: int, progress: Any) -> None:
+        if generation != self._generation:
+            return
+        info = progress.info
+        image_id = info.get("image_id")
+        if image_id is not None:
+            self._attempted.add(image_id)
+            if "maps" in info:
+                self._remember(image_id, info["maps"], info["source"])
+                self._scores[image_id] = float(info["uncertainty"])
+                if self.current_id() == image_id:
+                    self._display(image_id, info["maps"], info["source"])
+                self.prelabelReady.emit(image_id, info["source"])
+        if self.dialog is not None:
+            self.dialog.setValue(progress.done)
+            self.dialog.setLabelText(f"Pre-annotating… {progress.message}")
+        self.batchProgress.emit(progress)
+
+    def _on_batch_end(self, *_args: Any) -> None:
+        if self.dialog is not None:
+            self.dialog.close()
+            self.dialog = None
+        self.batchFinished.emit()
+        self.schedule_soon()
+
+    def cancel_batch(self) -> None:
+        if self.batch is not None and not self.batch.finished:
+            self.batch.cancel()
+
+    # -- applying ----------------------------------------------------------------
+
+    def use_as_rough(self) -> bool:
+        """Turn the shown pre-label into rough masks (added to what is painted; undoable)."""
+        from core.prelabel import mask_levels, prelabel_to_rough, source_from_name
+
+        s = self.session
+        maps = self.window.layers.prediction()
+        source = self.shown_source()
+        if s is None or s.document is None:
+            return False
+        if s.read_only:
+            self.window.report("the project is open read-only; rough masks cannot change")
+            return False
+        if maps is None or source is None:
+            self.window.status.showMessage("This image has no pre-label yet.", 5000)
+            return False
+        rough = prelabel_to_rough(maps, mask_levels(source_from_name(source)))
+        doc = s.document
+        for cls in CLASSES:
+            doc.set_rough(cls, rough[cls] | doc.rough(cls))
+        self.window.status.showMessage("Pre-label turned into rough masks (Ctrl+Z undoes).", 5000)
+        return True
+
+    def set_order(self, mode: str) -> None:
+        if mode not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, not {mode!r}")
+        self.order_mode = mode
+        self.schedule_soon()
+
+    def next_target(self, current: Any) -> Any:
+        """The next image to annotate: next unfinished in file order or most uncertain."""
+        image_list = self.window.image_list
+        if self.order_mode != "uncertainty":
+            return image_list.next_unfinished(current)
+        from .image_list import UNFINISHED
+
+        order = self.annotator_order()
+        todo = [i for i in order if i != current and image_list.status(i) in UNFINISHED]
+        return todo[0] if todo else None
+
+
+def install(window: MainWindow) -> PrelabelController:
+    """Mount pre-labels on ``window``: controller, Model menu actions, session hook."""
+    controller = PrelabelController(window)
+    window.prelabels = controller
+    reg = window.registry
+    menu = model_menu(window)
+    menu.addAction(
+        reg.add(
+            "prelabel_all",
+            "Pre-&annotate all",
+            controller.pre_annotate_all,
+            "Ctrl+Shift+A",
+            tip="Pre-label every new image now, with a progress bar",
+        )
+    )
+    menu.addAction(
+        reg.add(
+            "prelabel_to_rough",
+            "Use pre-label as &rough masks",
+            controller.use_as_rough,
+            "Ctrl+P",
+            tip="Turn the shown pre-label into editable rough masks",
+        )
+    )
+    order = reg.add(
+        "order_uncertainty",
+        "Order next by model &uncertainty",
+        lambda on: controller.set_order("uncertainty" if on else "file"),
+        checkable=True,
+        tip="Next opens the unfinished image the model is least sure about",
+    )
+    menu.addAction(order)
+    menu.addSeparator()
+    window.sessionChanged.connect(controller.attach)
+    if window.session is not None:
+        controller.attach(window.session)
+    return controller

@@ -1,0 +1,259 @@
+"""Review mode: a queue of submitted images, accept (A) or reject (R) with a comment.
+
+While review mode is on, ``A`` accepts and ``R`` rejects the open image (the
+"show rough masks" toggle moves from R to Shift+R meanwhile), and the next submitted
+image opens. A rejection asks for a comment, stored with the status change in the
+image's history; rejected images count as unfinished, so they come back to the
+annotator, and the history dock shows the comment when the image is opened.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+#: Shortcuts of review mode, and the window shortcut they displace meanwhile.
+ACCEPT_KEY, REJECT_KEY = "A", "R"
+DISPLACED = {"toggle_rough": "Shift+R"}
+
+
+class CommentDialog(QDialog):
+    """Asks why an image is rejected; OK needs a non-empty comment."""
+
+    def __init__(self, image_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Reject image")
+        self.setObjectName("reject_dialog")
+        self.text = QPlainTextEdit()
+        self.text.setPlaceholderText("What should the annotator fix?")
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Reject <b>{image_name}</b> and send it back because:"))
+        layout.addWidget(self.text)
+        layout.addWidget(self.buttons)
+        self.text.textChanged.connect(self._update)
+        self._update()
+
+    def _update(self) -> None:
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(bool(self.comment()))
+
+    def comment(self) -> str:
+        return self.text.toPlainText().strip()
+
+
+class ReviewController(QObject):
+    """Review mode state, the queue, and the accept/reject moves."""
+
+    #: (bool) review mode turned on/off.
+    modeChanged = Signal(bool)
+    #: () the queue of submitted images changed.
+    queueChanged = Signal()
+    #: (image id, "accepted" | "rejected", comment)
+    reviewed = Signal(object, str, str)
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.session: Any = None
+        self.active = False
+        self._saved_shortcuts: dict[str, list[QKeySequence]] = {}
+        self._reviewed: set[Any] = set()  # moved by us; their status is being written
+
+    def attach(self, session: Any) -> None:
+        if self.session is not None:
+            self.session.statusChanged.disconnect(self._on_status)
+        self.set_active(False)
+        self.session = session
+        if session is not None:
+            session.statusChanged.connect(self._on_status)
+        self.queueChanged.emit()
+
+    def queue(self) -> list[Any]:
+        """Submitted images in list order."""
+        image_list = self.window.image_list
+        return [
+            r.id
+            for r in image_list.model.records
+            if image_list.status(r.id) == "submitted" and r.id not in self._reviewed
+        ]
+
+    def _on_status(self, image_id: Any, _status: str) -> None:
+        self._reviewed.discard(image_id)
+        self.queueChanged.emit()
+
+    def set_active(self, on: bool) -> None:
+        """Enter or leave review mode (swaps the A/R shortcuts in and out)."""
+        on = bool(on) and self.session is not None
+        if on == self.active:
+            return
+        reg = self.window.registry
+        if on:
+            for key, replacement in DISPLACED.items():
+                self._saved_shortcuts[key] = list(reg[key].shortcuts())
+                reg[key].setShortcut(QKeySequence(replacement))
+            reg["review_accept"].setShortcut(QKeySequence(ACCEPT_KEY))
+            reg["review_reject"].setShortcut(QKeySequence(REJECT_KEY))
+        else:
+            reg["review_accept"].setShortcut(QKeySequence())
+            reg["review_reject"].setShortcut(QKeySequence())
+            for key, shortcuts in self._saved_shortcuts.items():
+                reg[key].setShortcuts(shortcuts)
+            self._saved_shortcuts.clear()
+        for key in ("review_accept", "review_reject"):
+            reg[key].setEnabled(on)
+        self.active = on
+        if reg["review_mode"].isChecked() != on:
+            reg["review_mode"].setChecked(on)
+        self.modeChanged.emit(on)
+        if on:
+            self.open_next()
+
+    def current_id(self) -> Any:
+        s = self.session
+        return None if s is None or s.current is None else s.current.image_id
+
+    def open_next(self) -> Any:
+        """Open the image to review: the open one if it waits for review, else the first."""
+        queue = self.queue()
+        if not queue:
+            self.window.status.showMessage("Review queue is empty.", 5000)
+            return None
+        current = self.current_id()
+        target = current if current in queue else queue[0]
+        if target != current:
+            self.window.open_image(target)
+        return target
+
+    def _reviewable(self) -> Any:
+        image_id = self.current_id()
+        if not self.active or image_id is None:
+            return None
+        if self.window.image_list.status(image_id) != "submitted" or image_id in self._reviewed:
+            self.window.status.showMessage("Only submitted images can be reviewed.", 5000)
+            return None
+        return image_id
+
+    def accept(self) -> bool:
+        """Accept the open submitted image and open the next one."""
+        image_id = self._reviewable()
+        if image_id is None:
+            return False
+        self._move(image_id, "accepted", "")
+        return True
+
+    def reject(self) -> bool:
+        """Ask for a comment, reject the open image and open the next one."""
+        image_id = self._reviewable()
+        if image_id is None:
+            return False
+        name = self.session.current.record.name
+        dialog = CommentDialog(name, self.window)
+        if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.comment():
+            return False
+        self._move(image_id, "rejected", dialog.comment())
+        return True
+
+    def _move(self, image_id: Any, status: str, comment: str) -> None:
+        self.session.set_status(image_id, status, comment=comment)
+        self._reviewed.add(image_id)
+        self.queueChanged.emit()
+        self.reviewed.emit(image_id, status, comment)
+        self.open_next()
+
+
+class ReviewPanel(QWidget):
+    """The review dock: mode toggle, queue, accept and reject buttons."""
+
+    def __init__(self, controller: ReviewController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.mode = QPushButton("Review mode")
+        self.mode.setCheckable(True)
+        self.count = QLabel("")
+        self.list = QListWidget()
+        self.accept_button = QPushButton(f"Accept ({ACCEPT_KEY})")
+        self.reject_button = QPushButton(f"Reject… ({REJECT_KEY})")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.accept_button)
+        buttons.addWidget(self.reject_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.mode)
+        layout.addWidget(self.count)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        self.mode.toggled.connect(controller.set_active)
+        controller.modeChanged.connect(self._on_mode)
+        controller.queueChanged.connect(self.refresh)
+        self.accept_button.clicked.connect(controller.accept)
+        self.reject_button.clicked.connect(controller.reject)
+        self.list.itemActivated.connect(self._open)
+        self.list.itemClicked.connect(self._open)
+        self._on_mode(False)
+
+    def refresh(self) -> None:
+        records = {r.id: r for r in self.controller.window.image_list.model.records}
+        self.list.clear()
+        queue = self.controller.queue()
+        for image_id in queue:
+            item = QListWidgetItem(records[image_id].name)
+            item.setData(Qt.ItemDataRole.UserRole, image_id)
+            self.list.addItem(item)
+        self.count.setText(f"{len(queue)} submitted image(s) to review")
+
+    def _on_mode(self, on: bool) -> None:
+        if self.mode.isChecked() != on:
+            self.mode.setChecked(on)
+        self.accept_button.setEnabled(on)
+        self.reject_button.setEnabled(on)
+        self.refresh()
+
+    def _open(self, item: QListWidgetItem) -> None:
+        self.controller.window.open_image(item.data(Qt.ItemDataRole.UserRole))
+
+
+def install(window: MainWindow) -> ReviewController:
+    """Mount review mode: controller, dock and Image menu actions."""
+    controller = ReviewController(window)
+    reg = window.registry
+    menu = window.menus["image"]
+    menu.addSeparator()
+    menu.addAction(
+        reg.add("review_mode", "Re&view mode", controller.set_active, "Ctrl+R", checkable=True)
+    )
+    menu.addAction(reg.add("review_accept", "&Accept (review)", controller.accept))
+    menu.addAction(reg.add("review_reject", "Re&ject with comment… (review)", controller.reject))
+    for key in ("review_accept", "review_reject"):
+        reg[key].setEnabled(False)
+    panel = ReviewPanel(controller)
+    window.review = controller
+    window.review_panel = panel
+    from .prelabel_worker import add_tabbed_dock
+
+    left = Qt.DockWidgetArea.LeftDockWidgetArea
+    add_tabbed_dock(window, "Review", panel, "review", beside="images", area=left)
+    window.sessionChanged.connect(controller.attach)
+    controller.attach(window.session)
+    return controller

@@ -1,0 +1,545 @@
+"""Background retraining: a separate training process, a live panel, replace-if-better.
+
+:class:`RetrainController` runs one retraining at a time in four steps:
+
+1. export the accepted images as a GT dataset (a worker thread, :mod:`core.retrain`);
+2. ``python -m app train ... --progress-json`` in a :class:`QProcess` — a crash or an
+   out-of-memory there cannot take the window down, and ``--device auto`` uses the GPU
+   when there is one; each epoch's JSON line updates the panel;
+3. ``python -m app evaluate`` of the candidate and the current model on the same
+   validation images (a second process);
+4. :func:`core.retrain.decide` and :func:`core.retrain.register_model` through the
+   session's writer: every candidate enters the model history; it becomes current only
+   if its validation IoU is better.
+
+Cancel stops whichever step runs (SIGTERM makes ``train`` stop cleanly between batches)
+and removes the unfinished run folder. :class:`TrainingPanel` shows the step, epoch,
+loss and IoU with a small live plot drawn with QPainter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QPointF, QProcess, QProcessEnvironment, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .workers import ProgressWorker, describe_error
+
+if TYPE_CHECKING:
+    from core.retrain import RetrainRun, TrainOptions
+
+    from .main_window import MainWindow
+
+#: Repository root (the folder holding the ``app`` package), put on the child's path.
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+STDERR_LINES = 40
+
+SERIES = (  # (key in the epoch record, label, colour, axis)
+    ("train_loss", "train loss", "#E69F00", "loss"),
+    ("val_loss", "val loss", "#0072B2", "loss"),
+    ("iou_wrinkle", "IoU wrinkle", "#D55E00", "iou"),
+    ("iou_pore", "IoU pore", "#56B4E9", "iou"),
+)
+
+
+class MetricsPlot(QWidget):
+    """Loss (left scale, from 0) and IoU (right scale, 0-1) per epoch."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.records: list[dict[str, Any]] = []
+        self.setMinimumSize(220, 120)
+
+    def set_records(self, records: list[dict[str, Any]]) -> None:
+        self.records = list(records)
+        self.update()
+
+    def points(self, key: str, rect: QRectF) -> list[QPointF]:
+        """Widget coordinates of one series inside ``rect`` (tests read them)."""
+        values = [(r["epoch"], float(r[key])) for r in self.records if r.get(key) is not None]
+        if not values:
+            return []
+        epochs = [r["epoch"] for r in self.records]
+        e0, e1 = min(epochs), max(max(epochs), min(epochs) + 1)
+        if key.startswith("iou"):
+            top = 1.0
+        else:
+            top = max(
+                float(r[k])
+                for r in self.records
+                for k in ("train_loss", "val_loss")
+                if r.get(k) is not None
+            )
+            top = top * 1.1 if top > 0 else 1.0
+        return [
+            QPointF(
+                rect.left() + rect.width() * (e - e0) / (e1 - e0),
+                rect.bottom() - rect.height() * min(max(v / top, 0.0), 1.0),
+            )
+            for e, v in values
+        ]
+
+    def paintEvent(self, _event: Any) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.fillRect(self.rect(), self.palette().base())
+        rect = QRectF(self.rect()).adjusted(8, 8, -8, -20)
+        painter.setPen(QPen(self.palette().mid().color(), 1))
+        painter.drawRect(rect)
+        if not self.records:
+            painter.setPen(self.palette().text().color())
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "no epochs yet")
+            painter.end()
+            return
+        x = rect.left()
+        for key, label, color, _axis in SERIES:
+            pts = self.points(key, rect)
+            pen = QPen(QColor(color), 2)
+            painter.setPen(pen)
+            if len(pts) == 1:
+                painter.drawEllipse(pts[0], 2.5, 2.5)
+            elif pts:
+                path = QPainterPath(pts[0])
+                for p in pts[1:]:
+                    path.lineTo(p)
+                painter.drawPath(path)
+            painter.drawText(QPointF(x, self.height() - 5), label)
+            x += painter.fontMetrics().horizontalAdvance(label) + 12
+        painter.end()
+
+
+class RetrainController(QObject):
+    """Runs retraining for the window's session; one run at a time."""
+
+    #: (step) "idle", "exporting", "training", "evaluating", "registering".
+    stateChanged = Signal(str)
+    #: (epoch record from ``--progress-json``)
+    epochReported = Signal(dict)
+    #: (result dict: ``outcome`` replaced | kept | cancelled | failed, ``message``, ...)
+    finished = Signal(dict)
+    #: () the current model changed (a better model, or a rollback elsewhere).
+    modelChanged = Signal()
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.session: Any = None
+        self.state = "idle"
+        self.run: RetrainRun | None = None
+        self.options: TrainOptions | None = None
+        self.process: QProcess | None = None
+        self.export_worker: ProgressWorker | None = None
+        self.records: list[dict[str, Any]] = []
+        self.train_info: dict[str, Any] = {}
+        self.last_result: dict[str, Any] | None = None
+        self._stdout = b""
+        self._stderr: list[str] = []
+        self._cancelling = False
+        self._current_path: Path | None = None
+
+    # -- session -------------------------------------------------------------------
+
+    def attach(self, session: Any) -> None:
+        if self.session is not None:
+            self.cancel()
+            self.session.statusChanged.disconnect(self._on_status)
+            self.session.writer.written.disconnect(self._on_written)
+            self.session.writer.failed.disconnect(self._on_write_failed)
+        self.session = session
+        if session is not None:
+            session.statusChanged.connect(self._on_status)
+            session.writer.written.connect(self._on_written)
+            session.writer.failed.connect(self._on_write_failed)
+
+    def _on_status(self, _image_id: Any, status: str) -> None:
+        from core.retrain import should_retrain
+
+        s = self.session
+        if status == "accepted" and self.state == "idle" and s is not None and not s.read_only:
+            if should_retrain(s.project):
+                self.start()
+
+    # -- steps -------------------------------------------------------------------
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.stateChanged.emit(state)
+
+    def start(self) -> bool:
+        """Start a retraining run now; False (with a message) if it cannot start."""
+        from core.errors import SkinTraceError
+        from core.retrain import SETTING_OPTIONS, TrainOptions, mark_run_started, new_run
+
+        s = self.session
+        if s is None:
+            return False
+        if self.state != "idle":
+            self.window.status.showMessage("Retraining is already running.", 5000)
+            return False
+        if s.read_only:
+            self.window.report("the project is open read-only; it cannot be retrained")
+            return False
+        s.flush(5.0)  # the latest accepted statuses and masks are in the catalog
+        project = s.project
+        try:
+            self.options = TrainOptions.from_dict(project.get_setting(SETTING_OPTIONS))
+            if len(project.images(status="accepted")) < 2:
+                raise SkinTraceError(
+                    "retraining needs at least 2 accepted images (accept them in review mode)"
+                )
+            self.run = new_run(project)
+        except SkinTraceError as exc:
+            self.window.report(str(exc))
+            return False
+        s.writer.submit(("retrain_mark", str(self.run.root)), lambda: mark_run_started(project))
+        self.records, self.train_info, self._stderr = [], {}, []
+        self._cancelling = False
+        self._set_state("exporting")
+        run = self.run
+
+        def make() -> Any:
+            from core.retrain import prepare_dataset
+
+            return prepare_dataset(project, run, seed=0)
+
+        worker = ProgressWorker(make)
+        worker.done.connect(lambda _last: self._start_training())
+        worker.failed.connect(lambda message: self._finish("failed", message))
+        worker.cancelled.connect(lambda: self._finish("cancelled", "retraining cancelled"))
+        self.export_worker = worker.start()
+        return True
+
+    def _process(self, argv: list[str], on_finished: Any) -> QProcess:
+        assert self.run is not None
+        proc = QProcess(self)
+        env = QProcessEnvironment.systemEnvironment()
+        path = env.value("PYTHONPATH", "")
+        env.insert("PYTHONPATH", PACKAGE_ROOT + (os.pathsep + path if path else ""))
+        env.insert("PYTHONUNBUFFERED", "1")
+        proc.setProcessEnvironment(env)
+        proc.setWorkingDirectory(str(self.run.root))
+        proc.readyReadStandardOutput.connect(self._read_stdout)
+        proc.readyReadStandardError.connect(self._read_stderr)
+        proc.finished.connect(on_finished)
+        proc.errorOccurred.connect(self._on_process_error)
+        self._stdout = b""
+        self.process = proc
+        proc.start(argv[0], argv[1:])
+        return proc
+
+    def _start_training(self) -> None:
+        from core.retrain import train_command
+
+        if self._cancelling or self.run is None or self.options is None:
+            self._finish("cancelled", "retraining cancelled")
+            return
+        self._set_state("training")
+        self._process(train_command(self.run, self.options), self._training_finished)
+
+    def _training_finished(self, code: int, _status: Any) -> None:
+        from core.retrain import evaluate_command
+
+        self._flush_logs("train.log")
+        if self._cancelling or code == 130:
+            self._finish("cancelled", "retraining cancelled")
+            return
+        if code != 0 or self.run is None or not (self.run.candidate / "config.json").exists():
+            self._finish("failed", f"training failed: {self._last_error()}")
+            return
+        assert self.options is not None and self.session is not None
+        current = self.session.project.current_model()
+        self._current_path = None if current is None else Path(current.path)
+        self._set_state("evaluating")
+        argv = evaluate_command(self.run, self._current_path, self.options)
+        self._process(argv, self._evaluation_finished)
+
+    def _evaluation_finished(self, code: int, _status: Any) -> None:
+        from core.errors import SkinTraceError
+        from core.retrain import decide, read_report, register_model
+
+        self._flush_logs("evaluate.log")
+        if self._cancelling:
+            self._finish("cancelled", "retraining cancelled")
+            return
+        if code != 0 or self.run is None or self.session is None:
+            self._finish("failed", f"evaluation failed: {self._last_error()}")
+            return
+        run, project = self.run, self.session.project
+        try:
+            decision = decide(
+                read_report(run.evaluation), candidate=run.candidate, current=self._current_path
+            )
+        except SkinTraceError as exc:
+            self._finish("failed", str(exc))
+            return
+        info = {
+            "epochs": len(self.records),
+            "best_epoch": self.train_info.get("best_epoch"),
+            "best_val_loss": self.train_info.get("best_val_loss"),
+            "stop_reason": self.train_info.get("reason"),
+            "model": self.options.model if self.options else None,
+            "width": self.options.width if self.options else None,
+            "train_images": len(project.images(status="accepted")),
+        }
+        self._decision = decision
+        self._set_state("registering")
+        self.session.writer.submit(
+            ("retrain_register", str(run.root)),
+            lambda: register_model(project, run.candidate, decision, train_info=info),
+        )
+
+    def _on_written(self, key: Any, result: Any) -> None:
+        if key[0] != "retrain_register" or self.run is None or key[1] != str(self.run.root):
+            return
+        decision = self._decision
+        outcome = "replaced" if decision.replace else "kept"
+        self._finish(outcome, decision.reason, model_id=result, decision=decision)
+        if decision.replace:
+            self.modelChanged.emit()
+
+    def _on_write_failed(self, key: Any, message: str) -> None:
+        if key[0] == "retrain_register" and self.run is not None and key[1] == str(self.run.root):
+            self._finish("failed", message)
+
+    # -- process output ----------------------------------------------------------
+
+    def _read_stdout(self) -> None:
+        proc = self.sender()
+        if not isinstance(proc, QProcess):
+            return
+        self._stdout += bytes(proc.readAllStandardOutput().data())
+        *lines, self._stdout = self._stdout.split(b"\n")
+        for raw in lines:
+            try:
+                event = json.loads(raw.decode("utf-8", "replace"))
+            except ValueError:
+                continue
+            if not isinstance(event, dict):
+                continue
+            if event.get("event") == "epoch":
+                self.records.append(event)
+                self.epochReported.emit(event)
+            elif event.get("event") == "done":
+                self.train_info = event
+
+    def _read_stderr(self) -> None:
+        proc = self.sender()
+        if not isinstance(proc, QProcess):
+            return
+        text = bytes(proc.readAllStandardError().data()).decode("utf-8", "replace")
+        self._stderr.extend(line for line in text.splitlines() if line.strip())
+        del self._stderr[:-STDERR_LINES]
+
+    def _flush_logs(self, name: str) -> None:
+        if self.run is not None and self.run.root.exists():
+            try:
+                (self.run.root / name).write_text("\n".join(self._stderr) + "\n", encoding="utf-8")
+            except OSError:
+                pass
+
+    def _last_error(self) -> str:
+        for line in reversed(self._stderr):
+            if "error" in line.lower() or "skintrace:" in line:
+                return line.strip()
+        return self._stderr[-1].strip() if self._stderr else "the process exited with an error"
+
+    def _on_process_error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self._finish("failed", f"cannot start {sys.executable}: {error.name}")
+
+    # -- ending --------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop the running step; the unfinished run folder is removed."""
+        if self.state == "idle":
+            return
+        self._cancelling = True
+        if self.export_worker is not None and not self.export_worker.finished:
+            self.export_worker.cancel()
+        proc = self.process
+        if proc is not None and proc.state() != QProcess.ProcessState.NotRunning:
+            proc.terminate()  # train stops cleanly between batches on SIGTERM
+            if not proc.waitForFinished(10000):
+                proc.kill()
+                proc.waitForFinished(2000)
+
+    def _finish(self, outcome: str, message: str, **extra: Any) -> None:
+        if self.state == "idle":
+            return
+        run = self.run
+        if outcome == "cancelled" and run is not None:
+            shutil.rmtree(run.root, ignore_errors=True)
+        self.process = None
+        self.export_worker = None
+        self.last_result = {"outcome": outcome, "message": message, **extra}
+        if run is not None:
+            self.last_result["run"] = str(run.root)
+        self._set_state("idle")
+        text = {
+            "replaced": f"New model is now current: {message}",
+            "kept": f"New model kept in the history only: {message}",
+            "cancelled": "Retraining cancelled.",
+            "failed": f"Retraining failed: {message}",
+        }[outcome]
+        if outcome == "failed":
+            self.window.report(text)
+        else:
+            self.window.status.showMessage(text, 10000)
+        self.finished.emit(self.last_result)
+
+
+class TrainingPanel(QWidget):
+    """Retraining dock: start/cancel, options, step, epoch, loss, IoU and a live plot."""
+
+    def __init__(self, controller: RetrainController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.state = QLabel("idle")
+        self.epoch = QLabel("—")
+        self.loss = QLabel("—")
+        self.iou = QLabel("—")
+        self.result = QLabel("")
+        self.result.setWordWrap(True)
+        self.plot = MetricsPlot()
+        self.start_button = QPushButton("Retrain now")
+        self.cancel_button = QPushButton("Cancel")
+        self.after = QSpinBox()
+        self.after.setRange(0, 10000)
+        self.after.setSpecialValueText("only on demand")
+        self.after.setSuffix(" accepted")
+        self.after.setToolTip("Retrain automatically after this many newly accepted images")
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 1000)
+        form = QFormLayout()
+        form.addRow("Step", self.state)
+        form.addRow("Epoch", self.epoch)
+        form.addRow("Loss", self.loss)
+        form.addRow("IoU", self.iou)
+        form.addRow("Retrain after", self.after)
+        form.addRow("Epochs", self.epochs)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(form)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.result)
+        layout.addLayout(buttons)
+        self.start_button.clicked.connect(controller.start)
+        self.cancel_button.clicked.connect(controller.cancel)
+        self.after.valueChanged.connect(self._store_after)
+        self.epochs.valueChanged.connect(self._store_epochs)
+        controller.stateChanged.connect(self._on_state)
+        controller.epochReported.connect(self._on_epoch)
+        controller.finished.connect(self._on_finished)
+        self._loading = False
+        self._on_state("idle")
+
+    def load_settings(self) -> None:
+        """Show the project's retraining settings (after a session change)."""
+        from core.retrain import SETTING_OPTIONS, TrainOptions, retrain_after
+
+        s = self.controller.session
+        self.setEnabled(s is not None and not s.read_only)
+        if s is None:
+            return
+        self._loading = True
+        try:
+            self.after.setValue(retrain_after(s.project))
+            opts = TrainOptions.from_dict(s.project.get_setting(SETTING_OPTIONS))
+            self.epochs.setValue(opts.epochs)
+        except Exception as exc:  # a bad stored setting must not break the window
+            self.result.setText(describe_error(exc))
+        finally:
+            self._loading = False
+
+    def _store(self, key: str, value: Any) -> None:
+        s = self.controller.session
+        if self._loading or s is None or s.read_only:
+            return
+        project = s.project
+        s.writer.submit(("setting", key), lambda: project.set_setting(key, value))
+
+    def _store_after(self, value: int) -> None:
+        from core.retrain import SETTING_AFTER
+
+        self._store(SETTING_AFTER, int(value))
+
+    def _store_epochs(self, value: int) -> None:
+        from core.retrain import SETTING_OPTIONS
+
+        s = self.controller.session
+        if self._loading or s is None:
+            return
+        options = dict(s.project.get_setting(SETTING_OPTIONS, {}) or {})
+        options["epochs"] = int(value)
+        self._store(SETTING_OPTIONS, options)
+
+    def _on_state(self, state: str) -> None:
+        self.state.setText(state)
+        running = state != "idle"
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        if state == "exporting":
+            self.epoch.setText("—")
+            self.loss.setText("—")
+            self.iou.setText("—")
+            self.result.setText("")
+            self.plot.set_records([])
+
+    def _on_epoch(self, record: dict[str, Any]) -> None:
+        self.epoch.setText(f"{record.get('epoch')}/{record.get('epochs')}")
+        self.loss.setText(
+            f"train {float(record.get('train_loss', 0)):.4f}, "
+            f"val {float(record.get('val_loss', 0)):.4f}"
+        )
+        self.iou.setText(
+            f"wrinkle {float(record.get('iou_wrinkle', 0)):.3f}, "
+            f"pore {float(record.get('iou_pore', 0)):.3f}"
+        )
+        self.plot.set_records(self.controller.records)
+
+    def _on_finished(self, result: dict[str, Any]) -> None:
+        self.result.setText(f"{result['outcome']}: {result['message']}")
+
+
+def install(window: MainWindow) -> RetrainController:
+    """Mount background retraining: controller, dock, Model menu actions."""
+    from .prelabel_worker import add_tabbed_dock, model_menu
+
+    controller = RetrainController(window)
+    panel = TrainingPanel(controller)
+    window.training = controller
+    window.training_panel = panel
+    add_tabbed_dock(window, "Training", panel, "training", beside="params")
+    menu = model_menu(window)
+    reg = window.registry
+    menu.addAction(reg.add("retrain", "&Retrain now", controller.start, "Ctrl+Shift+T"))
+    menu.addAction(reg.add("retrain_cancel", "&Cancel retraining", controller.cancel))
+    prelabels = getattr(window, "prelabels", None)
+    if prelabels is not None:
+        controller.modelChanged.connect(prelabels.refresh_source)
+
+    def on_session(session: Any) -> None:
+        controller.attach(session)
+        panel.load_settings()
+
+    window.sessionChanged.connect(on_session)
+    on_session(window.session)
+    return controller
