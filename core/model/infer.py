@@ -13,11 +13,10 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
 from core.classes import CLASSES
 from core.errors import SkinTraceError
-from core.model.checkpoint import CheckpointInfo, load_checkpoint
+from core.model.checkpoint import load_checkpoint
 from core.model.device import amp_dtype, resolve_device, set_threads
 from core.model.masks import DEFAULT_MASK_LEVEL, maps_to_masks
 
@@ -109,21 +108,6 @@ class Predictor:
         self.dtype = amp_dtype(self.device, precision)
         self.tile = tile
         self.overlap = overlap
-
-    @classmethod
-    def from_model(
-        cls, model: nn.Module, info: CheckpointInfo, *, device: str = "cpu", **kwargs: int
-    ) -> Predictor:
-        """A predictor around an in-memory model (used by evaluation during training)."""
-        self = cls.__new__(cls)
-        self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
-        self.info = info
-        self.batch_size = int(kwargs.get("batch_size", 4))
-        self.dtype = amp_dtype(self.device)
-        self.tile = int(kwargs.get("tile", DEFAULT_TILE))
-        self.overlap = int(kwargs.get("overlap", DEFAULT_OVERLAP))
-        return self
 
     @property
     def mask_levels(self) -> dict[str, float]:

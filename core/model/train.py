@@ -186,8 +186,7 @@ def train(
         ``images_per_s``) or, last, ``"done"`` (``reason``, ``best_checkpoint``,
         ``best_epoch``, ``best_val_loss``).
     """
-    cfg = dataclasses.replace(config or TrainConfig(), **options)
-    cfg = TrainConfig(**{**dataclasses.asdict(cfg)})  # re-validate after replace
+    cfg = dataclasses.replace(config or TrainConfig(), **options)  # validates again
     out = Path(out)
     manifest = read_manifest(dataset_dir)
     train_items = manifest.split("train")

@@ -158,3 +158,22 @@ def test_sigterm_cancels_cleanly_keeping_best(tmp_path):
     assert lines[-1]["event"] == "cancelled"
     _, info = load_checkpoint(out / "best")
     assert info.metadata["epoch"] >= 1
+
+
+def test_cli_choices_match_the_registry():
+    from app.cli import model_cmds
+    from core.model.losses import LOSS_NAMES
+    from core.model.registry import MODEL_NAMES
+
+    assert model_cmds.MODEL_NAMES == MODEL_NAMES
+    assert model_cmds.LOSSES == LOSS_NAMES
+
+
+def test_building_the_parser_does_not_import_torch():
+    code = (
+        "import sys; from app.cli import build_parser; build_parser(); "
+        "print('torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "False", out.stderr
