@@ -94,16 +94,26 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
     return im
 
 
-def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+def read_image_size(
+    path: str | os.PathLike[str], *, max_pixels: int | None = None
+) -> tuple[int, int]:
     """Return ``(rows, cols)`` of an image file, reading the header only.
+
+    Parameters
+    ----------
+    path : path-like
+        The image file.
+    max_pixels : int, optional
+        Refuse images with more pixels, as :func:`load_image` would (no limit if None).
 
     Raises
     ------
     ImageLoadError
-        If the file is missing, empty or not a recognised image.
+        If the file is missing, empty, not a recognised image or over ``max_pixels``.
     """
     p = Path(path)
-    with _open_checked(p, max_pixels=np.iinfo(np.int64).max) as im:
+    limit = np.iinfo(np.int64).max if max_pixels is None else int(max_pixels)
+    with _open_checked(p, max_pixels=limit) as im:
         cols, rows = im.size
     return rows, cols
 

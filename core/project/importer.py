@@ -55,7 +55,7 @@ class ImportSummary:
         if self.not_images:
             out.append(f"skipped {len(self.not_images)} non-image file(s)")
         if self.unreadable:
-            out.append(f"skipped {len(self.unreadable)} unreadable image(s)")
+            out.append(f"skipped {len(self.unreadable)} unreadable or too large image(s)")
         for c, n in self.masks_matched.items():
             if n:
                 out.append(f"attached {n} {c} mask(s)")
@@ -84,12 +84,14 @@ def image_shape(path: Path) -> tuple[int, int]:
     """``(rows, cols)`` as :func:`core.imageio.load_image` will return the pixels.
 
     Reads the header only; EXIF orientations 5–8 (90° turns) swap rows and cols.
+    An image over :data:`core.imageio.MAX_PIXELS` raises ImageLoadError (it could
+    never be opened for annotation), so import skips and reports it.
     """
     from PIL import Image
 
-    from core.imageio import read_image_size
+    from core.imageio import MAX_PIXELS, read_image_size
 
-    rows, cols = read_image_size(path)
+    rows, cols = read_image_size(path, max_pixels=MAX_PIXELS)
     if path.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".webp"):
         with contextlib.suppress(Exception), Image.open(path) as im:
             if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):

@@ -154,6 +154,14 @@ def connect(catalog: Path, *, read_only: bool) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise ProjectError(f"catalog {catalog} cannot be opened: {exc}") from None
     try:
+        if schema_version(conn) == 0:
+            # create() migrates before the catalog gets its name, so version 0 is an
+            # empty (truncated) file or another program's database: never touch it.
+            conn.close()
+            raise ProjectError(
+                f"catalog {catalog} is empty or not a SkinTrace catalog; restore it from a "
+                "backup (masks/ and images/ are untouched)"
+            )
         if not read_only:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")

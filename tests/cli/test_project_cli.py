@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +158,124 @@ def test_second_writer_gets_open_elsewhere_message(tmp_path, faces):
         )
     assert result.returncode == 1
     assert "open in another SkinTrace" in result.stderr and "read-only" in result.stderr
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _header_only_png(path: Path, cols: int, rows: int) -> Path:
+    """A PNG that declares ``cols × rows`` pixels but holds no pixel data (a bomb's header)."""
+    data = b"\x89PNG\r\n\x1a\n"
+    for kind, body in (
+        (b"IHDR", struct.pack(">IIBBBBB", cols, rows, 8, 2, 0, 0, 0)),
+        (b"IDAT", zlib.compress(bytes(64))),  # a sliver of the first row
+        (b"IEND", b""),
+    ):
+        data += struct.pack(">I", len(body)) + kind + body
+        data += struct.pack(">I", zlib.crc32(kind + body))
+    path.write_bytes(data)
+    return path
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("skintrace: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_import_skips_and_reports_image_over_pixel_limit(tmp_path, faces, capsys):
+    from core.imageio import MAX_PIXELS
+
+    huge = _header_only_png(faces / "huge.png", 12_000, 9_000)
+    assert 12_000 * 9_000 > MAX_PIXELS
+    proj = tmp_path / "proj"
+    main(["new", str(proj)])
+    capsys.readouterr()
+    assert main(["import", str(proj), str(faces), "-q"]) == 0
+    out = capsys.readouterr()
+    assert "added 4 image(s)" in out.out
+    assert "skipped 1 unreadable or too large image(s)" in out.out
+    assert f"unreadable: {huge}: image is 12000×9000 = 108.0 MP, over the limit" in out.err
+    with Project.open(proj, read_only=True) as p:
+        assert sorted(r.name for r in p.images()) == [f"f{i}.png" for i in range(4)]
+    assert huge.stat().st_size < 100  # only the header was read, never decoded
+
+
+def test_import_reports_wrong_size_mask_and_keeps_the_image(tmp_path, faces, capsys):
+    rough = tmp_path / "rough_wrinkle"
+    _png(rough / "f1.png", np.full((4, 5), 255, np.uint8))  # the image is 20×16
+    _png(rough / "f2.png", np.full((16, 20), 255, np.uint8))
+    proj = tmp_path / "proj"
+    main(["new", str(proj)])
+    capsys.readouterr()
+    assert main(["import", str(proj), str(faces), "--rough-wrinkle", str(rough), "-q"]) == 0
+    out = capsys.readouterr()
+    assert "attached 1 wrinkle mask(s)" in out.out
+    assert "1 mask file(s) could not be used" in out.out
+    assert f"mask not used: {rough / 'f1.png'}: mask is 5×4 (cols×rows)" in out.err
+    assert "its image is 20×16" in out.err
+    with Project.open(proj, read_only=True) as p:
+        by_name = {r.name: r for r in p.images()}
+        assert by_name["f1.png"].status is Status.NEW
+        assert not p.load_rough(by_name["f1.png"].id)["wrinkle"].any()
+        assert p.load_rough(by_name["f2.png"].id)["wrinkle"].all()
+
+
+def test_from_masks_bad_mask_or_huge_image_is_a_one_line_error(tmp_path, faces, capsys):
+    rw, rp = tmp_path / "rw", tmp_path / "rough_pore"
+    _png(rw / "f1.png", np.full((16, 21), 255, np.uint8))  # one column too many
+    argv = ["dataset", "from-masks", str(faces), str(rw), str(rp), str(tmp_path / "ds"), "-q"]
+    assert main(argv) == 1
+    err = _one_line_error(capsys)
+    assert str(rw / "f1.png") in err and "mask is 21×16" in err and "image is 20×16" in err
+    _png(rw / "f1.png", np.full((16, 20), 255, np.uint8))
+    _header_only_png(faces / "f3.png", 12_000, 9_000)
+    _png(rp / "f3.png", np.full((16, 20), 255, np.uint8))
+    assert main(argv) == 1
+    err = _one_line_error(capsys)
+    assert "f3.png" in err and "over the limit" in err and "not decoded" in err
+    # Nothing that looks like a dataset (or a partial one) is left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces", "rough_pore", "rw"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"this is not a database" * 200, "is damaged"),
+        (b"", "is empty or not a SkinTrace catalog"),
+    ],
+)
+def test_broken_catalog_is_a_one_line_error(tmp_path, faces, capsys, content, message):
+    proj = tmp_path / "proj"
+    main(["new", str(proj)])
+    catalog = proj / "catalog.sqlite"
+    catalog.write_bytes(content)
+    capsys.readouterr()
+    for argv in (
+        ["status", str(proj)],
+        ["history", str(proj)],
+        ["import", str(proj), str(faces), "-q"],
+        ["export", str(proj), str(tmp_path / "ds"), "-q"],
+    ):
+        assert main(argv) == 1, argv
+        err = _one_line_error(capsys)
+        assert f"catalog {catalog} {message}" in err and "restore it from a backup" in err
+    assert catalog.read_bytes() == content  # never "repaired" into a fresh catalog
+    assert not (tmp_path / "ds").exists()
+
+
+def test_export_on_full_disk_is_a_one_line_error(tmp_path, faces, capsys, monkeypatch):
+    proj = tmp_path / "proj"
+    main(["new", str(proj)])
+    main(["import", str(proj), str(faces), "-q"])
+    capsys.readouterr()
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    assert main(["export", str(proj), str(tmp_path / "ds"), "--status", "new", "-q"]) == 1
+    err = _one_line_error(capsys)
+    assert f"disk full: cannot write the dataset to {tmp_path / 'ds'}" in err
+    assert "free some space" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["faces", "proj", "rough_pore"]
