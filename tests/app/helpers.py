@@ -61,3 +61,24 @@ def wheel(canvas: ImageCanvas, pos: QPoint, notches: float) -> None:
         False,
     )
     QApplication.sendEvent(canvas.viewport(), event)
+
+
+def hover(canvas: ImageCanvas, row: float, col: float) -> None:
+    """Move the mouse (no button) onto image pixel ``(row, col)``.
+
+    Qt drops a move to the position the cursor already has, so step off it first.
+    """
+    target = widget_point(canvas, row, col)
+    QTest.mouseMove(canvas.viewport(), target + QPoint(3, 2))
+    QTest.mouseMove(canvas.viewport(), target)
+
+
+def button_drag(canvas: ImageCanvas, button: Qt.MouseButton, start: QPoint, offset: QPoint) -> None:
+    """Press ``button`` at viewport ``start``, move by ``offset`` in steps, release."""
+    vp = canvas.viewport()
+    QTest.mouseMove(vp, start + QPoint(1, 1))
+    QTest.mouseMove(vp, start)
+    QTest.mousePress(vp, button, Qt.KeyboardModifier.NoModifier, start)
+    for k in (1, 2, 3):
+        QTest.mouseMove(vp, start + QPoint(offset.x() * k // 3, offset.y() * k // 3))
+    QTest.mouseRelease(vp, button, Qt.KeyboardModifier.NoModifier, start + offset)

@@ -13,8 +13,11 @@ from .helpers import make_project
 
 def _capture_exec(monkeypatch, seen):
     def fake_exec(self=None):
-        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
-        window = windows[-1]
+        windows = [
+            w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()
+        ]
+        assert len(windows) == 1
+        window = windows[0]
         seen.append((window.isVisible(), window.session.project.root, window.session.read_only))
         window.close()
         return 0

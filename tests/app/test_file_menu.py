@@ -12,7 +12,7 @@ from core.imageio import save_png
 from core.project import Project
 from core.synthetic import make_face
 
-from .helpers import SHAPE, drag, make_project, widget_point
+from .helpers import SHAPE, button_drag, drag, hover, make_project, widget_point
 
 
 @pytest.fixture
@@ -77,12 +77,7 @@ def test_space_drag_pans_without_painting(window, tmp_path, qtbot):
     start = widget_point(canvas, 40, 60)
     before = canvas.view_to_image(start)
     QTest.keyPress(canvas, Qt.Key.Key_Space)
-    vp = canvas.viewport()
-    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
-    QTest.mouseMove(vp, start + QPoint(-24, 9))
-    QTest.mouseRelease(
-        vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start + QPoint(-24, 9)
-    )
+    button_drag(canvas, Qt.MouseButton.LeftButton, start, QPoint(-24, 9))
     QTest.keyRelease(canvas, Qt.Key.Key_Space)
     after = canvas.view_to_image(start)
     assert after[1] == pytest.approx(before[1] + 8, abs=0.5)
@@ -97,7 +92,7 @@ def test_brush_outline_has_the_true_size(window, tmp_path, qtbot):
     canvas = window.canvas
     canvas.set_zoom(2.5)
     window.tools.set_radius(10)
-    QTest.mouseMove(canvas.viewport(), widget_point(canvas, 50, 60))
+    hover(canvas, 50, 60)
     item = canvas._cursor_item
     assert item.isVisible()
     on_screen = canvas.mapFromScene(item.rect()).boundingRect()

@@ -12,7 +12,7 @@ from app.gui.main_window import MainWindow
 from core.gt import compute_gt
 from core.project import Project
 
-from .helpers import drag, make_project, widget_point
+from .helpers import drag, hover, make_project, widget_point
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_screenshot_shows_class_colours_where_painted(window, tmp_path):
     prediction = np.zeros((96, 128), np.uint8)
     prediction[30:34, 75:80] = 255
     w.layers.set_prediction({"pore": prediction})
-    QTest.mouseMove(w.canvas.viewport(), widget_point(w.canvas, 5, 5))  # brush cursor away
+    hover(w.canvas, 5, 5)  # brush cursor away
     image = w.grab().toImage()
     out = tmp_path / "window.png"
     assert image.save(str(out)) and out.stat().st_size > 0
@@ -80,7 +80,7 @@ def test_gt_layer_colour_follows_preferences(window):
     w.apply_preferences(
         Preferences(user_name="x", brush_radius=4, colors={"wrinkle": "#009E73", "pore": "#56B4E9"})
     )
-    QTest.mouseMove(w.canvas.viewport(), widget_point(w.canvas, 5, 5))
+    hover(w.canvas, 5, 5)
     image = w.grab().toImage()
     color = QColor(_window_pixel(w, image, r, c))
     assert color.green() > color.red() and color.green() > color.blue()
@@ -95,7 +95,7 @@ def test_status_bar_shows_values_under_cursor(window):
     gt = doc.gt("wrinkle")
     cols = np.flatnonzero(gt[48] > 0)
     col = int(cols[0]) if cols.size else 60
-    QTest.mouseMove(w.canvas.viewport(), widget_point(w.canvas, 48, col))
+    hover(w.canvas, 48, col)
     assert w.status.position.text() == f"row 48, col {col}"
     text = w.status.values.text()
     assert f"GT W {int(gt[48, col])} P 0" in text

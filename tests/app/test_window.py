@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from app.gui.main_window import MainWindow
 from core.gt import compute_gt
 from core.project import Project, Status
 
-from .helpers import drag, make_project, wheel, widget_point
+from .helpers import button_drag, drag, make_project, wheel, widget_point
 
 
 @pytest.fixture
@@ -150,12 +150,7 @@ def test_middle_button_pans(window):
     canvas.set_zoom(3.0)
     start = widget_point(canvas, 40, 60)
     before = canvas.view_to_image(start)
-    vp = canvas.viewport()
-    QTest.mousePress(vp, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, start)
-    QTest.mouseMove(vp, start + type(start)(30, 15))
-    QTest.mouseRelease(
-        vp, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, start + type(start)(30, 15)
-    )
+    button_drag(canvas, Qt.MouseButton.MiddleButton, start, QPoint(30, 15))
     after = canvas.view_to_image(start)
     assert after[1] == pytest.approx(before[1] - 10, abs=0.5)
     assert after[0] == pytest.approx(before[0] - 5, abs=0.5)
