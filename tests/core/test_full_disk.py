@@ -301,3 +301,20 @@ def test_import_copy_on_full_disk_leaves_no_orphan_copies(tmp_path, full_disk):
     with Project.open(p.root) as again:
         list(again.import_images(src, copy=True))
         assert len(again) == 3
+
+
+def test_prelabel_on_full_disk_keeps_previous_prelabel(proj, full_disk):
+    rec = proj.images()[0]
+    rng = np.random.default_rng(3)
+    first = {c: rng.integers(0, 256, SHAPE, dtype=np.uint8) for c in CLASSES}
+    proj.save_prelabel(rec.id, first, source="baseline:first")
+    full_disk(0)
+    with pytest.raises(DiskFullError) as info:
+        proj.save_prelabel(rec.id, {c: 255 - m for c, m in first.items()}, source="second")
+    live = proj.root / "prelabels" / str(rec.id) / "wrinkle.png"
+    _assert_one_line(info.value, f"the wrinkle pre-label of image {rec.id}", str(live))
+    maps, source = proj.load_prelabel(rec.id)
+    assert source == "baseline:first"
+    for c in CLASSES:
+        np.testing.assert_array_equal(maps[c], first[c])
+    assert _temp_files(proj.root) == []
