@@ -184,6 +184,7 @@ class MainWindow(QMainWindow):
             image_id=loaded.image_id,
             has_override=session.has_override(loaded.image_id),
         )
+        self.params_panel.setEnabled(not session.read_only)
         self.image_list.select(loaded.image_id)
         self._update_title()
         self._update_actions()
@@ -284,6 +285,12 @@ class MainWindow(QMainWindow):
         if session is None:
             return
         self.params_panel.flush()
+        importer = self.project_actions.import_worker
+        if importer is not None and not importer.finished:
+            importer.cancel()  # images imported so far are kept
+            while not importer.finished:
+                QCoreApplication.processEvents()
+                time.sleep(0.01)
         session.save_current()
         if not session.writer.wait_idle(0.3):
             dialog = QProgressDialog("Saving your work…", "", 0, 0, self)

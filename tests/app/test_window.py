@@ -217,6 +217,8 @@ def test_read_only_when_locked(qtbot, project_dir, monkeypatch):
         monkeypatch.setattr(w, "ask", lambda q: "read-only" in q)
         assert w.open_project(project_dir)
         assert w.session.read_only and "[read-only]" in w.windowTitle()
+        assert not w.params_panel.isEnabled()
+        assert not w.registry["submit"].isEnabled()
         drag(w.canvas, [(20, 20), (20, 40)])
         assert not w.canvas.document.rough("wrinkle").any()
         w.close()
