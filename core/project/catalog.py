@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.atomic import disk_full_error, is_disk_full
 from core.classes import CLASSES, check_class
 from core.errors import ProjectError
 from core.progress import CancelToken, Progress
@@ -148,14 +149,20 @@ class Project(AssistMixin):
             raise ProjectError(f"{root} already holds a project; open it instead")
         if root.exists() and not root.is_dir():
             raise ProjectError(f"{root} exists and is not a folder")
-        root.mkdir(parents=True, exist_ok=True)
-        for sub in SUBFOLDERS:
-            (root / sub).mkdir(exist_ok=True)
         params = params or GTParams()
-        # Build the catalog under a temp name, then rename: a crash never leaves a
-        # half-made catalog.sqlite behind.
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{CATALOG}.", suffix=".creating", dir=root)
-        os.close(fd)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            for sub in SUBFOLDERS:
+                (root / sub).mkdir(exist_ok=True)
+            # Build the catalog under a temp name, then rename: a crash never leaves a
+            # half-made catalog.sqlite behind.
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{CATALOG}.", suffix=".creating", dir=root)
+            os.close(fd)
+        except OSError as exc:
+            if is_disk_full(exc):
+                kept = "no project was made there"
+                raise disk_full_error(root, exc, what="a new project", kept=kept) from None
+            raise
         tmp = Path(tmp_name)
         try:
             conn = sqlite3.connect(tmp, isolation_level=None)

@@ -56,8 +56,10 @@ class WriterLock:
             raise
         self._fd = fd
         info = {"user": user, "host": socket.gethostname(), "pid": os.getpid()}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode(), 0)
+        # Who holds the lock is only shown to others; a full disk must not stop the open.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode(), 0)
 
     def __del__(self) -> None:
         self.release()

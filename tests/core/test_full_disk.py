@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pytest
 from core.atomic import atomic_write_bytes, atomic_write_text
 from core.classes import CLASSES
 from core.dataset import DatasetEntry, encode_png, read_manifest, write_dataset
-from core.errors import DiskFullError, SkinTraceError
+from core.errors import DiskFullError, ProjectLockedError, SkinTraceError
 from core.gt import GTParams
 from core.project import Project
 from core.project.masks import encode_mask
@@ -318,3 +319,30 @@ def test_prelabel_on_full_disk_keeps_previous_prelabel(proj, full_disk):
     for c in CLASSES:
         np.testing.assert_array_equal(maps[c], first[c])
     assert _temp_files(proj.root) == []
+
+
+def test_create_on_full_disk_makes_no_project(tmp_path, monkeypatch):
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_space)
+    with pytest.raises(DiskFullError) as info:
+        Project.create(tmp_path / "p")
+    _assert_one_line(info.value, f"a new project to {tmp_path / 'p'}", "no project was made")
+    assert not (tmp_path / "p" / "catalog.sqlite").exists()
+    monkeypatch.undo()
+    Project.create(tmp_path / "p").close()  # room again: the same folder works
+
+
+def test_open_on_full_disk_still_locks_without_holder_info(proj, monkeypatch):
+    root = proj.root
+    proj.close()
+
+    def no_space(fd: int, data: bytes, offset: int) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "pwrite", no_space)
+    with Project.open(root) as p:
+        assert not p.read_only and len(p) == 3
+        with pytest.raises(ProjectLockedError, match="holder unknown"):
+            Project.open(root)
