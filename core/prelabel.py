@@ -145,7 +145,7 @@ def mask_levels(source: PrelabelSource) -> dict[str, float]:
 def prelabel_to_rough(
     maps: Mapping[str, np.ndarray], levels: Mapping[str, float], *, grow: int = ROUGH_GROW
 ) -> dict[str, np.ndarray]:
-    """Rough masks from a pre-label: ``map >= level``, dilated by ``grow`` pixels.
+    """Rough masks from a pre-label: ``map >= level``, dilated by a disk of radius ``grow``.
 
     The predicted mask approximates the binary GT, which is thinner than the generous
     rough mask an annotator paints; growing it keeps the structures' edges when GT is
@@ -171,7 +171,9 @@ def prelabel_to_rough(
     masks = maps_to_masks({c: np.asarray(maps[c]) for c in CLASSES}, dict(levels))
     if grow == 0:
         return {c: np.asarray(m, dtype=bool) for c, m in masks.items()}
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    # A round disk: offsets with row² + col² <= grow * (grow + 1).
+    yy, xx = np.mgrid[-grow : grow + 1, -grow : grow + 1]
+    kernel = ((yy * yy + xx * xx) <= grow * (grow + 1)).astype(np.uint8)
     return {c: cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for c, m in masks.items()}
 
 

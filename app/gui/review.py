@@ -170,7 +170,11 @@ class ReviewController(QObject):
             return False
         name = self.session.current.record.name
         dialog = CommentDialog(name, self.window)
-        if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.comment():
+        answer = dialog.exec()
+        # keep the keyboard flow: A/R go to the window again after the dialog
+        self.window.activateWindow()
+        self.window.canvas.setFocus()
+        if answer != QDialog.DialogCode.Accepted or not dialog.comment():
             return False
         self._move(image_id, "rejected", dialog.comment())
         return True
