@@ -28,13 +28,16 @@ class StatusBar(QStatusBar):
         # Fixed widths: text changing under the moving cursor must never re-layout the
         # window (that would resize and shift the canvas while painting).
         for w, width, stretch in (
-            (self.position, 150, 0),
-            (self.values, 420, 1),
+            (self.position, 140, 0),
+            (self.values, 380, 1),
             (self.zoom, 70, 0),
             (self.save_state, 130, 0),
         ):
             w.setMinimumWidth(width)
-            w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            if stretch:
+                w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            else:
+                w.setFixedWidth(width)
             self.addPermanentWidget(w, stretch)
 
     def show_cursor(self, document: Any, row: float, col: float) -> None:

@@ -35,6 +35,14 @@ class _Signals(QObject):
     cancelled = Signal()
 
 
+def _emit(signal: Any, *args: Any) -> None:
+    """Emit from a pool thread; the receiver may be gone when the app is shutting down."""
+    try:
+        signal.emit(*args)
+    except RuntimeError:  # "Signal source has been deleted"
+        pass
+
+
 class _FunctionRunnable(QRunnable):
     def __init__(self, fn: Callable[[], Any], signals: _Signals) -> None:
         super().__init__()
@@ -47,9 +55,9 @@ class _FunctionRunnable(QRunnable):
         except Exception as exc:  # reported to the GUI, never raised on a pool thread
             if not isinstance(exc, SkinTraceError | OSError):
                 traceback.print_exc()
-            self.signals.failed.emit(describe_error(exc))
+            _emit(self.signals.failed, describe_error(exc))
         else:
-            self.signals.done.emit(result)
+            _emit(self.signals.done, result)
 
 
 class FunctionWorker(QObject):
@@ -118,19 +126,19 @@ class _ProgressRunnable(QRunnable):
             gen = self.make()
             for step in gen:
                 last = step
-                self.signals.progress.emit(step)
+                _emit(self.signals.progress, step)
                 if self.token.cancelled:
                     raise Cancelled("cancelled by the user")
         except Cancelled:
             if gen is not None and hasattr(gen, "close"):
                 gen.close()
-            self.signals.cancelled.emit()
+            _emit(self.signals.cancelled)
         except Exception as exc:
             if not isinstance(exc, SkinTraceError | OSError):
                 traceback.print_exc()
-            self.signals.failed.emit(describe_error(exc))
+            _emit(self.signals.failed, describe_error(exc))
         else:
-            self.signals.done.emit(last)
+            _emit(self.signals.done, last)
 
 
 class ProgressWorker(QObject):

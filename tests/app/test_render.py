@@ -101,6 +101,8 @@ def test_status_bar_shows_values_under_cursor(window):
     assert f"GT W {int(gt[48, col])} P 0" in text
     assert f"texture W {float(doc.textures.wrinkle[48, col]):.1f}" in text
     assert w.status.zoom.text() == "400 %"
+    for label in (w.status.position, w.status.zoom, w.status.values):
+        assert label.isVisible() and label.width() >= 60
 
 
 def test_params_update_texture_and_gt_live_and_are_stored(window, qtbot):
