@@ -28,10 +28,10 @@ class StatusBar(QStatusBar):
         # Fixed widths: text changing under the moving cursor must never re-layout the
         # window (that would resize and shift the canvas while painting).
         for w, width, stretch in (
-            (self.position, 140, 0),
+            (self.position, 175, 0),
             (self.values, 380, 1),
             (self.zoom, 70, 0),
-            (self.save_state, 130, 0),
+            (self.save_state, 160, 0),
         ):
             w.setMinimumWidth(width)
             if stretch:
