@@ -61,7 +61,7 @@ def load_gt(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
 def load_item(item: DatasetItem) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The image ``(M, N, 3) uint8`` and GT maps ``{class: (M, N) uint8}`` of one item."""
     image = load_image(item.image).pixels
-    gt = {c: load_gt(item.gt[c], image.shape[:2]) for c in CLASSES}
+    gt: dict[str, np.ndarray] = {c: load_gt(item.gt[c], image.shape[:2]) for c in CLASSES}
     return image, gt
 
 

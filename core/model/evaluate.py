@@ -153,7 +153,7 @@ def evaluate_iter(
     ]
     tallies = [_Tally() for _ in predictors]
     base_tally = _Tally()
-    base_levels = dict.fromkeys(CLASSES, DEFAULT_MASK_LEVEL)
+    base_levels: dict[str, float] = dict.fromkeys(CLASSES, DEFAULT_MASK_LEVEL)
     yield Progress(0, len(items), "evaluating")
     for n, item in enumerate(items):
         if cancel is not None:

@@ -57,7 +57,7 @@ class SegmentationLoss(torch.nn.Module):
             return dice_per_class(logits, target, valid).mean()
         per_class = mse_per_class(logits, target, valid)
         if self.name == "weighted-mse":
-            return (per_class * self.weights.to(per_class.device)).mean()
+            return (per_class * self.get_buffer("weights")).mean()
         return per_class.mean()
 
 

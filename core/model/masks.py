@@ -12,6 +12,7 @@ with the same rule.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from core.classes import CLASSES
 DEFAULT_MASK_LEVEL = 64.0
 
 
-def mask_levels_from_gt(gt_maps: Iterable[Mapping[str, np.ndarray]]) -> dict[str, float]:
+def mask_levels_from_gt(gt_maps: Iterable[Mapping[Any, np.ndarray]]) -> dict[str, float]:
     """Half the median non-zero GT magnitude of each class over ``gt_maps``.
 
     Parameters
@@ -51,7 +52,7 @@ def mask_levels_from_gt(gt_maps: Iterable[Mapping[str, np.ndarray]]) -> dict[str
 
 
 def maps_to_masks(
-    maps: Mapping[str, np.ndarray], levels: Mapping[str, float] | None = None
+    maps: Mapping[Any, np.ndarray], levels: Mapping[Any, float] | None = None
 ) -> dict[str, np.ndarray]:
     """Binary masks ``map >= level`` per class (``(M, N) bool``)."""
     levels = levels or {}

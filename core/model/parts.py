@@ -68,7 +68,8 @@ class OutConv(nn.Module):
     def __init__(self, in_ch: int, out_ch: int) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_ch, out_ch, kernel_size=1)
-        nn.init.constant_(self.conv.bias, OUTPUT_PRIOR_BIAS)
+        if self.conv.bias is not None:
+            nn.init.constant_(self.conv.bias, OUTPUT_PRIOR_BIAS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)

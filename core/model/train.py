@@ -233,7 +233,9 @@ def _train(
         cache=cfg.cache,
     )
     val_ds = GTDataset(manifest, items=val_items, augment=None, cache=cfg.cache)
-    levels = train_ds.mask_levels() if cfg.loss != "dice" else {c: 128.0 for c in CLASSES}
+    levels: dict[str, float] = (
+        train_ds.mask_levels() if cfg.loss != "dice" else dict.fromkeys(CLASSES, 128.0)
+    )
     weights = cfg.class_weights or (1.0, 1.0)
     if cfg.loss == "weighted-mse" and cfg.class_weights is None:
         weights = balanced_class_weights([max(levels[c], 1.0) for c in CLASSES])
