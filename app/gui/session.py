@@ -23,7 +23,9 @@ from .resources import default_settings
 from .workers import FunctionWorker, run_function
 
 AUTOSAVE_MS = int(default_settings()["autosave_ms"])
-CACHE_SIZE = 4
+CACHE_SIZE = 4  # documents kept after leaving them (with their undo history)
+CACHE_PIXELS = 40_000_000  # ... and at most this many image pixels among them
+PREFETCH_MAX_PIXELS = 12_000_000  # a 6000x4000 document takes ~0.6 GB: not prefetched
 LARGE_IMAGE_PIXELS = 2_000_000  # recompute GT parameters in a worker above this
 
 
@@ -79,6 +81,7 @@ class AnnotationSession(QObject):
         self._pending_saves: dict[Any, tuple[Any, int]] = {}
         self._dirty: set[Any] = set()  # images whose rough masks changed since saved
         self._overrides: dict[Any, bool] = {}
+        self._pixels: dict[Any, int] = {}
         self._seq = itertools.count()
         self._unsubscribe: Callable[[], None] | None = None
         self._autosave = QTimer(self)
@@ -93,6 +96,7 @@ class AnnotationSession(QObject):
         records = self.project.images()
         for r in records:
             self._overrides.setdefault(r.id, bool(getattr(r, "has_params_override", False)))
+            self._pixels[r.id] = int(r.rows) * int(r.cols)
         return records
 
     def has_override(self, image_id: Any) -> bool:
@@ -166,9 +170,12 @@ class AnnotationSession(QObject):
     def _remember(self, loaded: LoadedDocument) -> None:
         self._cache[loaded.image_id] = loaded
         self._cache.move_to_end(loaded.image_id)
-        # Evict only documents whose state is safely on disk.
+        # Evict the oldest documents beyond the budget, only once their masks are on disk.
         for key in list(self._cache):
-            if len(self._cache) <= CACHE_SIZE:
+            pixels = sum(
+                int(v.document.shape[0]) * int(v.document.shape[1]) for v in self._cache.values()
+            )
+            if len(self._cache) <= CACHE_SIZE and pixels <= CACHE_PIXELS:
                 break
             if key not in self._dirty and key not in self._pending_saves:
                 del self._cache[key]
@@ -180,6 +187,7 @@ class AnnotationSession(QObject):
             or image_id in self._cache
             or image_id in self._prefetching
             or (self.current is not None and self.current.image_id == image_id)
+            or self._pixels.get(image_id, 0) > PREFETCH_MAX_PIXELS
         ):
             return
         for key in [k for k, w in self._prefetching.items() if w.finished]:

@@ -240,3 +240,32 @@ def test_bad_input_is_reported_and_window_keeps_working(window, project_dir, qtb
     assert not window.open_project(project_dir.parent / "nowhere")
     assert "not a SkinTrace project" in window.messages[-1]
     assert window.session is not None  # the open project is kept
+
+
+def test_autosave_after_a_pause_without_switching(window, project_dir, qtbot):
+    session = window.session
+    session._autosave.setInterval(150)  # 2 s in the app; shortened to keep the test quick
+    image_id = session.current.image_id
+    window.canvas.set_zoom(4.0)
+    window.canvas.centerOn(64, 48)
+    drag(window.canvas, [(60, 30), (60, 50)])
+    painted = window.canvas.document.rough("wrinkle").copy()
+    assert window.status.save_state.text() == "unsaved changes"
+    qtbot.waitUntil(lambda: window.status.save_state.text() == "saved", timeout=5000)
+    with Project.open(project_dir, read_only=True) as p:
+        np.testing.assert_array_equal(p.load_rough(image_id)["wrinkle"], painted)
+    assert not window.canvas.document.modified
+
+
+def test_damaged_mask_file_is_reported(window, project_dir, qtbot):
+    session = window.session
+    records = session.records()
+    target = records[2]
+    session.project.save_rough(target.id, {"wrinkle": np.ones((96, 128), bool)})
+    for f in (project_dir / "masks").rglob("*.png"):
+        f.write_bytes(b"\x89PNG broken")
+    session._prefetching.clear()
+    window.open_image(target.id)
+    qtbot.waitUntil(lambda: len(window.messages) == 1, timeout=5000)
+    assert "mask" in window.messages[0].lower()
+    assert session.current.image_id == records[0].id  # still on the first image
