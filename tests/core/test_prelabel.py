@@ -172,3 +172,37 @@ def test_model_source_predicts_with_the_checkpoint(project, tmp_path):
     np.testing.assert_array_equal(maps["wrinkle"], expected[0]["wrinkle"])
     scores = load_uncertainties(project, ids, source=source.name)
     assert set(scores) == set(ids[:2]) and all(0.0 < v <= 1.0 for v in scores.values())
+
+
+def test_prelabel_to_rough_thresholds_at_the_level_and_grows_a_disk():
+    from core.prelabel import prelabel_to_rough
+
+    w = np.zeros((21, 21), np.uint8)
+    w[10, 10] = 200
+    w[2, 2] = 99  # below the level
+    p = np.zeros((21, 21), np.uint8)
+    rough = prelabel_to_rough({"wrinkle": w, "pore": p}, {"wrinkle": 100, "pore": 128}, grow=2)
+    rows, cols = np.nonzero(rough["wrinkle"])
+    d2 = (rows - 10) ** 2 + (cols - 10) ** 2
+    assert d2.max() <= 6 and len(rows) == 21  # disk of radius 2: 5x5 minus its 4 corners
+    assert not rough["wrinkle"][2, 2] and not rough["pore"].any()
+    exact = prelabel_to_rough({"wrinkle": w, "pore": p}, {"wrinkle": 100, "pore": 128}, grow=0)
+    assert np.argwhere(exact["wrinkle"]).tolist() == [[10, 10]]
+    with pytest.raises(ValueError):
+        prelabel_to_rough({"wrinkle": w, "pore": p}, {}, grow=-1)
+
+
+def test_mask_levels_and_source_names_round_trip(tmp_path):
+    import json
+
+    from core.prelabel import mask_levels, source_from_name
+
+    assert mask_levels(baseline_source()) == {"wrinkle": 128.0, "pore": 128.0}
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    (ck / "config.json").write_text(json.dumps({"metadata": {"mask_levels": {"wrinkle": 30}}}))
+    src = model_source(7, ck)
+    assert source_from_name(src.name) == src
+    assert mask_levels(src) == {"wrinkle": 30.0, "pore": 64.0}  # missing: the default level
+    assert mask_levels(model_source(8, tmp_path / "missing"))["pore"] == 64.0
+    assert source_from_name(BASELINE_SOURCE).kind == "baseline"
