@@ -125,6 +125,15 @@ def bench_moves(app: QApplication, shape: tuple[int, int], moves: int) -> dict[s
             raise RuntimeError("the benchmark stroke did not paint; check the event mapping")
         out[view] = statistics.median(samples) * 1e3
         out[f"{view}_p90"] = float(np.percentile(samples, 90)) * 1e3
+    # A full-viewport repaint, as in every pan or zoom step, with all layers on.
+    for view in ("1:1", "fit"):
+        canvas.actual_size() if view == "1:1" else canvas.fit()
+        frames = []
+        for _ in range(15):
+            t0 = time.perf_counter()
+            canvas.viewport().repaint()
+            frames.append(time.perf_counter() - t0)
+        out[f"frame_{view}"] = statistics.median(frames) * 1e3
     if shape == (4000, 6000):
         out["rss_mb_all_layers"] = rss_mb()
     canvas.set_document(None)
@@ -217,6 +226,12 @@ def main() -> None:
             print(
                 f"{'mouse-move -> GT painted ' + size + ' ' + view:40s} {m[view]:8.2f} ms"
                 f"   (p90 {m[view + '_p90']:.2f} ms)"
+            )
+    for size in ("768x640", "6000x4000"):
+        m = results[f"move_{size}"]
+        for view in ("1:1", "fit"):
+            print(
+                f"{'full repaint (pan/zoom frame) ' + size + ' ' + view:40s} {m['frame_' + view]:8.2f} ms"
             )
     big = results["move_6000x4000"]
     print(f"{'RSS, 6000x4000 open, all layers on':40s} {big['rss_mb_all_layers']:8.0f} MB")
