@@ -178,7 +178,8 @@ class MainWindow(QMainWindow):
         self.bridge.attach(loaded.document)
         self.canvas.stack.set_texture_class(self.tools.cls)
         session = self.session
-        assert session is not None  # only connected while a session exists
+        if session is None:  # only connected while a session exists
+            return
         self.params_panel.show_params(
             loaded.document.params,
             image_id=loaded.image_id,
