@@ -91,6 +91,8 @@ class PrelabelController(QObject):
         self.source: PrelabelSource | None = None
         #: Compute pre-labels ahead of the annotator (the benchmark turns it off).
         self.ahead = True
+        #: Torch device for model pre-labels: "auto" uses CUDA when there is one.
+        self.device = "auto"
         self.order_mode = "file"
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
@@ -282,7 +284,8 @@ class PrelabelController(QObject):
 
         with self._predict_lock:
             if self._predict is None or self._predict[0] != source.name:
-                self._predict = (source.name, make_predictor(source, threads=1))
+                predict = make_predictor(source, device=self.device, threads=1)
+                self._predict = (source.name, predict)
             return self._predict[1]
 
     def _compute_one(self, project: Any, image_id: Any, source: PrelabelSource) -> dict[str, Any]:
