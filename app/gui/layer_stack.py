@@ -25,6 +25,9 @@ from .overlay import (
     compose_masks,
 )
 
+#: Layers whose buffers are made and filled only while they are visible.
+LAZY_LAYERS = frozenset({"texture", "prediction"})
+
 
 def texture_to_uint8(texture: np.ndarray) -> np.ndarray:
     """Scale a float texture map to uint8 for display (robust to outliers)."""
@@ -77,17 +80,27 @@ class LayerStack(QObject):
         self.image_item = QGraphicsPixmapItem(QPixmap.fromImage(rgb_qimage(document.image)))
         self.image_item.setZValue(0)
         self.scene.addItem(self.image_item)
-        shape = document.shape[:2]
-        for z, name in enumerate(LAYERS[1:], start=1):
-            overlay = OverlayImage(shape)
-            item = OverlayItem(overlay)
-            item.setZValue(z)
-            self.overlays[name] = overlay
-            self.items[name] = item
-            self.scene.addItem(item)
+        for name in ("rough", "gt"):
+            self._ensure(name)
+        # Texture and prediction buffers are made the first time they are shown
+        # (each is 4 bytes per pixel: 96 MB at 6000x4000).
+        self._stale.update(LAZY_LAYERS)
         for name in LAYERS:
             self._apply_layer_state(name)
         self.render_all()
+
+    def _ensure(self, name: str) -> None:
+        if name in self.overlays or self.document is None:
+            return
+        overlay = OverlayImage(self.document.shape[:2])
+        item = OverlayItem(overlay)
+        item.setZValue(LAYERS.index(name))
+        state = self.layers.state(name)
+        item.setVisible(state.visible)
+        item.setOpacity(state.opacity)
+        self.overlays[name] = overlay
+        self.items[name] = item
+        self.scene.addItem(item)
 
     def on_change(self, change: Any) -> None:
         """Apply a ``DocumentChange`` from the document bridge."""
@@ -119,12 +132,13 @@ class LayerStack(QObject):
     def render(self, name: str, region: Region | None = None) -> None:
         """Recompute overlay ``name`` inside ``region`` (None = all) and repaint it."""
         doc = self.document
-        if doc is None or name not in self.overlays:
+        if doc is None or name not in LAYERS[1:]:
             return
-        if name in ("texture", "prediction") and not self.layers.state(name).visible:
+        if name in LAZY_LAYERS and not self.layers.state(name).visible:
             # Full-image layers that are hidden are rendered when shown again.
             self._stale.add(name)
             return
+        self._ensure(name)
         if region is None:
             self._stale.discard(name)
         sl = region if region is not None else (slice(0, doc.shape[0]), slice(0, doc.shape[1]))

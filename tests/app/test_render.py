@@ -149,6 +149,7 @@ def test_help_shortcuts_lists_registered_actions(window):
 
 def test_texture_layer_shows_active_class(window):
     w = window
+    assert "texture" not in w.canvas.stack.overlays  # hidden layers get no buffer
     w.layers.set_visible("texture", True)
     arr = w.canvas.stack.overlays["texture"].array
     first = arr.copy()
