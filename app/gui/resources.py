@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtGui import QIcon
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+def _find_resources() -> Path:
+    """resources/ of a source checkout, an installed wheel, or a PyInstaller bundle."""
+    candidates = [
+        Path(__file__).resolve().parents[2] / "resources",  # source checkout / editable install
+        Path(sys.prefix) / "share" / "skintrace" / "resources",  # wheel (data-files)
+        Path(getattr(sys, "_MEIPASS", sys.prefix)) / "resources",  # PyInstaller bundle
+    ]
+    for path in candidates:
+        if (path / "default_settings.json").is_file():
+            return path
+    return candidates[0]
+
+
+RESOURCES = _find_resources()
 
 _FALLBACK: dict[str, Any] = {
     "brush_radius": 6,
