@@ -178,7 +178,6 @@ class PrelabelController(QObject):
             self._display(image_id, *cached)
             return
         layers.set_prediction(None)
-        self.window.status.showMessage("", 1)
         session = self.session
         if session is None:
             return
@@ -201,7 +200,13 @@ class PrelabelController(QObject):
         from core.prelabel import describe_source
 
         self.window.layers.set_prediction(maps)
-        self.window.status.showMessage(f"Pre-label by {describe_source(source)}", 4000)
+        try:
+            unstarted = self.window.image_list.status(image_id) in ("new", "prelabeled")
+        except KeyError:  # not listed (yet)
+            unstarted = False
+        if unstarted:
+            # (not over messages about started images, e.g. a reviewer's comment)
+            self.window.status.showMessage(f"Pre-label by {describe_source(source)}", 4000)
         self.prelabelShown.emit(image_id, source)
 
     def _remember(self, image_id: Any, maps: dict[str, np.ndarray], source: str) -> None:
