@@ -144,7 +144,7 @@ class PrelabelController(QObject):
 
     def refresh_source(self) -> None:
         """Re-read the project's source (after training or a rollback) and re-plan."""
-        from core.prelabel import describe_source, source_for
+        from core.prelabel import source_for
 
         if self.session is None:
             return
@@ -156,7 +156,7 @@ class PrelabelController(QObject):
         self._attempted.clear()
         self._scores.clear()
         self._job = None
-        self.source_label.setText(f"Pre-labels: {describe_source(source.name)}")
+        self._update_label(None)
         self.sourceChanged.emit(source.name)
         self.schedule_soon()
 
@@ -178,6 +178,7 @@ class PrelabelController(QObject):
             self._display(image_id, *cached)
             return
         layers.set_prediction(None)
+        self._update_label(None)
         session = self.session
         if session is None:
             return
@@ -200,6 +201,7 @@ class PrelabelController(QObject):
         from core.prelabel import describe_source
 
         self.window.layers.set_prediction(maps)
+        self._update_label(source)
         try:
             unstarted = self.window.image_list.status(image_id) in ("new", "prelabeled")
         except KeyError:  # not listed (yet)
@@ -208,6 +210,18 @@ class PrelabelController(QObject):
             # (not over messages about started images, e.g. a reviewer's comment)
             self.window.status.showMessage(f"Pre-label by {describe_source(source)}", 4000)
         self.prelabelShown.emit(image_id, source)
+
+    def _update_label(self, shown: str | None) -> None:
+        """Status bar: the active source, and the shown pre-label's when it differs."""
+        from core.prelabel import describe_source
+
+        if self.source is None:
+            self.source_label.setText("")
+            return
+        text = f"Pre-labels: {describe_source(self.source.name)}"
+        if shown is not None and shown != self.source.name:
+            text += f" (this one: {describe_source(shown)})"
+        self.source_label.setText(text)
 
     def _remember(self, image_id: Any, maps: dict[str, np.ndarray], source: str) -> None:
         self._cache[image_id] = (maps, source)
