@@ -192,7 +192,7 @@ def test_next_follows_uncertainty_when_chosen(qtbot, tmp_path):
     QTest.keyClick(w.canvas, Qt.Key.Key_N)
     qtbot.waitUntil(lambda: w.session.current.image_id == ids[3], timeout=5000)
     QTest.keyClick(w.canvas, Qt.Key.Key_N)
-    # face-3 is now pre-labeled by the baselines (score 0): face-1 (0.2) is the most uncertain
+    # face-3 is open (and re-scored 0 by its baseline pre-label): face-1 (0.2) beats face-2 (0.1)
     qtbot.waitUntil(lambda: w.session.current.image_id == ids[1], timeout=5000)
     w.close()
 
