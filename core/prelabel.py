@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -31,6 +31,8 @@ from core.active import save_uncertainty, uncertainty
 from core.classes import CLASSES
 from core.errors import SkinTraceError
 from core.progress import CancelToken, Progress
+
+_K = TypeVar("_K", bound=Hashable)
 
 #: Source name stored with baseline pre-labels.
 BASELINE_SOURCE = "baseline:frangi+kmeans"
@@ -196,7 +198,7 @@ def needs_prelabel(status: Any, existing: str | None, source: str) -> bool:
     return value in PRELABEL_STATUSES and existing != source
 
 
-def order_ahead(order: Sequence[Hashable], current: Hashable | None) -> list[Hashable]:
+def order_ahead(order: Sequence[_K], current: _K | None) -> list[_K]:
     """``order`` rotated to start at ``current``: it, the next one, ..., wrapping round.
 
     The annotator moves forward through ``order``, so the images just ahead of the open

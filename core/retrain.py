@@ -272,12 +272,12 @@ def decide(
         raise RetrainError("the evaluation report has no results list")
     split = str(report.get("split", "?"))
     images = int(report.get("images", 0))
-    cand = {c: float(_result_for(results, candidate)["iou"][c]) for c in CLASSES}
+    cand: dict[str, float] = {c: float(_result_for(results, candidate)["iou"][c]) for c in CLASSES}
     if current is None:
         return Decision(True, cand, None, split, images, "first model of the project")
     if _same(candidate, current):
         raise RetrainError("the candidate and the current model are the same checkpoint")
-    cur = {c: float(_result_for(results, current)["iou"][c]) for c in CLASSES}
+    cur: dict[str, float] = {c: float(_result_for(results, current)["iou"][c]) for c in CLASSES}
     new, old = score(cand), score(cur)
     if new > old:
         reason = f"validation IoU {new:.4f} > {old:.4f} of the current model"

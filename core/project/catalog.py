@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.atomic import disk_full_error, is_disk_full
-from core.classes import CLASSES, check_class
+from core.classes import CLASSES, ClassName, check_class
 from core.errors import ProjectError
 from core.progress import CancelToken, Progress
 from core.project.assist import AssistMixin
@@ -472,7 +472,11 @@ class Project(AssistMixin):
         return out
 
     def save_rough(
-        self, image_id: int, masks: Mapping[str, np.ndarray], *, comment: str = ""
+        self,
+        image_id: int,
+        masks: Mapping[ClassName, np.ndarray] | Mapping[str, np.ndarray],
+        *,
+        comment: str = "",
     ) -> None:
         """Save rough masks (any subset of the classes) atomically with the catalog.
 
