@@ -49,8 +49,9 @@ def test_installed_wheel_finds_resources_outside_the_checkout(wheel, tmp_path):
     # Dependencies come from the test environment; SkinTrace itself only from the wheel.
     Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--prefix", str(env_dir),
-         str(wheel)],
+        # --ignore-installed: never uninstall the developer's editable install on the way.
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed",
+         "--prefix", str(env_dir), str(wheel)],
         check=True, capture_output=True,
     )  # fmt: skip
     code = (
