@@ -26,6 +26,45 @@ def is_disk_full(exc: BaseException) -> TypeGuard[OSError]:
     return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
 
 
+def _current_umask() -> int:
+    """The process umask, read without changing it where the OS allows."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere the only way to read it is to set it and put it back
+    os.umask(mask)
+    return mask
+
+
+def default_mode(*, folder: bool = False) -> int:
+    """The permissions ``open()`` (0666) or ``mkdir`` (0777) would give under the umask."""
+    return (0o777 if folder else 0o666) & ~_current_umask()
+
+
+def make_temp_dir(parent: str | os.PathLike[str], *, prefix: str, suffix: str = "") -> Path:
+    """``tempfile.mkdtemp`` in ``parent``, with the permissions ``mkdir`` would give.
+
+    Folders built under a temp name and renamed into place (datasets, checkpoints)
+    would otherwise stay 0700, private to their writer.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=parent))
+    os.chmod(tmp, default_mode(folder=True))
+    return tmp
+
+
+def _target_mode(target: Path) -> int:
+    """Permissions for the replacement: the old file's, else what ``open()`` would give.
+
+    ``mkstemp`` makes the temp file 0600; left as is, every replaced file would become
+    private to its writer (a shared dataset or project unreadable by colleagues).
+    """
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        return default_mode()
+
+
 def disk_full_error(
     path: str | os.PathLike[str],
     exc: OSError,
@@ -66,6 +105,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
             raise disk_full_error(target, exc) from exc
         raise
     try:
+        os.chmod(tmp, _target_mode(target))
         fh: IO[Any]
         if mode == "w":
             fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")

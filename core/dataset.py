@@ -37,7 +37,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import cv2
 import numpy as np
 
-from core.atomic import atomic_write_bytes, atomic_write_text, disk_full_error, is_disk_full
+from core.atomic import (
+    atomic_write_bytes,
+    atomic_write_text,
+    disk_full_error,
+    is_disk_full,
+    make_temp_dir,
+)
 from core.classes import CLASSES
 from core.errors import DatasetError
 from core.progress import CancelToken, Progress
@@ -396,7 +402,7 @@ def write_dataset(
         total = len(entries)  # type: ignore[arg-type]
     total = total or 0
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.partial-", dir=out.parent))
+        tmp = make_temp_dir(out.parent, prefix=f"{out.name}.partial-")
     except OSError as exc:
         if is_disk_full(exc):
             raise disk_full_error(out, exc, what="the dataset") from None

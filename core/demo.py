@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from core.atomic import make_temp_dir
 from core.errors import ProjectError
 
 #: Folder name of the demo project inside the data folder.
@@ -81,7 +81,7 @@ def ensure_demo_project(folder: str | os.PathLike[str] | None = None) -> Path:
     if target.exists() and any(target.iterdir()):
         raise ProjectError(f"{target} exists but is not a SkinTrace project; move it away")
     target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    work = make_temp_dir(target.parent, prefix=f".{target.name}.")
     try:
         sources = work / "sources"
         sources.mkdir()

@@ -15,7 +15,6 @@ import datetime as _dt
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from core.atomic import atomic_write_bytes, atomic_write_text
+from core.atomic import atomic_write_bytes, atomic_write_text, make_temp_dir
 from core.errors import CheckpointError
 from core.model.registry import MODELS, count_parameters, create_model, model_config
 
@@ -102,7 +101,7 @@ def save_checkpoint(
     blob = st_save(tensors, metadata={"format": FORMAT, "name": name})
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = make_temp_dir(target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         atomic_write_bytes(tmp / WEIGHTS, blob)
         atomic_write_text(tmp / CONFIG, text)

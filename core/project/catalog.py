@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.atomic import disk_full_error, is_disk_full
+from core.atomic import default_mode, disk_full_error, is_disk_full
 from core.classes import CLASSES, ClassName, check_class
 from core.errors import ProjectError
 from core.progress import CancelToken, Progress
@@ -158,6 +158,7 @@ class Project(AssistMixin):
             # half-made catalog.sqlite behind.
             fd, tmp_name = tempfile.mkstemp(prefix=f".{CATALOG}.", suffix=".creating", dir=root)
             os.close(fd)
+            os.chmod(tmp_name, default_mode())  # mkstemp's 0600 would lock colleagues out
         except OSError as exc:
             if is_disk_full(exc):
                 kept = "no project was made there"
