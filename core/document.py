@@ -104,17 +104,33 @@ class Patch:
 
 @dataclass(frozen=True, eq=False)
 class HistoryEntry:
-    """One undo step (a stroke, fill, clear or mask replacement) of one class."""
+    """One undo step (a stroke, fill, clear or mask replacement).
+
+    ``cls``, ``patches`` and ``bbox`` describe the first (usually the only) class it
+    changed; ``more`` holds further classes changed in the same step as
+    ``(cls, patches, bbox)`` triples (e.g. a pre-label turned into rough masks of both
+    classes at once).
+    """
 
     cls: ClassName
     patches: tuple[Patch, ...]
     bbox: Rect
     label: str
     state: int
+    more: tuple[tuple[ClassName, tuple[Patch, ...], Rect], ...] = ()
+
+    @property
+    def parts(self) -> tuple[tuple[ClassName, tuple[Patch, ...], Rect], ...]:
+        """Every ``(cls, patches, bbox)`` this step changed, the first class first."""
+        return ((self.cls, self.patches, self.bbox), *self.more)
+
+    @property
+    def classes(self) -> tuple[ClassName, ...]:
+        return tuple(part[0] for part in self.parts)
 
     @property
     def nbytes(self) -> int:
-        return sum(p.nbytes for p in self.patches)
+        return sum(p.nbytes for _, patches, _ in self.parts for p in patches)
 
 
 def _diff_patch(rect: Rect, old: np.ndarray, new: np.ndarray) -> Patch | None:
@@ -322,12 +338,24 @@ class AnnotationDocument:
         return self._undo[-1].state if self._undo else self._base_state
 
     def _push(self, cls: ClassName, patches: list[Patch], label: str) -> HistoryEntry | None:
-        if not patches:
+        return self._push_parts([(cls, patches)], label)
+
+    def _push_parts(
+        self, parts: Sequence[tuple[ClassName, Sequence[Patch]]], label: str
+    ) -> HistoryEntry | None:
+        """Record the patches of one or more classes as one undo step."""
+        triples = []
+        for cls, patches in parts:
+            if not patches:
+                continue
+            bbox = patches[0].rect
+            for p in patches[1:]:
+                bbox = bbox.union(p.rect)
+            triples.append((cls, tuple(patches), bbox))
+        if not triples:
             return None
-        bbox = patches[0].rect
-        for p in patches[1:]:
-            bbox = bbox.union(p.rect)
-        entry = HistoryEntry(cls, tuple(patches), bbox, label, self._next_state)
+        (cls0, patches0, bbox0), *more = triples
+        entry = HistoryEntry(cls0, patches0, bbox0, label, self._next_state, tuple(more))
         self._next_state += 1
         self._undo.append(entry)
         self._redo.clear()
@@ -339,6 +367,17 @@ class AnnotationDocument:
         self, cls: ClassName, rect: Rect, new: np.ndarray, label: str
     ) -> Rect | None:
         """Set ``rough[cls][rect] = new`` as one undo step; returns the changed bbox."""
+        changed = self._write_region(cls, rect, new)
+        if changed is None:
+            return None
+        self._push(cls, [changed[1]], label)
+        self._revision += 1
+        return changed[0]
+
+    def _write_region(
+        self, cls: ClassName, rect: Rect, new: np.ndarray
+    ) -> tuple[Rect, Patch] | None:
+        """Set ``rough[cls][rect] = new`` and update GT; the changed bbox and its diff."""
         region = self._rough[cls][rect.slices]
         patch = _diff_patch(rect, region, new)
         if patch is None:
@@ -351,9 +390,16 @@ class AnnotationDocument:
             rect.col0 + int(patch.cols.max()) + 1,
         )
         self._update_gt(cls, tight)
-        self._push(cls, [patch], label)
-        self._revision += 1
-        return tight
+        return tight, patch
+
+    def _changed_rect(self, cls: ClassName, new: np.ndarray) -> Rect | None:
+        """Bounding box of the pixels where ``new`` differs from the rough mask of ``cls``."""
+        diff = new != self._rough[cls]
+        rows = np.flatnonzero(diff.any(axis=1))
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(diff[rows[0] : rows[-1] + 1].any(axis=0))
+        return Rect(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
 
     # -- painting ----------------------------------------------------------------------
 
@@ -478,18 +524,38 @@ class AnnotationDocument:
         Returns the bounding box of the changed pixels, or None if nothing changed.
         """
         name = check_class(cls)
-        new = self._check_mask(mask)
+        return self.set_rough_many({name: mask}, label=label).get(name)
+
+    def set_rough_many(
+        self, masks: Mapping[str, np.ndarray], *, label: str = "set masks"
+    ) -> dict[ClassName, Rect]:
+        """Replace the rough masks of several classes as ONE undo step.
+
+        Used for pre-label → rough masks, so one Ctrl+Z takes back every class; the
+        step stores region diffs per class. ``masks`` maps class names to ``(M, N)``
+        bool masks (classes not named keep theirs). Returns the bounding box of the
+        changed pixels of each class that changed (empty if nothing changed).
+        """
+        new = {check_class(k): self._check_mask(v) for k, v in masks.items()}
+        changed: dict[ClassName, Rect] = {}
+        parts: list[tuple[ClassName, list[Patch]]] = []
         with self._lock:
             self.end_stroke()
-            diff = new != self._rough[name]
-            rows = np.flatnonzero(diff.any(axis=1))
-            if rows.size == 0:
-                return None
-            cols = np.flatnonzero(diff[rows[0] : rows[-1] + 1].any(axis=0))
-            rect = Rect(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
-            changed = self._replace_region(name, rect, new[rect.slices], label)
-        if changed is not None:
-            self._emit(DocumentChange("rough", name, changed))
+            for cls in CLASSES:
+                if cls not in new:
+                    continue
+                rect = self._changed_rect(cls, new[cls])
+                if rect is None:
+                    continue
+                written = self._write_region(cls, rect, new[cls][rect.slices])
+                if written is not None:
+                    changed[cls] = written[0]
+                    parts.append((cls, [written[1]]))
+            if parts:
+                self._push_parts(parts, label)
+                self._revision += 1
+        for cls, rect in changed.items():
+            self._emit(DocumentChange("rough", cls, rect))
         return changed
 
     def clear_class(self, cls: str) -> Rect | None:
@@ -499,11 +565,16 @@ class AnnotationDocument:
     # -- undo / redo -------------------------------------------------------------------
 
     def _apply(self, entry: HistoryEntry, *, forward: bool) -> None:
-        mask = self._rough[entry.cls]
-        for p in entry.patches:
-            mask[p.rect.slices][p.rows, p.cols] = p.new if forward else p.old
-            self._update_gt(entry.cls, p.rect)
+        for cls, patches, _ in entry.parts:
+            mask = self._rough[cls]
+            for p in patches:
+                mask[p.rect.slices][p.rows, p.cols] = p.new if forward else p.old
+                self._update_gt(cls, p.rect)
         self._revision += 1
+
+    def _emit_entry(self, entry: HistoryEntry) -> None:
+        for cls, _, bbox in entry.parts:
+            self._emit(DocumentChange("rough", cls, bbox))
 
     def undo(self) -> bool:
         """Undo the last step (a stroke in progress is ended first). False if none."""
@@ -514,7 +585,7 @@ class AnnotationDocument:
             entry = self._undo.pop()
             self._apply(entry, forward=False)
             self._redo.append(entry)
-        self._emit(DocumentChange("rough", entry.cls, entry.bbox))
+        self._emit_entry(entry)
         return True
 
     def redo(self) -> bool:
@@ -526,7 +597,7 @@ class AnnotationDocument:
             entry = self._redo.pop()
             self._apply(entry, forward=True)
             self._undo.append(entry)
-        self._emit(DocumentChange("rough", entry.cls, entry.bbox))
+        self._emit_entry(entry)
         return True
 
     # -- parameters and reset ----------------------------------------------------------

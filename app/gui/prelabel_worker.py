@@ -8,7 +8,7 @@ planned again, so opening another image re-prioritises at once. Pre-labels are s
 through the session's single writer. "Pre-annotate all" runs the whole plan as a batch
 with a progress dialog and cancel. The source (model or baselines) is shown in the
 status bar, and "Use pre-label as rough masks" turns the shown pre-label into rough masks
-through :meth:`AnnotationDocument.set_rough` (undoable).
+through :meth:`AnnotationDocument.set_rough_many` (one undo step).
 """
 
 from __future__ import annotations
@@ -467,8 +467,8 @@ class PrelabelController(QObject):
             return False
         rough = prelabel_to_rough(maps, mask_levels(source_from_name(source)))
         doc = s.document
-        for cls in CLASSES:
-            doc.set_rough(cls, rough[cls] | doc.rough(cls))
+        # One undo step for every class (Ctrl+Z takes the whole pre-label back).
+        doc.set_rough_many({cls: rough[cls] | doc.rough(cls) for cls in CLASSES}, label="pre-label")
         self.window.status.showMessage("Pre-label turned into rough masks (Ctrl+Z undoes).", 5000)
         return True
 

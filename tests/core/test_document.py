@@ -242,6 +242,42 @@ def test_fill_polygon_set_rough_and_clear_are_single_steps(face):
     _assert_gt_is_full_recompute(doc)
 
 
+def test_set_rough_many_is_one_undo_step_of_region_diffs(face):
+    doc = _doc(face)
+    doc.begin_stroke("pore", radius=3.0)
+    doc.stroke_to(5.0, 5.0)
+    doc.end_stroke()
+    painted = doc.rough("pore").copy()
+    seen: list[DocumentChange] = []
+    doc.subscribe(seen.append)
+    new = {"wrinkle": face.rough_wrinkle, "pore": face.rough_pore | painted}
+    changed = doc.set_rough_many(new, label="pre-label")
+    assert set(changed) == {"wrinkle", "pore"}
+    assert [c.cls for c in seen] == ["wrinkle", "pore"]
+    for cls in new:
+        np.testing.assert_array_equal(doc.rough(cls), new[cls])
+    _assert_gt_is_full_recompute(doc)
+    entry = doc.history[-1]
+    assert len(doc.history) == 2 and entry.label == "pre-label"
+    assert entry.classes == ("wrinkle", "pore")
+    # region diffs: only the changed pixels are stored, not whole masks
+    stored = sum(p.rows.size for _, patches, _ in entry.parts for p in patches)
+    assert stored == int(face.rough_wrinkle.sum() + (new["pore"] != painted).sum())
+    assert entry.nbytes < 2 * face.rough_wrinkle.size
+
+    assert doc.undo()  # one undo takes back both classes
+    assert not doc.rough("wrinkle").any()
+    np.testing.assert_array_equal(doc.rough("pore"), painted)
+    _assert_gt_is_full_recompute(doc)
+    assert seen[-2:] == [DocumentChange("rough", cls, bbox) for cls, _, bbox in entry.parts]
+    assert doc.redo()
+    for cls in new:
+        np.testing.assert_array_equal(doc.rough(cls), new[cls])
+    _assert_gt_is_full_recompute(doc)
+    assert doc.set_rough_many(new) == {}  # nothing changed, no step
+    assert len(doc.history) == 2
+
+
 def test_subscribe_and_unsubscribe(face):
     doc = _doc(face)
     seen: list[DocumentChange] = []
