@@ -11,6 +11,13 @@ class ImageLoadError(SkinTraceError, ValueError):
     """An image file cannot be read: missing, corrupt, truncated, too large or not an image."""
 
 
+class SettingError(SkinTraceError, ValueError):
+    """An option is out of range or unknown (epochs, batch size, device, split, ...).
+
+    Also a :class:`ValueError`, as Python code calling the API expects for bad arguments.
+    """
+
+
 class ProjectError(SkinTraceError):
     """A project folder or catalog cannot be used as asked."""
 

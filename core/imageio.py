@@ -12,6 +12,7 @@ files above :data:`MAX_PIXELS` are refused with :class:`~core.errors.ImageLoadEr
 from __future__ import annotations
 
 import os
+import re
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -58,6 +59,11 @@ def _name(path: Path) -> str:
     return str(path)
 
 
+def _amount(pixels: int) -> str:
+    """A pixel count for a message: megapixels when large, else the count."""
+    return f"{pixels / 1e6:.1f} MP" if pixels >= 100_000 else f"{pixels} pixels"
+
+
 def _open_checked(path: Path, max_pixels: int) -> Image.Image:
     """Open ``path`` lazily (header only) and check existence, size and pixel count."""
     if not path.exists():
@@ -72,8 +78,13 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path)
     except Image.DecompressionBombError as exc:
+        # Pillow refuses to even read the header of such files; its message is about
+        # "DOS attacks", so say what a user needs: how big, and what the limit is.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{_amount(int(found.group(1)))}, " if found else ""
+        limit = min(max_pixels, 2 * (Image.MAX_IMAGE_PIXELS or 0) or max_pixels)
         raise ImageLoadError(
-            f"{_name(path)}: image exceeds the pixel limit ({exc}); it was not decoded"
+            f"{_name(path)}: image is {size}over the limit of {_amount(limit)}; it was not decoded"
         ) from exc
     except UnidentifiedImageError as exc:
         raise ImageLoadError(f"{_name(path)}: not a recognised image file") from exc

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.cli.args import int_at_least, non_negative_int, positive_float, positive_int
+
 if TYPE_CHECKING:
     from core.progress import Progress
 
@@ -33,7 +35,9 @@ def _add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N or mps"
     )
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument(
+        "--threads", type=positive_int, help="torch CPU threads (default: torch's choice)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -47,15 +51,34 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Several GPUs or processes: torchrun --nproc_per_node=N -m app train ...",
     )
     p.add_argument("dataset", help="GT dataset folder (skintrace export)")
-    p.add_argument("--model", choices=MODEL_NAMES, default="proposed", help="network")
+    p.add_argument(
+        "--model", choices=MODEL_NAMES, default="proposed", help="network (default proposed)"
+    )
     p.add_argument("--out", required=True, help="output folder for checkpoints")
-    p.add_argument("--epochs", type=int, default=100, help="maximum epochs (default 100)")
-    p.add_argument("--batch-size", type=int, default=4, help="images per batch (default 4)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--width", type=int, help="base channels (default: the paper's network)")
-    p.add_argument("--zero-pad", type=int, help="proposed: zero padding per side (default 32)")
+    p.add_argument("--epochs", type=positive_int, default=100, help="maximum epochs (default 100)")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=4, help="images per batch (default 4)"
+    )
+    p.add_argument(
+        "--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 1e-3)"
+    )
+    p.add_argument(
+        "--width",
+        type=positive_int,
+        help="base channels (default: the paper's width, 64 for unet, 32 for the others)",
+    )
+    p.add_argument(
+        "--zero-pad",
+        type=non_negative_int,
+        help="proposed: zero padding per side, pixels (default 32)",
+    )
     p.add_argument("--loss", choices=LOSSES, default="mse", help="loss (default mse, the paper)")
-    p.add_argument("--patience", type=int, default=15, help="early stopping patience (epochs)")
+    p.add_argument(
+        "--patience",
+        type=positive_int,
+        default=15,
+        help="stop after this many epochs without a better val loss (default 15)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
         "--precision",
@@ -63,7 +86,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="mixed precision on CUDA (default: bf16 where supported)",
     )
-    p.add_argument("--workers", type=int, default=0, help="data loading processes (default 0)")
+    p.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=0,
+        help="data loading processes (default 0: load in the training process)",
+    )
     p.add_argument("--no-augment", action="store_true", help="train without augmentation")
     p.add_argument("--resume", action="store_true", help="continue the run in OUT")
     p.add_argument(
@@ -81,9 +109,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="checkpoint folder (or a training OUT folder)")
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=4, help="images per forward pass (default 4)"
+    )
     p.add_argument("--masks", action="store_true", help="also write binary masks")
-    p.add_argument("--tile", type=int, default=1024, help="tile side for very large images")
+    p.add_argument(
+        "--tile",
+        type=int_at_least(64),
+        default=1024,
+        help="images with a side above this are predicted in tiles of this side "
+        "(default 1024, at least 64)",
+    )
     _add_device(p)
     p.set_defaults(func=cmd_predict)
 
@@ -97,10 +133,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--checkpoint", action="append", default=[], help="checkpoint folder (repeatable)"
     )
-    p.add_argument("--baselines", action="store_true", help="include Frangi / k-means")
-    p.add_argument("--split", choices=("val", "train", "all"), default="val")
+    p.add_argument(
+        "--baselines",
+        action="store_true",
+        help="include the image-processing methods (Frangi wrinkles, k-means pores)",
+    )
+    p.add_argument(
+        "--split",
+        choices=("val", "train", "all"),
+        default="val",
+        help="which images of the dataset to score (default val)",
+    )
     p.add_argument("--json", dest="json_out", help="also write the results to this JSON file")
-    p.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
+    p.add_argument(
+        "--batch-size", type=positive_int, default=4, help="images per forward pass (default 4)"
+    )
     _add_device(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -201,8 +248,9 @@ def _unique_stem(path: Path, used: set[str]) -> str:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from app.cli.progress import drive
+    from core.errors import ImageLoadError, SkinTraceError
     from core.imageio import load_image, save_png
-    from core.model.infer import Predictor
+    from core.model.infer import DEFAULT_OVERLAP, Predictor
     from core.model.masks import maps_to_masks
     from core.progress import Progress
 
@@ -212,27 +260,42 @@ def cmd_predict(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         threads=args.threads,
         tile=args.tile,
+        overlap=min(DEFAULT_OVERLAP, args.tile // 4),
     )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     paths = [Path(p) for p in args.images]
+    absent = [str(p) for p in paths if not p.is_file()]
+    if absent:
+        more = f" and {len(absent) - 1} more" if len(absent) > 1 else ""
+        raise SkinTraceError(f"image file not found: {absent[0]}{more}; nothing was written")
+    out = Path(args.out)
     used: set[str] = set()
+    failed: list[str] = []
 
     def run() -> Iterator[Progress]:
         yield Progress(0, len(paths), "predicting")
         for n, path in enumerate(paths):
-            image = load_image(path).pixels
-            maps = predictor.predict([image])[0]
-            stem = _unique_stem(path, used)
-            for cls, arr in maps.items():
-                save_png(out / f"{stem}_{cls}.png", arr)
-            if args.masks:
-                for cls, mask in maps_to_masks(maps, predictor.mask_levels).items():
-                    save_png(out / f"{stem}_{cls}_mask.png", mask.astype("uint8") * 255)
+            try:
+                image = load_image(path).pixels
+            except ImageLoadError as exc:
+                # One unreadable file should not cost the maps of all the others.
+                failed.append(str(exc))
+            else:
+                maps = predictor.predict([image])[0]
+                out.mkdir(parents=True, exist_ok=True)
+                stem = _unique_stem(path, used)
+                for cls, arr in maps.items():
+                    save_png(out / f"{stem}_{cls}.png", arr)
+                if args.masks:
+                    for cls, mask in maps_to_masks(maps, predictor.mask_levels).items():
+                        save_png(out / f"{stem}_{cls}_mask.png", mask.astype("uint8") * 255)
             yield Progress(n + 1, len(paths), path.name)
 
     drive(run(), desc="predict", quiet=args.quiet)
-    print(f"wrote maps for {len(paths)} image(s) to {out}")
+    print(f"wrote maps for {len(paths) - len(failed)} image(s) to {out}")
+    if failed:
+        for reason in failed:
+            print(f"  skipped: {reason}", file=sys.stderr)
+        raise SkinTraceError(f"{len(failed)} of {len(paths)} image(s) could not be read")
     return 0
 
 

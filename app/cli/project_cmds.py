@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from core.gt import GTParams
 
+from app.cli.args import finite_float, ratio
+
 _STATUSES = "new, prelabeled, in_progress, submitted, accepted, rejected"
 
 
@@ -30,21 +32,33 @@ def _add_quiet(p: argparse.ArgumentParser) -> None:
 
 
 def _add_gt_params(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("GT parameters (default: the GT engine's defaults)")
-    g.add_argument("--sigma", type=float, help="σ of the wrinkle texture map (Eq. 1), pixels")
-    g.add_argument("--wrinkle-threshold", type=float, help="wrinkle texture threshold, 0-255")
-    g.add_argument("--pore-threshold", type=float, help="Th of the pore texture map (Eq. 2)")
+    g = p.add_argument_group("GT parameters")
+    g.add_argument(
+        "--sigma",
+        type=finite_float,
+        help="σ of the wrinkle texture map (Eq. 1), pixels, (0, 100] (default 5)",
+    )
+    g.add_argument(
+        "--wrinkle-threshold",
+        type=finite_float,
+        help="wrinkle texture threshold, 0-255 (default 20)",
+    )
+    g.add_argument(
+        "--pore-threshold",
+        type=finite_float,
+        help="Th of the pore texture map (Eq. 2), 0-255 (default 8)",
+    )
 
 
 def _add_split(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--val-ratio",
-        type=float,
+        type=ratio,
         default=50 / 314,
         help="expected share of validation images, by content hash (default: 50/314, "
         "the paper's 264/50 split)",
     )
-    p.add_argument("--seed", type=int, default=0, help="changes the split as a whole")
+    p.add_argument("--seed", type=int, default=0, help="changes the split as a whole (default 0)")
     p.add_argument("--force", action="store_true", help="replace a non-empty OUT folder")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from core.errors import SkinTraceError
+from core.errors import SettingError, SkinTraceError
 
 
 class DeviceError(SkinTraceError):
@@ -56,7 +56,7 @@ def amp_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | No
     or ``"fp32"`` (no autocast).
     """
     if precision not in ("auto", "bf16", "fp16", "fp32"):
-        raise ValueError(f"precision must be auto, bf16, fp16 or fp32, not {precision!r}")
+        raise SettingError(f"precision must be auto, bf16, fp16 or fp32, not {precision!r}")
     if device.type != "cuda" or precision == "fp32":
         return None
     if precision == "fp16":
@@ -71,5 +71,5 @@ def set_threads(threads: int | None) -> None:
     if threads is None:
         return
     if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
+        raise SettingError(f"threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)

@@ -27,7 +27,7 @@ import numpy as np
 from core.baselines import baseline_maps
 from core.classes import CLASSES
 from core.dataset import read_manifest
-from core.errors import DatasetError
+from core.errors import DatasetError, SettingError
 from core.metrics import MetricAccumulator
 from core.model.data import load_item
 from core.model.infer import Predictor
@@ -138,14 +138,14 @@ def evaluate_iter(
     The last Progress has ``info["report"]``, an :class:`EvalReport`.
     """
     if not checkpoints and not baselines:
-        raise ValueError("nothing to evaluate: give at least one checkpoint or baselines=True")
+        raise SettingError("nothing to evaluate: give at least one checkpoint or baselines=True")
     manifest = read_manifest(dataset_dir)
     if split == "all":
         items = manifest.items
     elif split in ("train", "val"):
         items = manifest.split(split)  # type: ignore[arg-type]
     else:
-        raise ValueError(f"split must be train, val or all, not {split!r}")
+        raise SettingError(f"split must be train, val or all, not {split!r}")
     if not items:
         raise DatasetError(f"{manifest.root} has no images in split {split!r}; try --split all")
     predictors = [

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from core.classes import CLASSES
-from core.errors import SkinTraceError
+from core.errors import SettingError, SkinTraceError
 from core.model.checkpoint import load_checkpoint
 from core.model.device import amp_dtype, resolve_device, set_threads
 from core.model.masks import DEFAULT_MASK_LEVEL, maps_to_masks
@@ -98,9 +98,9 @@ class Predictor:
         overlap: int = DEFAULT_OVERLAP,
     ) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise SettingError(f"batch_size must be >= 1, got {batch_size}")
         if tile < 32 or not 0 <= overlap < tile // 2:
-            raise ValueError(f"need tile >= 32 and 0 <= overlap < tile/2, got {tile}, {overlap}")
+            raise SettingError(f"need tile >= 32 and 0 <= overlap < tile/2, got {tile}, {overlap}")
         set_threads(threads)
         self.device = resolve_device(device)
         self.model, self.info = load_checkpoint(checkpoint_dir, device=self.device)

@@ -11,6 +11,8 @@ from typing import Literal
 
 import torch
 
+from core.errors import SettingError
+
 LossName = Literal["mse", "weighted-mse", "dice"]
 LOSS_NAMES: tuple[str, ...] = ("mse", "weighted-mse", "dice")
 
@@ -43,9 +45,9 @@ class SegmentationLoss(torch.nn.Module):
     def __init__(self, name: str = "mse", class_weights: Sequence[float] = (1.0, 1.0)) -> None:
         super().__init__()
         if name not in LOSS_NAMES:
-            raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSS_NAMES)}")
+            raise SettingError(f"unknown loss {name!r}; choose one of {', '.join(LOSS_NAMES)}")
         if len(class_weights) != 2 or min(class_weights) <= 0:
-            raise ValueError(f"class_weights must be two positive numbers, got {class_weights}")
+            raise SettingError(f"class_weights must be two positive numbers, got {class_weights}")
         self.name = name
         w = torch.tensor([float(x) for x in class_weights])
         self.register_buffer("weights", w / w.mean())

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.errors import SettingError
 from core.model.parts import AttentionUp, DoubleConv, Down, OutConv, SpatialAttention, Up
 
 #: Total downsampling factor of the four pooling steps.
@@ -108,7 +109,7 @@ class ZeroPadded(nn.Module):
     def __init__(self, net: nn.Module, *, pad: int = DEFAULT_ZERO_PAD) -> None:
         super().__init__()
         if pad < 0:
-            raise ValueError(f"zero padding must be >= 0, got {pad}")
+            raise SettingError(f"zero padding must be >= 0, got {pad}")
         self.net = net
         self.pad = pad
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import nn
 
+from core.errors import SettingError
 from core.model.nets import DEFAULT_ZERO_PAD, AttentionUNet, UNet, ZeroPadded
 from core.model.unetpp import UNetPlusPlus
 
@@ -84,12 +85,12 @@ def model_config(name: str, **config: Any) -> dict[str, Any]:
         the same network.
     """
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+        raise SettingError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     spec = MODELS[name]
     allowed = {"width", "in_channels", "out_channels"} | ({"zero_pad"} if spec.zero_pad else set())
     unknown = sorted(set(config) - allowed)
     if unknown:
-        raise ValueError(f"model {name!r} has no option(s) {', '.join(unknown)}")
+        raise SettingError(f"model {name!r} has no option(s) {', '.join(unknown)}")
     full: dict[str, Any] = {
         "width": spec.default_width,
         "in_channels": 3,
@@ -100,9 +101,9 @@ def model_config(name: str, **config: Any) -> dict[str, Any]:
     full.update({k: v for k, v in config.items() if v is not None})
     for key in ("width", "in_channels", "out_channels"):
         if not isinstance(full[key], int) or full[key] < 1:
-            raise ValueError(f"model option {key} must be a positive integer, got {full[key]!r}")
+            raise SettingError(f"model option {key} must be a positive integer, got {full[key]!r}")
     if spec.zero_pad and (not isinstance(full["zero_pad"], int) or full["zero_pad"] < 0):
-        raise ValueError(f"zero_pad must be a non-negative integer, got {full['zero_pad']!r}")
+        raise SettingError(f"zero_pad must be a non-negative integer, got {full['zero_pad']!r}")
     return full
 
 

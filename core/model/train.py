@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader
 
 from core.classes import CLASSES
 from core.dataset import read_manifest
-from core.errors import Cancelled, CheckpointError, DatasetError, SkinTraceError
+from core.errors import Cancelled, CheckpointError, DatasetError, SettingError, SkinTraceError
 from core.model import ddp
 from core.model.checkpoint import BEST, load_checkpoint, read_checkpoint_info, save_checkpoint
 from core.model.data import Augment, GTDataset, data_hash, pad_collate
@@ -75,18 +75,18 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_NAMES:
-            raise ValueError(
+            raise SettingError(
                 f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}"
             )
         if self.loss not in LOSS_NAMES:
-            raise ValueError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSS_NAMES)}")
+            raise SettingError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSS_NAMES)}")
         for name in ("epochs", "batch_size", "patience"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise SettingError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+            raise SettingError(f"learning rate must be a positive number, got {self.lr}")
         if self.num_workers < 0:
-            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
+            raise SettingError(f"num_workers must be >= 0, got {self.num_workers}")
 
     def model_options(self) -> dict[str, Any]:
         """Options for ``create_model`` (only those set)."""

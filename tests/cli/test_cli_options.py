@@ -1,0 +1,124 @@
+"""Out-of-range options and unreadable inputs: one clear line, non-zero exit, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.cli import main
+from core.dataset import encode_png
+from core.errors import SkinTraceError
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["train", "ds", "--out", "o", "--epochs", "0"], "--epochs"),
+        (["train", "ds", "--out", "o", "--epochs", "-1"], "--epochs"),
+        (["train", "ds", "--out", "o", "--batch-size", "0"], "--batch-size"),
+        (["train", "ds", "--out", "o", "--lr", "-1"], "--lr"),
+        (["train", "ds", "--out", "o", "--lr", "nan"], "--lr"),
+        (["train", "ds", "--out", "o", "--width", "0"], "--width"),
+        (["train", "ds", "--out", "o", "--width", "four"], "--width"),
+        (["train", "ds", "--out", "o", "--zero-pad", "-3"], "--zero-pad"),
+        (["train", "ds", "--out", "o", "--patience", "0"], "--patience"),
+        (["train", "ds", "--out", "o", "--workers", "-1"], "--workers"),
+        (["train", "ds", "--out", "o", "--threads", "0"], "--threads"),
+        (["predict", "ck", "a.png", "--out", "o", "--tile", "10"], "--tile"),
+        (["predict", "ck", "a.png", "--out", "o", "--batch-size", "0"], "--batch-size"),
+        (["evaluate", "ds", "--baselines", "--batch-size", "0"], "--batch-size"),
+        (["export", "p", "o", "--val-ratio", "-0.5"], "--val-ratio"),
+        (["dataset", "from-masks", "i", "w", "p", "o", "--val-ratio", "2"], "--val-ratio"),
+        (["new", "p", "--sigma", "inf"], "--sigma"),
+        (["new", "p", "--pore-threshold", "nan"], "--pore-threshold"),
+    ],
+)
+def test_bad_numbers_are_usage_errors_naming_the_option(argv, option, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"skintrace {argv[0]}") and f"argument {option}:" in err[-1]
+    assert "Traceback" not in "\n".join(err)
+
+
+def test_core_settings_errors_are_skintrace_errors():
+    # Callers that bypass argparse (the app, scripts) still get one-line user errors.
+    from core.model.device import set_threads
+    from core.model.infer import Predictor
+    from core.model.registry import model_config
+    from core.model.train import TrainConfig
+
+    with pytest.raises(SkinTraceError, match="epochs"):
+        TrainConfig(epochs=0)
+    with pytest.raises(SkinTraceError, match="learning rate"):
+        TrainConfig(lr=float("nan"))
+    with pytest.raises(SkinTraceError, match="width"):
+        model_config("proposed", width=0)
+    with pytest.raises(SkinTraceError, match="threads"):
+        set_threads(0)
+    with pytest.raises(SkinTraceError, match="tile"):
+        Predictor("unused", tile=10)
+    with pytest.raises(ValueError):  # still ValueErrors for Python callers
+        TrainConfig(batch_size=0)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    import torch
+
+    from core.model import create_model, model_config, save_checkpoint
+
+    torch.manual_seed(0)
+    config = model_config("proposed", width=4, zero_pad=8)
+    folder = tmp_path_factory.mktemp("ck") / "model"
+    save_checkpoint(folder, create_model("proposed", **config), name="proposed", config=config)
+    return folder
+
+
+def _face(path: Path, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    path.write_bytes(encode_png(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)))
+    return path
+
+
+def test_predict_missing_image_writes_nothing(checkpoint, tmp_path, capsys):
+    good = _face(tmp_path / "good.png", 0)
+    out = tmp_path / "out"
+    argv = ["predict", str(checkpoint), str(good), str(tmp_path / "gone.png"), "--out", str(out)]
+    assert main([*argv, "--device", "cpu", "--threads", "1", "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"skintrace: error: image file not found: {tmp_path / 'gone.png'}; nothing was written"
+    ]
+    assert not out.exists()
+
+
+def test_predict_skips_an_unreadable_image_and_keeps_the_others(checkpoint, tmp_path, capsys):
+    good = _face(tmp_path / "good.png", 0)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(_face(tmp_path / "src.png", 1).read_bytes()[:200])  # truncated
+    out = tmp_path / "out"
+    argv = ["predict", str(checkpoint), str(broken), str(good), "--out", str(out)]
+    assert main([*argv, "--device", "cpu", "--threads", "1", "-q"]) == 1
+    captured = capsys.readouterr()
+    assert "wrote maps for 1 image(s)" in captured.out
+    err = captured.err.splitlines()
+    assert err[0].startswith("  skipped:") and "broken.png" in err[0]
+    assert err[-1] == "skintrace: error: 1 of 2 image(s) could not be read"
+    assert sorted(p.name for p in out.iterdir()) == ["good_pore.png", "good_wrinkle.png"]
+
+
+def test_predict_tile_smaller_than_default_overlap_works(checkpoint, tmp_path, capsys):
+    # --tile 64 used to be refused because the fixed 128-pixel overlap was too large for it.
+    big = tmp_path / "big.png"
+    big.write_bytes(
+        encode_png(np.random.default_rng(2).integers(0, 256, (100, 90, 3), dtype=np.uint8))
+    )
+    argv = ["predict", str(checkpoint), str(big), "--out", str(tmp_path / "o"), "--tile", "64"]
+    assert main([*argv, "--device", "cpu", "--threads", "1", "-q"]) == 0
+    from core.imageio import load_mask
+
+    assert load_mask(tmp_path / "o" / "big_wrinkle.png").shape == (100, 90)
