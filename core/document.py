@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import cv2
@@ -27,6 +27,7 @@ import numpy as np
 from core.classes import CLASSES, ClassName, check_class
 from core.errors import SkinTraceError
 from core.gt import GTParams, TextureMaps, compute_textures, gt_from_rough
+from core.progress import Progress
 
 #: Side of the square tiles a stroke backs up before changing them (pixels).
 TILE: int = 64
@@ -605,18 +606,42 @@ class AnnotationDocument:
     def set_params(self, params: GTParams) -> None:
         """Use new GT parameters: texture maps whose parameter changed are recomputed,
         then GT of both classes. Not an undo step."""
+        for _ in self.set_params_steps(params):
+            pass
+
+    def set_params_steps(self, params: GTParams) -> Iterator[Progress]:
+        """:meth:`set_params` in steps, for a progress display on large images.
+
+        Yields a :class:`~core.progress.Progress` before each expensive step (the wrinkle
+        map, the pore map, GT) and a final one; the new parameters take effect, and
+        subscribers are notified, only after the last step.
+        """
         if not isinstance(params, GTParams):
             raise DocumentError(f"params must be GTParams; got {type(params).__name__}")
         if params == self._params:
             return
+        tex = self._textures
         # The expensive part depends only on the image: compute it outside the lock.
-        textures = compute_textures(self._image, params, reuse=self._textures)
+        steps: list[tuple[str, GTParams]] = []
+        if tex.sigma != params.sigma:
+            # New sigma, old pore threshold: only the wrinkle map is recomputed.
+            steps.append(
+                ("wrinkle texture map", replace(params, pore_threshold=tex.pore_threshold))
+            )
+        if tex.pore_threshold != params.pore_threshold:
+            steps.append(("pore texture map", params))
+        total = len(steps) + 1
+        for done, (what, step_params) in enumerate(steps):
+            yield Progress(done, total, f"computing the {what}")
+            tex = compute_textures(self._image, step_params, reuse=tex)
+        yield Progress(total - 1, total, "computing ground truth")
         with self._lock:
-            self._textures = textures
+            self._textures = tex
             self._params = params
-            self._gt = {cls: self._full_gt(cls, textures, params) for cls in CLASSES}
+            self._gt = {cls: self._full_gt(cls, tex, params) for cls in CLASSES}
             self._revision += 1
         self._emit(DocumentChange("params", None, None))
+        yield Progress(total, total, "ground truth updated")
 
     def reset(self, rough: Mapping[str, np.ndarray] | None = None) -> None:
         """Replace all rough masks (e.g. reloaded from disk), clear the history and mark

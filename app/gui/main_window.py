@@ -103,12 +103,18 @@ class MainWindow(QMainWindow):
 
         try:
             project = Project.open(folder, read_only=read_only, user=self.prefs.user_name)
-        except ProjectLockedError as exc:
-            if read_only or not self.ask(f"{exc}\n\nOpen it read-only?"):
-                return False
-            return self.open_project(folder, read_only=True)
         except SkinTraceError as exc:
-            self.report(str(exc))
+            message = str(exc)
+            # Another SkinTrace has it, or the folder cannot be written (permissions, a
+            # read-only medium; core's message then ends by offering read-only access).
+            offer = not read_only and (
+                isinstance(exc, ProjectLockedError) or message.rstrip().endswith("read-only?")
+            )
+            if not offer:
+                self.report(message)
+                return False
+            if self.ask(_as_question(message, "Open it read-only?")):
+                return self.open_project(folder, read_only=True)
             return False
         self.set_session(AnnotationSession(project, self))
         remember(folder)
@@ -123,6 +129,8 @@ class MainWindow(QMainWindow):
         session.error.connect(self.report)
         session.saveStateChanged.connect(self.status.show_save_state)
         session.busyChanged.connect(self._on_busy)
+        session.busyProgress.connect(self._on_busy_progress)
+        session.loadFailed.connect(lambda _id: self.image_list.select(self._current_id()))
         self.params_panel.paramsEdited.connect(session.set_params)
         self.params_panel.overrideCleared.connect(self._clear_override)
         self.canvas.editable = not session.read_only
@@ -197,7 +205,13 @@ class MainWindow(QMainWindow):
 
     def _on_busy(self, busy: bool) -> None:
         self.canvas.editable = not busy and not (self.session and self.session.read_only)
-        self.status.showMessage("Working…" if busy else "", 0 if busy else 1)
+        if busy:
+            self.status.show_busy("Working…")
+        else:
+            self.status.hide_busy()
+
+    def _on_busy_progress(self, progress: Any) -> None:
+        self.status.show_busy(f"{progress.message.capitalize()}…", progress.done, progress.total)
 
     def _clear_override(self, image_id: Any) -> None:
         if self.session is not None:
@@ -231,6 +245,7 @@ class MainWindow(QMainWindow):
         self.registry["redo"].setEnabled(doc is not None and not ro and doc.can_redo)
         for key in ("submit", "clear_class", "import_images"):
             self.registry[key].setEnabled(not ro)
+        self.tools_panel.clear_button.setEnabled(not ro)
 
     def _update_title(self) -> None:
         parts = ["SkinTrace"]
@@ -313,3 +328,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self._close_session()
         super().closeEvent(event)
+
+
+def _as_question(message: str, question: str) -> str:
+    """``message`` then ``question``, unless the message already ends by asking it."""
+    if message.rstrip().lower().endswith(question.lower()):
+        return message
+    return f"{message}\n\n{question}"

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from core.classes import CLASSES
 
 from .resources import default_settings
-from .workers import FunctionWorker, run_function
+from .workers import FunctionWorker, ProgressWorker, run_function
 
 AUTOSAVE_MS = int(default_settings()["autosave_ms"])
 CACHE_SIZE = 4  # documents kept after leaving them (with their undo history)
@@ -63,6 +63,10 @@ class AnnotationSession(QObject):
     saveStateChanged = Signal(str)
     #: (bool) an image is being loaded / parameters recomputed.
     busyChanged = Signal(bool)
+    #: (core.progress.Progress) a step of a long recomputation while busy.
+    busyProgress = Signal(object)
+    #: (image id) opening this image failed (the previous one stays open).
+    loadFailed = Signal(object)
 
     def __init__(self, project: Any, parent: QObject | None = None) -> None:
         from .writer import SerialWriter
@@ -77,6 +81,8 @@ class AnnotationSession(QObject):
         self._cache: OrderedDict[Any, LoadedDocument] = OrderedDict()
         self._prefetching: dict[Any, FunctionWorker] = {}
         self._loading: FunctionWorker | None = None
+        self._params_worker: ProgressWorker | None = None
+        self._pending_params: tuple[Any, Any] | None = None  # (document, params)
         self._load_token = 0
         self._pending_saves: dict[Any, tuple[Any, int]] = {}
         self._dirty: set[Any] = set()  # images whose rough masks changed since saved
@@ -143,6 +149,7 @@ class AnnotationSession(QObject):
         def failed(message: str) -> None:
             if token == self._load_token and not self._closed:
                 self.busyChanged.emit(False)
+                self.loadFailed.emit(image_id)
                 self.error.emit(message)
 
         self._loading = run_function(
@@ -152,6 +159,7 @@ class AnnotationSession(QObject):
     def _report_load_error(self, image_id: Any, exc: Exception) -> None:
         from .workers import describe_error
 
+        self.loadFailed.emit(image_id)
         self.error.emit(describe_error(exc))
 
     def _show(self, loaded: LoadedDocument) -> None:
@@ -305,12 +313,25 @@ class AnnotationSession(QObject):
         if rows * cols <= LARGE_IMAGE_PIXELS:
             doc.set_params(params)
             return
-        self.busyChanged.emit(True)
-        run_function(
-            lambda: doc.set_params(params),
-            on_done=lambda _r: self.busyChanged.emit(False),
-            on_error=lambda m: (self.busyChanged.emit(False), self.error.emit(m)),
-        )
+        # One recomputation at a time, the latest parameters last: two running at once
+        # could finish out of order and leave the older parameters applied.
+        self._pending_params = (doc, params)
+        if self._params_worker is None or self._params_worker.finished:
+            self.busyChanged.emit(True)
+            self._next_params()
+
+    def _next_params(self, *_args: Any) -> None:
+        pending, self._pending_params = self._pending_params, None
+        if pending is None or self._closed:
+            self._params_worker = None
+            self.busyChanged.emit(False)
+            return
+        doc, params = pending
+        worker = ProgressWorker(lambda: doc.set_params_steps(params))
+        worker.progress.connect(self.busyProgress)
+        worker.done.connect(self._next_params)
+        worker.failed.connect(lambda m: (self.error.emit(m), self._next_params()))
+        self._params_worker = worker.start()
 
     def _on_written(self, key: Any, result: Any) -> None:
         kind, image_id = key[0], key[1]

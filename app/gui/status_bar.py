@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QWidget
 
 from core.classes import CLASSES
 
@@ -25,20 +25,31 @@ class StatusBar(QStatusBar):
         self.values = QLabel("")
         self.zoom = QLabel("")
         self.save_state = QLabel("")
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # "busy" until a step count is known
+        self.busy.setTextVisible(False)
+        self.busy.setFixedWidth(140)
+        self.busy.hide()
         # Fixed widths: text changing under the moving cursor must never re-layout the
-        # window (that would resize and shift the canvas while painting).
-        for w, width, stretch in (
-            (self.position, 175, 0),
-            (self.values, 380, 1),
-            (self.zoom, 70, 0),
-            (self.save_state, 160, 0),
+        # window (that would resize and shift the canvas while painting). The cursor
+        # read-out is a normal widget, so a message (showMessage) takes its place while
+        # shown; permanent widgets would leave the message no room at all.
+        for w, width, stretch, permanent in (
+            (self.position, 175, 0, False),
+            (self.values, 380, 1, False),
+            (self.busy, 140, 0, True),
+            (self.zoom, 70, 0, True),
+            (self.save_state, 160, 0, True),
         ):
             w.setMinimumWidth(width)
             if stretch:
                 w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             else:
                 w.setFixedWidth(width)
-            self.addPermanentWidget(w, stretch)
+            if permanent:
+                self.addPermanentWidget(w, stretch)
+            else:
+                self.addWidget(w, stretch)
 
     def show_cursor(self, document: Any, row: float, col: float) -> None:
         if document is None or row < 0 or col < 0:
@@ -57,6 +68,17 @@ class StatusBar(QStatusBar):
         )
         gt = " ".join(f"{cls[0].upper()} {int(document.gt(cls)[r, c])}" for cls in CLASSES)
         self.values.setText(f"gray {gray_at(document.image, r, c):.0f}   texture {tex}   GT {gt}")
+
+    def show_busy(self, message: str, done: int = 0, total: int = 0) -> None:
+        """Show ``message`` with a progress bar (``total`` 0: busy without a count)."""
+        self.busy.setRange(0, max(0, total))
+        self.busy.setValue(min(done, total))
+        self.busy.show()
+        self.showMessage(message)
+
+    def hide_busy(self) -> None:
+        self.busy.hide()
+        self.clearMessage()
 
     def show_zoom(self, zoom: float) -> None:
         self.zoom.setText(f"{zoom * 100:.0f} %")

@@ -313,6 +313,28 @@ def test_set_params_recomputes_and_reuses_textures(face):
     assert doc.modified and not doc.can_undo  # params change is not an undo step
 
 
+def test_set_params_steps_apply_only_after_the_last_step(face):
+    doc = _doc(face, rough=face.rough)
+    seen: list[DocumentChange] = []
+    doc.subscribe(seen.append)
+    new = GTParams(sigma=3.0, wrinkle_threshold=25.0, pore_threshold=5.0)
+    steps = []
+    for progress in doc.set_params_steps(new):
+        steps.append((progress.done, progress.total, progress.message))
+        if progress.done < progress.total:
+            assert doc.params == PARAMS and not seen  # nothing applied mid-way
+    assert [s[:2] for s in steps] == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert "wrinkle" in steps[0][2] and "pore" in steps[1][2]
+    assert doc.params == new and seen == [DocumentChange("params", None, None)]
+    _assert_gt_is_full_recompute(doc)
+    # only a threshold changed: no texture map is recomputed, one GT step
+    wrinkle_map = doc.textures.wrinkle
+    steps = list(doc.set_params_steps(GTParams(sigma=3.0, pore_threshold=5.0)))
+    assert [(p.done, p.total) for p in steps] == [(0, 1), (1, 1)]
+    assert doc.textures.wrinkle is wrinkle_map
+    _assert_gt_is_full_recompute(doc)
+
+
 def test_modified_and_revision(face):
     doc = _doc(face)
     assert not doc.modified

@@ -1,0 +1,125 @@
+"""What the user sees when something is slow or goes wrong: messages, progress, choices.
+
+Found by using the real window under X (docs/annotation-window.md); each test fails
+without its fix.
+"""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from app.gui import session as session_module
+from app.gui.main_window import MainWindow
+from core.errors import ProjectError
+from core.gt import GTParams
+from core.project import Project
+
+from .helpers import make_project
+
+
+@pytest.fixture
+def project_dir(tmp_path):
+    return make_project(tmp_path)
+
+
+def _window(qtbot, project_dir, *, read_only: bool = False) -> MainWindow:
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.resize(1100, 700)
+    assert w.open_project(project_dir, read_only=read_only)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+@pytest.fixture
+def window(qtbot, project_dir):
+    w = _window(qtbot, project_dir)
+    yield w
+    w.close()
+
+
+def test_status_bar_messages_are_visible(window, qtbot):
+    bar = window.status
+    bar.clearMessage()
+    qtbot.wait(20)
+    before = bar.grab().toImage()
+    bar.showMessage("Every image is submitted — nothing left to annotate.")
+    qtbot.wait(20)
+    assert bar.grab().toImage() != before  # the message is drawn, not hidden behind widgets
+    bar.clearMessage()
+    assert window.status.position.isVisible()  # the cursor read-out comes back
+
+
+def test_second_instance_is_asked_once_and_opens_read_only(qtbot, project_dir, monkeypatch):
+    questions: list[str] = []
+    w = MainWindow()
+    qtbot.addWidget(w)
+    monkeypatch.setattr(w, "ask", lambda q: questions.append(q) or True)
+    with Project.open(project_dir):  # the other SkinTrace holds the writer lock
+        assert w.open_project(project_dir)
+        assert w.session.read_only and "[read-only]" in w.windowTitle()
+        assert len(questions) == 1 and questions[0].lower().count("read-only?") == 1
+        assert not w.tools_panel.clear_button.isEnabled()
+        w.close()
+
+
+def test_unwritable_project_folder_offers_read_only(qtbot, project_dir, monkeypatch):
+    import core.project.lock as lock
+
+    def refuse(self, folder, *, user):
+        self._fd = None  # what __del__ reads
+        raise ProjectError(
+            f"{folder} cannot be opened for writing (Permission denied); open it read-only?"
+        )
+
+    monkeypatch.setattr(lock.WriterLock, "__init__", refuse)
+    questions: list[str] = []
+    w = MainWindow()
+    qtbot.addWidget(w)
+    monkeypatch.setattr(w, "ask", lambda q: questions.append(q) or True)
+    assert w.open_project(project_dir)
+    assert w.session.read_only and w.session.current is not None
+    assert len(questions) == 1 and "Permission denied" in questions[0]
+    assert w.messages == []  # asked, not reported as a dead-end error
+    w.close()
+
+
+def test_failed_image_keeps_the_open_image_selected(window, project_dir, qtbot):
+    records = window.session.records()
+    (project_dir / "images" / records[1].name).unlink()
+    window.session._prefetching.clear()  # the neighbour was prefetched before the delete
+    view = window.image_list.view
+    index = view.model().index(1, 0)
+    QTest.mouseClick(
+        view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center()
+    )
+    qtbot.waitUntil(lambda: len(window.messages) == 1, timeout=5000)
+    assert records[1].name in window.messages[0]
+    assert window.session.current.image_id == records[0].id
+    assert view.currentIndex().row() == 0  # the list shows what the canvas shows
+    window.open_image(records[2].id)  # and the window keeps working
+    qtbot.waitUntil(lambda: window.session.current.image_id == records[2].id, timeout=5000)
+
+
+def test_large_parameter_change_shows_progress_and_applies_the_latest(window, qtbot, monkeypatch):
+    monkeypatch.setattr(session_module, "LARGE_IMAGE_PIXELS", 0)  # take the worker path
+    session, doc = window.session, window.canvas.document
+    steps: list[tuple[int, int, str]] = []
+    shown: list[bool] = []
+    session.busyProgress.connect(lambda p: steps.append((p.done, p.total, p.message)))
+    session.busyProgress.connect(lambda _p: shown.append(window.status.busy.isVisible()))
+    first = GTParams(sigma=3.0, pore_threshold=5.0)
+    latest = GTParams(sigma=4.0, pore_threshold=6.0)
+    session.apply_params(first)
+    session.apply_params(latest)  # while the first still runs: queued, not raced
+    qtbot.waitUntil(
+        lambda: doc.params == latest and not window.status.busy.isVisible(), timeout=10000
+    )
+    assert doc.textures.sigma == 4.0 and doc.textures.pore_threshold == 6.0
+    assert [s[:2] for s in steps[:4]] == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert "wrinkle texture map" in steps[0][2] and "pore texture map" in steps[1][2]
+    assert all(shown)
+    assert window.canvas.editable
