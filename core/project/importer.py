@@ -92,11 +92,32 @@ def image_shape(path: Path) -> tuple[int, int]:
     from core.imageio import MAX_PIXELS, read_image_size
 
     rows, cols = read_image_size(path, max_pixels=MAX_PIXELS)
+    if path.suffix.lower() == ".png":
+        _check_png_complete(path)
     if path.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".webp"):
         with contextlib.suppress(Exception), Image.open(path) as im:
             if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
                 rows, cols = cols, rows
     return rows, cols
+
+
+def _check_png_complete(path: Path) -> None:
+    """Raise ImageLoadError if a PNG is truncated or its chunks fail their checksums.
+
+    Pillow's ``verify`` walks the chunks to IEND and checks every CRC without
+    inflating the pixels, so a half-copied file is refused at import for about the
+    cost of reading it (which hashing does anyway) rather than failing later, when an
+    annotator opens it or an export reaches it.
+    """
+    import zlib
+
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.verify()
+    except (OSError, SyntaxError, ValueError, EOFError, zlib.error, IndexError) as exc:
+        raise ImageLoadError(f"{path}: image is corrupt or truncated ({exc})") from exc
 
 
 def _matches(rel: str, patterns: tuple[str, ...]) -> bool:

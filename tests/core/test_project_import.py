@@ -188,3 +188,19 @@ def test_project_inside_or_equal_to_the_imported_folder(tmp_path, rng):
         assert rec.name == "a.png" and rec.path == src / "a.png"
         same.save_rough(rec.id, {"pore": np.ones((rec.rows, rec.cols), bool)})
         assert _run(same.import_images(src)).added == 0
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bit flip"])
+def test_damaged_png_is_refused_at_import(proj, tmp_path, rng, damage):
+    src = tmp_path / "src"
+    good = _png(src / "good.png", rng, shape=(60, 80))
+    data = bytearray(_png(tmp_path / "other.png", rng, shape=(60, 80)).read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]  # a half-copied file: the header alone looks fine
+    else:
+        data[len(data) // 2] ^= 0x55  # inside IDAT: the chunk's CRC no longer matches
+    (src / "bad.png").write_bytes(bytes(data))
+    summary = _run(proj.import_images(src))
+    assert summary.added == 1 and [r.path for r in proj.images()] == [good]
+    assert [p for p, _ in summary.unreadable] == [str(src / "bad.png")]
+    assert "corrupt or truncated" in summary.unreadable[0][1]
