@@ -33,7 +33,9 @@ EXIT_CANCELLED = 130
 
 def _add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, cuda:N or mps"
+        "--device",
+        default="auto",
+        help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps (default auto)",
     )
     p.add_argument(
         "--threads", type=positive_int, help="torch CPU threads (default: torch's choice)"

@@ -122,3 +122,23 @@ def test_predict_tile_smaller_than_default_overlap_works(checkpoint, tmp_path, c
     from core.imageio import load_mask
 
     assert load_mask(tmp_path / "o" / "big_wrinkle.png").shape == (100, 90)
+
+
+@pytest.mark.parametrize("argv", [[], ["open", "PROJECT"]])
+def test_window_without_a_display_is_a_one_line_error(argv, tmp_path, capsys, monkeypatch):
+    from core.project import Project
+
+    Project.create(tmp_path / "p").close()
+    argv = [str(tmp_path / "p") if a == "PROJECT" else a for a in argv]
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+
+    def window(*_args, **_kw):  # Qt would abort the whole process (SIGABRT) here
+        raise AssertionError("the window was started without a display")
+
+    monkeypatch.setattr("app.gui.app.run_window", window)
+    monkeypatch.setattr("core.demo.ensure_demo_project", lambda: tmp_path / "p")
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("skintrace: error: no display")
