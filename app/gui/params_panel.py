@@ -166,10 +166,7 @@ class ParamsPanel(QWidget):
         for name, row in self.rows.items():
             row.set_value(float(getattr(params, name)))
         self.scope.setCurrentIndex(1 if has_override else 0)
-        self.reset_button.setEnabled(has_override)
-        self.override_label.setText(
-            "This image has its own parameters." if has_override else "Using the project default."
-        )
+        self._show_override(has_override)
         self.setEnabled(True)
 
     def flush(self) -> None:
@@ -191,4 +188,12 @@ class ParamsPanel(QWidget):
             return
         self._params = params
         scope = self.scope.currentData()
+        if scope == "image":  # the edit made (or changed) this image's override
+            self._show_override(True)
         self.paramsEdited.emit(params, self._image_id if scope == "image" else None)
+
+    def _show_override(self, has_override: bool) -> None:
+        self.reset_button.setEnabled(has_override)
+        self.override_label.setText(
+            "This image has its own parameters." if has_override else "Using the project default."
+        )

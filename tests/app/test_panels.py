@@ -94,11 +94,14 @@ def test_params_panel_debounces_and_scopes(qtbot):
     qtbot.waitUntil(lambda: len(emitted) == 1, timeout=2000)
     new, scope = emitted[0]
     assert new.sigma == pytest.approx(params.sigma + 2) and scope is None
+    assert not panel.reset_button.isEnabled()
     panel.scope.setCurrentIndex(1)
     panel.rows["pore_threshold"].slider.setValue(panel.rows["pore_threshold"].slider.value() + 3)
     panel.flush()
     assert emitted[-1][1] == 7
     assert emitted[-1][0].pore_threshold != params.pore_threshold
+    # the panel says at once that this image now has its own parameters
+    assert panel.reset_button.isEnabled() and "own parameters" in panel.override_label.text()
 
 
 def test_preferences_persist_in_qsettings(qtbot):
