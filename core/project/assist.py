@@ -18,7 +18,14 @@ import numpy as np
 
 from core.classes import CLASSES
 from core.errors import ProjectError
-from core.project.masks import MaskFileError, decode_gray, encode_map, sha256_bytes
+from core.project.masks import (
+    READ_RETRIES,
+    MaskFileError,
+    decode_gray,
+    encode_map,
+    retry_pause,
+    sha256_bytes,
+)
 from core.project.status import Status
 
 if TYPE_CHECKING:
@@ -124,10 +131,12 @@ class AssistMixin:
                     }
                     return maps, rows[0][2]
                 except MaskFileError:
-                    # Same race as load_rough: a read-only view re-reads a newer save.
-                    fresh = self._query(sql, (image_id,))
-                    if not self.read_only or fresh == rows or retries == 2:
+                    # Same race as load_rough: a read-only view reads the save again.
+                    if not self.read_only or retries == READ_RETRIES:
                         raise
+                    fresh = self._query(sql, (image_id,))
+                    if fresh == rows:
+                        retry_pause(retries)
                     rows, retries = fresh, retries + 1
             return None
 

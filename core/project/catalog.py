@@ -37,10 +37,12 @@ from core.progress import CancelToken, Progress
 from core.project.assist import AssistMixin
 from core.project.lock import WriterLock, current_user
 from core.project.masks import (
+    READ_RETRIES,
     FileStore,
     MaskFileError,
     decode_gray,
     encode_mask,
+    retry_pause,
     sha256_bytes,
 )
 from core.project.schema import SCHEMA_VERSION, connect, migrate, schema_version, sql_error
@@ -452,11 +454,13 @@ class Project(AssistMixin):
                 try:
                     return self._read_masks(rec, saved)
                 except MaskFileError:
-                    # A read-only view can race a save by the writing process: if the
-                    # catalog moved on meanwhile, read the whole newer save again.
-                    fresh = dict(self._query(sql, (image_id,)))
-                    if not self.read_only or fresh == saved or retries == 2:
+                    # A read-only view can race a save by the writing process: read the
+                    # whole save again (the newer one if the catalog moved on meanwhile).
+                    if not self.read_only or retries == READ_RETRIES:
                         raise
+                    fresh = dict(self._query(sql, (image_id,)))
+                    if fresh == saved:
+                        retry_pause(retries)
                     saved, retries = fresh, retries + 1
 
     def _read_masks(self, rec: ImageRecord, saved: Mapping[str, str]) -> dict[str, np.ndarray]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,6 +30,19 @@ from core.dataset import encode_png
 from core.errors import DiskFullError, ProjectError
 
 PENDING = ".pending"
+
+#: Times a read-only view re-reads a save that failed its hash check before reporting it.
+READ_RETRIES = 5
+
+
+def retry_pause(attempt: int) -> None:
+    """Wait a little before re-reading a save another process may be moving into place.
+
+    A mismatch does not mean damage when another process writes: between our catalog
+    query and our read it may install the save we expect and already stage the next
+    one beside it, so neither file matches although the catalog has not moved on.
+    """
+    time.sleep(0.005 * (attempt + 1))
 
 
 class MaskFileError(ProjectError):
