@@ -226,6 +226,16 @@ class ReviewPanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, image_id)
             self.list.addItem(item)
         self.count.setText(f"{len(queue)} submitted image(s) to review")
+        self.highlight(self.controller.current_id())
+
+    def highlight(self, image_id: Any) -> None:
+        """Select the queue entry of the image on the canvas (none if it is not queued)."""
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == image_id:
+                self.list.setCurrentItem(item)
+                return
+        self.list.setCurrentItem(None)
 
     def _on_mode(self, on: bool) -> None:
         if self.mode.isChecked() != on:
@@ -260,4 +270,11 @@ def install(window: MainWindow) -> ReviewController:
     add_tabbed_dock(window, "Review", panel, "review", beside="images", area=left)
     window.sessionChanged.connect(controller.attach)
     controller.attach(window.session)
+
+    def follow(session: Any) -> None:  # the queue highlights the image being shown
+        if session is not None:
+            session.documentOpened.connect(lambda loaded: panel.highlight(loaded.image_id))
+
+    window.sessionChanged.connect(follow)
+    follow(window.session)
     return controller

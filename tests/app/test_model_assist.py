@@ -144,8 +144,11 @@ def test_model_assisted_annotation_end_to_end(qtbot, window, project_dir):
     key(w, Qt.Key.Key_R, CTRL)
     assert w.review.active
     wait_open(qtbot, w, "face-0.png")
+    queue = w.review_panel.list  # the queue highlights the image on the canvas
+    assert queue.currentItem().data(Qt.ItemDataRole.UserRole) == ids["face-0.png"]
     key(w, Qt.Key.Key_A)
     wait_open(qtbot, w, "face-1.png")
+    assert queue.currentItem().data(Qt.ItemDataRole.UserRole) == ids["face-1.png"]
     with qtbot.waitSignal(w.training.finished, timeout=120000) as blocker:
         key(w, Qt.Key.Key_A)
         qtbot.waitUntil(lambda: w.training.state == "training", timeout=10000)
