@@ -65,6 +65,14 @@ def bench_import(tmp: Path, src: Path, repeats: int) -> list[float]:
     return times
 
 
+def bench_png_check(src: Path, repeats: int) -> list[float]:
+    """The import's PNG completeness check (chunk CRC walk) alone, over every file."""
+    from core.project.importer import _check_png_complete
+
+    files = sorted(src.iterdir())
+    return [_timed(lambda: [_check_png_complete(f) for f in files]) for _ in range(repeats)]
+
+
 def bench_listing(tmp: Path, n: int, repeats: int) -> dict[str, list[float]]:
     """A 10,000-image catalog: rows are inserted directly (listing needs no files)."""
     proj = Project.create(tmp / "big")
@@ -125,10 +133,12 @@ def main() -> int:
         src = tmp / "src"
         make_images(src, args.images, rng)
         imp = bench_import(tmp, src, args.repeats)
+        check = bench_png_check(src, args.repeats)
         listing = bench_listing(tmp, args.listing, max(args.repeats, 5))
         exp = bench_export(tmp, src, args.repeats, rng)
     med = {
         f"import_{args.images}_s": statistics.median(imp),
+        f"png_check_{args.images}_s": statistics.median(check),
         f"list_{args.listing}_s": statistics.median(listing["images"]),
         f"list_{args.listing}_by_status_s": statistics.median(listing["images_status"]),
         f"counts_{args.listing}_s": statistics.median(listing["counts"]),
@@ -138,6 +148,8 @@ def main() -> int:
     ratios = {
         "list_vs_1s_target": med[f"list_{args.listing}_s"] / 1.0,
         "export_vs_import": med[f"export_{args.images}_s"] / med[f"import_{args.images}_s"],
+        "png_check_share_of_import": med[f"png_check_{args.images}_s"]
+        / med[f"import_{args.images}_s"],
         "import_ms_per_image": 1000 * med[f"import_{args.images}_s"] / args.images,
         "export_ms_per_image": 1000 * med[f"export_{args.images}_s"] / args.images,
     }
@@ -151,7 +163,12 @@ def main() -> int:
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "image_shape": SHAPE,
         "repeats": args.repeats,
-        "raw": {"import": imp, "export": exp, **{f"listing_{k}": v for k, v in listing.items()}},
+        "raw": {
+            "import": imp,
+            "png_check": check,
+            "export": exp,
+            **{f"listing_{k}": v for k, v in listing.items()},
+        },
         "medians": med,
         "ratios": ratios,
     }
