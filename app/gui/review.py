@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QKeySequence
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -42,7 +42,8 @@ class CommentDialog(QDialog):
         self.setWindowTitle("Reject image")
         self.setObjectName("reject_dialog")
         self.text = QPlainTextEdit()
-        self.text.setPlaceholderText("What should the annotator fix?")
+        self.text.setPlaceholderText("What should the annotator fix? (Ctrl+Enter sends)")
+        self.text.installEventFilter(self)  # Ctrl+Enter sends: the keyboard flow of A / R
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -61,6 +62,19 @@ class CommentDialog(QDialog):
 
     def comment(self) -> str:
         return self.text.toPlainText().strip()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if (
+            watched is self.text
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            if self.comment():
+                self.accept()
+            return True
+        return super().eventFilter(watched, event)
 
 
 class ReviewController(QObject):

@@ -12,6 +12,7 @@ from PySide6.QtTest import QTest
 
 from app.gui import session as session_module
 from app.gui.main_window import MainWindow
+from app.gui.review import CommentDialog
 from core.errors import ProjectError
 from core.gt import GTParams
 from core.project import Project
@@ -123,3 +124,18 @@ def test_large_parameter_change_shows_progress_and_applies_the_latest(window, qt
     assert "wrinkle texture map" in steps[0][2] and "pore texture map" in steps[1][2]
     assert all(shown)
     assert window.canvas.editable
+
+
+def test_reject_comment_is_sent_with_ctrl_enter(qtbot):
+    dialog = CommentDialog("face-0.png")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    QTest.keyClick(dialog.text, Qt.Key.Key_Return, ctrl)  # nothing to send yet
+    assert dialog.isVisible() and dialog.text.toPlainText() == ""
+    QTest.keyClicks(dialog.text, "pores missed")
+    QTest.keyClick(dialog.text, Qt.Key.Key_Return)  # a plain Enter is a new line
+    QTest.keyClicks(dialog.text, "on the left cheek")
+    QTest.keyClick(dialog.text, Qt.Key.Key_Enter, ctrl)
+    assert not dialog.isVisible() and dialog.result() == CommentDialog.DialogCode.Accepted
+    assert dialog.comment() == "pores missed\non the left cheek"

@@ -200,7 +200,7 @@ def test_model_assisted_annotation_end_to_end(qtbot, window, project_dir):
         dialog = QApplication.activeModalWidget()
         assert isinstance(dialog, CommentDialog)
         QTest.keyClicks(dialog.text, COMMENT)
-        dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+        QTest.keyClick(dialog.text, Qt.Key.Key_Return, CTRL)  # sends, like OK
 
     QTimer.singleShot(50, fill_dialog)
     key(w, Qt.Key.Key_R)
