@@ -100,15 +100,16 @@ class HistoryView(QWidget):
                 return
         self.table.setRowCount(len(self.entries))
         for row, e in enumerate(reversed(self.entries)):
+            when = str(e.time).replace("T", " ").rstrip("Z")
             cells = (
-                str(e.time).replace("T", " ").rstrip("Z"),
+                when[:16],  # to the minute: the dock is narrow; the tooltip has it all
                 str(e.user),
                 f"{status_label(e.from_status)} → {status_label(e.to_status)}",
                 e.comment or "",
             )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(when if col == 0 else text)
                 self.table.setItem(row, col, item)
         comment = self.rejection_comment()
         if comment is None:

@@ -223,6 +223,8 @@ def test_model_assisted_annotation_end_to_end(qtbot, window, project_dir):
         w.history_view.table.item(r, 2).text() for r in range(w.history_view.table.rowCount())
     ]
     assert changes[0] == "submitted → rejected"
+    when = w.history_view.table.item(0, 0)
+    assert len(when.text()) == 16 and when.toolTip().startswith(when.text())  # to the minute
     assert w.canvas.editable
     with Project.open(project_dir, read_only=True) as ro:
         last = ro.history(ids["face-2.png"])[-1]
