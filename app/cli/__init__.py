@@ -40,6 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SkinTraceError as exc:
         print(f"skintrace: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        # File-system trouble the commands do not foresee (permissions, a file where a
+        # folder should be, ...): one line naming the path, not a traceback.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"skintrace: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("skintrace: interrupted", file=sys.stderr)
         return 130

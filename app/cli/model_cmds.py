@@ -270,6 +270,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         more = f" and {len(absent) - 1} more" if len(absent) > 1 else ""
         raise SkinTraceError(f"image file not found: {absent[0]}{more}; nothing was written")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SkinTraceError(f"{out} exists and is not a folder; choose another --out")
     used: set[str] = set()
     failed: list[str] = []
 
@@ -312,6 +314,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if not args.checkpoint and not args.baselines:
         raise SkinTraceError("nothing to evaluate: give --checkpoint CKPT and/or --baselines")
+    if args.json_out and Path(args.json_out).is_dir():
+        # Checked now, not after an evaluation that may take an hour.
+        raise SkinTraceError(f"--json {args.json_out} is a folder; give a file name")
     last = drive(
         evaluate_iter(
             args.dataset,

@@ -72,19 +72,24 @@ class EvalReport:
 
     def table(self) -> str:
         """A plain-text table shaped like the paper's Tables 2 and 3."""
+        width = max([34, *(len(r.method) for r in self.results)])
         head = (
-            f"{'Method':<34} {'#Params':>8} {'Loss':>8} {'IoU wrinkle':>12} {'IoU pore':>9}"
+            f"{'Method':<{width}} {'#Params':>8} {'Loss':>8} {'IoU wrinkle':>12} {'IoU pore':>9}"
             f" {'per-image W':>12} {'per-image P':>12}"
         )
-        lines = [f"{self.split} split of {self.dataset}: {self.images} images", head]
+        lines = [f"{self.split} split of {self.dataset}: {self.images} image(s)", head]
         lines.append("-" * len(head))
         for r in self.results:
             params = "-" if r.params is None else f"{r.params / 1e6:.2f} M"
             lines.append(
-                f"{r.method[:34]:<34} {params:>8} {r.loss:>8.5f} {r.iou['wrinkle']:>12.4f} "
+                f"{r.method:<{width}} {params:>8} {r.loss:>8.5f} {r.iou['wrinkle']:>12.4f} "
                 f"{r.iou['pore']:>9.4f} {r.iou_per_image['wrinkle']:>12.4f} "
                 f"{r.iou_per_image['pore']:>12.4f}"
             )
+        lines.append(
+            "Loss: MSE of the maps; IoU: pixels pooled over the split (Eq. 4); "
+            "per-image: mean of each image's IoU"
+        )
         return "\n".join(lines)
 
 

@@ -142,6 +142,8 @@ def _restore_optimizer(opt: torch.optim.Optimizer, blob: bytes, meta: dict[str, 
 
 
 def _check_out(out: Path, resume: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise SettingError(f"{out} exists and is not a folder; choose another --out")
     has_run = (out / LAST).exists() or (out / BEST).exists()
     if resume and not (out / LAST / STATE_JSON).exists():
         raise CheckpointError(f"nothing to resume in {out}: no {LAST}/{STATE_JSON}")

@@ -142,3 +142,34 @@ def test_window_without_a_display_is_a_one_line_error(argv, tmp_path, capsys, mo
     assert main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("skintrace: error: no display")
+
+
+def test_out_paths_that_are_files_are_refused_before_any_work(checkpoint, tmp_path, capsys):
+    from tests.core.test_model_data import make_dataset
+
+    dataset = make_dataset(tmp_path / "ds", n=4)
+    taken = tmp_path / "taken"
+    taken.write_text("someone's notes")
+    good = _face(tmp_path / "good.png", 0)
+    cases = [
+        ["train", str(dataset), "--out", str(taken), "--width", "4", "--epochs", "1"],
+        ["predict", str(checkpoint), str(good), "--out", str(taken)],
+        ["evaluate", str(dataset), "--baselines", "--json", str(tmp_path)],
+    ]
+    for argv in cases:
+        assert main([*argv, "--device", "cpu", "--threads", "1", "-q"]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("skintrace: error: "), argv
+        assert "not a folder" in err[0] or "is a folder" in err[0]
+    assert taken.read_text() == "someone's notes"
+
+
+def test_unforeseen_file_system_errors_are_one_line(checkpoint, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    good = _face(tmp_path / "good.png", 0)
+    argv = ["predict", str(checkpoint), str(good), "--out", str(blocker / "sub")]
+    assert main([*argv, "--device", "cpu", "--threads", "1", "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("skintrace: error: ")
+    assert err[0].endswith(f": {blocker / 'sub'}")  # the OS reason, then the path

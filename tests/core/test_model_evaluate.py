@@ -102,3 +102,19 @@ def test_errors(setup, tmp_path):
         evaluate(dataset, baselines=True, split="test")
     with pytest.raises(DatasetError):
         evaluate(tmp_path, baselines=True)
+
+
+def test_table_keeps_long_method_names_whole_and_aligned():
+    from core.model.evaluate import EvalReport, MethodResult
+
+    def row(method: str, params: int | None) -> MethodResult:
+        iou = {"wrinkle": 0.25, "pore": 0.5}
+        return MethodResult(method, "src", params, 0.01, iou, iou, 3)
+
+    long = "proposed (runs/2026-11-25 retrain after 300 accepted images/best)"
+    report = EvalReport("ds", "val", 3, (row("image processing", None), row(long, 5_200_000)))
+    lines = report.table().splitlines()
+    assert lines[0] == "val split of ds: 3 image(s)"
+    assert long in lines[4]  # whole, not cut at 34 characters
+    columns = {line.index("IoU wrinkle") + len("IoU wrinkle") for line in lines[1:2]}
+    assert {line.index("0.2500") + 6 for line in lines[3:5]} == columns  # right-aligned
