@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from core.gt import GTParams
@@ -188,11 +188,12 @@ def _say(text: str) -> None:
     print(text, file=sys.stdout)
 
 
-def _warn(lines: list[str], *, limit: int = 10) -> None:
+def _warn(lines: list[str], *, limit: int = 10, file: TextIO | None = None) -> None:
+    out = sys.stderr if file is None else file
     for line in lines[:limit]:
-        print(f"  {line}", file=sys.stderr)
+        print(f"  {line}", file=out)
     if len(lines) > limit:
-        print(f"  ... and {len(lines) - limit} more", file=sys.stderr)
+        print(f"  ... and {len(lines) - limit} more", file=out)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -245,7 +246,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             _say(f"  {status.label:<{width}}  {n}")
     if missing:
         _say(f"{len(missing)} image(s) missing; find them with `skintrace relink`:")
-        _warn([f"{r.id}: {r.path}" for r in missing])
+        # Part of the report, on stdout with its heading (not interleaved with stderr).
+        _warn([f"{r.id}: {r.path}" for r in missing], file=sys.stdout)
     return 0
 
 

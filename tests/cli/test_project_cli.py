@@ -104,7 +104,9 @@ def test_relink_after_moving_images(tmp_path, faces, capsys):
     main(["import", str(proj), str(faces), "-q"])
     shutil.move(faces, tmp_path / "moved")
     assert main(["status", str(proj)]) == 0
-    assert "4 image(s) missing" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "4 image(s) missing" in out
+    assert all(str(tmp_path / "faces" / f"f{i}.png") in out for i in range(4))  # listed there
     assert main(["relink", str(proj), str(tmp_path / "moved")]) == 0
     assert "relinked 4 image(s)" in capsys.readouterr().out
     with Project.open(proj, read_only=True) as p:
