@@ -93,12 +93,18 @@ class ProjectActions:
             dialog.close()
             self.w.refresh_images()
 
+        def done(last: Any) -> None:
+            finish()
+            summary = (getattr(last, "info", None) or {}).get("summary")
+            if summary is not None:  # what was added and what was skipped, and why
+                self.w.status.showMessage("Import: " + "; ".join(summary.lines()), 15000)
+
         def failed(message: str) -> None:
             finish()
             self.w.report(f"import stopped: {message}")
 
         worker.progress.connect(on_progress)
-        worker.done.connect(finish)
+        worker.done.connect(done)
         worker.cancelled.connect(finish)
         worker.failed.connect(failed)
         dialog.canceled.connect(worker.cancel)
