@@ -242,6 +242,8 @@ def import_images(
     unreadable: list[tuple[str, str]] = []
     batch: list[tuple] = []
     added: list[tuple[str, str]] = []  # (content hash, stem) of imported images
+    # Stems of skipped duplicates: their masks serve the copy that was imported.
+    aliases: dict[str, list[str]] = {}
     copied: list[Path] = []
     cancelled = False
     total = len(files)
@@ -293,6 +295,7 @@ def import_images(
                 else:
                     if digest in known:
                         duplicates.append((str(path), known[digest]))
+                        aliases.setdefault(digest, []).append(path.stem)
                     else:
                         known[digest] = rel
                         if copy:
@@ -315,7 +318,9 @@ def import_images(
     matched: dict[str, int] = {c: 0 for c in CLASSES}
     mask_errors: list[tuple[str, str]] = []
     if any(indexes[c] for c in CLASSES) and added:
-        yield from _attach_masks(project, added, indexes, matched, mask_errors, total)
+        yield from _attach_masks(
+            project, added, indexes, matched, mask_errors, total, aliases=aliases
+        )
     summary = ImportSummary(
         added=len(added),
         duplicates=tuple(duplicates),
@@ -335,6 +340,8 @@ def _attach_masks(
     matched: dict[str, int],
     errors: list[tuple[str, str]],
     total: int,
+    *,
+    aliases: Mapping[str, list[str]],
 ) -> Iterator[Progress]:
     from core.dataset import load_painted
 
@@ -343,8 +350,9 @@ def _attach_masks(
         image_id = ids[digest]
         rec = project.image(image_id)
         masks: dict[str, np.ndarray] = {}
+        stems = [stem, *aliases.get(digest, ())]
         for c in CLASSES:
-            found = next((ix[stem] for ix in indexes[c] if stem in ix), None)
+            found = next((ix[s] for s in stems for ix in indexes[c] if s in ix), None)
             if found is None:
                 continue
             try:

@@ -204,3 +204,22 @@ def test_damaged_png_is_refused_at_import(proj, tmp_path, rng, damage):
     assert summary.added == 1 and [r.path for r in proj.images()] == [good]
     assert [p for p, _ in summary.unreadable] == [str(src / "bad.png")]
     assert "corrupt or truncated" in summary.unreadable[0][1]
+
+
+def test_mask_of_a_skipped_duplicate_serves_the_imported_copy(proj, tmp_path, rng):
+    # "copy.png" sorts first and is imported; "sub/face.png" (same bytes) is the skipped
+    # duplicate, but the annotator's mask is named after it: it must not be lost.
+    src = tmp_path / "src"
+    face = _png(src / "sub" / "face.png", rng)
+    shutil.copy(face, src / "copy.png")
+    rough_p = tmp_path / "rough_pore"
+    rough_p.mkdir()
+    m = np.zeros((20, 30), np.uint8)
+    m[3:7, 4:9] = 255
+    (rough_p / "face.png").write_bytes(encode_png(m))
+    summary = _run(proj.import_images(src, rough_dirs={"pore": rough_p}))
+    assert summary.added == 1 and len(summary.duplicates) == 1
+    assert summary.masks_matched == {"wrinkle": 0, "pore": 1}
+    (rec,) = proj.images()
+    assert rec.name == "copy.png"
+    np.testing.assert_array_equal(proj.load_rough(rec.id)["pore"], m > 0)
