@@ -408,6 +408,12 @@ class PrelabelController(QObject):
         for signal in (worker.done, worker.failed, worker.cancelled):
             signal.connect(self._on_batch_end)
         worker.failed.connect(self.window.report)
+        worker.done.connect(self._report_batch)
+        worker.cancelled.connect(
+            lambda: self.window.status.showMessage(
+                "Pre-annotation cancelled; the pre-labels made so far are kept.", 10000
+            )
+        )
         self.batch = worker
         self.dialog = QProgressDialog("Pre-annotating…", "Cancel", 0, len(plan), self.window)
         self.dialog.setWindowTitle("Pre-annotate all")
@@ -436,6 +442,13 @@ class PrelabelController(QObject):
             self.dialog.setValue(progress.done)
             self.dialog.setLabelText(f"Pre-annotating… {progress.message}")
         self.batchProgress.emit(progress)
+
+    def _report_batch(self, last: Any) -> None:
+        summary = (getattr(last, "info", None) or {}).get("summary") or {}
+        counts = ", ".join(
+            f"{summary[k]} {k}" for k in ("done", "skipped", "failed") if k in summary
+        )
+        self.window.status.showMessage(f"Pre-annotate all finished: {counts}.", 10000)
 
     def _on_batch_end(self, *_args: Any) -> None:
         if self.dialog is not None:

@@ -54,6 +54,7 @@ def test_pre_annotate_all_runs_as_a_batch_and_saves_every_new_image(qtbot, tmp_p
     assert steps[0].total == 4 and [s.done for s in steps[1:-1]] == [1, 2, 3, 4]
     assert steps[-1].info["summary"] == {"done": 4, "skipped": 0, "failed": 0}
     assert w.prelabels.dialog is None
+    assert "finished: 4 done, 0 skipped, 0 failed" in w.status.currentMessage()
     w.session.flush(10)
     assert set(statuses(root).values()) == {Status.PRELABELED}
     qtbot.waitUntil(
@@ -83,6 +84,7 @@ def test_pre_annotate_all_cancel_stops_after_the_running_image(qtbot, tmp_path, 
         (button,) = dialog.findChildren(QPushButton)
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
         release.set()
+    assert "cancelled" in w.status.currentMessage()
     w.session.flush(10)
     done = [n for n, s in statuses(root).items() if s is Status.PRELABELED]
     assert len(done) == 2  # face-0 (the open image, before) and the one running at cancel
