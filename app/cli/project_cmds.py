@@ -114,7 +114,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("project", help="project folder")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("history", help="status changes of a project or one image")
+    p = sub.add_parser(
+        "history",
+        help="status changes of a project or one image",
+        description="List status changes, oldest first: UTC time, image id, old -> new "
+        "status, user and comment.",
+    )
     p.add_argument("project", help="project folder")
     p.add_argument("image", nargs="?", type=int, help="image id (default: all images)")
     p.set_defaults(func=cmd_history)
