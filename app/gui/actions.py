@@ -4,8 +4,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QPlainTextEdit,
+    QTextEdit,
+)
+
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .main_window import MainWindow
+
+#: Where Tab must keep its usual meaning (next field) rather than switch the class.
+_FIELDS = (QAbstractSpinBox, QComboBox, QLineEdit, QPlainTextEdit, QTextEdit)
+
+
+def _tab(switch: Callable[[], None]) -> None:
+    """Tab switches the class, except in a form field, where it moves to the next field."""
+    focus = QApplication.focusWidget()
+    if isinstance(focus, _FIELDS):
+        focus.focusNextChild()  # what Tab does when no shortcut takes it
+        return
+    switch()
 
 
 def build_actions(w: MainWindow) -> None:
@@ -64,7 +87,7 @@ def build_actions(w: MainWindow) -> None:
     m.addSeparator()
     m.addAction(reg.add("class_wrinkle", "&Wrinkle class", lambda: t.set_class("wrinkle"), "W"))
     m.addAction(reg.add("class_pore", "&Pore class", lambda: t.set_class("pore"), "P"))
-    m.addAction(reg.add("class_next", "Switch &class", t.next_class, "Tab"))
+    m.addAction(reg.add("class_next", "Switch &class", lambda: _tab(t.next_class), "Tab"))
     m.addSeparator()
     m.addAction(reg.add("brush_bigger", "Bigger brush", t.grow, "]"))
     m.addAction(reg.add("brush_smaller", "Smaller brush", t.shrink, "["))

@@ -139,3 +139,18 @@ def test_reject_comment_is_sent_with_ctrl_enter(qtbot):
     QTest.keyClick(dialog.text, Qt.Key.Key_Enter, ctrl)
     assert not dialog.isVisible() and dialog.result() == CommentDialog.DialogCode.Accepted
     assert dialog.comment() == "pores missed\non the left cheek"
+
+
+def test_tab_in_a_form_field_moves_focus_not_the_class(window, qtbot):
+    window.activateWindow()
+    spin = window.params_panel.rows["sigma"].spin
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus, timeout=2000)
+    cls = window.tools.cls
+    QTest.keyClick(spin, Qt.Key.Key_Tab)
+    assert window.tools.cls == cls  # the class stays
+    assert not spin.hasFocus()  # focus went on to the next field
+    window.canvas.setFocus()
+    qtbot.waitUntil(window.canvas.hasFocus, timeout=2000)
+    QTest.keyClick(window.canvas, Qt.Key.Key_Tab)
+    assert window.tools.cls != cls  # on the canvas Tab switches the class
