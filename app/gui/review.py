@@ -281,7 +281,9 @@ def install(window: MainWindow) -> ReviewController:
     from .prelabel_worker import add_tabbed_dock
 
     left = Qt.DockWidgetArea.LeftDockWidgetArea
-    add_tabbed_dock(window, "Review", panel, "review", beside="images", area=left)
+    dock = add_tabbed_dock(window, "Review", panel, "review", beside="images", area=left)
+    # Entering review mode brings the queue and the Accept / Reject buttons to the front.
+    controller.modeChanged.connect(lambda on: dock.raise_() if on else None)
     window.sessionChanged.connect(controller.attach)
     controller.attach(window.session)
 

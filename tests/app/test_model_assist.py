@@ -141,8 +141,10 @@ def test_model_assisted_annotation_end_to_end(qtbot, window, project_dir):
     )
 
     # review mode from the keyboard: A accepts; the second acceptance starts retraining
+    assert w.review_panel.visibleRegion().isEmpty()  # tabbed behind the image list
     key(w, Qt.Key.Key_R, CTRL)
     assert w.review.active
+    qtbot.waitUntil(lambda: not w.review_panel.visibleRegion().isEmpty(), timeout=2000)
     wait_open(qtbot, w, "face-0.png")
     queue = w.review_panel.list  # the queue highlights the image on the canvas
     assert queue.currentItem().data(Qt.ItemDataRole.UserRole) == ids["face-0.png"]
