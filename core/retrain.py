@@ -152,6 +152,13 @@ def prepare_dataset(
             f"retraining needs at least {MIN_IMAGES} accepted images; the project has "
             f"{len(accepted)} (accept more in review mode)"
         )
+    # A model trained on empty masks learns to predict nothing, and would still score
+    # IoU 1.0 on empty validation masks and replace a useful model.
+    if not any(m.any() for r in accepted for m in project.load_rough(r.id).values()):
+        raise RetrainError(
+            "the accepted images have no painted rough masks, so there is nothing to learn; "
+            "paint them and accept them again"
+        )
     yield from project.export(run.dataset, seed=seed, cancel=cancel)
 
 

@@ -123,6 +123,23 @@ def test_retraining_cancel_kills_nothing_but_the_run(qtbot, tmp_path):
     w.close()
 
 
+def test_retraining_refuses_accepted_images_without_masks(qtbot, tmp_path):
+    root = make_project(tmp_path, count=3, shape=SHAPE)
+    with Project.open(root) as p:
+        for r in p.images()[:2]:  # accepted without a single painted pixel
+            p.set_status(r.id, "in_progress")
+            p.set_status(r.id, "submitted")
+            p.set_status(r.id, "accepted")
+    w = open_window(qtbot, root)
+    with qtbot.waitSignal(w.training.finished, timeout=20000) as blocker:
+        assert w.training.start()
+    assert blocker.args[0]["outcome"] == "failed"
+    assert "nothing to learn" in w.messages[-1]
+    with Project.open(root, read_only=True) as p:
+        assert p.models() == [] and p.current_model() is None  # baselines stay in use
+    w.close()
+
+
 def _tiny_checkpoint(path, bias):
     torch = pytest.importorskip("torch")
     from core.model import create_model, save_checkpoint
