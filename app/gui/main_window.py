@@ -266,6 +266,9 @@ class MainWindow(QMainWindow):
     def apply_preferences(self, prefs: Preferences) -> None:
         prefs.save()
         self.prefs = prefs
+        if self.session is not None and prefs.user_name:
+            # status changes from now on are recorded under the new name
+            self.session.project.user = prefs.user_name
         self.layers.set_colors(prefs.colors)
         self.tools.set_radius(prefs.brush_radius)
 

@@ -102,6 +102,7 @@ class ShortcutsDialog(QDialog):
             ("Pan", "Space + drag, middle button drag"),
             ("Zoom about the cursor", "Mouse wheel"),
             ("Lasso: erase instead of fill", "Alt + release"),
+            ("Lasso: drop the outline being drawn", "Esc"),
         ):
             i = self.table.rowCount()
             self.table.insertRow(i)

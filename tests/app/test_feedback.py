@@ -154,3 +154,14 @@ def test_tab_in_a_form_field_moves_focus_not_the_class(window, qtbot):
     qtbot.waitUntil(window.canvas.hasFocus, timeout=2000)
     QTest.keyClick(window.canvas, Qt.Key.Key_Tab)
     assert window.tools.cls != cls  # on the canvas Tab switches the class
+
+
+def test_new_user_name_applies_to_the_open_project(window, project_dir, qtbot):
+    import dataclasses
+
+    window.apply_preferences(dataclasses.replace(window.prefs, user_name="ana"))
+    first = window.session.current.image_id
+    window.submit()
+    window.session.flush(10)
+    with Project.open(project_dir, read_only=True) as p:
+        assert p.history(first)[-1].user == "ana"
