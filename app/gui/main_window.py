@@ -142,6 +142,8 @@ class MainWindow(QMainWindow):
             session.open_image(first, wait=True)
         self._update_title()
         self.sessionChanged.emit(session)
+        if first is None and not session.read_only:  # a new project: say what comes next
+            self.status.showMessage("No images yet: File → Import images… (Ctrl+I) adds a folder.")
 
     def refresh_images(self) -> None:
         if self.session is not None:

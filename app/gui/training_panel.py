@@ -457,6 +457,7 @@ class TrainingPanel(QWidget):
 
         s = self.controller.session
         self.setEnabled(s is not None and not s.read_only)
+        self._clear_run()  # the last run shown was another project's
         if s is None:
             return
         self._loading = True
@@ -497,11 +498,13 @@ class TrainingPanel(QWidget):
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         if state == "exporting":
-            self.epoch.setText("—")
-            self.loss.setText("—")
-            self.iou.setText("—")
-            self.result.setText("")
-            self.plot.set_records([])
+            self._clear_run()
+
+    def _clear_run(self) -> None:
+        for label in (self.epoch, self.loss, self.iou):
+            label.setText("—")
+        self.result.setText("")
+        self.plot.set_records([])
 
     def _on_epoch(self, record: dict[str, Any]) -> None:
         self.epoch.setText(f"{record.get('epoch')}/{record.get('epochs')}")

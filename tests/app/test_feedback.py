@@ -165,3 +165,25 @@ def test_new_user_name_applies_to_the_open_project(window, project_dir, qtbot):
     window.session.flush(10)
     with Project.open(project_dir, read_only=True) as p:
         assert p.history(first)[-1].user == "ana"
+
+
+def test_another_project_does_not_show_the_last_training_run(window, tmp_path, qtbot):
+    panel = window.training_panel
+    record = {"epoch": 3, "epochs": 3, "train_loss": 0.1, "val_loss": 0.2, "iou_wrinkle": 0.5}
+    window.training.records = [record]
+    window.training.epochReported.emit(record)
+    window.training.finished.emit({"outcome": "replaced", "message": "first model"})
+    assert panel.epoch.text() == "3/3" and panel.result.text()
+    other = make_project(tmp_path / "other", count=1)
+    assert window.open_project(other)
+    assert [panel.epoch.text(), panel.loss.text(), panel.iou.text()] == ["—"] * 3
+    assert panel.result.text() == "" and panel.plot.records == []
+
+
+def test_an_empty_project_says_how_to_add_images(qtbot, tmp_path):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    assert w.project_actions.create_project(str(tmp_path / "empty"), name="empty")
+    assert w.session.current is None
+    assert "Import images" in w.status.currentMessage()
+    w.close()
