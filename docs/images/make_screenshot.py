@@ -1,4 +1,8 @@
-"""Render docs/images/window.png: the window on the demo project with painted strokes.
+"""Render docs/images/window.png and review.png from the demo project.
+
+window.png: the window with painted strokes. review.png: review mode on an image whose
+baseline pre-label was turned into rough masks, with the prediction layer and the
+image's history.
 
 Run under a real X server for true fonts and window decorations, e.g.::
 
@@ -62,8 +66,50 @@ def main() -> None:
     out = ROOT / "docs" / "images" / "window.png"
     window.grab().save(str(out))
     print(f"wrote {out}")
+    review_shot(window)
     window.close()
     QCoreApplication.processEvents()
+
+
+def _wait(condition, timeout_s: float = 30.0) -> None:
+    import time
+
+    from PySide6.QtTest import QTest
+
+    end = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > end:
+            raise SystemExit("timed out waiting for the window")
+        QTest.qWait(20)
+
+
+def review_shot(window) -> None:  # type: ignore[no-untyped-def]
+    """Two images pre-labeled, turned into rough masks and submitted; then review mode."""
+    from PySide6.QtWidgets import QDockWidget
+
+    session = window.session
+    ids = {r.name: r.id for r in window.image_list.model.records}
+    for name in ("face-02.png", "face-03.png"):
+        window.open_image(ids[name])
+        _wait(lambda n=name: session.current is not None and session.current.record.name == n)
+        _wait(lambda: window.prelabels.shown_source() is not None)
+        window.prelabels.use_as_rough()
+        window.submit()
+    session.flush(30)
+    window.review.set_active(True)
+    _wait(lambda: session.current.record.name == "face-02.png")
+    window.findChild(QDockWidget, "dock_history").raise_()
+    window.canvas.fit()
+    _wait(lambda: window.review_panel.list.currentItem() is not None)
+    window.status.clearMessage()
+    for _ in range(20):
+        window.repaint()
+        from PySide6.QtTest import QTest
+
+        QTest.qWait(20)
+    out = ROOT / "docs" / "images" / "review.png"
+    window.grab().save(str(out))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
