@@ -46,6 +46,7 @@ class ImageCanvas(QGraphicsView):
     cursorMoved = Signal(float, float)  # image row, col; (-1, -1) when outside
     zoomChanged = Signal(float)
     strokeFinished = Signal()
+    editRefused = Signal()  # a paint press while editing is off (read-only or busy)
 
     def __init__(
         self, layers: LayersModel, tools: ToolState, parent: QWidget | None = None
@@ -200,6 +201,8 @@ class ImageCanvas(QGraphicsView):
             return
         doc = self.document
         if button != Qt.MouseButton.LeftButton or doc is None or not self.editable:
+            if button == Qt.MouseButton.LeftButton and doc is not None:
+                self.editRefused.emit()  # say why nothing is painted
             event.accept()
             return
         row, col = self.view_to_image(event.position())

@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
             lambda r, c: self.status.show_cursor(self.canvas.document, r, c)
         )
         self.canvas.zoomChanged.connect(self.status.show_zoom)
+        self.canvas.editRefused.connect(self._explain_no_edit)
         self.tools.changed.connect(lambda: self.canvas.stack.set_texture_class(self.tools.cls))
         self.image_list.imageActivated.connect(self.open_image)
         self.resize(1480, 920)
@@ -211,6 +212,14 @@ class MainWindow(QMainWindow):
             self.status.show_busy("Working…")
         else:
             self.status.hide_busy()
+
+    def _explain_no_edit(self) -> None:
+        if self.session is not None and self.session.read_only:
+            text = "The project is open read-only: painting is off (reopen it for writing)."
+        else:
+            text = "Painting resumes when the image is ready."
+        if not self.status.busy.isVisible():  # a progress message already says it
+            self.status.showMessage(text, 5000)
 
     def _on_busy_progress(self, progress: Any) -> None:
         self.status.show_busy(f"{progress.message.capitalize()}…", progress.done, progress.total)

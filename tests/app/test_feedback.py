@@ -187,3 +187,16 @@ def test_an_empty_project_says_how_to_add_images(qtbot, tmp_path):
     assert w.session.current is None
     assert "Import images" in w.status.currentMessage()
     w.close()
+
+
+def test_painting_a_read_only_project_says_why_nothing_happens(qtbot, project_dir):
+    from .helpers import drag
+
+    w = _window(qtbot, project_dir, read_only=True)
+    doc = w.canvas.document
+    w.canvas.set_zoom(4.0)
+    w.canvas.centerOn(64, 48)
+    drag(w.canvas, [(48, 40), (48, 60)])
+    assert not doc.rough("wrinkle").any() and not doc.modified
+    assert "read-only" in w.status.currentMessage()
+    w.close()
