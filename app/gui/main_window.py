@@ -10,6 +10,8 @@ from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDialog, QWidget
 
+from core.classes import CLASSES
+
 from . import history_view, model_history, prelabel_worker, review, training_panel
 from .actions import build_actions
 from .bridge import DocumentBridge
@@ -173,6 +175,11 @@ class MainWindow(QMainWindow):
     def submit(self) -> None:
         if self.session is None or self.session.current is None:
             return
+        doc, name = self.session.current.document, self.session.current.record.name
+        if not any(doc.rough(cls).any() for cls in CLASSES) and not self.ask(
+            f"{name} has nothing painted. Submit it anyway?"
+        ):
+            return  # most likely an accident (e.g. everything undone)
         self.params_panel.flush()
         image_id = self.session.submit_current()
         if image_id is None:

@@ -156,9 +156,10 @@ def test_tab_in_a_form_field_moves_focus_not_the_class(window, qtbot):
     assert window.tools.cls != cls  # on the canvas Tab switches the class
 
 
-def test_new_user_name_applies_to_the_open_project(window, project_dir, qtbot):
+def test_new_user_name_applies_to_the_open_project(window, project_dir, qtbot, monkeypatch):
     import dataclasses
 
+    monkeypatch.setattr(window, "ask", lambda _q: True)  # submit the unpainted image
     window.apply_preferences(dataclasses.replace(window.prefs, user_name="ana"))
     first = window.session.current.image_id
     window.submit()
@@ -200,3 +201,16 @@ def test_painting_a_read_only_project_says_why_nothing_happens(qtbot, project_di
     assert not doc.rough("wrinkle").any() and not doc.modified
     assert "read-only" in w.status.currentMessage()
     w.close()
+
+
+def test_submitting_an_unpainted_image_asks_first(window, project_dir, qtbot, monkeypatch):
+    questions: list[str] = []
+    answer = [False]
+    monkeypatch.setattr(window, "ask", lambda q: questions.append(q) or answer[0])
+    first = window.session.current
+    window.submit()
+    assert len(questions) == 1 and first.record.name in questions[0]
+    assert window.session.current is first  # not submitted, still open
+    answer[0] = True
+    window.submit()
+    qtbot.waitUntil(lambda: window.image_list.status(first.image_id) == "submitted", timeout=5000)
