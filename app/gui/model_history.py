@@ -108,7 +108,7 @@ class ModelHistoryView(QWidget):
             cells = (
                 "●" if m.id == self.current_id else "",
                 f"#{m.id}",
-                str(m.added).replace("T", " ").rstrip("Z"),
+                str(m.added).replace("T", " ").rstrip("Z")[:16],  # to the minute: a narrow dock
                 _number(metrics.get("iou_wrinkle")),
                 _number(metrics.get("iou_pore")),
                 _number(metrics.get("iou_mean")),

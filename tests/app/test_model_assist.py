@@ -167,6 +167,7 @@ def test_model_assisted_annotation_end_to_end(qtbot, window, project_dir):
         assert ro.image(ids["face-0.png"]).status is Status.ACCEPTED
     assert w.model_history.table.rowCount() == 1
     assert w.model_history.table.item(0, 0).text() == "●"
+    assert len(w.model_history.table.item(0, 2).text()) == 16  # added, to the minute
 
     # the new model pre-labels the next image; it is shown when that image opens
     key(w, Qt.Key.Key_R, CTRL)  # leave review mode
