@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QThreadPool, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDialog, QWidget
 
@@ -27,6 +27,9 @@ from .shortcuts import ActionRegistry, ShortcutsDialog
 from .status_bar import StatusBar
 from .tools import ToolState
 from .tools_panel import ToolsPanel
+
+#: How long closing waits for background jobs still running (ms).
+CLOSE_WAIT_MS = 10_000
 
 
 class MainWindow(QMainWindow):
@@ -348,6 +351,11 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self._close_session()
+        # Jobs still running on the pools (a pre-label, a prefetch, thumbnails) must end
+        # before the interpreter tears the Qt objects down under them. Their results are
+        # dropped: the session is closed.
+        for pool in (self.prelabels.pool, QThreadPool.globalInstance()):
+            pool.waitForDone(CLOSE_WAIT_MS)
         super().closeEvent(event)
 
 

@@ -214,3 +214,26 @@ def test_submitting_an_unpainted_image_asks_first(window, project_dir, qtbot, mo
     answer[0] = True
     window.submit()
     qtbot.waitUntil(lambda: window.image_list.status(first.image_id) == "submitted", timeout=5000)
+
+
+def test_closing_waits_for_a_running_prelabel_job(qtbot, project_dir, monkeypatch):
+    import threading
+
+    import numpy as np
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow_predict(image):
+        started.set()
+        release.wait(10)
+        return {c: np.zeros(image.shape[:2], np.uint8) for c in ("wrinkle", "pore")}
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    monkeypatch.setattr(w.prelabels, "_predictor", lambda source: slow_predict)
+    assert w.open_project(project_dir)
+    w.prelabels.schedule()
+    assert started.wait(10)
+    threading.Timer(0.5, release.set).start()  # the job ends while close waits
+    w.close()
+    assert w.prelabels.pool.activeThreadCount() == 0
