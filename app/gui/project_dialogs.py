@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QProgressDialog
 
 from .preferences import add_recent_project, recent_projects
@@ -60,7 +60,9 @@ class ProjectActions:
         if self.w.session is None:
             self.w.report("open or create a project first")
             return
-        folder = QFileDialog.getExistingDirectory(self.w, "Import images from folder")
+        folder = QFileDialog.getExistingDirectory(
+            self.w, "Import images from folder", last_import_folder()
+        )
         if folder:
             self.start_import(folder)
 
@@ -71,6 +73,7 @@ class ProjectActions:
             self.w.report("the project is open read-only; reopen it for writing to import")
             return None
         project = session.project
+        QSettings().setValue(LAST_IMPORT_KEY, str(Path(folder).absolute()))
         dialog = QProgressDialog("Importing images…", "Cancel", 0, 0, self.w)
         dialog.setWindowTitle("Import images")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
@@ -111,6 +114,18 @@ class ProjectActions:
         self.import_worker = worker
         self.progress_dialog = dialog
         return worker.start()
+
+
+#: QSettings key of the folder the last import came from (where the next dialog starts).
+LAST_IMPORT_KEY = "import/last_folder"
+
+
+def last_import_folder() -> str:
+    """Where *Import images* starts: the last import's folder, else the home folder."""
+    last = QSettings().value(LAST_IMPORT_KEY, "")
+    if isinstance(last, str) and last and Path(last).is_dir():
+        return last
+    return str(Path.home())
 
 
 def remember(path: str | Path) -> None:

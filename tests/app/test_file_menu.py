@@ -42,6 +42,9 @@ def test_new_project_then_import_with_progress(window, tmp_path, qtbot):
     qtbot.waitUntil(lambda: len(window.image_list.model.records) == 3, timeout=5000)
     report = window.status.currentMessage()  # the user learns what was skipped
     assert "added 3 image(s)" in report and "1 unreadable" in report
+    from app.gui.project_dialogs import last_import_folder
+
+    assert last_import_folder() == str(src.absolute())  # the next import starts there
     window.next_unfinished()
     qtbot.waitUntil(lambda: window.session.current is not None, timeout=5000)
     assert window.session.current.record.name.startswith("im")
