@@ -99,6 +99,7 @@ class PrelabelController(QObject):
         self._cache: OrderedDict[Any, tuple[dict[str, np.ndarray], str]] = OrderedDict()
         self._scores: dict[Any, float] = {}
         self._attempted: set[Any] = set()
+        self._redo: list[Any] = []  # images whose saved pre-label could not be read
         self._job: FunctionWorker | None = None
         self._loading: FunctionWorker | None = None
         self.batch: ProgressWorker | None = None
@@ -138,6 +139,7 @@ class PrelabelController(QObject):
         self._cache.clear()
         self._scores.clear()
         self._attempted.clear()
+        self._redo.clear()
         self._job = None
         self.source = None
         self.source_label.setText("")
@@ -193,8 +195,21 @@ class PrelabelController(QObject):
             if self.current_id() == image_id:
                 self._display(image_id, maps, source)
 
+        def failed(message: str) -> None:  # a damaged or missing pre-label file
+            if generation != self._generation or self.current_id() != image_id:
+                return
+            if session.read_only or self.source is None:
+                self.window.status.showMessage(f"The saved pre-label is unusable: {message}", 10000)
+                return
+            self.window.status.showMessage(
+                f"The saved pre-label is unusable ({message}); computing it again.", 10000
+            )
+            self._redo.append(image_id)
+            self.schedule_soon()
+
         self._loading = FunctionWorker(lambda: project.load_prelabel(image_id))
         self._loading.done.connect(done)
+        self._loading.failed.connect(failed)
         self._loading.start()
 
     def _display(self, image_id: Any, maps: dict[str, np.ndarray], source: str) -> None:
@@ -286,9 +301,12 @@ class PrelabelController(QObject):
             todo = [i for i in self.pending() if i == current]
         else:
             todo = self.pending()
+        todo = self._redo + todo
         if not todo:
             return
         image_id = todo[0]
+        if self._redo and self._redo[0] == image_id:
+            self._redo.pop(0)
         source, project = self.source, s.project
         generation = self._generation
         job = FunctionWorker(lambda: self._compute_one(project, image_id, source))

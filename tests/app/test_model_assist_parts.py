@@ -64,6 +64,23 @@ def test_pre_annotate_all_runs_as_a_batch_and_saves_every_new_image(qtbot, tmp_p
     w.close()
 
 
+def test_damaged_saved_prelabel_is_reported_and_computed_again(qtbot, tmp_path):
+    root = make_project(tmp_path, count=2, shape=SHAPE)
+    w = open_window(qtbot, root)
+    qtbot.waitUntil(lambda: set(statuses(root).values()) == {Status.PRELABELED}, timeout=20000)
+    w.close()
+    for f in (root / "prelabels").rglob("*.png"):
+        f.write_bytes(b"\x89PNG\r\n\x1a\ndamaged")
+    w = open_window(qtbot, root)  # a new window: nothing cached, the files are read
+    qtbot.waitUntil(lambda: "computing it again" in w.status.currentMessage(), timeout=10000)
+    qtbot.waitUntil(lambda: w.prelabels.shown_source() is not None, timeout=20000)
+    assert w.layers.prediction() is not None
+    w.session.flush(10)
+    with Project.open(root, read_only=True) as p:  # the new one replaced the damaged file
+        assert p.load_prelabel(w.session.current.image_id) is not None
+    w.close()
+
+
 def test_pre_annotate_all_cancel_stops_after_the_running_image(qtbot, tmp_path, monkeypatch):
     root = make_project(tmp_path, count=4, shape=SHAPE)
     w = open_window(qtbot, root, ahead=False)
