@@ -49,6 +49,10 @@ class PoreParams:
     max_elongation: float = 2.5
 
 
+#: ``source`` of the baselines in evaluation reports (``skintrace evaluate --json``).
+EVAL_SOURCE = "core.baselines"
+
+
 def _gray(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] in (3, 4):

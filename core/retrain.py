@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.baselines import EVAL_SOURCE
 from core.classes import CLASSES
 from core.errors import SkinTraceError
 from core.progress import CancelToken, Progress
@@ -56,6 +57,9 @@ class TrainOptions:
     device: str = "auto"
     threads: int | None = None
     seed: int = 0
+    #: With no current model, the first one must beat the image-processing baselines
+    #: (the pre-label source it would replace) on the validation images.
+    beat_baselines: bool = True
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> TrainOptions:
@@ -224,6 +228,9 @@ def evaluate_command(
     ]
     if current is not None:
         argv += ["--checkpoint", str(current)]
+    elif options.beat_baselines:
+        # No model yet: pre-labels come from the baselines, so the first model must beat them.
+        argv += ["--baselines"]
     argv += [
         "--split",
         validation_split(run.dataset),
@@ -266,8 +273,10 @@ def decide(
         ``skintrace evaluate --json`` output (``EvalReport.to_dict()``) that scored both
         checkpoints in one run, hence on the same images.
     candidate, current : path
-        Checkpoint folders; ``current`` None when the project has no model yet (the
-        first model always becomes current: the baselines are a fallback, not a model).
+        Checkpoint folders; ``current`` None when the project has no model yet. Pre-labels
+        then come from the image-processing baselines, so when the report scored them
+        (``evaluate_command`` asks for it) the first model must beat them; a report
+        without a baseline result makes the first model current.
 
     Returns
     -------
@@ -281,7 +290,19 @@ def decide(
     images = int(report.get("images", 0))
     cand: dict[str, float] = {c: float(_result_for(results, candidate)["iou"][c]) for c in CLASSES}
     if current is None:
-        return Decision(True, cand, None, split, images, "first model of the project")
+        base = next((r for r in results if r.get("source") == EVAL_SOURCE), None)
+        if base is None:
+            return Decision(True, cand, None, split, images, "first model of the project")
+        ref: dict[str, float] = {c: float(base["iou"][c]) for c in CLASSES}
+        new, old = score(cand), score(ref)
+        if new > old:
+            reason = f"validation IoU {new:.4f} > {old:.4f} of the image-processing baselines"
+            return Decision(True, cand, ref, split, images, reason)
+        reason = (
+            f"validation IoU {new:.4f} is not better than {old:.4f} of the image-processing "
+            "baselines; pre-labels keep coming from the baselines"
+        )
+        return Decision(False, cand, ref, split, images, reason)
     if _same(candidate, current):
         raise RetrainError("the candidate and the current model are the same checkpoint")
     cur: dict[str, float] = {c: float(_result_for(results, current)["iou"][c]) for c in CLASSES}

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from core.baselines import baseline_maps
+from core.baselines import EVAL_SOURCE, baseline_maps
 from core.classes import CLASSES
 from core.dataset import read_manifest
 from core.errors import DatasetError, SettingError
@@ -171,7 +171,7 @@ def evaluate_iter(
         yield Progress(n + 1, len(items), item.id)
     results = []
     if baselines:
-        results.append(base_tally.result(BASELINE, "core.baselines", None, base_levels))
+        results.append(base_tally.result(BASELINE, EVAL_SOURCE, None, base_levels))
     for pred, tally in zip(predictors, tallies, strict=True):
         info = pred.info
         label = f"{info.name} ({_short(info.path)})"

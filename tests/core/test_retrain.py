@@ -183,6 +183,11 @@ def test_real_evaluation_on_the_same_images_decides_and_history_rolls_back(proje
         rollback(project, 999)
     argv = evaluate_command(run, project.current_model().path, TrainOptions(), python="py")
     assert argv.count("--checkpoint") == 2 and argv[argv.index("--split") + 1] == split
+    assert "--baselines" not in argv
+    # no current model: the first one is scored against the baselines, unless turned off
+    assert "--baselines" in evaluate_command(run, None, TrainOptions(), python="py")
+    lenient = TrainOptions(beat_baselines=False)
+    assert "--baselines" not in evaluate_command(run, None, lenient, python="py")
 
 
 def test_retrain_trigger_after_n_newly_accepted(project):
@@ -204,3 +209,21 @@ def test_decision_value_is_frozen():
     d = Decision(True, {"wrinkle": 1.0, "pore": 0.0}, None, "val", 1, "x")
     with pytest.raises(AttributeError):
         d.replace = False  # type: ignore[misc]
+
+
+def test_first_model_must_beat_the_baselines_when_they_were_scored(tmp_path):
+    cand = tmp_path / "new"
+    base = {"method": "image processing", "source": "core.baselines"}
+    weak = decide(
+        _report([_result(cand, 0.1, 0.1), {**base, "iou": {"wrinkle": 0.3, "pore": 0.2}}]),
+        candidate=cand,
+        current=None,
+    )
+    assert not weak.replace and "baselines" in weak.reason
+    assert weak.current_score == pytest.approx(0.25)
+    strong = decide(
+        _report([_result(cand, 0.4, 0.3), {**base, "iou": {"wrinkle": 0.3, "pore": 0.2}}]),
+        candidate=cand,
+        current=None,
+    )
+    assert strong.replace and "baselines" in strong.reason
