@@ -19,8 +19,11 @@ from . import gui_cmds, model_cmds, project_cmds
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="skintrace",
+        usage="%(prog)s [-h] [--version] [COMMAND ... | PATH ...]",
         description="Semi-automatic annotation of facial wrinkles and pores. "
         "With no command, opens the annotation window on the built-in demo project.",
+        epilog=gui_cmds.PATHS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version="skintrace 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -29,8 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    """Names of the subcommands (they take priority over paths)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in _commands(parser):
+        # `skintrace PATH...`: argparse subparsers would reject an unknown positional.
+        parser = gui_cmds.paths_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:

@@ -1,4 +1,9 @@
-"""Subcommands that open the annotation window: ``skintrace`` and ``skintrace open``."""
+"""Commands that open the annotation window.
+
+``skintrace`` (the demo project), ``skintrace open PROJECT`` and ``skintrace PATH...``
+(a project folder, or image files and folders: a project for exactly that set is made
+in the user data folder, or reopened, and the images added since are imported).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,35 @@ import os
 import sys
 
 from core.errors import SkinTraceError
+
+PATHS_HELP = """\
+paths:
+  skintrace PATH [PATH ...]
+      One project folder: open it (as `skintrace open PATH`). Otherwise image files
+      and/or folders of images: a project for exactly that set is made in the user
+      data folder ($SKINTRACE_DATA_DIR or ~/.local/share/skintrace)/projects/ with the
+      images referenced in place; running it again reopens that project and imports
+      the images added since. Command names come first: for a folder named like a
+      command (say "train"), write ./train or use `skintrace open`.
+"""
+
+
+def paths_parser() -> argparse.ArgumentParser:
+    """The parser of ``skintrace PATH [PATH ...]`` (no subcommand)."""
+    p = argparse.ArgumentParser(
+        prog="skintrace",
+        usage="%(prog)s PATH [PATH ...]",
+        description="Open a project folder, or annotate a set of image files and folders.",
+        epilog=PATHS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="project folder, images or folders")
+    p.add_argument(
+        "--read-only", action="store_true", help="open a project folder without write access"
+    )
+    p.add_argument("--quiet", action="store_true", help="no import progress bar")
+    p.set_defaults(func=run_paths)
+    return p
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,3 +90,29 @@ def run_demo(args: argparse.Namespace) -> int:
     from core.demo import ensure_demo_project
 
     return run_window(ensure_demo_project())
+
+
+def run_paths(args: argparse.Namespace) -> int:
+    """Open the window on a project folder, or on the project of a set of images."""
+    from core.demo import is_project_folder, open_images_project, resolve_paths
+
+    paths = resolve_paths(args.paths)
+    if len(paths) == 1 and paths[0].is_dir() and is_project_folder(paths[0]):
+        args.project = str(paths[0])
+        return run_open(args)
+    if args.read_only:
+        raise SkinTraceError("--read-only opens a project folder; images need importing")
+    check_display()
+    from .progress import drive
+
+    last = drive(open_images_project(paths), desc="importing", quiet=args.quiet)
+    if last is None:  # pragma: no cover - the generator always ends with its summary
+        raise SkinTraceError("the import ended without a result")
+    info = last.info
+    verb = "created" if info["created"] else "reopened"
+    print(f"project {verb}: {info['folder']} ({info['images']} image(s))")
+    for line in info["summary"].lines():
+        print(f"  {line}")
+    from app.gui.app import run_window
+
+    return run_window(info["folder"])

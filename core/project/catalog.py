@@ -589,6 +589,7 @@ class Project(AssistMixin):
         rough_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
         gt_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
         cancel: CancelToken | None = None,
+        files: Iterable[str | os.PathLike[str]] | None = None,
     ) -> Iterator[Progress]:
         """Import a folder recursively; see :func:`core.project.importer.import_images`."""
         from core.project.importer import import_images
@@ -601,6 +602,7 @@ class Project(AssistMixin):
             rough_dirs=rough_dirs,
             gt_dirs=gt_dirs,
             cancel=cancel,
+            files=files,
         )
 
     def export(self, out: str | os.PathLike[str], **options: Any) -> Iterator[Progress]:

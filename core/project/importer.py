@@ -189,6 +189,7 @@ def import_images(
     rough_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
     gt_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
     cancel: CancelToken | None = None,
+    files: Iterable[str | os.PathLike[str]] | None = None,
 ) -> Iterator[Progress]:
     """Import every image under ``folder`` (recursively) into ``project``.
 
@@ -208,6 +209,9 @@ def import_images(
         pixels count as painted. Where both exist for a class, the rough mask wins.
     cancel : CancelToken, optional
         Checked between files; images already imported are kept.
+    files : iterable of path, optional
+        Import exactly these files inside ``folder`` instead of searching it (their
+        names are still relative to ``folder``; ``patterns`` still apply).
 
     Yields
     ------
@@ -228,9 +232,16 @@ def import_images(
     own = [project.root / sub for sub in ("masks", "prelabels", "models", "exports")]
     skip = [project.root if project.root != src else src / "images", *own]
     skip += [d for ds in mask_dirs.values() for d in ds]
-    files = [
+    if files is None:
+        candidates = _walk(src, skip)
+    else:
+        candidates = sorted({Path(f).absolute() for f in files})
+        outside = [str(p) for p in candidates if src not in p.parents]
+        if outside:
+            raise ProjectError(f"{outside[0]} is not inside {src}")
+    found = [
         p
-        for p in _walk(src, skip)
+        for p in candidates
         if _matches(p.relative_to(src).as_posix(), pats)
         and not (p.parent == project.root and p.name.startswith("catalog.sqlite"))
     ]
@@ -246,7 +257,7 @@ def import_images(
     aliases: dict[str, list[str]] = {}
     copied: list[Path] = []
     cancelled = False
-    total = len(files)
+    total = len(found)
     yield Progress(0, total, "importing")
 
     def flush() -> None:
@@ -276,7 +287,7 @@ def import_images(
         copied.clear()
 
     try:
-        for n, path in enumerate(files):
+        for n, path in enumerate(found):
             if cancel is not None and cancel.cancelled:
                 cancelled = True
                 break
