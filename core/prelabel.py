@@ -29,7 +29,7 @@ import numpy as np
 
 from core.active import save_uncertainty, uncertainty
 from core.classes import CLASSES
-from core.errors import SkinTraceError
+from core.errors import ProjectError, SkinTraceError
 from core.progress import CancelToken, Progress
 
 _K = TypeVar("_K", bound=Hashable)
@@ -40,6 +40,8 @@ BASELINE_SOURCE = "baseline:frangi+kmeans"
 MODEL_PREFIX = "model:"
 #: Statuses whose images may receive a pre-label (nobody has painted them).
 PRELABEL_STATUSES = ("new", "prelabeled")
+#: Project-setting key prefix remembering a rejected pre-label's source per image.
+REJECTED_PREFIX = "prelabel.rejected."
 #: Dilation (pixels) from a predicted mask to a rough mask, see :func:`prelabel_to_rough`.
 ROUGH_GROW = 2
 
@@ -192,10 +194,89 @@ def prelabel_sources(project: Any) -> dict[int, str]:
     return {int(image_id): str(source) for image_id, source in rows}
 
 
-def needs_prelabel(status: Any, existing: str | None, source: str) -> bool:
-    """Whether an image with ``status`` and pre-label ``existing`` should get one from ``source``."""
+def needs_prelabel(
+    status: Any, existing: str | None, source: str, *, rejected: str | None = None
+) -> bool:
+    """Whether an image with ``status`` and pre-label ``existing`` should get one from ``source``.
+
+    ``rejected`` is the source of a pre-label a reviewer rejected for this image: that
+    source never pre-labels it again (a newer one may).
+    """
     value = str(getattr(status, "value", status))
-    return value in PRELABEL_STATUSES and existing != source
+    return value in PRELABEL_STATUSES and existing != source and rejected != source
+
+
+def rejected_prelabels(project: Any) -> dict[int, str]:
+    """Source of the last rejected pre-label, by image id (project settings, one query).
+
+    Stored as settings ``prelabel.rejected.<image id>`` by :func:`reject_prelabel`.
+    """
+    rows = project._query(
+        "SELECT key, value_json FROM settings WHERE key LIKE ?", (REJECTED_PREFIX + "%",)
+    )
+    out: dict[int, str] = {}
+    for key, value in rows:
+        suffix = str(key)[len(REJECTED_PREFIX) :]
+        if suffix.isdigit():
+            out[int(suffix)] = str(json.loads(value))
+    return out
+
+
+def accept_comment(source: str) -> str:
+    """History comment of an accepted pre-label."""
+    return f"accepted model pre-label (source: {source})"
+
+
+def reject_comment(source: str, note: str = "") -> str:
+    """History comment of a rejected pre-label (with the reviewer's note, if any)."""
+    text = f"rejected model pre-label (source: {source})"
+    return f"{text}: {note}" if note else text
+
+
+def reject_prelabel(project: Any, image_id: int, *, note: str = "") -> str:
+    """Discard a pre-labeled image's pre-label and send the image back to annotation.
+
+    The image moves pre-labeled → new (history comment :func:`reject_comment`), its
+    stored pre-label is removed, and the source is remembered so that
+    :func:`plan_prelabels` does not make the same pre-label again; a different (newer)
+    source may pre-label the image again.
+
+    Parameters
+    ----------
+    project : Project
+        Open for writing.
+    image_id : int
+    note : str
+        The reviewer's reason, appended to the history comment.
+
+    Returns
+    -------
+    str
+        The rejected pre-label's source name.
+
+    Raises
+    ------
+    ProjectError
+        If the image is not pre-labeled or has no stored pre-label.
+    """
+    record = project.image(image_id)
+    if str(getattr(record.status, "value", record.status)) != "prelabeled":
+        raise ProjectError(
+            f"{record.name} is {record.status.label}; only pre-labeled images can have "
+            "their pre-label rejected"
+        )
+    sources = project._query(
+        "SELECT DISTINCT source FROM prelabels WHERE image_id = ?", (image_id,)
+    )
+    if not sources:
+        raise ProjectError(f"{record.name} has no stored pre-label to reject")
+    source = str(sources[0][0])
+    # Remember, move, then remove: an interruption between steps at worst leaves a new
+    # image with the rejected maps still on disk, never a pre-labeled one without them.
+    project.set_setting(f"{REJECTED_PREFIX}{image_id}", source)
+    project.set_status(image_id, "new", comment=reject_comment(source, note))
+    project.clear_prelabel(image_id)
+    return source
 
 
 def order_ahead(order: Sequence[_K], current: _K | None) -> list[_K]:
@@ -236,11 +317,12 @@ def plan_prelabels(
     """
     records = {r.id: r for r in project.images()}
     existing = prelabel_sources(project)
+    rejected = rejected_prelabels(project)
     ids = [i for i in (order if order is not None else list(records)) if i in records]
     return [
         i
         for i in order_ahead(ids, current)
-        if needs_prelabel(records[i].status, existing.get(i), source.name)
+        if needs_prelabel(records[i].status, existing.get(i), source.name, rejected=rejected.get(i))
     ]
 
 

@@ -244,6 +244,14 @@ class PrelabelController(QObject):
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
 
+    def forget(self, image_id: Any) -> None:
+        """Drop ``image_id``'s pre-label from memory and from view (it was rejected)."""
+        self._cache.pop(image_id, None)
+        self._scores.pop(image_id, None)
+        if self.current_id() == image_id:
+            self.window.layers.set_prediction(None)
+            self._update_label(None)
+
     def shown_source(self) -> str | None:
         """Source name of the pre-label shown for the open image (None if none)."""
         entry = self._cache.get(self.current_id())

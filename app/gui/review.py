@@ -1,10 +1,19 @@
-"""Review mode: a queue of submitted images, accept (A) or reject (R) with a comment.
+"""Review mode: two queues, submitted images and model pre-labels, each with A / R.
 
-While review mode is on, ``A`` accepts and ``R`` rejects the open image (the
-"show rough masks" toggle moves from R to Shift+R meanwhile), and the next submitted
-image opens. A rejection asks for a comment, stored with the status change in the
-image's history; rejected images count as unfinished, so they come back to the
-annotator, and the history dock shows the comment when the image is opened.
+While review mode is on, ``A`` accepts and ``R`` rejects the open image of the queue
+shown (the "show rough masks" toggle moves from R to Shift+R meanwhile), and the next
+image of that queue opens.
+
+- **Submitted** images: a rejection asks for a comment, stored with the status change
+  in the image's history; rejected images count as unfinished, so they come back to the
+  annotator, and the history dock shows the comment when the image is opened.
+- **Pre-labeled** images: *Accept pre-label* turns the shown pre-label into rough masks
+  through the document (as Ctrl+P does, so GT = rough × texture), saves them and moves
+  the image in progress → submitted → accepted, each step in the history as "accepted
+  model pre-label (source: …)" under the reviewer's name. *Reject pre-label* discards
+  the stored pre-label and sends the image back to "new" for the annotator to paint;
+  :func:`core.prelabel.reject_prelabel` remembers the source, so only a different
+  (newer) model pre-labels that image again.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -26,12 +36,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.classes import CLASSES
+
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
 #: Shortcuts of review mode, and the window shortcut they displace meanwhile.
 ACCEPT_KEY, REJECT_KEY = "A", "R"
 DISPLACED = {"toggle_rough": "Shift+R"}
+#: The review queues: the status each one lists, and its label.
+QUEUES = {"submitted": "Submitted images", "prelabeled": "Model pre-labels"}
 
 
 class CommentDialog(QDialog):
@@ -84,14 +98,18 @@ class ReviewController(QObject):
     modeChanged = Signal(bool)
     #: () the queue of submitted images changed.
     queueChanged = Signal()
-    #: (image id, "accepted" | "rejected", comment)
+    #: (image id, "accepted" | "rejected", comment) — for a pre-label too.
     reviewed = Signal(object, str, str)
+    #: (queue key) the queue shown changed (see :data:`QUEUES`).
+    kindChanged = Signal(str)
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
         self.session: Any = None
         self.active = False
+        #: The queue shown, a key of :data:`QUEUES`; A / R act on it.
+        self.kind = "submitted"
         self._saved_shortcuts: dict[str, list[QKeySequence]] = {}
         self._reviewed: set[Any] = set()  # moved by us; their status is being written
 
@@ -105,13 +123,35 @@ class ReviewController(QObject):
         self.queueChanged.emit()
 
     def queue(self) -> list[Any]:
-        """Submitted images in list order."""
+        """Images of the queue shown (submitted, or pre-labeled) in list order."""
         image_list = self.window.image_list
         return [
             r.id
             for r in image_list.model.records
-            if image_list.status(r.id) == "submitted" and r.id not in self._reviewed
+            if image_list.status(r.id) == self.kind and r.id not in self._reviewed
         ]
+
+    def set_queue(self, kind: str) -> None:
+        """Show the ``"submitted"`` or ``"prelabeled"`` queue (A / R then act on it)."""
+        if kind not in QUEUES:
+            raise ValueError(f"review queue must be one of {sorted(QUEUES)}, not {kind!r}")
+        if kind == self.kind:
+            return
+        self.kind = kind
+        self._update_action_labels()
+        self.kindChanged.emit(kind)
+        self.queueChanged.emit()
+        if self.active:
+            self.open_next()
+
+    def _update_action_labels(self) -> None:
+        reg = self.window.registry
+        if self.kind == "prelabeled":
+            reg["review_accept"].setText("&Accept pre-label (review)")
+            reg["review_reject"].setText("Re&ject pre-label (review)")
+        else:
+            reg["review_accept"].setText("&Accept (review)")
+            reg["review_reject"].setText("Re&ject with comment… (review)")
 
     def _on_status(self, image_id: Any, _status: str) -> None:
         self._reviewed.discard(image_id)
@@ -152,7 +192,8 @@ class ReviewController(QObject):
         """Open the image to review: the open one if it waits for review, else the first."""
         queue = self.queue()
         if not queue:
-            self.window.status.showMessage("Review queue is empty.", 5000)
+            what = "pre-label" if self.kind == "prelabeled" else "review"
+            self.window.status.showMessage(f"The {what} queue is empty.", 5000)
             return None
         current = self.current_id()
         target = current if current in queue else queue[0]
@@ -164,24 +205,32 @@ class ReviewController(QObject):
         image_id = self.current_id()
         if not self.active or image_id is None:
             return None
-        if self.window.image_list.status(image_id) != "submitted" or image_id in self._reviewed:
-            self.window.status.showMessage("Only submitted images can be reviewed.", 5000)
+        if self.session.read_only:
+            self.window.report("the project is open read-only; statuses cannot change")
+            return None
+        if self.window.image_list.status(image_id) != self.kind or image_id in self._reviewed:
+            what = "pre-labeled" if self.kind == "prelabeled" else "submitted"
+            self.window.status.showMessage(f"Only {what} images are in this queue.", 5000)
             return None
         return image_id
 
     def accept(self) -> bool:
-        """Accept the open submitted image and open the next one."""
+        """Accept the open image (or its pre-label) and open the next one of the queue."""
         image_id = self._reviewable()
         if image_id is None:
             return False
+        if self.kind == "prelabeled":
+            return self._accept_prelabel(image_id)
         self._move(image_id, "accepted", "")
         return True
 
     def reject(self) -> bool:
-        """Ask for a comment, reject the open image and open the next one."""
+        """Reject the open image (asking why) or its pre-label, and open the next one."""
         image_id = self._reviewable()
         if image_id is None:
             return False
+        if self.kind == "prelabeled":
+            return self._reject_prelabel(image_id)
         name = self.session.current.record.name
         dialog = CommentDialog(name, self.window)
         answer = dialog.exec()
@@ -195,10 +244,57 @@ class ReviewController(QObject):
 
     def _move(self, image_id: Any, status: str, comment: str) -> None:
         self.session.set_status(image_id, status, comment=comment)
+        self._done(image_id, status, comment)
+
+    def _done(self, image_id: Any, status: str, comment: str) -> None:
         self._reviewed.add(image_id)
         self.queueChanged.emit()
         self.reviewed.emit(image_id, status, comment)
         self.open_next()
+
+    def _accept_prelabel(self, image_id: Any) -> bool:
+        """Pre-label → rough masks (one undo step), saved; then submitted and accepted."""
+        from core.prelabel import accept_comment
+
+        prelabels = self.window.prelabels
+        source = prelabels.shown_source()
+        doc = self.session.document
+        if source is None or doc is None:
+            self.window.status.showMessage("The pre-label is not shown yet; try again.", 5000)
+            return False
+        if not prelabels.use_as_rough():
+            return False
+        if not any(doc.rough(c).any() for c in CLASSES):
+            # an accepted image with nothing painted would teach the model empty masks
+            self.window.status.showMessage(
+                "This pre-label marks nothing: reject it (R) so the image is painted.", 8000
+            )
+            return False
+        comment = accept_comment(source)
+        self.session.save_current(comment=comment)
+        self.session.set_status(
+            image_id, "accepted", comment=comment, through=("in_progress", "submitted")
+        )
+        self.window.status.showMessage(f"Pre-label accepted ({source}).", 5000)
+        self._done(image_id, "accepted", comment)
+        return True
+
+    def _reject_prelabel(self, image_id: Any) -> bool:
+        """Discard the stored pre-label; the image goes back to "new" for the annotator."""
+        from core.prelabel import reject_comment, reject_prelabel
+
+        project = self.session.project
+        source = self.window.prelabels.shown_source() or ""
+
+        def job() -> Any:
+            reject_prelabel(project, image_id)
+            return project.image(image_id).status
+
+        self.session.submit_status_job(image_id, job)
+        self.window.prelabels.forget(image_id)
+        self.window.status.showMessage("Pre-label rejected; the image goes back to annotation.")
+        self._done(image_id, "rejected", reject_comment(source) if source else "")
+        return True
 
 
 class ReviewPanel(QWidget):
@@ -209,6 +305,10 @@ class ReviewPanel(QWidget):
         self.controller = controller
         self.mode = QPushButton("Review mode")
         self.mode.setCheckable(True)
+        self.kind = QComboBox()
+        self.kind.setObjectName("review_queue")
+        for key, label in QUEUES.items():
+            self.kind.addItem(label, key)
         self.count = QLabel("")
         self.list = QListWidget()
         self.accept_button = QPushButton(f"Accept ({ACCEPT_KEY})")
@@ -219,10 +319,13 @@ class ReviewPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.mode)
+        layout.addWidget(self.kind)
         layout.addWidget(self.count)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
         self.mode.toggled.connect(controller.set_active)
+        self.kind.currentIndexChanged.connect(lambda i: controller.set_queue(self.kind.itemData(i)))
+        controller.kindChanged.connect(self._on_kind)
         controller.modeChanged.connect(self._on_mode)
         controller.queueChanged.connect(self.refresh)
         self.accept_button.clicked.connect(controller.accept)
@@ -239,7 +342,10 @@ class ReviewPanel(QWidget):
             item = QListWidgetItem(records[image_id].name)
             item.setData(Qt.ItemDataRole.UserRole, image_id)
             self.list.addItem(item)
-        self.count.setText(f"{len(queue)} submitted image(s) to review")
+        if self.controller.kind == "prelabeled":
+            self.count.setText(f"{len(queue)} model pre-label(s) to review")
+        else:
+            self.count.setText(f"{len(queue)} submitted image(s) to review")
         self.highlight(self.controller.current_id())
 
     def highlight(self, image_id: Any) -> None:
@@ -250,6 +356,18 @@ class ReviewPanel(QWidget):
                 self.list.setCurrentItem(item)
                 return
         self.list.setCurrentItem(None)
+
+    def _on_kind(self, kind: str) -> None:
+        index = self.kind.findData(kind)
+        if self.kind.currentIndex() != index:
+            self.kind.setCurrentIndex(index)
+        pre = kind == "prelabeled"
+        self.accept_button.setText(
+            f"Accept pre-label ({ACCEPT_KEY})" if pre else f"Accept ({ACCEPT_KEY})"
+        )
+        self.reject_button.setText(
+            f"Reject pre-label ({REJECT_KEY})" if pre else f"Reject… ({REJECT_KEY})"
+        )
 
     def _on_mode(self, on: bool) -> None:
         if self.mode.isChecked() != on:

@@ -225,8 +225,12 @@ class AnnotationSession(QObject):
 
     # -- saving ------------------------------------------------------------------
 
-    def save_current(self) -> None:
-        """Queue a save of the open document's rough masks if they changed."""
+    def save_current(self, *, comment: str = "") -> None:
+        """Queue a save of the open document's rough masks if they changed.
+
+        ``comment`` goes to the history when the save starts the image (new or
+        pre-labeled → in progress).
+        """
         self._autosave.stop()
         if self.current is None or self.read_only:
             return
@@ -239,31 +243,45 @@ class AnnotationSession(QObject):
         project = self.project
 
         def job() -> Any:
-            project.save_rough(image_id, masks)
+            project.save_rough(image_id, masks, comment=comment)
             return project.image(image_id).status
 
         self.writer.submit(("rough", image_id), job)
         self.saveStateChanged.emit("saving…")
 
-    def set_status(self, image_id: Any, status: Any, *, comment: str = "") -> None:
-        """The one place statuses change: queued on the writer after pending saves."""
+    def set_status(
+        self, image_id: Any, status: Any, *, comment: str = "", through: tuple[Any, ...] = ()
+    ) -> None:
+        """The one place statuses change: queued on the writer after pending saves.
+
+        ``through``: statuses to pass first, each recorded with ``comment`` (those the
+        image already reached are skipped), e.g. in progress → submitted → accepted.
+        """
         if self.read_only:
             self.error.emit("the project is open read-only; statuses cannot change")
             return
         from core.project import Status
 
         target = Status.parse(status)
+        steps = [Status.parse(s) for s in through]
         project = self.project
 
         def job() -> Any:
             current = project.image(image_id).status
             if current == target:
                 return current
-            if target == Status.SUBMITTED and current != Status.IN_PROGRESS:
+            if steps:
+                for step in steps[steps.index(current) + 1 :] if current in steps else steps:
+                    project.set_status(image_id, step, comment=comment)
+            elif target == Status.SUBMITTED and current != Status.IN_PROGRESS:
                 project.set_status(image_id, Status.IN_PROGRESS, comment="reopened to submit")
             project.set_status(image_id, target, comment=comment)
             return project.image(image_id).status
 
+        self.submit_status_job(image_id, job)
+
+    def submit_status_job(self, image_id: Any, job: Callable[[], Any]) -> None:
+        """Queue ``job`` (returns the image's new status) on the writer, in order."""
         self.writer.submit(("status", image_id, next(self._seq)), job)
 
     def submit_current(self) -> Any:
