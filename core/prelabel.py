@@ -6,7 +6,8 @@ project's current model when there is one, else the image-processing baselines o
 :mod:`core.baselines`, so there is always a starting point.
 
 Only images nobody has worked on yet get pre-labels: status "new", or "pre-labeled" by a
-different source than today's (a newer model refreshes them). They are produced in the
+different source than today's (a newer model refreshes them), and never from a source a
+reviewer rejected for that image (:func:`reject_prelabel`). They are produced in the
 annotator's order starting at the open image, then the next one after it, so that
 opening the next image never waits (:func:`order_ahead`).
 
