@@ -183,14 +183,14 @@ def images_project_folder(
     Returns
     -------
     Path
-        ``base / f"{name}-{hash}"``: ``name`` from the first path (file stem or folder
-        name), ``hash`` the first :data:`HASH_DIGITS` hex digits of the SHA-256 of the
+        ``base / f"{name}-{hash}"``: ``name`` from the first path in sorted order (file
+        stem or folder name), ``hash`` the first :data:`HASH_DIGITS` hex digits of the SHA-256 of the
         sorted resolved paths.
     """
-    resolved = resolve_paths(paths)
-    key = "\n".join(sorted(str(p) for p in resolved))
+    ordered = sorted(str(p) for p in resolve_paths(paths))
+    key = "\n".join(ordered)
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:HASH_DIGITS]
-    first = resolved[0]
+    first = Path(ordered[0])
     name = first.stem if first.is_file() else first.name
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")[:40] or "images"
     root = Path(base) if base is not None else data_dir() / PROJECTS_DIR
