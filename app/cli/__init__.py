@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version="skintrace 0.1.0")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # prog: subcommand usage reads "skintrace train ...", not the custom top-level usage.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="skintrace")
     for module in (gui_cmds, project_cmds, model_cmds):
         module.register(sub)
     return parser
