@@ -126,10 +126,10 @@ class AnnotationSession(QObject):
         self._load_token += 1
         token = self._load_token
         ready = self._cache.pop(image_id, None)
-        if ready is None:
-            worker = self._prefetching.pop(image_id, None)
-            if worker is not None and worker.finished and worker.result is not None:
-                ready = worker.result
+        prefetch = self._prefetching.pop(image_id, None)
+        if prefetch is not None and prefetch.finished:
+            # A failed prefetch (no result) is loaded again below and reports its error.
+            ready, prefetch = ready or prefetch.result, None
         if ready is not None:
             self._show(ready)
             return
@@ -152,6 +152,12 @@ class AnnotationSession(QObject):
                 self.loadFailed.emit(image_id)
                 self.error.emit(message)
 
+        if prefetch is not None:
+            # Its prefetch is still loading: wait for it rather than load the image twice.
+            prefetch.done.connect(done)
+            prefetch.failed.connect(failed)
+            self._loading = prefetch
+            return
         self._loading = run_function(
             lambda: load_document(self.project, image_id), on_done=done, on_error=failed
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -269,3 +271,29 @@ def test_damaged_mask_file_is_reported(window, project_dir, qtbot):
     qtbot.waitUntil(lambda: len(window.messages) == 1, timeout=5000)
     assert "mask" in window.messages[0].lower()
     assert session.current.image_id == records[0].id  # still on the first image
+
+
+def test_opening_an_image_still_prefetching_waits_for_it(qtbot, project_dir, monkeypatch):
+    from app.gui import session as session_module
+
+    real, loads, release = session_module.load_document, [], threading.Event()
+
+    def load_document(project, image_id):
+        loads.append(image_id)
+        if threading.current_thread() is not threading.main_thread():
+            release.wait(5)  # hold background loads until the image is asked for
+        return real(project, image_id)
+
+    monkeypatch.setattr(session_module, "load_document", load_document)
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.prelabels.ahead = False
+    assert w.open_project(project_dir)
+    second = w.session.records()[1].id
+    qtbot.waitUntil(lambda: second in loads, timeout=5000)  # its prefetch is running
+    w.open_image(second)
+    assert w.session.current.image_id != second
+    release.set()
+    qtbot.waitUntil(lambda: w.session.current.image_id == second, timeout=5000)
+    assert loads.count(second) == 1  # shown from the prefetch, not loaded a second time
+    w.close()
