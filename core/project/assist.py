@@ -19,11 +19,9 @@ import numpy as np
 from core.classes import CLASSES
 from core.errors import ProjectError
 from core.project.masks import (
-    READ_RETRIES,
-    MaskFileError,
     decode_gray,
     encode_map,
-    retry_pause,
+    read_consistent,
     sha256_bytes,
 )
 from core.project.status import Status
@@ -116,29 +114,24 @@ class AssistMixin:
         Raises MaskFileError naming the file if a pre-label file is missing or damaged.
         """
         sql = "SELECT class, sha256, source FROM prelabels WHERE image_id = ? ORDER BY class"
+
+        def read(rows: list[tuple]) -> tuple[dict[str, np.ndarray], str] | None:
+            if not rows:
+                return None
+            maps = {
+                c: decode_gray(
+                    self._prelabels.read(image_id, c, digest),
+                    name=self._prelabels.relpath(image_id, c),
+                )
+                for c, digest, _ in rows
+            }
+            return maps, rows[0][2]
+
         with self._lock:
             self.image(image_id)
-            rows = self._query(sql, (image_id,))
-            retries = 0
-            while rows:
-                try:
-                    maps = {
-                        c: decode_gray(
-                            self._prelabels.read(image_id, c, digest),
-                            name=self._prelabels.relpath(image_id, c),
-                        )
-                        for c, digest, _ in rows
-                    }
-                    return maps, rows[0][2]
-                except MaskFileError:
-                    # Same race as load_rough: a read-only view reads the save again.
-                    if not self.read_only or retries == READ_RETRIES:
-                        raise
-                    fresh = self._query(sql, (image_id,))
-                    if fresh == rows:
-                        retry_pause(retries)
-                    rows, retries = fresh, retries + 1
-            return None
+            return read_consistent(
+                lambda: self._query(sql, (image_id,)), read, retry=self.read_only
+            )
 
     def clear_prelabel(self, image_id: int) -> None:
         """Forget an image's pre-label (the files are removed after the catalog commit)."""

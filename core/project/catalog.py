@@ -37,12 +37,11 @@ from core.progress import CancelToken, Progress
 from core.project.assist import AssistMixin
 from core.project.lock import WriterLock, current_user
 from core.project.masks import (
-    READ_RETRIES,
     FileStore,
     MaskFileError,
     decode_gray,
     encode_mask,
-    retry_pause,
+    read_consistent,
     sha256_bytes,
 )
 from core.project.schema import SCHEMA_VERSION, connect, migrate, schema_version, sql_error
@@ -445,23 +444,14 @@ class Project(AssistMixin):
         Raises MaskFileError (a ProjectError) naming the file if a saved mask is
         missing, damaged or changed outside SkinTrace; other images are unaffected.
         """
+        sql = "SELECT class, sha256 FROM masks WHERE image_id = ?"
         with self._lock:
             rec = self.image(image_id)
-            sql = "SELECT class, sha256 FROM masks WHERE image_id = ?"
-            saved = dict(self._query(sql, (image_id,)))
-            retries = 0
-            while True:
-                try:
-                    return self._read_masks(rec, saved)
-                except MaskFileError:
-                    # A read-only view can race a save by the writing process: read the
-                    # whole save again (the newer one if the catalog moved on meanwhile).
-                    if not self.read_only or retries == READ_RETRIES:
-                        raise
-                    fresh = dict(self._query(sql, (image_id,)))
-                    if fresh == saved:
-                        retry_pause(retries)
-                    saved, retries = fresh, retries + 1
+            return read_consistent(
+                lambda: dict(self._query(sql, (image_id,))),
+                lambda saved: self._read_masks(rec, saved),
+                retry=self.read_only,
+            )
 
     def _read_masks(self, rec: ImageRecord, saved: Mapping[str, str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}

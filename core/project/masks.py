@@ -19,8 +19,9 @@ import contextlib
 import hashlib
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -47,6 +48,32 @@ def retry_pause(attempt: int) -> None:
 
 class MaskFileError(ProjectError):
     """A mask or pre-label file is missing, damaged or does not match the catalog."""
+
+
+_Rows = TypeVar("_Rows")
+_Read = TypeVar("_Read")
+
+
+def read_consistent(
+    fetch: Callable[[], _Rows], read: Callable[[_Rows], _Read], *, retry: bool
+) -> _Read:
+    """``read(fetch())``: files read as the catalog rows ``fetch`` returns describe them.
+
+    With ``retry`` (a read-only view, which can race a save by the writing process) a
+    MaskFileError reads the whole save again, the newer one if the catalog moved on
+    meanwhile, up to :data:`READ_RETRIES` times; without it the error is raised at once.
+    """
+    rows, attempt = fetch(), 0
+    while True:
+        try:
+            return read(rows)
+        except MaskFileError:
+            if not retry or attempt == READ_RETRIES:
+                raise
+        fresh = fetch()
+        if fresh == rows:
+            retry_pause(attempt)
+        rows, attempt = fresh, attempt + 1
 
 
 def sha256_bytes(data: bytes) -> str:
