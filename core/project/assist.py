@@ -81,7 +81,7 @@ class AssistMixin:
             self._check_writable()
             rec = self.image(image_id)
             staged: dict[str, str] = {}
-            try:
+            with self._prelabels.saving(image_id) as stage:
                 for c in CLASSES:
                     arr = np.asarray(maps[c])
                     if arr.shape != (rec.rows, rec.cols) or arr.dtype != np.uint8:
@@ -90,7 +90,7 @@ class AssistMixin:
                             f"got {arr.shape} {arr.dtype}"
                         )
                     data = encode_map(arr)
-                    self._prelabels.stage(image_id, c, data)
+                    stage(c, data)
                     staged[c] = sha256_bytes(data)
                 with self._tx() as db:
                     now, _ = self._now_and_user()
@@ -101,12 +101,6 @@ class AssistMixin:
                     )
                     if rec.status is Status.NEW:
                         self._move(db, image_id, rec.status, Status.PRELABELED, f"by {source}")
-            except BaseException:
-                for name in staged:
-                    self._prelabels.discard(image_id, name)
-                raise
-            for name in staged:
-                self._prelabels.install(image_id, name)
 
     def load_prelabel(self, image_id: int) -> tuple[dict[str, np.ndarray], str] | None:
         """The image's pre-label maps and source, or None if it has none.

@@ -485,7 +485,7 @@ class Project(AssistMixin):
             current = dict(
                 self._query("SELECT class, sha256 FROM masks WHERE image_id = ?", (image_id,))
             )
-            try:
+            with self._masks.saving(image_id) as stage:
                 for c, mask in masks.items():
                     check_class(c)
                     arr = np.asarray(mask)
@@ -497,7 +497,7 @@ class Project(AssistMixin):
                     digest = sha256_bytes(data)
                     if current.get(c) == digest:
                         continue
-                    self._masks.stage(image_id, c, data)
+                    stage(c, data)
                     staged[c] = (digest, int(np.count_nonzero(arr)))
                 if not staged and rec.status not in (Status.NEW, Status.PRELABELED):
                     return
@@ -521,12 +521,6 @@ class Project(AssistMixin):
                             Status.IN_PROGRESS,
                             comment or "rough masks saved",
                         )
-            except BaseException:
-                for c in staged:
-                    self._masks.discard(image_id, c)
-                raise
-            for c in staged:
-                self._masks.install(image_id, c)
 
     def mask_revisions(self, image_id: int) -> dict[str, int]:
         """How many times each class's rough mask was saved (0 = never)."""

@@ -19,7 +19,7 @@ import contextlib
 import hashlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -129,6 +129,28 @@ class FileStore:
             what = f"the {cls} {kind} of image {image_id}"
             raise disk_full_error(live, exc, what=what) from None
         return pending
+
+    @contextlib.contextmanager
+    def saving(self, image_id: int) -> Iterator[Callable[[str, bytes], None]]:
+        """The whole protocol around the caller's catalog transaction (step 2).
+
+        Yields ``stage(cls, data)`` (step 1). When the block ends normally every staged
+        file is installed (step 3); when it raises they are all discarded.
+        """
+        staged: list[str] = []
+
+        def stage(cls: str, data: bytes) -> None:
+            self.stage(image_id, cls, data)
+            staged.append(cls)
+
+        try:
+            yield stage
+        except BaseException:
+            for cls in staged:
+                self.discard(image_id, cls)
+            raise
+        for cls in staged:
+            self.install(image_id, cls)
 
     def install(self, image_id: int, cls: str) -> None:
         """Step 3: the catalog committed; the pending file becomes the live one."""
