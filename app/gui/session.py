@@ -50,6 +50,11 @@ def load_document(project: Any, image_id: Any) -> LoadedDocument:
     return LoadedDocument(image_id, record, AnnotationDocument(pixels, params=params, rough=rough))
 
 
+def _pixels(loaded: LoadedDocument) -> int:
+    rows, cols = loaded.document.shape[:2]
+    return int(rows) * int(cols)
+
+
 class AnnotationSession(QObject):
     """Owns the project, the open document, the document cache and the writer."""
 
@@ -185,14 +190,12 @@ class AnnotationSession(QObject):
         self._cache[loaded.image_id] = loaded
         self._cache.move_to_end(loaded.image_id)
         # Evict the oldest documents beyond the budget, only once their masks are on disk.
+        pixels = sum(_pixels(v) for v in self._cache.values())
         for key in list(self._cache):
-            pixels = sum(
-                int(v.document.shape[0]) * int(v.document.shape[1]) for v in self._cache.values()
-            )
             if len(self._cache) <= CACHE_SIZE and pixels <= CACHE_PIXELS:
                 break
             if key not in self._dirty and key not in self._pending_saves:
-                del self._cache[key]
+                pixels -= _pixels(self._cache.pop(key))
 
     def prefetch(self, image_id: Any) -> None:
         """Load ``image_id`` in the background so a later :meth:`open_image` is instant."""

@@ -297,3 +297,30 @@ def test_opening_an_image_still_prefetching_waits_for_it(qtbot, project_dir, mon
     qtbot.waitUntil(lambda: w.session.current.image_id == second, timeout=5000)
     assert loads.count(second) == 1  # shown from the prefetch, not loaded a second time
     w.close()
+
+
+def test_left_documents_keep_their_undo_history_until_the_cache_is_full(
+    qtbot, project_dir, monkeypatch
+):
+    from app.gui import session as session_module
+
+    monkeypatch.setattr(session_module, "CACHE_SIZE", 1)
+    session = session_module.AnnotationSession(Project.open(project_dir))
+    try:
+        ids = [r.id for r in session.records()]
+        session.open_image(ids[0], wait=True)
+        painted = session.document
+        painted.set_rough("wrinkle", np.ones(painted.shape[:2], dtype=bool))
+        session.open_image(ids[1], wait=True)
+        assert session.flush(5)
+        qtbot.waitUntil(lambda: not session._dirty, timeout=5000)  # the save was confirmed
+        session.open_image(ids[0], wait=True)
+        assert session.document is painted and painted.can_undo  # from the cache
+        for image_id in ids[1:]:
+            session.open_image(image_id, wait=True)
+        assert list(session._cache) == [ids[1]]  # the oldest, saved, was evicted
+        session.open_image(ids[0], wait=True)
+        assert session.document is not painted and not session.document.can_undo
+        assert session.document.rough("wrinkle").all()  # reloaded from disk
+    finally:
+        session.close()
