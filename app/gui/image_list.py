@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.project.status import Status
+
 from .workers import run_function
 
 THUMB = 56
@@ -44,14 +46,8 @@ STATUS_COLORS = {
     "accepted": "#009E73",
     "rejected": "#D55E00",
 }
-STATUS_LABELS = {
-    "new": "new",
-    "prelabeled": "pre-labeled",
-    "in_progress": "in progress",
-    "submitted": "submitted",
-    "accepted": "accepted",
-    "rejected": "rejected",
-}
+#: What the window calls each status (core's :attr:`Status.label`, keyed by value).
+STATUS_LABELS = {s.value: s.label for s in Status}
 #: Statuses that still need the annotator's work.
 UNFINISHED = frozenset({"new", "prelabeled", "in_progress", "rejected"})
 
