@@ -70,6 +70,22 @@ def add_tabbed_dock(
     return dock
 
 
+def queue_store(
+    writer: Any, project: Any, image_id: Any, maps: Any, source: str, score: float
+) -> None:
+    """Queue the save of a pre-label and its uncertainty on the session's writer.
+
+    The job returns the image's new status, which the window shows when it is written.
+    """
+    from core.prelabel import store_prelabel
+
+    def job() -> Any:
+        store_prelabel(project, image_id, maps, source, score)
+        return project.image(image_id).status
+
+    writer.submit(("prelabel", image_id), job)
+
+
 class PrelabelController(QObject):
     """Schedules, shows and applies pre-labels for one window."""
 
@@ -370,20 +386,12 @@ class PrelabelController(QObject):
 
     def _accept_result(self, image_id: Any, info: dict[str, Any]) -> None:
         """Cache, queue the save and show if open (GUI thread)."""
-        from core.prelabel import store_prelabel
-
         maps, source, score = info["maps"], info["source"], float(info["uncertainty"])
         self._remember(image_id, maps, source)
         self._scores[image_id] = score
         session = self.session
         if session is not None and not session.read_only:
-            project = session.project
-
-            def job() -> Any:
-                store_prelabel(project, image_id, maps, source, score)
-                return project.image(image_id).status
-
-            session.writer.submit(("prelabel", image_id), job)
+            queue_store(session.writer, session.project, image_id, maps, source, score)
         if self.current_id() == image_id:
             self._display(image_id, maps, source)
         self.prelabelReady.emit(image_id, source)
@@ -414,14 +422,8 @@ class PrelabelController(QObject):
             return None
         source, project, writer = self.source, s.project, s.writer
 
-        def save(image_id: int, maps: Any, name: str, score: float) -> None:
-            from core.prelabel import store_prelabel
-
-            def job() -> Any:
-                store_prelabel(project, image_id, maps, name, score)
-                return project.image(image_id).status
-
-            writer.submit(("prelabel", image_id), job)
+        def save(image_id: Any, maps: Any, name: str, score: float) -> None:
+            queue_store(writer, project, image_id, maps, name, score)
 
         def make() -> Any:
             return prelabel_images(

@@ -28,6 +28,13 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def failure_message(exc: BaseException) -> str:
+    """:func:`describe_error`, after printing the traceback of an unexpected error (a bug)."""
+    if not isinstance(exc, SkinTraceError | OSError):
+        traceback.print_exc()
+    return describe_error(exc)
+
+
 class _Signals(QObject):
     done = Signal(object)
     failed = Signal(str)
@@ -53,9 +60,7 @@ class _FunctionRunnable(QRunnable):
         try:
             result = self.fn()
         except Exception as exc:  # reported to the GUI, never raised on a pool thread
-            if not isinstance(exc, SkinTraceError | OSError):
-                traceback.print_exc()
-            _emit(self.signals.failed, describe_error(exc))
+            _emit(self.signals.failed, failure_message(exc))
         else:
             _emit(self.signals.done, result)
 
@@ -134,9 +139,7 @@ class _ProgressRunnable(QRunnable):
                 gen.close()
             _emit(self.signals.cancelled)
         except Exception as exc:
-            if not isinstance(exc, SkinTraceError | OSError):
-                traceback.print_exc()
-            _emit(self.signals.failed, describe_error(exc))
+            _emit(self.signals.failed, failure_message(exc))
         else:
             _emit(self.signals.done, last)
 

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Hashable
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QObject, QThread, Signal
 
-from core.errors import SkinTraceError
-
-from .workers import describe_error
+from .workers import failure_message
 
 
 class SerialWriter(QThread):
@@ -27,7 +24,7 @@ class SerialWriter(QThread):
     failed = Signal(object, str)  # the job key and a one-line message
     written = Signal(object, object)  # the job key and its result, after success
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._cond = threading.Condition()
         self._order: deque[Hashable] = deque()
@@ -82,9 +79,7 @@ class SerialWriter(QThread):
             try:
                 result = job()
             except Exception as exc:
-                if not isinstance(exc, SkinTraceError | OSError):
-                    traceback.print_exc()
-                self.failed.emit(key, f"could not save: {describe_error(exc)}")
+                self.failed.emit(key, f"could not save: {failure_message(exc)}")
             else:
                 self.written.emit(key, result)
             finally:
