@@ -173,3 +173,50 @@ def test_unforeseen_file_system_errors_are_one_line(checkpoint, tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("skintrace: error: ")
     assert err[0].endswith(f": {blocker / 'sub'}")  # the OS reason, then the path
+
+
+def test_train_defaults_are_the_core_defaults():
+    # The parser cannot import core.model.train (torch); its copies must not drift.
+    from app.cli import build_parser
+    from core.model.infer import DEFAULT_TILE
+    from core.model.train import TrainConfig
+
+    args = build_parser().parse_args(["train", "ds", "--out", "o"])
+    core = TrainConfig()
+    for option, field in [
+        ("model", "model"),
+        ("epochs", "epochs"),
+        ("batch_size", "batch_size"),
+        ("lr", "lr"),
+        ("loss", "loss"),
+        ("patience", "patience"),
+        ("seed", "seed"),
+        ("device", "device"),
+        ("precision", "precision"),
+        ("workers", "num_workers"),
+    ]:
+        assert getattr(args, option) == getattr(core, field), option
+    predict = build_parser().parse_args(["predict", "ck", "a.png", "--out", "o"])
+    assert predict.tile == DEFAULT_TILE
+
+
+@pytest.mark.parametrize("command", [["new"], ["dataset", "from-masks"]])
+def test_gt_option_help_states_the_core_defaults(command, capsys):
+    from core.gt import GTParams
+
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    d = GTParams()
+    assert f"(0, 100] (default {d.sigma:g})" in text
+    assert f"0-255 (default {d.wrinkle_threshold:g})" in text
+    assert f"(Eq. 2), 0-255 (default {d.pore_threshold:g})" in text
+
+
+def test_export_help_lists_every_status(capsys):
+    from core.project import Status
+
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"choices: {', '.join(s.value for s in Status)})" in text
