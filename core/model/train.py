@@ -319,11 +319,12 @@ def _train(
                     f"the GPU ran out of memory at batch size {cfg.batch_size}; lower "
                     "--batch-size (or use --precision bf16/fp16)"
                 ) from None
-            if not torch.isfinite(loss):
+            value = float(loss.item())  # the one device sync of the batch
+            if not math.isfinite(value):
                 raise SkinTraceError(
-                    f"training diverged at epoch {epoch + 1} (loss is {loss.item()}); lower --lr"
+                    f"training diverged at epoch {epoch + 1} (loss is {value}); lower --lr"
                 )
-            loss_sum += float(loss.item()) * x.shape[0]
+            loss_sum += value * x.shape[0]
             seen += x.shape[0]
             yield Progress(
                 epoch * steps + b + 1,

@@ -142,3 +142,10 @@ def test_cosine_schedule():
     assert cosine_lr(1e-3, 0, 10) == pytest.approx(1e-3)
     assert cosine_lr(1e-3, 10, 10) == pytest.approx(1e-5)
     assert cosine_lr(1e-3, 3, 10) > cosine_lr(1e-3, 4, 10)
+
+
+def test_a_diverging_run_stops_with_an_actionable_error(tmp_path):
+    # Adam moves every weight by about lr: at 1e30 the second batch's loss is not finite.
+    small = make_dataset(tmp_path / "ds", n=4)
+    with pytest.raises(SkinTraceError, match=r"diverged at epoch 1 .*lower --lr"):
+        _run(small, tmp_path / "o", epochs=3, width=4, lr=1e30)
