@@ -203,8 +203,8 @@ def needs_prelabel(
     ``rejected`` is the source of a pre-label a reviewer rejected for this image: that
     source never pre-labels it again (a newer one may).
     """
-    value = str(getattr(status, "value", status))
-    return value in PRELABEL_STATUSES and existing != source and rejected != source
+    # Status is a StrEnum: str() gives the stored value for it and for plain strings.
+    return str(status) in PRELABEL_STATUSES and existing != source and rejected != source
 
 
 def rejected_prelabels(project: Any) -> dict[int, str]:
@@ -389,7 +389,7 @@ def prelabel_images(
         info: dict[str, Any] = {"image_id": image_id, "source": source.name}
         try:
             record = project.image(image_id)
-            if str(getattr(record.status, "value", record.status)) not in PRELABEL_STATUSES:
+            if str(record.status) not in PRELABEL_STATUSES:
                 summary["skipped"] += 1
                 info["skipped"] = True
                 yield Progress(n + 1, len(ids), f"{record.name}: already started", info)

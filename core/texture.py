@@ -187,7 +187,4 @@ def pore_texture(image: np.ndarray, *, threshold: float = DEFAULT_PORE_THRESHOLD
     T : (M, N) float32 ndarray
         ≥ 0; small dark blobs (pores) are positive.
     """
-    th = float(threshold)
-    if not math.isfinite(th) or th < 0:
-        raise InvalidImageError(f"pore threshold must be a finite number ≥ 0; got {threshold!r}")
-    return threshold_pore_response(pore_response(to_gray(image)), threshold=th)
+    return threshold_pore_response(pore_response(to_gray(image)), threshold=threshold)
