@@ -27,7 +27,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from core.classes import CLASSES  # noqa: E402
-from core.dataset import encode_png  # noqa: E402
+from core.imageio import encode_png  # noqa: E402
 from core.project import Project  # noqa: E402
 
 SHAPE = (192, 160)  # rows, cols: "160×192" W×H

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Literal
 
-import cv2
 import numpy as np
 
 from core.atomic import (
@@ -46,6 +45,7 @@ from core.atomic import (
 )
 from core.classes import CLASSES
 from core.errors import DatasetError
+from core.imageio import encode_png
 from core.progress import CancelToken, Progress
 
 if TYPE_CHECKING:
@@ -305,20 +305,6 @@ def load_painted(
     return mask
 
 
-def encode_png(array: np.ndarray, *, compression: int = 3) -> bytes:
-    """Encode a ``(M, N) uint8`` or ``(M, N, 3) uint8`` RGB array as PNG bytes (lossless)."""
-    if array.dtype != np.uint8 or array.ndim not in (2, 3):
-        raise ValueError(f"PNG needs a (M, N[, 3]) uint8 array, got {array.dtype} {array.shape}")
-    if array.ndim == 3:
-        if array.shape[2] != 3:
-            raise ValueError(f"PNG needs 3 channels (RGB), got {array.shape[2]}")
-        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, compression])
-    if not ok:  # pragma: no cover - OpenCV only fails on invalid input, checked above
-        raise DatasetError("PNG encoding failed")
-    return buf.tobytes()
-
-
 def _check_id(item_id: str) -> str:
     if not _ID_RE.match(item_id):
         raise DatasetError(
@@ -540,8 +526,6 @@ def dataset_from_masks(
         As :func:`write_dataset`; the last one's ``info`` adds ``skipped``, a list of
         ``(image, reason)``.
     """
-    import hashlib as _hashlib
-
     from core.errors import ImageLoadError
     from core.gt import GTParams
     from core.imageio import load_image
@@ -578,7 +562,7 @@ def dataset_from_masks(
             while item_id in used_ids:
                 item_id = f"{item_id}_"
             used_ids.add(item_id)
-            digest = _hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
             yield DatasetEntry(item_id, pixels, rough, status, digest, info={"source": path.name})
 
     for p in write_dataset(

@@ -27,8 +27,8 @@ import cv2
 import numpy as np
 
 from core.atomic import atomic_write_bytes, disk_full_error
-from core.dataset import encode_png
 from core.errors import DiskFullError, ProjectError
+from core.imageio import encode_png
 
 PENDING = ".pending"
 

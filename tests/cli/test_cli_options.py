@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from core.dataset import encode_png
 from core.errors import SkinTraceError
+from core.imageio import encode_png
 
 
 @pytest.mark.parametrize(

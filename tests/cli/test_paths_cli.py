@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from app.cli import build_parser, main
-from core.dataset import encode_png
 from core.demo import (
     PROJECTS_DIR,
     data_dir,
@@ -17,6 +16,7 @@ from core.demo import (
     resolve_paths,
 )
 from core.errors import ProjectError
+from core.imageio import encode_png
 from core.project import Project
 
 

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from core.dataset import encode_png, read_manifest
+from core.dataset import read_manifest
+from core.imageio import encode_png
 from core.project import Project, Status
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from core.classes import CLASSES
-from core.dataset import encode_png
 from core.errors import ProjectError, ProjectLockedError
 from core.gt import GTParams
+from core.imageio import encode_png
 from core.project import MaskFileError, Project, Status
 from core.project.schema import SCHEMA_VERSION
 from core.project.status import TRANSITIONS

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.dataset import encode_png
+from core.imageio import encode_png
 from core.project import Project
 
 ROOT = Path(__file__).resolve().parents[2]

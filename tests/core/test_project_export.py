@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from core.classes import CLASSES
-from core.dataset import encode_png, read_manifest, split_for
+from core.dataset import read_manifest, split_for
 from core.errors import ProjectError
 from core.gt import GTParams, compute_gt
+from core.imageio import encode_png
 from core.project import Project
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.dataset import encode_png
 from core.errors import ProjectError
+from core.imageio import encode_png
 from core.progress import CancelToken
 from core.project import Project, Status
 from core.project.importer import ImportSummary
