@@ -398,7 +398,7 @@ class PrelabelController(QObject):
 
     def _on_written(self, key: Any, result: Any) -> None:
         if key[0] == "prelabel" and self.session is not None and result is not None:
-            self.session.statusChanged.emit(key[1], str(getattr(result, "value", result)))
+            self.session.report_status(key[1], result)
 
     # -- batch -------------------------------------------------------------------
 

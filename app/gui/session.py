@@ -93,6 +93,7 @@ class AnnotationSession(QObject):
         self._dirty: set[Any] = set()  # images whose rough masks changed since saved
         self._overrides: dict[Any, bool] = {}
         self._pixels: dict[Any, int] = {}
+        self._statuses: dict[Any, str] = {}  # last status reported per image
         self._seq = itertools.count()
         self._unsubscribe: Callable[[], None] | None = None
         self._autosave = QTimer(self)
@@ -107,6 +108,7 @@ class AnnotationSession(QObject):
         records = self.project.images()
         for r in records:
             self._overrides.setdefault(r.id, bool(getattr(r, "has_params_override", False)))
+            self._statuses[r.id] = str(getattr(r.status, "value", r.status))
             self._pixels[r.id] = int(r.rows) * int(r.cols)
         return records
 
@@ -369,7 +371,9 @@ class AnnotationSession(QObject):
                 self._dirty.discard(image_id)
             self._emit_save_state()
         if kind in ("rough", "status") and result is not None:
-            self.statusChanged.emit(image_id, str(getattr(result, "value", result)))
+            # A status job always reports (the list may show an optimistic badge); a save
+            # reports only a move (new/pre-labeled -> in progress), not every autosave.
+            self.report_status(image_id, result, force=kind == "status")
 
     def _on_write_failed(self, key: Any, message: str) -> None:
         if key[0] == "rough":
@@ -381,7 +385,18 @@ class AnnotationSession(QObject):
                 status = self.project.image(key[1]).status
             except Exception:
                 return
-            self.statusChanged.emit(key[1], str(getattr(status, "value", status)))
+            self.report_status(key[1], status, force=True)
+
+    def report_status(self, image_id: Any, status: Any, *, force: bool = False) -> None:
+        """Emit :attr:`statusChanged` for a status read back from the catalog.
+
+        Without ``force`` nothing is emitted when the image already had that status, so
+        listeners (list badge, history query, review queue) do not rerun on every save.
+        """
+        value = str(getattr(status, "value", status))
+        if force or self._statuses.get(image_id) != value:
+            self._statuses[image_id] = value
+            self.statusChanged.emit(image_id, value)
 
     def _emit_save_state(self) -> None:
         if self.read_only:
@@ -394,9 +409,6 @@ class AnnotationSession(QObject):
             self.saveStateChanged.emit("saved")
 
     # -- closing -----------------------------------------------------------------
-
-    def pending_writes(self) -> int:
-        return self.writer.pending()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Queue the open document's save and wait for every pending write."""

@@ -324,3 +324,19 @@ def test_left_documents_keep_their_undo_history_until_the_cache_is_full(
         assert session.document.rough("wrinkle").all()  # reloaded from disk
     finally:
         session.close()
+
+
+def test_autosaves_report_a_status_only_when_it_changes(window, qtbot):
+    session, canvas = window.session, window.canvas
+    image_id = session.current.image_id
+    reported: list[str] = []  # for the open image (pre-labels of others come meanwhile)
+    session.statusChanged.connect(lambda i, s: reported.append(s) if i == image_id else None)
+    canvas.set_zoom(4.0)
+    canvas.centerOn(64, 48)
+    for row in (40, 50, 60):  # three strokes, each saved
+        drag(canvas, [(row, 30), (row, 50)])
+        session.save_current()
+        assert session.writer.wait_idle(5)
+        qtbot.waitUntil(lambda: window.status.save_state.text() == "saved", timeout=5000)
+    assert reported == ["in_progress"]  # the first save started the image
+    assert window.image_list.status(image_id) == "in_progress"
