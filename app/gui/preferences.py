@@ -30,7 +30,7 @@ MAX_RECENT = 8
 def _default_user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # no login name in some sandboxes
+    except (KeyError, OSError):  # no login name in some sandboxes
         return "annotator"
 
 

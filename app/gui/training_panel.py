@@ -346,11 +346,14 @@ class RetrainController(QObject):
         del self._stderr[:-STDERR_LINES]
 
     def _flush_logs(self, name: str) -> None:
+        """Keep the process's last stderr lines in the run folder (for a failed run)."""
+        from core.atomic import atomic_write_text
+
         if self.run is not None and self.run.root.exists():
             try:
-                (self.run.root / name).write_text("\n".join(self._stderr) + "\n", encoding="utf-8")
-            except OSError:
-                pass
+                atomic_write_text(self.run.root / name, "\n".join(self._stderr) + "\n")
+            except OSError as exc:  # the outcome is still reported; only the log is lost
+                self.window.status.showMessage(f"Cannot keep {name}: {describe_error(exc)}", 8000)
 
     def _last_error(self) -> str:
         for line in reversed(self._stderr):
