@@ -104,10 +104,18 @@ class DatasetManifest:
     gt_params: Mapping[str, Any]
     items: tuple[DatasetItem, ...]
 
-    def split(self, name: Split) -> tuple[DatasetItem, ...]:
-        """Items of one split, ``"train"`` or ``"val"``, in manifest order."""
+    def split(self, name: str) -> tuple[DatasetItem, ...]:
+        """Items of one split, ``"train"`` or ``"val"`` (``"all"``: every item), in manifest order.
+
+        Raises
+        ------
+        DatasetError
+            If ``name`` is none of ``"train"``, ``"val"``, ``"all"``.
+        """
+        if name == "all":
+            return self.items
         if name not in ("train", "val"):
-            raise ValueError(f"unknown split {name!r}; expected 'train' or 'val'")
+            raise DatasetError(f"unknown split {name!r}; expected train, val or all")
         return tuple(item for item in self.items if item.split == name)
 
 

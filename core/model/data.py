@@ -127,12 +127,7 @@ class GTDataset(Dataset):
         self.manifest = (
             manifest if isinstance(manifest, DatasetManifest) else read_manifest(manifest)
         )
-        if items is not None:
-            self.items = tuple(items)
-        elif split == "all":
-            self.items = self.manifest.items
-        else:
-            self.items = self.manifest.split(split)  # type: ignore[arg-type]
+        self.items = tuple(items) if items is not None else self.manifest.split(split)
         self.augment = augment
         self.seed = seed
         self.epoch = 0

@@ -145,12 +145,7 @@ def evaluate_iter(
     if not checkpoints and not baselines:
         raise SettingError("nothing to evaluate: give at least one checkpoint or baselines=True")
     manifest = read_manifest(dataset_dir)
-    if split == "all":
-        items = manifest.items
-    elif split in ("train", "val"):
-        items = manifest.split(split)  # type: ignore[arg-type]
-    else:
-        raise SettingError(f"split must be train, val or all, not {split!r}")
+    items = manifest.split(split)
     if not items:
         raise DatasetError(f"{manifest.root} has no images in split {split!r}; try --split all")
     predictors = [

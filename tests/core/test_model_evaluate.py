@@ -98,7 +98,7 @@ def test_errors(setup, tmp_path):
     dataset, _ = setup
     with pytest.raises(ValueError, match="nothing to evaluate"):
         evaluate(dataset)
-    with pytest.raises(ValueError, match="split"):
+    with pytest.raises(DatasetError, match="unknown split 'test'; expected train, val or all"):
         evaluate(dataset, baselines=True, split="test")
     with pytest.raises(DatasetError):
         evaluate(tmp_path, baselines=True)
