@@ -109,7 +109,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "status",
         help="counts per status",
-        description="Print the number of images per status and list missing images.",
+        description="Print the number of images per status and list missing images and "
+        "images whose file changed since import (a different file size).",
     )
     p.add_argument("project", help="project folder")
     p.set_defaults(func=cmd_status)
@@ -245,6 +246,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     with Project.open(args.project, read_only=True) as p:
         counts = p.counts()
         missing = p.missing_images()
+        changed = p.changed_images()
         _say(f"{p.name}: {sum(counts.values())} image(s)")
         width = max(len(s.label) for s in counts)
         for status, n in counts.items():
@@ -253,6 +255,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         _say(f"{len(missing)} image(s) missing; find them with `skintrace relink`:")
         # Part of the report, on stdout with its heading (not interleaved with stderr).
         _warn([f"{r.id}: {r.path}" for r in missing], file=sys.stdout)
+    if changed:
+        _say(f"{len(changed)} image(s) changed since import (masks may no longer fit):")
+        _warn([f"{r.id}: {r.path}" for r in changed], file=sys.stdout)
     return 0
 
 

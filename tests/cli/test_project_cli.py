@@ -99,6 +99,21 @@ def test_new_import_status_export_round_trip(tmp_path, faces, capsys, monkeypatc
     assert [i.status for i in items] == ["new"]
 
 
+def test_status_lists_images_changed_since_import(tmp_path, faces, capsys, rng):
+    proj = tmp_path / "proj"
+    main(["new", str(proj)])
+    main(["import", str(proj), str(faces), "-q"])
+    capsys.readouterr()
+    assert main(["status", str(proj)]) == 0
+    assert "changed" not in capsys.readouterr().out
+    # Another image saved over f2 (larger): its rough masks may no longer fit it.
+    _png(faces / "f2.png", rng.integers(0, 256, (32, 40, 3), dtype=np.uint8))
+    assert main(["status", str(proj)]) == 0
+    out = capsys.readouterr().out
+    assert "1 image(s) changed since import" in out
+    assert str(faces / "f2.png") in out and str(faces / "f1.png") not in out
+
+
 def test_relink_after_moving_images(tmp_path, faces, capsys):
     proj = tmp_path / "proj"
     main(["new", str(proj)])
