@@ -38,10 +38,6 @@ class Rect:
     def width(self) -> int:
         return max(0, self.col1 - self.col0)
 
-    @property
-    def empty(self) -> bool:
-        return self.height == 0 or self.width == 0
-
     def union(self, other: Rect) -> Rect:
         return Rect(
             min(self.row0, other.row0),
@@ -49,10 +45,6 @@ class Rect:
             max(self.row1, other.row1),
             max(self.col1, other.col1),
         )
-
-    @classmethod
-    def full(cls, shape: tuple[int, ...]) -> Rect:
-        return cls(0, 0, int(shape[0]), int(shape[1]))
 
 
 @dataclass(frozen=True)
