@@ -50,6 +50,16 @@ def load_document(project: Any, image_id: Any) -> LoadedDocument:
     return LoadedDocument(image_id, record, AnnotationDocument(pixels, params=params, rough=rough))
 
 
+@dataclass(frozen=True)
+class _PendingSave:
+    """A rough-mask save on the writer: which state of which document, and its comment."""
+
+    document: Any
+    revision: int
+    comment: str
+    seq: int
+
+
 def _pixels(loaded: LoadedDocument) -> int:
     rows, cols = loaded.document.shape[:2]
     return int(rows) * int(cols)
@@ -89,7 +99,7 @@ class AnnotationSession(QObject):
         self._params_worker: ProgressWorker | None = None
         self._pending_params: tuple[Any, Any] | None = None  # (document, params)
         self._load_token = 0
-        self._pending_saves: dict[Any, tuple[Any, int]] = {}
+        self._pending_saves: dict[Any, _PendingSave] = {}  # the latest save queued per image
         self._dirty: set[Any] = set()  # images whose rough masks changed since saved
         self._overrides: dict[Any, bool] = {}
         self._pixels: dict[Any, int] = {}
@@ -249,13 +259,21 @@ class AnnotationSession(QObject):
         image_id = self.current.image_id
         if image_id not in self._dirty:
             return  # parameters alone are stored by set_params, not with the masks
+        pending = self._pending_saves.get(image_id)
+        if pending is not None:
+            if pending.document is doc and pending.revision == doc.revision and not comment:
+                return  # these very masks are queued already
+            # A queued save replaced by this one must not lose its comment (a reviewer's
+            # "accepted model pre-label" on the move to in progress).
+            comment = comment or pending.comment
         masks = {cls: doc.rough(cls).copy() for cls in CLASSES}
-        self._pending_saves[image_id] = (doc, doc.revision)
+        save = _PendingSave(doc, doc.revision, comment, next(self._seq))
+        self._pending_saves[image_id] = save
         project = self.project
 
         def job() -> Any:
             project.save_rough(image_id, masks, comment=comment)
-            return project.image(image_id).status
+            return project.image(image_id).status, save.seq
 
         self.writer.submit(("rough", image_id), job)
         self.saveStateChanged.emit("saving…")
@@ -365,10 +383,13 @@ class AnnotationSession(QObject):
     def _on_written(self, key: Any, result: Any) -> None:
         kind, image_id = key[0], key[1]
         if kind == "rough":
-            doc, revision = self._pending_saves.pop(image_id, (None, None))
-            if doc is not None and doc.revision == revision:
-                doc.mark_saved()
-                self._dirty.discard(image_id)
+            result, seq = result
+            save = self._pending_saves.get(image_id)
+            if save is not None and save.seq == seq:  # not when a newer save is queued
+                del self._pending_saves[image_id]
+                if save.document.revision == save.revision:
+                    save.document.mark_saved()
+                    self._dirty.discard(image_id)
             self._emit_save_state()
         if kind in ("rough", "status") and result is not None:
             # A status job always reports (the list may show an optimistic badge); a save

@@ -340,3 +340,51 @@ def test_autosaves_report_a_status_only_when_it_changes(window, qtbot):
         qtbot.waitUntil(lambda: window.status.save_state.text() == "saved", timeout=5000)
     assert reported == ["in_progress"]  # the first save started the image
     assert window.image_list.status(image_id) == "in_progress"
+
+
+def test_a_queued_save_replaced_by_a_later_one_keeps_its_comment(window, qtbot):
+    session = window.session
+    image_id = session.current.image_id
+    gate = threading.Event()
+    session.writer.submit("gate", gate.wait)  # hold the writer: the saves stay queued
+    mask = np.zeros(session.document.shape[:2], dtype=bool)
+    mask[40:50, 30:60] = True
+    session.document.set_rough("wrinkle", mask)
+    session.save_current(comment="accepted model pre-label")
+    session.save_current()  # e.g. the switch to the next image, same masks
+    session.document.set_rough("pore", mask)
+    session.save_current()  # newer masks replace the queued save
+    gate.set()
+    assert session.writer.wait_idle(5)
+    qtbot.waitUntil(lambda: window.status.save_state.text() == "saved", timeout=5000)
+    last = session.project.history(image_id)[-1]
+    assert (last.to_status, last.comment) == (Status.IN_PROGRESS, "accepted model pre-label")
+    assert session.project.load_rough(image_id)["pore"].any()
+    assert not session.document.modified
+
+
+def test_saved_is_shown_only_once_the_newest_masks_are_written(window, qtbot, monkeypatch):
+    session, project = window.session, window.session.project
+    real, gates, calls = project.save_rough, [threading.Event(), threading.Event()], []
+
+    def slow_save(*args, **kwargs):
+        calls.append(kwargs)
+        gates[len(calls) - 1].wait(5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(project, "save_rough", slow_save)
+    doc = session.document
+    mask = np.zeros(doc.shape[:2], dtype=bool)
+    mask[40:50, 30:60] = True
+    doc.set_rough("wrinkle", mask)
+    session.save_current()
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=5000)  # the first save is running
+    doc.set_rough("pore", mask)
+    session.save_current()  # queued behind it
+    with qtbot.waitSignal(session.writer.written, timeout=5000):
+        gates[0].set()
+    qtbot.wait(20)
+    assert window.status.save_state.text() == "saving…" and doc.modified
+    gates[1].set()
+    qtbot.waitUntil(lambda: window.status.save_state.text() == "saved", timeout=5000)
+    assert not doc.modified
