@@ -87,8 +87,12 @@ def test_gt_layer_colour_follows_preferences(window):
     assert Preferences.load().colors["wrinkle"] == "#009E73"
 
 
-def test_status_bar_shows_values_under_cursor(window):
+def test_status_bar_shows_values_under_cursor(window, qtbot):
     w = window
+    # The pre-label's note ("Pre-label by ...") takes the read-out's place while shown:
+    # wait for it, then clear it, so the background job's timing cannot hide the labels.
+    qtbot.waitUntil(lambda: w.prelabels.shown_source() is not None, timeout=10000)
+    w.status.clearMessage()
     w.tools.set_radius(3)
     drag(w.canvas, [(48, 30), (48, 90)])
     doc = w.canvas.document
