@@ -46,9 +46,14 @@ class Augment:
 
 def load_gt(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
     """Read a GT magnitude PNG as ``(M, N) uint8``; checks it matches the image size."""
-    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    # Bytes + imdecode, not cv2.imread: imread cannot open non-ASCII paths on Windows.
+    try:
+        data = np.frombuffer(Path(path).read_bytes(), np.uint8)
+    except OSError as exc:
+        raise DatasetError(f"cannot read GT map {path}: {exc.strerror}") from None
+    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if arr is None:
-        raise DatasetError(f"cannot read GT map {path}")
+        raise DatasetError(f"cannot read GT map {path}: not a PNG image")
     if arr.ndim == 3:
         arr = arr[..., 0]
     if arr.dtype != np.uint8:

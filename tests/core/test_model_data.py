@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from core.dataset import DatasetEntry, write_dataset
+from core.errors import DatasetError
 from core.gt import GTParams
 from core.model.data import Augment, GTDataset, augment_pair, data_hash, pad_collate
 from core.synthetic import make_face
@@ -106,3 +107,21 @@ def test_mask_levels_are_half_median_of_train_gt(dataset):
         values = np.concatenate([ds.raw_uint8(i)[1][..., k].ravel() for i in range(len(ds))])
         median = np.median(values[values > 0])
         assert abs(levels[c] - 0.5 * median) <= 0.5
+
+
+def test_load_gt_reads_any_path_and_reports_bad_files_as_dataset_errors(tmp_path):
+    from core.imageio import encode_png
+    from core.model.data import load_gt
+
+    gt = np.arange(20, dtype=np.uint8).reshape(4, 5)
+    good = tmp_path / "visage-été" / "pore.png"  # non-ASCII folder name
+    good.parent.mkdir()
+    good.write_bytes(encode_png(gt))
+    np.testing.assert_array_equal(load_gt(good, (4, 5)), gt)
+    with pytest.raises(DatasetError, match=r"is \(4, 5\), its image is \(5, 4\)"):
+        load_gt(good, (5, 4))
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(DatasetError, match="broken.png: not a PNG image"):
+        load_gt(tmp_path / "broken.png")
+    with pytest.raises(DatasetError, match="missing.png"):
+        load_gt(tmp_path / "missing.png")
