@@ -64,10 +64,6 @@ class WriterLock:
     def __del__(self) -> None:
         self.release()
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def release(self) -> None:
         if self._fd is None:
             return
