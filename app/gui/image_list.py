@@ -299,13 +299,18 @@ class ImageList(QWidget):
 
     def neighbour(self, image_id: Any, step: int) -> Any:
         """The visible image ``step`` places from ``image_id`` (None at the ends)."""
-        ids = self.visible_ids()
-        if not ids:
+        # Through the proxy's row mapping: O(1), not a scan of every visible row (this
+        # runs on every image switch, for the prefetch).
+        count = self.proxy.rowCount()
+        if count == 0:
             return None
-        if image_id not in ids:
-            return ids[0] if step > 0 else ids[-1]
-        i = ids.index(image_id) + step
-        return ids[i] if 0 <= i < len(ids) else None
+        row = self.model._row_of.get(image_id)
+        index = self.proxy.mapFromSource(self.model.index(row)) if row is not None else None
+        if index is None or not index.isValid():  # not shown: the first or last shown
+            target = 0 if step > 0 else count - 1
+        else:
+            target = index.row() + step
+        return self.proxy.index(target, 0).data(ID_ROLE) if 0 <= target < count else None
 
     def next_unfinished(self, image_id: Any) -> Any:
         """The next unfinished image after ``image_id`` in list order, wrapping; or None."""

@@ -179,6 +179,9 @@ def test_image_list_filter_search_and_navigation(qtbot, tmp_path):
     widget.search.setText("")
     widget.filter.setCurrentIndex(widget.filter.findData("unfinished"))
     assert widget.visible_ids() == [2, 3, 5]
+    assert widget.neighbour(3, 1) == 5 and widget.neighbour(3, -1) == 2  # hidden ones skipped
+    assert widget.neighbour(5, 1) is None
+    assert widget.neighbour(4, 1) == 2 and widget.neighbour(4, -1) == 5  # 4 is not shown
     widget.set_status(2, "submitted")
     assert widget.visible_ids() == [3, 5]
     widget.filter.setCurrentIndex(widget.filter.findData("accepted"))
