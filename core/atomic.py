@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,27 @@ def make_temp_dir(parent: str | os.PathLike[str], *, prefix: str, suffix: str = 
     tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=parent))
     os.chmod(tmp, default_mode(folder=True))
     return tmp
+
+
+def previous_folder(target: Path) -> Path:
+    """Where :func:`replace_folder` keeps the old ``target`` while it swaps folders."""
+    return target.with_name(f".{target.name}.previous")
+
+
+def replace_folder(tmp: Path, target: Path) -> None:
+    """Move the complete folder ``tmp`` to ``target``, replacing a folder there.
+
+    The old folder waits at :func:`previous_folder` until the new one is in place, so a
+    crash in between leaves a complete version on disk (readers may fall back to it).
+    """
+    prev = previous_folder(target)
+    if prev.exists():
+        shutil.rmtree(prev)
+    if target.exists():
+        os.replace(target, prev)
+    os.replace(tmp, target)
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(prev)
 
 
 def _target_mode(target: Path) -> int:

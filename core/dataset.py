@@ -28,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -42,6 +41,7 @@ from core.atomic import (
     disk_full_error,
     is_disk_full,
     make_temp_dir,
+    replace_folder,
 )
 from core.classes import CLASSES
 from core.errors import DatasetError
@@ -335,17 +335,6 @@ def _prepare_out(out: Path, *, force: bool) -> None:
             raise DatasetError(f"{out} is not empty; choose another folder or use --force")
 
 
-def _install(tmp: Path, out: Path) -> None:
-    """Move the finished temp folder to ``out``, replacing an existing one."""
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f"{out.name}.old-", dir=out.parent))
-        os.replace(out, old / "d")
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
-
-
 def write_dataset(
     out: str | os.PathLike[str],
     entries: Iterable[DatasetEntry],
@@ -482,7 +471,7 @@ def write_dataset(
         }
         # The manifest goes last: a folder without one never looks complete.
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=1))
-        _install(tmp, out)
+        replace_folder(tmp, out)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             shutil.rmtree(tmp)

@@ -10,7 +10,6 @@ half-written checkpoint and the previous one survives until the new one is compl
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import os
@@ -25,7 +24,13 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from core.atomic import atomic_write_bytes, atomic_write_text, make_temp_dir
+from core.atomic import (
+    atomic_write_bytes,
+    atomic_write_text,
+    make_temp_dir,
+    previous_folder,
+    replace_folder,
+)
 from core.errors import CheckpointError
 from core.model.registry import MODELS, count_parameters, create_model, model_config
 
@@ -109,27 +114,11 @@ def save_checkpoint(
             if Path(fname).name != fname or fname in (WEIGHTS, CONFIG):
                 raise ValueError(f"bad extra checkpoint file name {fname!r}")
             atomic_write_bytes(tmp / fname, data)
-        _swap_in(tmp, target)
+        replace_folder(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
-
-
-def _previous(target: Path) -> Path:
-    return target.with_name(f".{target.name}.previous")
-
-
-def _swap_in(tmp: Path, target: Path) -> None:
-    """Move the complete folder ``tmp`` to ``target``, keeping the old one until done."""
-    prev = _previous(target)
-    if prev.exists():
-        shutil.rmtree(prev)
-    if target.exists():
-        os.replace(target, prev)
-    os.replace(tmp, target)
-    with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(prev)
 
 
 #: Sub-folder of a training output folder that holds the best checkpoint.
@@ -140,8 +129,8 @@ def _resolve(directory: str | os.PathLike[str]) -> Path:
     path = Path(directory)
     if path.is_dir() and not (path / CONFIG).exists() and (path / BEST / CONFIG).exists():
         return path / BEST  # a training output folder: use its best checkpoint
-    if not path.exists() and _previous(path).is_dir():
-        return _previous(path)  # a save was interrupted mid-swap: the old one is complete
+    if not path.exists() and previous_folder(path).is_dir():
+        return previous_folder(path)  # a save was interrupted mid-swap: the old one is complete
     if not path.is_dir():
         raise CheckpointError(f"checkpoint folder not found: {path}")
     return path
