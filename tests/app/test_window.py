@@ -388,3 +388,33 @@ def test_saved_is_shown_only_once_the_newest_masks_are_written(window, qtbot, mo
     gates[1].set()
     qtbot.waitUntil(lambda: window.status.save_state.text() == "saved", timeout=5000)
     assert not doc.modified
+
+
+def test_lasso_alt_release_erases_and_esc_drops_the_outline(window):
+    canvas, doc = window.canvas, window.canvas.document
+    canvas.set_zoom(4.0)
+    canvas.centerOn(64, 48)
+    window.tools.set_class("pore")
+    window.tools.set_tool("lasso")
+    drag(canvas, [(30, 40), (30, 90), (66, 90), (66, 40)])
+    assert doc.rough("pore")[32:65, 42:89].all()
+    # Alt held at the release: the lasso erases inside the outline
+    drag(canvas, [(40, 50), (40, 70), (56, 70), (56, 50)], release=False)
+    end = widget_point(canvas, 56, 50)
+    QTest.mouseRelease(
+        canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier, end
+    )
+    pore = doc.rough("pore")
+    assert not pore[42:55, 52:69].any() and pore[34, 60] and pore[62, 60]
+    # Esc while drawing drops the outline: the release then fills nothing
+    before = doc.rough("pore").copy()
+    drag(canvas, [(42, 52), (42, 68), (54, 68), (54, 52)], release=False)
+    QTest.keyClick(canvas, Qt.Key.Key_Escape)
+    QTest.mouseRelease(
+        canvas.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        widget_point(canvas, 54, 52),
+    )
+    np.testing.assert_array_equal(doc.rough("pore"), before)
+    assert canvas._lasso_item.path().isEmpty()
