@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import SkinTraceError
 from core.project.status import Status
 
 from .workers import run_function
@@ -262,7 +263,7 @@ class ImageList(QWidget):
             for image_id, path in items:
                 try:
                     out.append((image_id, make_thumbnail(path)))
-                except Exception:  # an unreadable image keeps the placeholder thumbnail
+                except (SkinTraceError, OSError):  # unreadable: the placeholder stays
                     continue
             return out
 
