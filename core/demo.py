@@ -29,6 +29,7 @@ import numpy as np
 from core.atomic import make_temp_dir
 from core.errors import ProjectError, SkinTraceError
 from core.progress import CancelToken, Progress
+from core.project.catalog import CATALOG
 from core.project.importer import ImportSummary
 
 #: Folder name of the demo project inside the data folder.
@@ -37,8 +38,6 @@ DEMO_NAME = "demo-project"
 PROJECTS_DIR = "projects"
 #: Hex digits of the path-set hash in a project folder's name.
 HASH_DIGITS = 10
-#: File that marks a folder as a SkinTrace project.
-CATALOG = "catalog.sqlite"
 #: Seeds of the synthetic faces in the demo.
 DEMO_SEEDS: tuple[int, ...] = (1, 2, 3, 4, 5)
 
@@ -95,7 +94,7 @@ def ensure_demo_project(folder: str | os.PathLike[str] | None = None) -> Path:
     from core.synthetic import make_face
 
     target = Path(folder) if folder is not None else data_dir() / DEMO_NAME
-    if (target / "catalog.sqlite").is_file():
+    if is_project_folder(target):
         return target
     if target.exists() and any(target.iterdir()):
         raise ProjectError(f"{target} exists but is not a SkinTrace project; move it away")

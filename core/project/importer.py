@@ -243,7 +243,7 @@ def import_images(
         p
         for p in candidates
         if _matches(p.relative_to(src).as_posix(), pats)
-        and not (p.parent == project.root and p.name.startswith("catalog.sqlite"))
+        and not (p.parent == project.root and p.name.startswith(project.catalog_path.name))
     ]
     indexes = {c: [_stem_index(d) for d in ds] for c, ds in mask_dirs.items()}
 

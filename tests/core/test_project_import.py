@@ -223,3 +223,12 @@ def test_mask_of_a_skipped_duplicate_serves_the_imported_copy(proj, tmp_path, rn
     (rec,) = proj.images()
     assert rec.name == "copy.png"
     np.testing.assert_array_equal(proj.load_rough(rec.id)["pore"], m > 0)
+
+
+def test_importing_the_project_folder_itself_skips_its_catalog(proj, rng):
+    # Images dropped into the project folder and the folder imported: the catalog and
+    # its WAL files are the project's own, not "not an image" entries.
+    _png(proj.root / "faces" / "a.png", rng)
+    summary = _run(proj.import_images(proj.root))
+    assert summary.added == 1
+    assert not [f for f in summary.not_images if "catalog" in str(f)]
