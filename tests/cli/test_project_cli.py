@@ -130,6 +130,40 @@ def test_relink_after_moving_images(tmp_path, faces, capsys):
         assert p.counts()[Status.NEW] == 4
 
 
+def test_import_options_reach_the_project(tmp_path, faces, capsys):
+    # --include, --copy, --gt-wrinkle and --user each change what the import does.
+    proj = tmp_path / "proj"
+    main(["new", str(proj)])
+    gt = tmp_path / "gt_wrinkle"
+    _png(gt / "f1.png", np.pad(np.full((4, 4), 90, np.uint8), ((0, 12), (0, 16))))
+    argv = ["import", str(proj), str(faces), "--include", "f1.*", "f3.*", "--copy"]
+    assert main([*argv, "--gt-wrinkle", str(gt), "--user", "erin", "-q"]) == 0
+    assert "added 2 image(s)" in capsys.readouterr().out
+    with Project.open(proj, read_only=True) as p:
+        records = {r.name: r for r in p.images()}
+        assert sorted(records) == ["f1.png", "f3.png"]
+        assert all(r.copied and r.path.parent == proj / "images" for r in records.values())
+        rough = p.load_rough(records["f1.png"].id)
+        assert rough["wrinkle"].sum() == 16 and rough["wrinkle"][:4, :4].all()
+        assert {h.user for h in p.history()} == {"erin"}
+
+
+def test_relink_one_image_by_id(tmp_path, faces, capsys):
+    proj = tmp_path / "proj"
+    main(["new", str(proj)])
+    main(["import", str(proj), str(faces), "-q"])
+    moved = tmp_path / "elsewhere" / "renamed.png"
+    moved.parent.mkdir()
+    shutil.move(faces / "f2.png", moved)
+    with Project.open(proj, read_only=True) as p:
+        (image_id,) = [r.id for r in p.missing_images()]
+    capsys.readouterr()
+    assert main(["relink", str(proj), str(moved), "--image", str(image_id)]) == 0
+    assert f"{image_id}: {moved}" in capsys.readouterr().out
+    with Project.open(proj, read_only=True) as p:
+        assert p.image(image_id).path == moved and p.missing_images() == []
+
+
 def test_dataset_from_masks(tmp_path, faces, rng, capsys):
     rw = tmp_path / "rough_wrinkle"
     _png(rw / "f1.png", np.full((16, 20), 255, np.uint8))
