@@ -353,8 +353,9 @@ class MainWindow(QMainWindow):
         self._close_session()
         # Jobs still running on the pools (a pre-label, a prefetch, thumbnails) must end
         # before the interpreter tears the Qt objects down under them. Their results are
-        # dropped: the session is closed.
-        for pool in (self.prelabels.pool, QThreadPool.globalInstance()):
+        # dropped: the session is closed. Thumbnails not started yet are not needed.
+        self.image_list.thumb_pool.clear()
+        for pool in (self.prelabels.pool, self.image_list.thumb_pool, QThreadPool.globalInstance()):
             pool.waitForDone(CLOSE_WAIT_MS)
         super().closeEvent(event)
 

@@ -105,14 +105,15 @@ def run_function(
     *,
     on_done: Callable[[Any], None] | None = None,
     on_error: Callable[[str], None] | None = None,
+    pool: QThreadPool | None = None,
 ) -> FunctionWorker:
-    """Run ``fn()`` on the thread pool; ``on_done``/``on_error`` run on the GUI thread."""
+    """Run ``fn()`` on ``pool`` (default: the global pool); callbacks run on the GUI thread."""
     worker = FunctionWorker(fn)
     if on_done is not None:
         worker.done.connect(on_done)
     if on_error is not None:
         worker.failed.connect(on_error)
-    return worker.start()
+    return worker.start(pool)
 
 
 class _ProgressRunnable(QRunnable):

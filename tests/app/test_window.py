@@ -418,3 +418,33 @@ def test_lasso_alt_release_erases_and_esc_drops_the_outline(window):
     )
     np.testing.assert_array_equal(doc.rough("pore"), before)
     assert canvas._lasso_item.path().isEmpty()
+
+
+def test_thumbnails_never_hold_back_opening_an_image(qtbot, project_dir, monkeypatch):
+    from PySide6.QtCore import QThreadPool
+
+    from app.gui import image_list as image_list_module
+
+    real, gate = image_list_module.make_thumbnail, threading.Event()
+
+    def slow_thumbnail(path, *args):
+        gate.wait(10)  # a large folder's thumbnails, still being made
+        return real(path, *args)
+
+    monkeypatch.setattr(image_list_module, "make_thumbnail", slow_thumbnail)
+    pool = QThreadPool.globalInstance()
+    threads = pool.maxThreadCount()
+    pool.setMaxThreadCount(1)  # a one-core machine: any queued job delays the load
+    w = MainWindow()
+    qtbot.addWidget(w)
+    try:
+        w.prelabels.ahead = False
+        assert w.open_project(project_dir)
+        third = w.session.records()[2].id
+        w.open_image(third)
+        qtbot.waitUntil(lambda: w.session.current.image_id == third, timeout=5000)
+        assert not w.image_list.model.has_thumbnail(third)  # thumbnails still on their way
+    finally:
+        gate.set()
+        w.close()
+        pool.setMaxThreadCount(threads)
