@@ -53,6 +53,20 @@ def test_train_resume_with_progress_json(trained, capsys, tmp_path):
     assert {"train_loss", "val_loss", "iou_wrinkle", "iou_pore", "best"} <= set(lines[1])
 
 
+def test_train_options_reach_the_run(trained, tmp_path):
+    # Each option is recorded in the checkpoint's train_config: a mis-wired one shows.
+    dataset, _ = trained
+    out = tmp_path / "opts"
+    argv = ["train", str(dataset), "--out", str(out), "--epochs", "1", "-q", *TINY]
+    extra = ["--loss", "dice", "--no-augment", "--precision", "fp32", "--seed", "3"]
+    assert main([*argv, *extra, "--patience", "2", "--lr", "0.005"]) == 0
+    _, info = load_checkpoint(out)
+    cfg = info.metadata["train_config"]
+    assert (cfg["loss"], cfg["augment"], cfg["precision"]) == ("dice", False, "fp32")
+    assert (cfg["seed"], cfg["patience"], cfg["lr"], cfg["epochs"]) == (3, 2, 0.005, 1)
+    assert (cfg["width"], cfg["zero_pad"], cfg["batch_size"], cfg["threads"]) == (4, 8, 2, 2)
+
+
 def test_predict_writes_maps_at_input_size(trained, tmp_path, capsys):
     dataset, out = trained
     images = sorted((dataset / "images").glob("*.png"))[:2]
