@@ -20,17 +20,11 @@ class DocumentBridge(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._document: Any = None
         self._unsubscribe: Callable[[], None] | None = None
-
-    @property
-    def document(self) -> Any:
-        return self._document
 
     def attach(self, document: Any) -> None:
         """Listen to ``document`` (None detaches)."""
         self.detach()
-        self._document = document
         if document is not None:
             self._unsubscribe = document.subscribe(self.changed.emit)
 
@@ -38,4 +32,3 @@ class DocumentBridge(QObject):
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._unsubscribe = None
-        self._document = None

@@ -45,7 +45,6 @@ class ImageCanvas(QGraphicsView):
 
     cursorMoved = Signal(float, float)  # image row, col; (-1, -1) when outside
     zoomChanged = Signal(float)
-    strokeFinished = Signal()
     editRefused = Signal()  # a paint press while editing is off (read-only or busy)
 
     def __init__(
@@ -96,13 +95,8 @@ class ImageCanvas(QGraphicsView):
     def document(self) -> Any:
         return self.stack.document
 
-    def set_document(self, document: Any, *, keep_view: bool = False) -> None:
-        """Show ``document``; fits it in the view unless ``keep_view`` and same size."""
-        same_size = (
-            self.document is not None
-            and document is not None
-            and tuple(self.document.shape[:2]) == tuple(document.shape[:2])
-        )
+    def set_document(self, document: Any) -> None:
+        """Show ``document`` (None clears), fitted in the view."""
         self._abort_interaction()
         self.stack.set_document(document)
         if document is None:
@@ -110,8 +104,7 @@ class ImageCanvas(QGraphicsView):
         rows, cols = document.shape[:2]
         margin = max(rows, cols)
         self.scene().setSceneRect(QRectF(-margin, -margin, cols + 2 * margin, rows + 2 * margin))
-        if not (keep_view and same_size):
-            self.fit()
+        self.fit()
 
     def on_document_change(self, change: Any) -> None:
         self.stack.on_change(change)
@@ -252,7 +245,6 @@ class ImageCanvas(QGraphicsView):
             if self._stroking:
                 self._stroking = False
                 self.document.end_stroke()
-                self.strokeFinished.emit()
             elif self._lasso:
                 points, self._lasso = self._lasso, []
                 self._update_lasso_path()
@@ -262,7 +254,6 @@ class ImageCanvas(QGraphicsView):
                         points,
                         erase=bool(event.modifiers() & Qt.KeyboardModifier.AltModifier),
                     )
-                    self.strokeFinished.emit()
         event.accept()
 
     def leaveEvent(self, event: QEvent) -> None:  # noqa: N802
