@@ -138,12 +138,15 @@ def evaluate_iter(
     threads: int | None = None,
     cancel: CancelToken | None = None,
 ) -> Iterator[Progress]:
-    """Score checkpoints and/or baselines image by image, yielding progress.
+    """Score checkpoints and/or baselines, ``batch_size`` images per forward pass,
+    yielding progress per image.
 
     The last Progress has ``info["report"]``, an :class:`EvalReport`.
     """
     if not checkpoints and not baselines:
         raise SettingError("nothing to evaluate: give at least one checkpoint or baselines=True")
+    if batch_size < 1:
+        raise SettingError(f"batch_size must be >= 1, got {batch_size}")
     manifest = read_manifest(dataset_dir)
     items = manifest.split(split)
     if not items:
@@ -155,15 +158,20 @@ def evaluate_iter(
     base_tally = _Tally()
     base_levels: dict[str, float] = dict.fromkeys(CLASSES, DEFAULT_MASK_LEVEL)
     yield Progress(0, len(items), "evaluating")
-    for n, item in enumerate(items):
+    for start in range(0, len(items), batch_size):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        image, gt = load_item(item)
+        # batch_size images per forward pass (same-sized ones share it), as promised.
+        chunk = items[start : start + batch_size]
+        loaded = [load_item(item) for item in chunk]
+        images = [image for image, _ in loaded]
         for pred, tally in zip(predictors, tallies, strict=True):
-            tally.add(pred.predict([image])[0], gt, pred.mask_levels)
-        if baselines:
-            base_tally.add(baseline_maps(image), gt, base_levels)
-        yield Progress(n + 1, len(items), item.id)
+            for maps, (_, gt) in zip(pred.predict(images), loaded, strict=True):
+                tally.add(maps, gt, pred.mask_levels)
+        for n, (item, (image, gt)) in enumerate(zip(chunk, loaded, strict=True), start + 1):
+            if baselines:
+                base_tally.add(baseline_maps(image), gt, base_levels)
+            yield Progress(n, len(items), item.id)
     results = []
     if baselines:
         results.append(base_tally.result(BASELINE, EVAL_SOURCE, None, base_levels))

@@ -94,6 +94,23 @@ def test_table_and_json(setup):
     assert set(row["scores"]["wrinkle"]["mean"]) == {"iou", "dice", "precision", "recall"}
 
 
+def test_batch_size_images_share_a_forward_pass_with_the_same_report(setup, monkeypatch):
+    dataset, ck = setup
+    single = evaluate(dataset, checkpoints=[ck], device="cpu", split="all", batch_size=1)
+    real_forward, batches = Predictor._forward, []
+
+    def counting_forward(self, x):
+        batches.append(int(x.shape[0]))
+        return real_forward(self, x)
+
+    monkeypatch.setattr(Predictor, "_forward", counting_forward)
+    batched = evaluate(dataset, checkpoints=[ck], device="cpu", split="all", batch_size=4)
+    assert batches == [4, 4]  # 8 same-sized images
+    (a,), (b,) = single.results, batched.results
+    assert b.iou == pytest.approx(a.iou) and b.iou_per_image == pytest.approx(a.iou_per_image)
+    assert b.loss == pytest.approx(a.loss, rel=1e-5)
+
+
 def test_errors(setup, tmp_path):
     dataset, _ = setup
     with pytest.raises(ValueError, match="nothing to evaluate"):
