@@ -93,8 +93,6 @@ class PrelabelController(QObject):
     prelabelShown = Signal(object, str)
     #: (image id, source name) a pre-label was computed (its save is queued).
     prelabelReady = Signal(object, str)
-    #: (source name) the project's pre-label source changed (new model, rollback).
-    sourceChanged = Signal(str)
     #: (Progress) a step of "Pre-annotate all".
     batchProgress = Signal(object)
     #: () the batch ended (done, cancelled or failed).
@@ -175,7 +173,6 @@ class PrelabelController(QObject):
         self._scores.clear()
         self._job = None
         self._update_label(None)
-        self.sourceChanged.emit(source.name)
         self.schedule_soon()
 
     # -- showing -----------------------------------------------------------------

@@ -98,8 +98,6 @@ class ReviewController(QObject):
     modeChanged = Signal(bool)
     #: () the queue of submitted images changed.
     queueChanged = Signal()
-    #: (image id, "accepted" | "rejected", comment) — for a pre-label too.
-    reviewed = Signal(object, str, str)
     #: (queue key) the queue shown changed (see :data:`QUEUES`).
     kindChanged = Signal(str)
 
@@ -244,12 +242,12 @@ class ReviewController(QObject):
 
     def _move(self, image_id: Any, status: str, comment: str) -> None:
         self.session.set_status(image_id, status, comment=comment)
-        self._done(image_id, status, comment)
+        self._done(image_id)
 
-    def _done(self, image_id: Any, status: str, comment: str) -> None:
+    def _done(self, image_id: Any) -> None:
+        """``image_id`` left the queue (its new status is being written): open the next."""
         self._reviewed.add(image_id)
         self.queueChanged.emit()
-        self.reviewed.emit(image_id, status, comment)
         self.open_next()
 
     def _accept_prelabel(self, image_id: Any) -> bool:
@@ -276,15 +274,14 @@ class ReviewController(QObject):
             image_id, "accepted", comment=comment, through=("in_progress", "submitted")
         )
         self.window.status.showMessage(f"Pre-label accepted ({source}).", 5000)
-        self._done(image_id, "accepted", comment)
+        self._done(image_id)
         return True
 
     def _reject_prelabel(self, image_id: Any) -> bool:
         """Discard the stored pre-label; the image goes back to "new" for the annotator."""
-        from core.prelabel import reject_comment, reject_prelabel
+        from core.prelabel import reject_prelabel
 
         project = self.session.project
-        source = self.window.prelabels.shown_source() or ""
 
         def job() -> Any:
             reject_prelabel(project, image_id)
@@ -293,7 +290,7 @@ class ReviewController(QObject):
         self.session.submit_status_job(image_id, job)
         self.window.prelabels.forget(image_id)
         self.window.status.showMessage("Pre-label rejected; the image goes back to annotation.")
-        self._done(image_id, "rejected", reject_comment(source) if source else "")
+        self._done(image_id)
         return True
 
 
