@@ -277,14 +277,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     def run() -> Iterator[Progress]:
         yield Progress(0, len(paths), "predicting")
-        for n, path in enumerate(paths):
-            try:
-                image = load_image(path).pixels
-            except ImageLoadError as exc:
-                # One unreadable file should not cost the maps of all the others.
-                failed.append(str(exc))
-            else:
-                maps = predictor.predict([image])[0]
+        for start in range(0, len(paths), args.batch_size):
+            # --batch-size images per forward pass (same-sized ones share it).
+            chunk = paths[start : start + args.batch_size]
+            loaded = []
+            for path in chunk:
+                try:
+                    loaded.append((path, load_image(path).pixels))
+                except ImageLoadError as exc:
+                    # One unreadable file should not cost the maps of all the others.
+                    failed.append(str(exc))
+            images = [image for _, image in loaded]
+            for (path, _), maps in zip(loaded, predictor.iter_predict(images), strict=True):
                 out.mkdir(parents=True, exist_ok=True)
                 stem = _unique_stem(path, used)
                 for cls, arr in maps.items():
@@ -292,7 +296,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 if args.masks:
                     for cls, mask in maps_to_masks(maps, predictor.mask_levels).items():
                         save_png(out / f"{stem}_{cls}_mask.png", mask.astype("uint8") * 255)
-            yield Progress(n + 1, len(paths), path.name)
+            for n, path in enumerate(chunk, start + 1):
+                yield Progress(n, len(paths), path.name)
 
     drive(run(), desc="predict", quiet=args.quiet)
     print(f"wrote maps for {len(paths) - len(failed)} image(s) to {out}")

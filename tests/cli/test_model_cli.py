@@ -79,6 +79,28 @@ def test_predict_writes_maps_at_input_size(trained, tmp_path, capsys):
     assert "wrote maps for 2 image(s)" in capsys.readouterr().out
 
 
+def test_predict_batch_size_images_share_a_forward_pass(trained, tmp_path, monkeypatch):
+    from core.model.infer import Predictor
+
+    dataset, out = trained
+    images = sorted((dataset / "images").glob("*.png"))[:3]
+    argv = ["predict", str(out), *map(str, images), "--device", "cpu", "-q"]
+    assert main([*argv, "--out", str(tmp_path / "one"), "--batch-size", "1"]) == 0
+    real_forward, batches = Predictor._forward, []
+
+    def counting_forward(self, x):
+        batches.append(int(x.shape[0]))
+        return real_forward(self, x)
+
+    monkeypatch.setattr(Predictor, "_forward", counting_forward)
+    assert main([*argv, "--out", str(tmp_path / "two"), "--batch-size", "2"]) == 0
+    assert batches == [2, 1]
+    for img in images:
+        one = cv2.imread(str(tmp_path / "one" / f"{img.stem}_pore.png"), cv2.IMREAD_UNCHANGED)
+        two = cv2.imread(str(tmp_path / "two" / f"{img.stem}_pore.png"), cv2.IMREAD_UNCHANGED)
+        assert np.abs(one.astype(int) - two.astype(int)).max() <= 1  # float rounding only
+
+
 def test_evaluate_prints_table_and_writes_json(trained, tmp_path, capsys):
     dataset, out = trained
     js = tmp_path / "eval.json"
