@@ -245,7 +245,6 @@ class ImageList(QWidget):
         self.search.textChanged.connect(self._refilter)
         self.filter.currentIndexChanged.connect(self._refilter)
         self._current: Any = None
-        self._thumb_workers: list[Any] = []
         # Thumbnails have their own one-thread pool: thousands of them queued on the
         # global pool would hold back the image loads and prefetches the annotator waits on.
         self.thumb_pool = QThreadPool(self)
@@ -276,12 +275,9 @@ class ImageList(QWidget):
             for image_id, image in result:
                 self.model.set_thumbnail(image_id, image)
 
-        self._thumb_workers = [w for w in self._thumb_workers if not w.finished]
         for i in range(0, len(todo), chunk):
             items = todo[i : i + chunk]
-            self._thumb_workers.append(
-                run_function(lambda items=items: work(items), on_done=done, pool=self.thumb_pool)
-            )
+            run_function(lambda items=items: work(items), on_done=done, pool=self.thumb_pool)
 
     def set_status(self, image_id: Any, status: Any) -> None:
         self.model.set_status(image_id, status)

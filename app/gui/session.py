@@ -95,7 +95,6 @@ class AnnotationSession(QObject):
         self.current: LoadedDocument | None = None
         self._cache: OrderedDict[Any, LoadedDocument] = OrderedDict()
         self._prefetching: dict[Any, FunctionWorker] = {}
-        self._loading: FunctionWorker | None = None
         self._params_worker: ProgressWorker | None = None
         self._pending_params: tuple[Any, Any] | None = None  # (document, params)
         self._load_token = 0
@@ -173,11 +172,8 @@ class AnnotationSession(QObject):
             # Its prefetch is still loading: wait for it rather than load the image twice.
             prefetch.done.connect(done)
             prefetch.failed.connect(failed)
-            self._loading = prefetch
             return
-        self._loading = run_function(
-            lambda: load_document(self.project, image_id), on_done=done, on_error=failed
-        )
+        run_function(lambda: load_document(self.project, image_id), on_done=done, on_error=failed)
 
     def _report_load_error(self, image_id: Any, exc: Exception) -> None:
         from .workers import describe_error
