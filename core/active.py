@@ -115,9 +115,10 @@ def load_uncertainties(
     project: Any, ids: Sequence[int], *, source: str | None = None
 ) -> dict[int, float]:
     """Stored uncertainties of ``ids``; with ``source``, only scores made by that source."""
+    stored = project.settings(SETTING_PREFIX)  # one query, not one per image
     out: dict[int, float] = {}
     for image_id in ids:
-        entry = project.get_setting(f"{SETTING_PREFIX}{image_id}")
+        entry = stored.get(f"{SETTING_PREFIX}{image_id}")
         if not isinstance(entry, dict) or "value" not in entry:
             continue
         if source is not None and entry.get("source") != source:

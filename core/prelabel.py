@@ -212,14 +212,11 @@ def rejected_prelabels(project: Any) -> dict[int, str]:
 
     Stored as settings ``prelabel.rejected.<image id>`` by :func:`reject_prelabel`.
     """
-    rows = project._query(
-        "SELECT key, value_json FROM settings WHERE key LIKE ?", (REJECTED_PREFIX + "%",)
-    )
     out: dict[int, str] = {}
-    for key, value in rows:
-        suffix = str(key)[len(REJECTED_PREFIX) :]
+    for key, value in project.settings(REJECTED_PREFIX).items():
+        suffix = key[len(REJECTED_PREFIX) :]
         if suffix.isdigit():
-            out[int(suffix)] = str(json.loads(value))
+            out[int(suffix)] = str(value)
     return out
 
 

@@ -197,6 +197,14 @@ class AssistMixin:
         rows = self._query("SELECT value_json FROM settings WHERE key = ?", (key,))
         return json.loads(rows[0][0]) if rows else default
 
+    def settings(self, prefix: str = "") -> dict[str, Any]:
+        """Every setting whose key starts with ``prefix`` (case-sensitive), in one query."""
+        rows = self._query(
+            "SELECT key, value_json FROM settings WHERE substr(key, 1, ?) = ?",
+            (len(prefix), prefix),
+        )
+        return {str(key): json.loads(text) for key, text in rows}
+
     def set_setting(self, key: str, value: Any) -> None:
         """Store a project setting; ``value`` must be JSON-serializable."""
         if not key:

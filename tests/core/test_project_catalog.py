@@ -243,6 +243,11 @@ def test_prelabels_models_settings(project, rng):
     assert project.get_setting("missing", 5) == 5
     with pytest.raises(ProjectError, match="JSON value"):
         project.set_setting("bad", object())
+    # settings(prefix): exact, case-sensitive prefix (no LIKE wildcards in "_" or "%").
+    for key, value in [("a_b.1", 1), ("a_b.2", {"x": 2}), ("aXb.3", 3), ("A_B.4", 4), ("a_", 5)]:
+        project.set_setting(key, value)
+    assert project.settings("a_b.") == {"a_b.1": 1, "a_b.2": {"x": 2}}
+    assert set(project.settings()) >= {"a_b.1", "aXb.3", "A_B.4", "a_"}
 
 
 def test_calls_from_two_threads_are_serialized(project, rng):
