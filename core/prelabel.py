@@ -186,13 +186,8 @@ def prelabel_to_rough(
 
 
 def prelabel_sources(project: Any) -> dict[int, str]:
-    """Source name of every stored pre-label, by image id (one catalog query).
-
-    ``Project`` has no public listing of pre-label sources; this reads the
-    ``prelabels`` table of schema 2 directly (documented in docs/model-assisted.md).
-    """
-    rows = project._query("SELECT DISTINCT image_id, source FROM prelabels")
-    return {int(image_id): str(source) for image_id, source in rows}
+    """Source name of every stored pre-label, by image id (one catalog query)."""
+    return dict(project.prelabel_sources())
 
 
 def needs_prelabel(
@@ -258,17 +253,14 @@ def reject_prelabel(project: Any, image_id: int, *, note: str = "") -> str:
         If the image is not pre-labeled or has no stored pre-label.
     """
     record = project.image(image_id)
-    if str(getattr(record.status, "value", record.status)) != "prelabeled":
+    if str(record.status) != "prelabeled":
         raise ProjectError(
             f"{record.name} is {record.status.label}; only pre-labeled images can have "
             "their pre-label rejected"
         )
-    sources = project._query(
-        "SELECT DISTINCT source FROM prelabels WHERE image_id = ?", (image_id,)
-    )
-    if not sources:
+    source = project.prelabel_sources(image_id).get(image_id)
+    if source is None:
         raise ProjectError(f"{record.name} has no stored pre-label to reject")
-    source = str(sources[0][0])
     # Remember, move, then remove: an interruption between steps at worst leaves a new
     # image with the rejected maps still on disk, never a pre-labeled one without them.
     project.set_setting(f"{REJECTED_PREFIX}{image_id}", source)

@@ -127,6 +127,14 @@ class AssistMixin:
                 lambda: self._query(sql, (image_id,)), read, retry=self.read_only
             )
 
+    def prelabel_sources(self, image_id: int | None = None) -> dict[int, str]:
+        """Source of each stored pre-label by image id (of one image with ``image_id``)."""
+        sql = "SELECT DISTINCT image_id, source FROM prelabels"
+        args: tuple[int, ...] = ()
+        if image_id is not None:
+            sql, args = sql + " WHERE image_id = ?", (image_id,)
+        return {int(i): str(source) for i, source in self._query(sql, args)}
+
     def clear_prelabel(self, image_id: int) -> None:
         """Forget an image's pre-label (the files are removed after the catalog commit)."""
         with self._tx() as db:

@@ -9,7 +9,7 @@ import pytest
 
 from core.active import load_uncertainties
 from core.baselines import baseline_maps
-from core.errors import Cancelled
+from core.errors import Cancelled, ProjectError
 from core.imageio import load_image, save_png
 from core.prelabel import (
     BASELINE_SOURCE,
@@ -20,6 +20,8 @@ from core.prelabel import (
     plan_prelabels,
     prelabel_images,
     prelabel_sources,
+    reject_prelabel,
+    rejected_prelabels,
     source_for,
 )
 from core.progress import CancelToken
@@ -206,3 +208,20 @@ def test_mask_levels_and_source_names_round_trip(tmp_path):
     assert mask_levels(src) == {"wrinkle": 30.0, "pore": 64.0}  # missing: the default level
     assert mask_levels(model_source(8, tmp_path / "missing"))["pore"] == 64.0
     assert source_from_name(BASELINE_SOURCE).kind == "baseline"
+
+
+def test_reject_prelabel_remembers_the_source_and_refuses_what_it_cannot_reject(project):
+    a, b, c = (r.id for r in project.images()[:3])
+    maps = {cls: np.full(SHAPE, 200, np.uint8) for cls in ("wrinkle", "pore")}
+    project.save_prelabel(a, maps, source="model:1:m")
+    project.save_prelabel(b, maps, source=BASELINE_SOURCE)
+    assert reject_prelabel(project, a, note="blurry") == "model:1:m"
+    assert project.image(a).status is Status.NEW and project.load_prelabel(a) is None
+    assert prelabel_sources(project) == {b: BASELINE_SOURCE}
+    assert rejected_prelabels(project) == {a: "model:1:m"}
+    assert "blurry" in project.history(a)[-1].comment
+    with pytest.raises(ProjectError, match="is new; only pre-labeled images"):
+        reject_prelabel(project, a)
+    project.set_status(c, "prelabeled")  # a status without stored maps
+    with pytest.raises(ProjectError, match="has no stored pre-label to reject"):
+        reject_prelabel(project, c)
