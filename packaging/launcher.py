@@ -1,8 +1,15 @@
-"""Entry point of the PyInstaller bundle: the same as the ``skintrace`` command."""
+"""Entry point of the PyInstaller bundle: the same as the ``skintrace`` command.
+
+Background retraining starts ``sys.executable -m app train ...`` (core.retrain); in a
+frozen bundle ``sys.executable`` is this launcher, so ``-m app`` is accepted and dropped.
+"""
 
 import sys
 
 from app.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    argv = sys.argv[1:]
+    if argv[:2] == ["-m", "app"]:
+        argv = argv[2:]
+    sys.exit(main(argv))
