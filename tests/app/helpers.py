@@ -10,6 +10,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from app.gui.canvas import ImageCanvas
+from app.gui.main_window import MainWindow
 
 SHAPE = (96, 128)  # rows, cols: small synthetic faces keep the tests fast
 
@@ -29,6 +30,31 @@ def make_project(folder: Path, *, count: int = 3, shape: tuple[int, int] = SHAPE
         for _ in project.import_images(src, copy=True):
             pass
     return root
+
+
+def open_window(
+    qtbot,
+    root: Path,
+    *,
+    size: tuple[int, int] = (1100, 700),
+    read_only: bool = False,
+    ahead: bool = True,
+) -> MainWindow:
+    """A shown, active window on the project ``root``; the canvas has the focus.
+
+    ``ahead=False`` turns off pre-labels computed ahead of the annotator.
+    """
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.prelabels.ahead = ahead
+    w.resize(*size)
+    assert w.open_project(root, read_only=read_only)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    w.canvas.setFocus()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is w, timeout=5000)
+    return w
 
 
 def widget_point(canvas: ImageCanvas, row: float, col: float) -> QPoint:

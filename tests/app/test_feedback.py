@@ -17,7 +17,7 @@ from core.errors import ProjectError
 from core.gt import GTParams
 from core.project import Project
 
-from .helpers import make_project
+from .helpers import make_project, open_window
 
 
 @pytest.fixture
@@ -25,19 +25,9 @@ def project_dir(tmp_path):
     return make_project(tmp_path)
 
 
-def _window(qtbot, project_dir, *, read_only: bool = False) -> MainWindow:
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1100, 700)
-    assert w.open_project(project_dir, read_only=read_only)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
-
-
 @pytest.fixture
 def window(qtbot, project_dir):
-    w = _window(qtbot, project_dir)
+    w = open_window(qtbot, project_dir)
     yield w
     w.close()
 
@@ -193,7 +183,7 @@ def test_an_empty_project_says_how_to_add_images(qtbot, tmp_path):
 def test_painting_a_read_only_project_says_why_nothing_happens(qtbot, project_dir):
     from .helpers import drag
 
-    w = _window(qtbot, project_dir, read_only=True)
+    w = open_window(qtbot, project_dir, read_only=True)
     doc = w.canvas.document
     w.canvas.set_zoom(4.0)
     w.canvas.centerOn(64, 48)

@@ -16,14 +16,13 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from scipy import ndimage
 
-from app.gui.main_window import MainWindow
 from app.gui.review import CommentDialog
 from core.gt import compute_gt
 from core.imageio import load_image
 from core.prelabel import BASELINE_SOURCE
 from core.project import Project, Status
 
-from .helpers import drag, make_project
+from .helpers import drag, make_project, open_window
 
 SHAPE = (96, 112)
 TINY = {
@@ -61,14 +60,7 @@ def project_dir(tmp_path):
 
 @pytest.fixture
 def window(qtbot, project_dir):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    assert w.open_project(project_dir)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    w.canvas.setFocus()
+    w = open_window(qtbot, project_dir, size=(1200, 800))
     yield w
     w.training.cancel()
     w.close()

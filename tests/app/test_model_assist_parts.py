@@ -9,33 +9,18 @@ import pytest
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QPushButton
+from PySide6.QtWidgets import QPushButton
 
-from app.gui.main_window import MainWindow
 from app.gui.training_panel import MetricsPlot
 from core.active import save_uncertainty
 from core.prelabel import BASELINE_SOURCE
 from core.project import Project, Status
 from core.retrain import Decision, register_model
 
-from .helpers import make_project
+from .helpers import make_project, open_window
 
 SHAPE = (96, 112)
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
-
-
-def open_window(qtbot, root, *, ahead=True):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.prelabels.ahead = ahead
-    w.resize(1100, 700)
-    assert w.open_project(root)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    w.canvas.setFocus()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is w, timeout=5000)
-    return w
 
 
 def statuses(root):

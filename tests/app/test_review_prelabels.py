@@ -13,7 +13,7 @@ from core.gt import compute_gt
 from core.prelabel import BASELINE_SOURCE, baseline_source, model_source, plan_prelabels
 from core.project import Project, Status
 
-from .helpers import SHAPE, make_project
+from .helpers import SHAPE, make_project, open_window
 
 SOURCE = BASELINE_SOURCE
 ACCEPTED = f"accepted model pre-label (source: {SOURCE})"
@@ -51,14 +51,7 @@ def project_dir(tmp_path):
 
 @pytest.fixture
 def window(qtbot, project_dir):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    assert w.open_project(project_dir)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    w.canvas.setFocus()
+    w = open_window(qtbot, project_dir, size=(1000, 700))
     yield w
     w.close()
 

@@ -13,7 +13,7 @@ from app.gui.main_window import MainWindow
 from core.gt import compute_gt
 from core.project import Project, Status
 
-from .helpers import button_drag, drag, make_project, wheel, widget_point
+from .helpers import button_drag, drag, make_project, open_window, wheel, widget_point
 
 
 @pytest.fixture
@@ -23,14 +23,7 @@ def project_dir(tmp_path):
 
 @pytest.fixture
 def window(qtbot, project_dir):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.resize(1100, 700)
-    assert w.open_project(project_dir)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    w.canvas.setFocus()
+    w = open_window(qtbot, project_dir)
     yield w
     w.close()
 
