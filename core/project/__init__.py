@@ -5,9 +5,10 @@ when two SkinTrace processes open the same project.
 """
 
 from core.project.assist import ModelRecord
-from core.project.catalog import HistoryEntry, ImageRecord, Project
+from core.project.catalog import Project
 from core.project.lock import current_user
 from core.project.masks import MaskFileError
+from core.project.records import HistoryEntry, ImageRecord
 from core.project.status import TRANSITIONS, Status
 
 __all__ = [

@@ -23,8 +23,6 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +42,7 @@ from core.project.masks import (
     read_consistent,
     sha256_bytes,
 )
+from core.project.records import HistoryEntry, ImageRecord, utc_now
 from core.project.schema import SCHEMA_VERSION, connect, migrate, schema_version, sql_error
 from core.project.status import Status, check_transition
 
@@ -54,40 +53,6 @@ if TYPE_CHECKING:
 CATALOG = "catalog.sqlite"
 PROJECT_FORMAT = "skintrace-project"
 SUBFOLDERS = ("images", "masks", "prelabels", "models", "exports")
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """One image of a project, as listed by :meth:`Project.images`."""
-
-    id: int
-    name: str
-    #: Absolute path of the image file (it may be missing; see ``missing_images``).
-    path: Path
-    status: Status
-    content_hash: str
-    rows: int
-    cols: int
-    size_bytes: int
-    copied: bool
-    has_params_override: bool
-    updated: str
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One status change of one image."""
-
-    image_id: int
-    from_status: Status | None
-    to_status: Status
-    user: str
-    time: str
-    comment: str
 
 
 _IMAGE_COLUMNS = (

@@ -24,7 +24,8 @@ from core.progress import CancelToken, Progress
 if TYPE_CHECKING:
     import numpy as np
 
-    from core.project.catalog import ImageRecord, Project
+    from core.project.catalog import Project
+    from core.project.records import ImageRecord
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 _BATCH = 64  # images per catalog transaction during import

@@ -1,0 +1,47 @@
+"""Value types of the project catalog: image records, history entries, UTC stamps.
+
+Split out of :mod:`core.project.catalog` to keep it short; import them from either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.project.status import Status
+
+
+def utc_now() -> str:
+    """The current UTC time as stored in the catalog, e.g. ``2026-11-25T12:00:00.000Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image of a project, as listed by :meth:`Project.images`."""
+
+    id: int
+    name: str
+    #: Absolute path of the image file (it may be missing; see ``missing_images``).
+    path: Path
+    status: Status
+    content_hash: str
+    rows: int
+    cols: int
+    size_bytes: int
+    copied: bool
+    has_params_override: bool
+    updated: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One status change of one image."""
+
+    image_id: int
+    from_status: Status | None
+    to_status: Status
+    user: str
+    time: str
+    comment: str
