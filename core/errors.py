@@ -23,7 +23,11 @@ class ProjectError(SkinTraceError):
 
 
 class ProjectLockedError(ProjectError):
-    """The project is open for writing in another process."""
+    """The project is open for writing in another process (it can still be opened read-only)."""
+
+
+class ProjectNotWritableError(ProjectError):
+    """The project folder cannot be written (permissions, a read-only medium); read-only works."""
 
 
 class DatasetError(SkinTraceError):

@@ -104,7 +104,7 @@ class MainWindow(QMainWindow):
 
     def open_project(self, folder: str | Path, *, read_only: bool = False) -> bool:
         """Open the project in ``folder``; offers read-only if another process has it."""
-        from core.errors import ProjectLockedError, SkinTraceError
+        from core.errors import ProjectLockedError, ProjectNotWritableError, SkinTraceError
         from core.project import Project
 
         try:
@@ -112,10 +112,8 @@ class MainWindow(QMainWindow):
         except SkinTraceError as exc:
             message = str(exc)
             # Another SkinTrace has it, or the folder cannot be written (permissions, a
-            # read-only medium; core's message then ends by offering read-only access).
-            offer = not read_only and (
-                isinstance(exc, ProjectLockedError) or message.rstrip().endswith("read-only?")
-            )
+            # read-only medium): both can still be opened read-only.
+            offer = not read_only and isinstance(exc, ProjectLockedError | ProjectNotWritableError)
             if not offer:
                 self.report(message)
                 return False

@@ -15,7 +15,7 @@ import os
 import socket
 from pathlib import Path
 
-from core.errors import ProjectError, ProjectLockedError
+from core.errors import ProjectLockedError, ProjectNotWritableError
 
 LOCK_NAME = ".skintrace.lock"
 
@@ -40,7 +40,7 @@ class WriterLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
-            raise ProjectError(
+            raise ProjectNotWritableError(
                 f"{folder} cannot be opened for writing ({exc.strerror}); open it read-only?"
             ) from None
         try:

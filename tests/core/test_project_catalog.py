@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.classes import CLASSES
-from core.errors import ProjectError, ProjectLockedError
+from core.errors import ProjectError, ProjectLockedError, ProjectNotWritableError
 from core.gt import GTParams
 from core.imageio import encode_png
 from core.project import MaskFileError, Project, Status
@@ -354,7 +354,7 @@ def test_lock_file_that_cannot_be_opened_suggests_read_only(tmp_path):
     lock = tmp_path / "p" / ".skintrace.lock"
     lock.unlink()
     lock.mkdir()  # unopenable for writing, even for root (like a read-only share)
-    with pytest.raises(ProjectError, match="cannot be opened for writing.*read-only"):
+    with pytest.raises(ProjectNotWritableError, match="cannot be opened for writing.*read-only"):
         Project.open(tmp_path / "p")
     with Project.open(tmp_path / "p", read_only=True) as ro:
         assert len(ro) == 0
