@@ -13,7 +13,6 @@ from PySide6.QtTest import QTest
 from app.gui import session as session_module
 from app.gui.main_window import MainWindow
 from app.gui.review import CommentDialog
-from core.errors import ProjectError
 from core.gt import GTParams
 from core.project import Project
 
@@ -57,23 +56,17 @@ def test_second_instance_is_asked_once_and_opens_read_only(qtbot, project_dir, m
         w.close()
 
 
-def test_unwritable_project_folder_offers_read_only(qtbot, project_dir, monkeypatch):
-    import core.project.lock as lock
-
-    def refuse(self, folder, *, user):
-        self._fd = None  # what __del__ reads
-        raise ProjectError(
-            f"{folder} cannot be opened for writing (Permission denied); open it read-only?"
-        )
-
-    monkeypatch.setattr(lock.WriterLock, "__init__", refuse)
+def test_unwritable_project_folder_offers_read_only(qtbot, project_dir):
+    lock = project_dir / ".skintrace.lock"
+    lock.unlink(missing_ok=True)
+    lock.mkdir()  # cannot be opened for writing, even by root (like a read-only share)
     questions: list[str] = []
     w = MainWindow()
     qtbot.addWidget(w)
-    monkeypatch.setattr(w, "ask", lambda q: questions.append(q) or True)
+    w.ask = lambda q: questions.append(q) or True  # type: ignore[method-assign]
     assert w.open_project(project_dir)
     assert w.session.read_only and w.session.current is not None
-    assert len(questions) == 1 and "Permission denied" in questions[0]
+    assert len(questions) == 1 and "cannot be opened for writing" in questions[0]
     assert w.messages == []  # asked, not reported as a dead-end error
     w.close()
 
