@@ -9,6 +9,7 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication
 
 from .resources import icon, style_sheet
+from .writer import SerialWriter
 
 
 def application() -> QApplication:
@@ -21,6 +22,7 @@ def application() -> QApplication:
         app.setStyle("Fusion")
         app.setStyleSheet(style_sheet())
         app.setWindowIcon(icon("skintrace"))
+        app.aboutToQuit.connect(SerialWriter.stop_all)
     return app  # type: ignore[return-value]
 
 

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 from core.errors import Cancelled, SkinTraceError
 from core.progress import CancelToken, Progress
@@ -40,6 +40,17 @@ class _Signals(QObject):
     failed = Signal(str)
     progress = Signal(object)
     cancelled = Signal()
+
+
+#: How long a finished worker is kept before Python may delete it. Its result arrives on the
+#: GUI thread while the pool thread may still be returning from ``run()``; deleting the
+#: runnable (or its signals object) under it would be a use-after-free.
+RETIRE_MS = 2000
+
+
+def _retire(alive: set[Any], worker: Any) -> None:
+    """Drop ``worker`` from ``alive`` once the pool thread is surely done with it."""
+    QTimer.singleShot(RETIRE_MS, lambda: alive.discard(worker))
 
 
 def _emit(signal: Any, *args: Any) -> None:
@@ -91,12 +102,12 @@ class FunctionWorker(QObject):
 
     def _on_done(self, result: Any) -> None:
         self.finished, self.result = True, result
-        FunctionWorker._alive.discard(self)
+        _retire(FunctionWorker._alive, self)
         self.done.emit(result)
 
     def _on_failed(self, message: str) -> None:
         self.finished, self.error = True, message
-        FunctionWorker._alive.discard(self)
+        _retire(FunctionWorker._alive, self)
         self.failed.emit(message)
 
 
@@ -170,7 +181,7 @@ class ProgressWorker(QObject):
     def _finish(self, signal: Any) -> Callable[..., None]:
         def handler(*args: Any) -> None:
             self.finished = True
-            ProgressWorker._alive.discard(self)
+            _retire(ProgressWorker._alive, self)
             signal.emit(*args)
 
         return handler

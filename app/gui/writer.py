@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Hashable
+from typing import ClassVar
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal
 
 from .workers import failure_message
@@ -24,8 +27,12 @@ class SerialWriter(QThread):
     failed = Signal(object, str)  # the job key and a one-line message
     written = Signal(object, object)  # the job key and its result, after success
 
+    #: Every writer still alive, so quitting can finish their writes (see :meth:`stop_all`).
+    _live: ClassVar[weakref.WeakSet[SerialWriter]] = weakref.WeakSet()
+
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        SerialWriter._live.add(self)
         self._cond = threading.Condition()
         self._order: deque[Hashable] = deque()
         self._jobs: dict[Hashable, Callable[[], object]] = {}
@@ -58,6 +65,15 @@ class SerialWriter(QThread):
                     return False
                 self._cond.wait(left)
         return True
+
+    @classmethod
+    def stop_all(cls) -> None:
+        """Finish and end every running writer (on quit: no write is lost, and no
+        QThread is destroyed while it runs)."""
+        for writer in list(cls._live):
+            # A writer whose C++ side Qt already deleted has stopped (deletion waits for it).
+            if shiboken6.isValid(writer) and writer.isRunning():
+                writer.stop()
 
     def stop(self) -> None:
         """Run what is queued, then end the thread."""

@@ -18,3 +18,19 @@ def _isolated_settings(tmp_path, monkeypatch):
         QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings")
     )
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_threads_left_running():
+    """After each test, finish the background writes and jobs it started.
+
+    A test that ends with a writer thread or pool job still running could otherwise be
+    torn down under it ("QThread destroyed while running") in a later test.
+    """
+    yield
+    from PySide6.QtCore import QThreadPool
+
+    from app.gui.writer import SerialWriter
+
+    SerialWriter.stop_all()
+    QThreadPool.globalInstance().waitForDone(10_000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -108,3 +108,21 @@ def button_drag(canvas: ImageCanvas, button: Qt.MouseButton, start: QPoint, offs
     for k in (1, 2, 3):
         QTest.mouseMove(vp, start + QPoint(offset.x() * k // 3, offset.y() * k // 3))
     QTest.mouseRelease(vp, button, Qt.KeyboardModifier.NoModifier, start + offset)
+
+
+class Recorder(QObject):
+    """Records a signal's emissions on the GUI thread.
+
+    ``qtbot.waitSignal`` connects a plain Python callable, which PySide runs directly in
+    the emitting thread; for signals emitted by a worker thread (the serial writer) that
+    races with the GUI thread and can crash. A QObject slot is called through the event
+    loop instead, so wait with ``qtbot.waitUntil(lambda: bool(recorder.calls))``.
+    """
+
+    def __init__(self, signal) -> None:
+        super().__init__()
+        self.calls: list[tuple] = []
+        signal.connect(self.record, Qt.ConnectionType.QueuedConnection)
+
+    def record(self, *args) -> None:
+        self.calls.append(args)

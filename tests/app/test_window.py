@@ -13,7 +13,7 @@ from app.gui.main_window import MainWindow
 from core.gt import compute_gt
 from core.project import Project, Status
 
-from .helpers import button_drag, drag, make_project, open_window, wheel, widget_point
+from .helpers import Recorder, button_drag, drag, make_project, open_window, wheel, widget_point
 
 
 @pytest.fixture
@@ -374,8 +374,9 @@ def test_saved_is_shown_only_once_the_newest_masks_are_written(window, qtbot, mo
     qtbot.waitUntil(lambda: len(calls) == 1, timeout=5000)  # the first save is running
     doc.set_rough("pore", mask)
     session.save_current()  # queued behind it
-    with qtbot.waitSignal(session.writer.written, timeout=5000):
-        gates[0].set()
+    written = Recorder(session.writer.written)
+    gates[0].set()
+    qtbot.waitUntil(lambda: bool(written.calls), timeout=5000)  # the first save is on disk
     qtbot.wait(20)
     assert window.status.save_state.text() == "saving…" and doc.modified
     gates[1].set()

@@ -9,6 +9,8 @@ import pytest
 from app.gui.writer import SerialWriter
 from core.errors import ProjectError
 
+from .helpers import Recorder
+
 
 @pytest.fixture
 def writer(qapp):
@@ -46,19 +48,21 @@ def test_failure_is_reported_and_writer_keeps_going(writer, qtbot):
     def boom() -> None:
         raise ProjectError("disk is full")
 
-    with qtbot.waitSignal(writer.failed, timeout=5000) as blocker:
-        writer.submit("bad", boom)
-        writer.submit("good", lambda: seen.append("ok"))
-    assert blocker.args[0] == "bad"
-    assert "disk is full" in blocker.args[1]
+    failed = Recorder(writer.failed)
+    writer.submit("bad", boom)
+    writer.submit("good", lambda: seen.append("ok"))
+    qtbot.waitUntil(lambda: bool(failed.calls), timeout=5000)
+    assert failed.calls[0][0] == "bad"
+    assert "disk is full" in failed.calls[0][1]
     assert writer.wait_idle(5)
     assert seen == ["ok"]
 
 
 def test_written_carries_result(writer, qtbot):
-    with qtbot.waitSignal(writer.written, timeout=5000) as blocker:
-        writer.submit("k", lambda: 42)
-    assert blocker.args == ["k", 42]
+    written = Recorder(writer.written)
+    writer.submit("k", lambda: 42)
+    qtbot.waitUntil(lambda: bool(written.calls), timeout=5000)
+    assert written.calls == [("k", 42)]
 
 
 def test_stop_runs_what_is_queued(qapp):
