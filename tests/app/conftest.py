@@ -34,3 +34,21 @@ def _no_threads_left_running():
 
     SerialWriter.stop_all()
     QThreadPool.globalInstance().waitForDone(10_000)
+
+
+@pytest.fixture
+def project_dir(tmp_path):
+    """A small project of synthetic faces (modules override it for other set-ups)."""
+    from .helpers import make_project
+
+    return make_project(tmp_path)
+
+
+@pytest.fixture
+def window(qtbot, project_dir):
+    """The main window open on ``project_dir``, closed (autosave flushed) after the test."""
+    from .helpers import open_window
+
+    w = open_window(qtbot, project_dir)
+    yield w
+    w.close()

@@ -6,7 +6,6 @@ without its fix.
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -17,18 +16,6 @@ from core.gt import GTParams
 from core.project import Project
 
 from .helpers import make_project, open_window
-
-
-@pytest.fixture
-def project_dir(tmp_path):
-    return make_project(tmp_path)
-
-
-@pytest.fixture
-def window(qtbot, project_dir):
-    w = open_window(qtbot, project_dir)
-    yield w
-    w.close()
 
 
 def test_status_bar_messages_are_visible(window, qtbot):

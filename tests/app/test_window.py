@@ -13,19 +13,7 @@ from app.gui.main_window import MainWindow
 from core.gt import compute_gt
 from core.project import Project, Status
 
-from .helpers import Recorder, button_drag, drag, make_project, open_window, wheel, widget_point
-
-
-@pytest.fixture
-def project_dir(tmp_path):
-    return make_project(tmp_path)
-
-
-@pytest.fixture
-def window(qtbot, project_dir):
-    w = open_window(qtbot, project_dir)
-    yield w
-    w.close()
+from .helpers import Recorder, button_drag, drag, wheel, widget_point
 
 
 def _key(window, key, modifier=Qt.KeyboardModifier.NoModifier):
