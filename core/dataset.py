@@ -45,6 +45,7 @@ from core.atomic import (
 )
 from core.classes import CLASSES
 from core.errors import DatasetError
+from core.formats import read_versioned_json
 from core.imageio import encode_png
 from core.progress import CancelToken, Progress
 
@@ -227,20 +228,14 @@ def read_manifest(folder: str | os.PathLike[str]) -> DatasetManifest:
     """
     root = Path(folder).absolute()
     manifest_path = root / MANIFEST
-    if not manifest_path.is_file():
-        raise DatasetError(f"{root} is not a SkinTrace dataset: {MANIFEST} is missing")
-    try:
-        data = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{manifest_path} cannot be read: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
-        raise DatasetError(f"{manifest_path} is not a {FORMAT_NAME} manifest")
-    version = data.get("format_version")
-    if version != FORMAT_VERSION:
-        raise DatasetError(
-            f"{manifest_path} has format version {version!r}; this SkinTrace reads "
-            f"version {FORMAT_VERSION} (update SkinTrace or re-export the dataset)"
-        )
+    data = read_versioned_json(
+        manifest_path,
+        format_name=FORMAT_NAME,
+        version=FORMAT_VERSION,
+        error=DatasetError,
+        kind="SkinTrace dataset",
+        advice="update SkinTrace or re-export the dataset",
+    )
     classes = data.get("classes")
     if classes != list(CLASSES):
         raise DatasetError(f"{manifest_path}: classes must be {list(CLASSES)}, got {classes!r}")
@@ -278,7 +273,7 @@ def read_manifest(folder: str | os.PathLike[str]) -> DatasetManifest:
         )
     return DatasetManifest(
         root=root,
-        format_version=version,
+        format_version=FORMAT_VERSION,
         classes=tuple(classes),
         gt_params=gt_params,
         items=tuple(items),

@@ -32,6 +32,7 @@ from core.atomic import (
     replace_folder,
 )
 from core.errors import CheckpointError
+from core.formats import read_versioned_json
 from core.model.registry import MODELS, count_parameters, create_model, model_config
 
 FORMAT = "skintrace-checkpoint"
@@ -140,20 +141,14 @@ def read_checkpoint_info(directory: str | os.PathLike[str]) -> CheckpointInfo:
     """Read and validate ``config.json`` of a checkpoint folder (no weights loaded)."""
     path = _resolve(directory)
     cfg = path / CONFIG
-    try:
-        document = json.loads(cfg.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} is not a checkpoint: {CONFIG} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{cfg} is corrupt: {exc}") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise CheckpointError(f"{cfg} is not a SkinTrace checkpoint config")
-    version = document.get("format_version")
-    if version != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has checkpoint format version {version!r}; this SkinTrace reads "
-            f"version {FORMAT_VERSION}: update SkinTrace or retrain"
-        )
+    document = read_versioned_json(
+        cfg,
+        format_name=FORMAT,
+        version=FORMAT_VERSION,
+        error=CheckpointError,
+        kind="SkinTrace checkpoint",
+        advice="update SkinTrace or retrain",
+    )
     name = document.get("name")
     if name not in MODELS:
         raise CheckpointError(f"{path} holds an unknown model {name!r}")
