@@ -56,9 +56,8 @@ def decode(masks: dict[str, np.ndarray]) -> int:
     return seq
 
 
-@pytest.mark.slow
-def test_sigkill_during_save_loop_keeps_last_completed_save(tmp_path):
-    rng = np.random.default_rng(2024)
+def _two_image_project(tmp_path: Path, rng: np.random.Generator) -> list[int]:
+    """A project of two random images at ``tmp_path/proj``; returns their ids."""
     src = tmp_path / "src"
     src.mkdir()
     for i in range(2):
@@ -68,9 +67,20 @@ def test_sigkill_during_save_loop_keeps_last_completed_save(tmp_path):
     with Project.create(tmp_path / "proj") as p:
         for _ in p.import_images(src):
             pass
-        ids = [r.id for r in p.images()]
+        return [r.id for r in p.images()]
+
+
+def _writer_process_setup() -> tuple[dict[str, str], str]:
+    """Environment and code of the writer subprocess."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    code = WRITER.format(tests=str(Path(__file__).parent))
+    return env, WRITER.format(tests=str(Path(__file__).parent))
+
+
+@pytest.mark.slow
+def test_sigkill_during_save_loop_keeps_last_completed_save(tmp_path):
+    rng = np.random.default_rng(2024)
+    ids = _two_image_project(tmp_path, rng)
+    env, code = _writer_process_setup()
     kills = 18
     recovered_actions = 0
     for round_ in range(kills):
@@ -109,20 +119,11 @@ def test_sigkill_during_save_loop_keeps_last_completed_save(tmp_path):
 
 def test_reader_sees_consistent_saves_while_another_process_writes(tmp_path):
     rng = np.random.default_rng(99)
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(2):
-        (src / f"s{i}.png").write_bytes(
-            encode_png(rng.integers(0, 256, (*SHAPE, 3), dtype=np.uint8))
-        )
-    with Project.create(tmp_path / "proj") as p:
-        for _ in p.import_images(src):
-            pass
-        ids = [r.id for r in p.images()]
+    ids = _two_image_project(tmp_path, rng)
+    with Project.open(tmp_path / "proj") as p:
         for seq in (0, 1):
             p.save_rough(ids[seq], pattern(seq))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    code = WRITER.format(tests=str(Path(__file__).parent))
+    env, code = _writer_process_setup()
     proc = subprocess.Popen(
         [sys.executable, "-c", code, str(tmp_path / "proj"), "2"],
         stdout=subprocess.PIPE,
