@@ -47,6 +47,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.prefs = prefs or Preferences.load()
         self.session: AnnotationSession | None = None
+        self._busy = False
         self.messages: list[str] = []  # every message shown to the user (tests read it)
         self.layers = LayersModel(self)
         self.layers.set_colors(self.prefs.colors)
@@ -137,7 +138,7 @@ class MainWindow(QMainWindow):
         session.loadFailed.connect(lambda _id: self.image_list.select(self._current_id()))
         self.params_panel.paramsEdited.connect(session.set_params)
         self.params_panel.overrideCleared.connect(self._clear_override)
-        self.canvas.editable = not session.read_only
+        self.update_editable()
         self.refresh_images()
         first = self.image_list.next_unfinished(None) or next(
             iter(self.image_list.visible_ids()), None
@@ -214,8 +215,17 @@ class MainWindow(QMainWindow):
         ):
             session.prefetch(candidate)
 
+    def update_editable(self) -> None:
+        """Painting is on unless the project is read-only, an image is loading, or in review."""
+        s = self.session
+        review = getattr(self, "review", None)
+        self.canvas.editable = not (
+            self._busy or (s is not None and s.read_only) or (review is not None and review.active)
+        )
+
     def _on_busy(self, busy: bool) -> None:
-        self.canvas.editable = not busy and not (self.session and self.session.read_only)
+        self._busy = busy
+        self.update_editable()
         if busy:
             self.status.show_busy("Working…")
         else:
@@ -224,6 +234,8 @@ class MainWindow(QMainWindow):
     def _explain_no_edit(self) -> None:
         if self.session is not None and self.session.read_only:
             text = "The project is open read-only: painting is off (reopen it for writing)."
+        elif self.review.active:
+            text = "Review mode: painting is off. A accepts, R rejects; Ctrl+R leaves review mode."
         else:
             text = "Painting resumes when the image is ready."
         if not self.status.busy.isVisible():  # a progress message already says it
