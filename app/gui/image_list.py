@@ -223,7 +223,9 @@ class ImageList(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search by name…")
         self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Show only images whose name contains this text")
         self.filter = QComboBox()
+        self.filter.setToolTip("Show only images with this status")
         self.filter.addItem("All", None)
         self.filter.addItem("Unfinished", "unfinished")
         for value, label in STATUS_LABELS.items():

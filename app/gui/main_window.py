@@ -16,6 +16,7 @@ from . import history_view, model_history, prelabel_worker, review, training_pan
 from .actions import build_actions
 from .bridge import DocumentBridge
 from .canvas import ImageCanvas
+from .focus import InputGuard
 from .image_list import ImageList
 from .layers import LayersModel
 from .layers_panel import LayersPanel
@@ -49,6 +50,8 @@ class MainWindow(QMainWindow):
         self.session: AnnotationSession | None = None
         self._busy = False
         self.messages: list[str] = []  # every message shown to the user (tests read it)
+        # wheel and focus rules for every panel, present and future (docs/annotation-window.md)
+        self.input_guard = InputGuard(self)
         self.layers = LayersModel(self)
         self.layers.set_colors(self.prefs.colors)
         self.tools = ToolState(radius=self.prefs.brush_radius, parent=self)
@@ -247,9 +250,10 @@ class MainWindow(QMainWindow):
     def _clear_override(self, image_id: Any) -> None:
         if self.session is not None:
             self.session.clear_override(image_id)
-            doc = self.session.document
-            if doc is not None:
-                self.params_panel.show_params(doc.params, image_id=image_id, has_override=False)
+            # the values the image uses from now on: a large image's document still holds
+            # the old ones until its maps are recomputed in the background
+            default = self.session.project.params(None)
+            self.params_panel.show_params(default, image_id=image_id, has_override=False)
 
     # -- editing -----------------------------------------------------------------
 

@@ -63,6 +63,10 @@ class ModelHistoryView(QWidget):
         self.rollback_button.setToolTip("Go back to the model that was current before")
         self.use_button = QPushButton("Use selected")
         self.baseline_button = QPushButton("Use baselines")
+        self.use_button.setToolTip("Make the selected model the one that pre-labels")
+        self.baseline_button.setToolTip(
+            "Pre-label with the Frangi / k-means baselines instead of a trained model"
+        )
         buttons = QHBoxLayout()
         for b in (self.rollback_button, self.use_button, self.baseline_button):
             buttons.addWidget(b)

@@ -492,7 +492,7 @@ class ReviewPanel(QWidget):
         self.undo_button.clicked.connect(controller.undo)
         self.list.itemActivated.connect(self._open)
         self.list.itemClicked.connect(self._open)
-        self._on_mode(False)
+        self._on_kind(controller.kind)
 
     def refresh(self) -> None:
         self.undo_button.setEnabled(bool(self.controller.decisions))
@@ -562,7 +562,9 @@ def install(window: MainWindow) -> ReviewController:
     menu.addAction(reg.add("review_accept", "&Accept (review)", controller.accept))
     menu.addAction(reg.add("review_reject", "Re&ject with comment… (review)", controller.reject))
     menu.addAction(
-        reg.add("review_unedited", "Accept pre-label &unedited… (review)", controller.accept_unedited)
+        reg.add(
+            "review_unedited", "Accept pre-label &unedited… (review)", controller.accept_unedited
+        )
     )
     menu.addAction(reg.add("review_undo", "&Undo review decision", controller.undo))
     for key in ("review_accept", "review_reject", "review_unedited"):

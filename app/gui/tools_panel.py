@@ -61,6 +61,7 @@ class ToolsPanel(QWidget):
         self.class_buttons: dict[str, QRadioButton] = {}
         for cls in CLASSES:
             rb = QRadioButton(cls.capitalize())
+            rb.setToolTip(f"Paint {cls} rough masks ({cls[0].upper()}; Tab switches the class)")
             rb.clicked.connect(lambda _c=False, c=cls: tools.set_class(c))
             cls_row.addWidget(rb)
             self.class_buttons[cls] = rb
@@ -71,6 +72,8 @@ class ToolsPanel(QWidget):
         self.spin = QSpinBox()
         self.spin.setRange(MIN_RADIUS, MAX_RADIUS)
         self.spin.setSuffix(" px")
+        for w in (self.slider, self.spin):
+            w.setToolTip("Brush and eraser radius in image pixels ([ smaller, ] bigger)")
         self.slider.valueChanged.connect(tools.set_radius)
         self.spin.valueChanged.connect(tools.set_radius)
         size_row = QHBoxLayout()

@@ -421,6 +421,11 @@ class TrainingPanel(QWidget):
         self.plot = MetricsPlot()
         self.start_button = QPushButton("Retrain now")
         self.cancel_button = QPushButton("Cancel")
+        self.start_button.setToolTip(
+            "Train a new model on the accepted images now (Ctrl+Shift+T); it replaces "
+            "the current one only if it scores better"
+        )
+        self.cancel_button.setToolTip("Stop the training; the current model stays")
         self.after = QSpinBox()
         self.after.setRange(0, 10000)
         self.after.setSpecialValueText("only on demand")
@@ -428,6 +433,7 @@ class TrainingPanel(QWidget):
         self.after.setToolTip("Retrain automatically after this many newly accepted images")
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 1000)
+        self.epochs.setToolTip("How many passes over the accepted images one training makes")
         form = QFormLayout()
         form.addRow("Step", self.state)
         form.addRow("Epoch", self.epoch)

@@ -79,7 +79,9 @@ def open_prelabel_for_correction(project: Project, image_id: int) -> str:
     """
     source = _prelabel_source(project, image_id)
     with project._tx() as db:
-        project._move(db, image_id, Status.PRELABELED, Status.IN_PROGRESS, correction_comment(source))
+        project._move(
+            db, image_id, Status.PRELABELED, Status.IN_PROGRESS, correction_comment(source)
+        )
     return source
 
 
@@ -175,7 +177,9 @@ def undo_review(project: Project, image_id: int) -> Status:
     record = project.image(image_id)
     last = last_decision(project, image_id)
     if last is None or last.to_status != record.status:
-        raise ProjectError(f"{record.name}: its last status change is not a review decision to undo")
+        raise ProjectError(
+            f"{record.name}: its last status change is not a review decision to undo"
+        )
     target = Status.SUBMITTED
     has_prelabel = image_id in project.prelabel_sources(image_id)
     if last.to_status == Status.IN_PROGRESS:
