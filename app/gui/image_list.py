@@ -318,6 +318,13 @@ class ImageList(QWidget):
             target = index.row() + step
         return self.proxy.index(target, 0).data(ID_ROLE) if 0 <= target < count else None
 
+    def first_with_status(self, *statuses: str) -> Any:
+        """The first image in list order whose status is one of ``statuses`` (else None)."""
+        for record in self.model.records:
+            if self.model.status(record.id) in statuses:
+                return record.id
+        return None
+
     def next_unfinished(self, image_id: Any) -> Any:
         """The next unfinished image after ``image_id`` in list order, wrapping; or None."""
         ids = [r.id for r in self.model.records]

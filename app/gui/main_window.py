@@ -12,7 +12,15 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDi
 
 from core.classes import CLASSES
 
-from . import history_view, model_history, prelabel_worker, review, training_panel
+from . import (
+    history_view,
+    model_history,
+    prelabel_worker,
+    review,
+    start_hint,
+    training_panel,
+    window_state,
+)
 from .actions import build_actions
 from .bridge import DocumentBridge
 from .canvas import ImageCanvas
@@ -77,6 +85,7 @@ class MainWindow(QMainWindow):
         # Model-assisted annotation (docs/model-assisted.md): each part mounts itself.
         for part in (prelabel_worker, training_panel, model_history, review, history_view):
             part.install(self)
+        start_hint.install(self)
 
         self.bridge.changed.connect(self.canvas.on_document_change)
         self.bridge.changed.connect(self._update_actions)
@@ -143,11 +152,22 @@ class MainWindow(QMainWindow):
         self.params_panel.overrideCleared.connect(self._clear_override)
         self.update_editable()
         self.refresh_images()
-        first = self.image_list.next_unfinished(None) or next(
-            iter(self.image_list.visible_ids()), None
-        )
+        saved = window_state.load(session.project.root)
+        ids = self.image_list.visible_ids()
+        if saved is not None and saved.image_id in {r.id for r in self.image_list.model.records}:
+            first = saved.image_id  # where this project was left
+        else:  # the first image nobody started, else the first unfinished one
+            first = (
+                self.image_list.first_with_status("new", "prelabeled")
+                or self.image_list.next_unfinished(None)
+                or next(iter(ids), None)
+            )
+        if saved is not None:
+            window_state.apply_tools_and_layers(self, saved)
         if first is not None:
             session.open_image(first, wait=True)
+            if saved is not None and first == saved.image_id:
+                self.canvas.set_view_state(saved.view)
         self._update_title()
         self.sessionChanged.emit(session)
         if first is None and not session.read_only:  # a new project: say what comes next
@@ -338,6 +358,7 @@ class MainWindow(QMainWindow):
         session = self.session
         if session is None:
             return
+        window_state.save(self)
         self.params_panel.flush()
         importer = self.project_actions.import_worker
         if importer is not None and not importer.finished:
