@@ -2,6 +2,16 @@
 
 Only the dirty region of an overlay is recomputed (with numpy, in place) and only that
 region is repainted, so painting on a 6000x4000 image never rebuilds a full pixmap.
+
+The three annotation layers share the class colours but never look alike, so they are
+told apart by their pattern as well as by hue (colour-blind safe):
+
+- **rough masks** (:func:`compose_rough`): a solid outline, diagonal hatching and a faint
+  tint inside: "a region someone marked";
+- **ground truth** (:func:`compose_magnitudes` with ``floor=GT_ALPHA_FLOOR``): solid
+  colour, strong even where the texture is weak, drawn above the rough masks;
+- **prediction** (:func:`compose_contours`): dashed contour lines only, so a pre-label
+  left on never passes for painted strokes.
 """
 
 from __future__ import annotations
@@ -51,14 +61,93 @@ def magnitude_alpha(values: np.ndarray, *, floor: int = 110) -> np.ndarray:
     return np.where(v > 0, a, 0).astype(np.uint8)
 
 
-def compose_magnitudes(maps: Sequence[np.ndarray], colors: Sequence[str]) -> np.ndarray:
+def compose_magnitudes(
+    maps: Sequence[np.ndarray], colors: Sequence[str], *, floor: int = 110
+) -> np.ndarray:
     """Class colours with alpha growing with each uint8 map; later maps draw on top."""
     out = np.zeros(maps[0].shape, dtype=np.uint32)
     for values, color in zip(maps, colors, strict=True):
         nonzero = values > 0
         if nonzero.any():
-            px = premultiplied(color, magnitude_alpha(values))
+            px = premultiplied(color, magnitude_alpha(values, floor=floor))
             out[nonzero] = px[nonzero]
+    return out
+
+
+#: Alpha of the weakest ground-truth pixel (the strongest is opaque): GT reads as solid.
+GT_ALPHA_FLOOR = 190
+#: Rough masks: hatch period and line width (image pixels) and the tint between lines.
+HATCH_PERIOD, HATCH_WIDTH, ROUGH_TINT = 6, 2, 60
+#: Prediction contours: dash length (image pixels).
+DASH = 3
+
+
+def edges(mask: np.ndarray) -> np.ndarray:
+    """Pixels of ``mask`` with a 4-neighbour outside it (beyond the array counts as inside)."""
+    inner = mask.copy()
+    inner[1:, :] &= mask[:-1, :]
+    inner[:-1, :] &= mask[1:, :]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    return mask & ~inner
+
+
+def _diagonal(shape: tuple[int, int], origin: tuple[int, int], period: int) -> np.ndarray:
+    """``(row + col) % period`` over an array whose top-left pixel is image ``origin``."""
+    rows = (np.arange(shape[0], dtype=np.int64) + origin[0])[:, None]
+    cols = (np.arange(shape[1], dtype=np.int64) + origin[1])[None, :]
+    return (rows + cols) % period
+
+
+def compose_rough(
+    masks: Sequence[np.ndarray],
+    colors: Sequence[str],
+    *,
+    origin: tuple[int, int] = (0, 0),
+    pad: int = 0,
+) -> np.ndarray:
+    """Rough masks as outline + diagonal hatching + faint tint; later masks draw on top.
+
+    ``masks`` may carry ``pad`` extra pixels of context on every side (so the outline is
+    right at a region's border); the result is cropped to the unpadded area, whose
+    top-left pixel is image ``origin`` (keeps the hatching continuous across regions).
+    """
+    shape = masks[0].shape
+    inner = (slice(pad, shape[0] - pad), slice(pad, shape[1] - pad))
+    out_shape = (shape[0] - 2 * pad, shape[1] - 2 * pad)
+    out = np.zeros(out_shape, dtype=np.uint32)
+    hatch: np.ndarray | None = None
+    for mask, color in zip(masks, colors, strict=True):
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            continue
+        if hatch is None:
+            hatch = _diagonal(out_shape, origin, HATCH_PERIOD) < HATCH_WIDTH
+        m = mask[inner]
+        line = (edges(mask)[inner] | hatch) & m
+        tint = m & ~line
+        r, g, b = _rgb(color)
+        out[line] = (0xFF << 24) | (r << 16) | (g << 8) | b
+        out[tint] = premultiplied(color, np.array([ROUGH_TINT], np.uint8))[0]
+    return out
+
+
+def compose_contours(maps: Sequence[np.ndarray], colors: Sequence[str]) -> np.ndarray:
+    """Dashed class-colour contours around each map's non-zero area; nothing inside."""
+    out = np.zeros(maps[0].shape, dtype=np.uint32)
+    dash: np.ndarray | None = None
+    for values, color in zip(maps, colors, strict=True):
+        area = np.asarray(values) > 0
+        if not area.any():
+            continue
+        if dash is None:
+            rows = np.arange(out.shape[0])[:, None] // DASH
+            cols = np.arange(out.shape[1])[None, :] // DASH
+            dash = (rows + cols) % 2 == 0
+        padded = np.pad(area, 1)  # the image border closes the contour
+        line = edges(padded)[1:-1, 1:-1] & dash
+        r, g, b = _rgb(color)
+        out[line] = (0xFF << 24) | (r << 16) | (g << 8) | b
     return out
 
 

@@ -30,6 +30,13 @@ class StatusBar(QStatusBar):
         self.busy.setTextVisible(False)
         self.busy.setFixedWidth(140)
         self.busy.hide()
+        # Retraining runs for minutes in the background: its own bar, beside the others.
+        self.training = QProgressBar()
+        self.training.setObjectName("training_progress")
+        self.training.setFixedWidth(170)
+        self.training.setToolTip("Retraining in the background (Model → Cancel retraining)")
+        self.training.hide()
+        self.addPermanentWidget(self.training)
         # Fixed widths: text changing under the moving cursor must never re-layout the
         # window (that would resize and shift the canvas while painting). The cursor
         # read-out is a normal widget, so a message (showMessage) takes its place while
@@ -75,6 +82,16 @@ class StatusBar(QStatusBar):
         self.busy.setValue(min(done, total))
         self.busy.show()
         self.showMessage(message)
+
+    def show_training(self, step: str, done: int = 0, total: int = 0) -> None:
+        """Show the retraining step, with the epoch count once it is known."""
+        self.training.setRange(0, max(0, total))
+        self.training.setValue(min(done, total))
+        self.training.setFormat(f"{step} {done}/{total}" if total else step)
+        self.training.show()
+
+    def hide_training(self) -> None:
+        self.training.hide()
 
     def hide_busy(self) -> None:
         self.busy.hide()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 
-from app.gui.start_hint import dismissed
+from app.gui.start_hint import DISMISSED_KEY, dismissed
 from core.project import Project
 
 from .helpers import SHAPE, drag, make_project, open_window, wheel, widget_point
@@ -64,6 +64,7 @@ def test_reopening_a_project_restores_image_view_tool_radius_and_layers(qtbot, p
 
 
 def test_first_run_opens_the_first_new_image_with_a_dismissible_hint(qtbot, tmp_path):
+    QSettings().remove(DISMISSED_KEY)  # a first run (conftest dismisses it for other tests)
     root = make_project(tmp_path, count=3)
     with Project.open(root) as project:
         first = project.images()[0].id
