@@ -210,6 +210,16 @@ class ImageItemDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+class WholeNamesComboBox(QComboBox):
+    """A combo box whose list is as wide as its longest entry (never "Pre-…eled")."""
+
+    def showPopup(self) -> None:  # noqa: N802
+        view = self.view()
+        # measured now: the style and fonts in force are the ones the list is drawn with
+        view.setMinimumWidth(view.sizeHintForColumn(0) + 2 * view.frameWidth() + 4)
+        super().showPopup()
+
+
 class ImageList(QWidget):
     """The image list dock widget; emits :attr:`imageActivated` with an image id."""
 
@@ -224,8 +234,10 @@ class ImageList(QWidget):
         self.search.setPlaceholderText("Search by name…")
         self.search.setClearButtonEnabled(True)
         self.search.setToolTip("Show only images whose name contains this text")
-        self.filter = QComboBox()
+        self.filter = WholeNamesComboBox()
         self.filter.setToolTip("Show only images with this status")
+        # the whole status names, in the box and in its list ("Pre-labeled", not "Pre-…")
+        self.filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.filter.addItem("All", None)
         self.filter.addItem("Unfinished", "unfinished")
         for value, label in STATUS_LABELS.items():

@@ -461,7 +461,7 @@ class ReviewPanel(QWidget):
         self.list.setToolTip("The queue, in list order; click an image to open it")
         self.accept_button = QPushButton(f"Accept ({ACCEPT_KEY})")
         self.reject_button = QPushButton(f"Reject… ({REJECT_KEY})")
-        self.unedited_button = QPushButton(f"Accept unedited… ({UNEDITED_KEY})")
+        self.unedited_button = QPushButton(f"Accept as is… ({UNEDITED_KEY})")
         self.unedited_button.setToolTip(
             "Put the pre-label into the training data as it is (asks for a confirmation)"
         )
@@ -470,10 +470,8 @@ class ReviewPanel(QWidget):
         buttons = QGridLayout()
         buttons.addWidget(self.accept_button, 0, 0)
         buttons.addWidget(self.reject_button, 0, 1)
-        buttons.addWidget(self.unedited_button, 1, 0)
-        buttons.addWidget(self.undo_button, 1, 1)
-        for button in (self.accept_button, self.reject_button, self.unedited_button):
-            button.setMinimumWidth(0)
+        buttons.addWidget(self.unedited_button, 1, 0, 1, 2)
+        buttons.addWidget(self.undo_button, 2, 0, 1, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.mode)

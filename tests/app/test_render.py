@@ -77,6 +77,7 @@ def test_screenshot_shows_class_colours_where_painted(window, tmp_path, qtbot):
 def test_gt_layer_colour_follows_preferences(window):
     w = window
     w.layers.set_visible("rough", False)
+    w.layers.set_visible("prediction", False)  # a pre-label's contour may cross the stroke
     w.layers.set_opacity("gt", 1.0)
     w.tools.set_radius(4)
     drag(w.canvas, [(48, 20), (48, 110)])

@@ -78,9 +78,14 @@ def test_the_plot_has_axes_with_ticks_and_labels(qtbot):
     assert ink(0, rect.top(), rect.left() - 4, rect.bottom()) > 20  # loss ticks, left
     assert ink(rect.right() + 4, rect.top(), plot.width(), rect.bottom()) > 20  # IoU, right
     assert ink(rect.left(), rect.bottom() + 3, rect.right(), plot.height() - 18) > 20  # epochs
-    colours = {
-        image.pixelColor(x, y).name()
-        for x in range(plot.width())
-        for y in range(plot.height() - 18, plot.height())
-    }
-    assert QColor("#E69F00").name() in colours  # the legend, in the series colours
+    want = QColor("#E69F00")  # the legend's first entry, "train loss", in its colour
+
+    def near(c: QColor) -> bool:
+        return abs(c.red() - want.red()) + abs(c.green() - want.green()) + abs(c.blue()) < 90
+
+    legend = [
+        image.pixelColor(x, y)
+        for x in range(0, 90)
+        for y in range(plot.height() - 16, plot.height())
+    ]
+    assert sum(near(c) for c in legend) > 5
