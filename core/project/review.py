@@ -122,8 +122,8 @@ def accept_prelabel_unedited(project: Project, image_id: int, *, confirmed: bool
         name = project.image(image_id).name
         raise ProjectError(f"{name} has empty rough masks; save the pre-label as rough masks first")
     comment = accept_comment(source)
-    steps = (Status.PRELABELED, Status.IN_PROGRESS, Status.SUBMITTED, Status.ACCEPTED)
-    steps = steps[steps.index(project.image(image_id).status) :]
+    path = (Status.PRELABELED, Status.IN_PROGRESS, Status.SUBMITTED, Status.ACCEPTED)
+    steps = path[path.index(project.image(image_id).status) :]
     with project._tx() as db:
         for current, target in zip(steps, steps[1:], strict=False):
             project._move(db, image_id, current, target, comment)
