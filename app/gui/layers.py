@@ -31,8 +31,9 @@ LAYER_TIPS: dict[str, str] = {
     "image": "The photo (always under the overlays)",
     "rough": "Your painted rough masks: outlined and hatched in the class colour (R)",
     "texture": "The texture map of the active class, in gray (T)",
-    "gt": "Ground truth = texture map x rough mask: solid class colour (G)",
-    "prediction": "The model's pre-label: contour lines only, so it never looks painted (Shift+P)",
+    "gt": "Ground truth = texture map × rough mask: solid class colour (G)",
+    "prediction": "The pre-label: outlines around what it marks, empty inside, so it never "
+    "looks painted (Shift+P)",
 }
 
 #: Okabe-Ito colour-blind-safe defaults per class (resources/default_settings.json).

@@ -10,8 +10,9 @@ told apart by their pattern as well as by hue (colour-blind safe):
   tint inside: "a region someone marked";
 - **ground truth** (:func:`compose_magnitudes` with ``floor=GT_ALPHA_FLOOR``): solid
   colour, strong even where the texture is weak, drawn above the rough masks;
-- **prediction** (:func:`compose_contours`): dashed contour lines only, so a pre-label
-  left on never passes for painted strokes.
+- **prediction** (:func:`compose_contours`): hollow outlines drawn just outside each
+  predicted area, nothing inside, so a pre-label left on never passes for painted
+  strokes or ground truth (a predicted pore is a ring, a predicted wrinkle a double line).
 """
 
 from __future__ import annotations
@@ -78,8 +79,6 @@ def compose_magnitudes(
 GT_ALPHA_FLOOR = 190
 #: Rough masks: hatch period and line width (image pixels) and the tint between lines.
 HATCH_PERIOD, HATCH_WIDTH, ROUGH_TINT = 6, 2, 60
-#: Prediction contours: dash length (image pixels).
-DASH = 3
 
 
 def edges(mask: np.ndarray) -> np.ndarray:
@@ -132,22 +131,26 @@ def compose_rough(
     return out
 
 
+def outer_ring(area: np.ndarray) -> np.ndarray:
+    """Pixels outside ``area`` that touch it (8-neighbours): its outline, drawn outside."""
+    grown = area.copy()
+    grown[1:, :] |= area[:-1, :]
+    grown[:-1, :] |= area[1:, :]
+    horizontal = grown.copy()
+    grown[:, 1:] |= horizontal[:, :-1]
+    grown[:, :-1] |= horizontal[:, 1:]
+    return grown & ~area
+
+
 def compose_contours(maps: Sequence[np.ndarray], colors: Sequence[str]) -> np.ndarray:
-    """Dashed class-colour contours around each map's non-zero area; nothing inside."""
+    """Class-colour outlines just outside each map's non-zero area; nothing inside."""
     out = np.zeros(maps[0].shape, dtype=np.uint32)
-    dash: np.ndarray | None = None
     for values, color in zip(maps, colors, strict=True):
         area = np.asarray(values) > 0
         if not area.any():
             continue
-        if dash is None:
-            rows = np.arange(out.shape[0])[:, None] // DASH
-            cols = np.arange(out.shape[1])[None, :] // DASH
-            dash = (rows + cols) % 2 == 0
-        padded = np.pad(area, 1)  # the image border closes the contour
-        line = edges(padded)[1:-1, 1:-1] & dash
         r, g, b = _rgb(color)
-        out[line] = (0xFF << 24) | (r << 16) | (g << 8) | b
+        out[outer_ring(area)] = (0xFF << 24) | (r << 16) | (g << 8) | b
     return out
 
 

@@ -34,7 +34,7 @@ class StartHint(QFrame):
         self.setObjectName("start_hint")
         self.setStyleSheet(
             "#start_hint { background: rgba(20, 20, 20, 225); border: 1px solid #E69F00;"
-            " border-radius: 6px; } #start_hint QLabel { color: #f0f0f0; }"
+            " border-radius: 6px; } #start_hint QLabel { color: #f0f0f0; background: transparent; }"
         )
         self.text = QLabel(HINT_HTML)
         self.text.setWordWrap(True)

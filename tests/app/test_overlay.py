@@ -114,15 +114,17 @@ def test_rough_rendered_by_regions_matches_the_whole_image():
         )
 
 
-def test_prediction_is_a_dashed_contour_with_nothing_inside():
+def test_prediction_is_an_outline_outside_the_area_with_nothing_inside():
     area = np.zeros((24, 24), np.uint8)
     area[4:20, 4:20] = 200
+    area[1, 1] = 255  # a one-pixel pore becomes a ring around it
     out = compose_contours([area, np.zeros_like(area)], ["#D55E00", "#56B4E9"])
     drawn = (out >> 24) > 0
-    assert not drawn[6:18, 6:18].any()  # the inside stays clear
-    ring = edges(area > 0)
-    assert drawn[ring].any() and not drawn[ring].all()  # dashed, on the contour
-    assert np.all(drawn <= ring)
+    assert not drawn[area > 0].any()  # the predicted area itself stays clear
+    assert drawn[3, 3:21].all() and drawn[20, 3:21].all() and drawn[3:21, 3].all()
+    assert not drawn[6:18, 6:18].any() and not drawn[22:, :].any()
+    assert drawn[0:3, 0:3].sum() == 8 and not drawn[1, 1]
+    assert _argb(int(out[3, 10])) == (255, 0xD5, 0x5E, 0x00)
 
 
 def test_gt_is_solid_even_where_weak():
