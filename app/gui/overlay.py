@@ -91,11 +91,28 @@ def edges(mask: np.ndarray) -> np.ndarray:
     return mask & ~inner
 
 
-def _diagonal(shape: tuple[int, int], origin: tuple[int, int], period: int) -> np.ndarray:
-    """``(row + col) % period`` over an array whose top-left pixel is image ``origin``."""
-    rows = (np.arange(shape[0], dtype=np.int64) + origin[0])[:, None]
-    cols = (np.arange(shape[1], dtype=np.int64) + origin[1])[None, :]
-    return (rows + cols) % period
+def hatch_lines(shape: tuple[int, int], origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Diagonal hatch lines, ``(row + col) % HATCH_PERIOD < HATCH_WIDTH`` in image
+    coordinates, over an array whose top-left pixel is image ``origin``.
+
+    A read-only view of one diagonal (rows + cols bytes), not a full-size array.
+    """
+    rows, cols = shape
+    start = origin[0] + origin[1]
+    diagonal = (np.arange(start, start + rows + cols) % HATCH_PERIOD) < HATCH_WIDTH
+    step = diagonal.strides[0]
+    return np.lib.stride_tricks.as_strided(
+        diagonal, shape=(rows, cols), strides=(step, step), writeable=False
+    )
+
+
+def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """The smallest (row slice, col slice) holding every True pixel of ``mask``."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
 
 def compose_rough(
@@ -112,22 +129,25 @@ def compose_rough(
     top-left pixel is image ``origin`` (keeps the hatching continuous across regions).
     """
     shape = masks[0].shape
-    inner = (slice(pad, shape[0] - pad), slice(pad, shape[1] - pad))
-    out_shape = (shape[0] - 2 * pad, shape[1] - 2 * pad)
-    out = np.zeros(out_shape, dtype=np.uint32)
-    hatch: np.ndarray | None = None
+    out = np.zeros((shape[0] - 2 * pad, shape[1] - 2 * pad), dtype=np.uint32)
     for mask, color in zip(masks, colors, strict=True):
         mask = np.asarray(mask, dtype=bool)
-        if not mask.any():
+        box = _bbox(mask[pad : shape[0] - pad, pad : shape[1] - pad])
+        if box is None:
             continue
-        if hatch is None:
-            hatch = _diagonal(out_shape, origin, HATCH_PERIOD) < HATCH_WIDTH
-        m = mask[inner]
-        line = (edges(mask)[inner] | hatch) & m
+        # work inside the painted part only, with one pixel of context for the outline
+        (r0, r1), (c0, c1) = (box[0].start, box[0].stop), (box[1].start, box[1].stop)
+        pr0, pc0 = max(0, pad + r0 - 1), max(0, pad + c0 - 1)
+        part = mask[pr0 : min(shape[0], pad + r1 + 1), pc0 : min(shape[1], pad + c1 + 1)]
+        inner = (slice(pad + r0 - pr0, pad + r1 - pr0), slice(pad + c0 - pc0, pad + c1 - pc0))
+        m = part[inner]
+        hatch = hatch_lines(m.shape, (origin[0] + r0, origin[1] + c0))
+        line = (edges(part)[inner] | hatch) & m
         tint = m & ~line
         r, g, b = _rgb(color)
-        out[line] = (0xFF << 24) | (r << 16) | (g << 8) | b
-        out[tint] = premultiplied(color, np.array([ROUGH_TINT], np.uint8))[0]
+        target = out[r0:r1, c0:c1]
+        target[line] = (0xFF << 24) | (r << 16) | (g << 8) | b
+        target[tint] = premultiplied(color, np.array([ROUGH_TINT], np.uint8))[0]
     return out
 
 
