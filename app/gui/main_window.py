@@ -97,6 +97,10 @@ class MainWindow(QMainWindow):
         self.tools.changed.connect(lambda: self.canvas.stack.set_texture_class(self.tools.cls))
         self.image_list.imageActivated.connect(self.open_image)
         self.resize(1480, 920)
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is not None and screen.width() > 0 and screen.height() > 0:
+            # a laptop screen (1366×768): the window fits it rather than hanging off it
+            self.resize(min(1480, screen.width()), min(920, screen.height()))
         self._update_title()
         self._update_actions()
 
