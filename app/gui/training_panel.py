@@ -286,9 +286,9 @@ class RetrainController(QObject):
                 continue
             if event.get("event") == "epoch":
                 self.records.append(event)
-                self.epochReported.emit(event)
                 total = int(event.get("epochs") or (self.options.epochs if self.options else 0))
                 self.window.status.show_training("Training", len(self.records), total)
+                self.epochReported.emit(event)
             elif event.get("event") == "done":
                 self.train_info = event
 
