@@ -309,9 +309,12 @@ class AnnotationDocument:
                 self.end_stroke()
             self._stroke = _Stroke(name, bool(erase), r)
 
-    def stroke_to(self, row: float, col: float) -> Rect | None:
+    def stroke_to(self, row: float, col: float, *, radius: float | None = None) -> Rect | None:
         """Extend the stroke to ``(row, col)``: a dab at the first call, then the capsule
         swept from the previous point (no gaps however fast the pointer moves).
+
+        ``radius`` (px) changes the brush radius from this point on (centreline snapping
+        gives each point the width of the ridge under it); None keeps it.
 
         Returns
         -------
@@ -325,6 +328,13 @@ class AnnotationDocument:
             point = (float(row), float(col))
             if not (math.isfinite(point[0]) and math.isfinite(point[1])):
                 raise DocumentError(f"stroke point must be finite; got {(row, col)!r}")
+            if radius is not None:
+                r = float(radius)
+                if not math.isfinite(r) or r <= 0:
+                    raise DocumentError(
+                        f"brush radius must be a positive number of pixels; got {radius!r}"
+                    )
+                s.radius = r
             start = s.last if s.last is not None else point
             s.last = point
             hit = capsule(self._shape, start, point, s.radius)
@@ -406,6 +416,30 @@ class AnnotationDocument:
             old = self._rough[name][rect.slices]
             new = old & ~inside if erase else old | inside
             changed = self._replace_region(name, rect, new, "erase polygon" if erase else "fill")
+        if changed is not None:
+            self._emit(DocumentChange("rough", name, changed))
+        return changed
+
+    def add_region(
+        self, cls: str, rect: Rect, inside: np.ndarray, *, label: str = "add region"
+    ) -> Rect | None:
+        """Add (OR) the pixels ``inside`` of ``rect`` to the rough mask of ``cls``: one undo step.
+
+        Used by click-to-pore and box-select. ``rect`` must lie in the image and
+        ``inside`` be a ``(rect.height, rect.width)`` mask. Returns the changed
+        rectangle, or None if every pixel was already set.
+        """
+        name = check_class(cls)
+        m, n = self._shape
+        if not (0 <= rect.row0 < rect.row1 <= m and 0 <= rect.col0 < rect.col1 <= n):
+            raise DocumentError(f"region {rect} is outside the {m}×{n} image")
+        add = np.asarray(inside)
+        if add.shape != (rect.height, rect.width):
+            raise DocumentError(f"region mask {add.shape} does not match {rect}")
+        with self._lock:
+            self.end_stroke()
+            old = self._rough[name][rect.slices]
+            changed = self._replace_region(name, rect, old | add.astype(np.bool_), label)
         if changed is not None:
             self._emit(DocumentChange("rough", name, changed))
         return changed
