@@ -84,6 +84,11 @@ def build_actions(w: MainWindow) -> None:
     m.addAction(reg.add("tool_brush", "&Brush", lambda: t.set_tool("brush"), "B"))
     m.addAction(reg.add("tool_eraser", "&Eraser", lambda: t.set_tool("eraser"), "E"))
     m.addAction(reg.add("tool_lasso", "&Lasso fill", lambda: t.set_tool("lasso"), "L"))
+    m.addAction(reg.add("tool_pore", "P&ore picker", lambda: t.set_tool("pore"), "O"))
+    m.addAction(
+        reg.add("tool_polyline", "Pol&yline (snapped)", lambda: t.set_tool("polyline"), "Shift+L")
+    )
+    m.addAction(reg.add("toggle_snap", "Snap brush to wrinkle &centreline", t.toggle_snap, "S"))
     m.addSeparator()
     m.addAction(reg.add("class_wrinkle", "&Wrinkle class", lambda: t.set_class("wrinkle"), "W"))
     m.addAction(reg.add("class_pore", "&Pore class", lambda: t.set_class("pore"), "P"))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QFormLayout,
     QHBoxLayout,
     QPushButton,
@@ -23,7 +24,14 @@ from .layers import LayersModel
 from .resources import icon
 from .tools import MAX_RADIUS, MIN_RADIUS, TOOLS, ToolState
 
-TOOL_TITLES = {"brush": "Brush (B)", "eraser": "Eraser (E)", "lasso": "Lasso fill (L)"}
+TOOL_TITLES = {
+    "brush": "Brush (B)",
+    "eraser": "Eraser (E)",
+    "lasso": "Lasso fill (L)",
+    "pore": "Pore picker (O): click a pore, Shift+drag a box for every pore above the threshold",
+    "polyline": "Polyline (Shift+L): click points along a wrinkle, Enter paints them snapped",
+}
+TOOL_NAMES = {"pore": "Pore", "polyline": "Polyline"}
 
 
 class ToolsPanel(QWidget):
@@ -46,7 +54,7 @@ class ToolsPanel(QWidget):
         row = QHBoxLayout()
         group = QButtonGroup(self)
         for name in TOOLS:
-            b = QPushButton(TOOL_TITLES[name].split(" (")[0])
+            b = QPushButton(TOOL_NAMES.get(name, TOOL_TITLES[name].split(" (")[0]))
             b.setToolTip(TOOL_TITLES[name])
             b.setCheckable(True)
             b.setIcon(icon(name))
@@ -77,6 +85,13 @@ class ToolsPanel(QWidget):
         size_row.addWidget(self.slider, 1)
         size_row.addWidget(self.spin)
         form.addRow("Radius ([ ])", size_row)
+        self.snap_box = QCheckBox("Snap to wrinkle centreline (S)")
+        self.snap_box.setToolTip(
+            "Wrinkle brush strokes follow the dark ridge near the pointer and take its width "
+            "(the polyline tool always snaps)"
+        )
+        self.snap_box.toggled.connect(tools.set_snap)
+        form.addRow("", self.snap_box)
         layout.addLayout(form)
 
         self.clear_button = QPushButton("Clear class")
@@ -101,3 +116,6 @@ class ToolsPanel(QWidget):
             w.blockSignals(True)
             w.setValue(t.radius)
             w.blockSignals(False)
+        self.snap_box.blockSignals(True)
+        self.snap_box.setChecked(t.snap)
+        self.snap_box.blockSignals(False)
