@@ -266,10 +266,17 @@ def blob_region(
     if row1 <= row0 or col1 <= col0:
         return None
     rect = Rect(row0, col0, row1, col1)
-    rr, cc = np.ogrid[row0:row1, col0:col1]
     inside = np.zeros((rect.height, rect.width), np.bool_)
     for b, r in zip(blobs, rs, strict=True):
-        inside |= (rr - b.row) ** 2 + (cc - b.col) ** 2 <= r * r
+        # each disk touches only its own small box, so a thousand blobs stay cheap
+        r0, r1 = max(row0, math.floor(b.row - r)), min(row1, math.ceil(b.row + r) + 1)
+        c0, c1 = max(col0, math.floor(b.col - r)), min(col1, math.ceil(b.col + r) + 1)
+        if r1 <= r0 or c1 <= c0:
+            continue
+        rr, cc = np.ogrid[r0:r1, c0:c1]
+        inside[r0 - row0 : r1 - row0, c0 - col0 : c1 - col0] |= (rr - b.row) ** 2 + (
+            cc - b.col
+        ) ** 2 <= r * r
     if not inside.any():
         return None
     return rect, inside
