@@ -31,6 +31,18 @@ def _tab(switch: Callable[[], None]) -> None:
     switch()
 
 
+def _show_view(w: MainWindow, name: str | None) -> None:
+    """Show the image layer as ``name`` (None: the next view) and say which it is."""
+    from core.views import VIEW_TITLES
+
+    stack = w.canvas.stack
+    if name is None:
+        stack.cycle_image_view()
+    else:
+        stack.set_image_view(name)
+    w.status.showMessage(f"image view: {VIEW_TITLES[stack.image_view]} (display only)", 3000)
+
+
 def build_actions(w: MainWindow) -> None:
     """Create every action of ``w`` and its menus (File, Edit, View, Image, Tools, Help)."""
     reg = w.registry
@@ -70,6 +82,12 @@ def build_actions(w: MainWindow) -> None:
         ("toggle_prediction", "prediction", "Show prediction", "Shift+P"),
     ):
         m.addAction(reg.add(key, title, lambda n=name: w.layers.toggle(n), shortcut))
+    views = m.addMenu("Image &view")
+    from core.views import VIEW_TITLES
+
+    for name, title in VIEW_TITLES.items():
+        views.addAction(reg.add(f"view_{name}", title, lambda n=name: _show_view(w, n)))
+    m.addAction(reg.add("cycle_view", "Next image view", lambda: _show_view(w, None), "V"))
     w.docks_menu = m.addMenu("&Panels")
 
     m = w.menus["image"] = bar.addMenu("&Image")

@@ -54,6 +54,7 @@ class LayerStack(QObject):
         self.layers = layers
         self.document: Any = None
         self.texture_class: str = CLASSES[0]
+        self.image_view: str = "colour"  # a core.views view of the image layer
         self._texture_u8: dict[str, np.ndarray] = {}
         self.image_item: QGraphicsPixmapItem | None = None
         self.overlays: dict[str, OverlayImage] = {}
@@ -77,7 +78,7 @@ class LayerStack(QObject):
         self.document = document
         if document is None:
             return
-        self.image_item = QGraphicsPixmapItem(QPixmap.fromImage(rgb_qimage(document.image)))
+        self.image_item = QGraphicsPixmapItem(QPixmap.fromImage(rgb_qimage(self._view_pixels())))
         self.image_item.setZValue(0)
         self.scene.addItem(self.image_item)
         for name in ("rough", "gt"):
@@ -117,6 +118,31 @@ class LayerStack(QObject):
         else:
             self._texture_u8.clear()
             self.render_all()
+
+    def _view_pixels(self) -> np.ndarray:
+        from core.views import skin_view
+
+        doc = self.document
+        return doc.image if self.image_view == "colour" else skin_view(doc.image, self.image_view)
+
+    def set_image_view(self, view: str) -> None:
+        """Show the image layer through a view-only filter (:mod:`core.views`)."""
+        from core.views import VIEWS
+
+        if view not in VIEWS:
+            raise ValueError(f"unknown image view {view!r}; choose one of {', '.join(VIEWS)}")
+        if view == self.image_view:
+            return
+        self.image_view = view
+        if self.image_item is not None and self.document is not None:
+            self.image_item.setPixmap(QPixmap.fromImage(rgb_qimage(self._view_pixels())))
+
+    def cycle_image_view(self) -> str:
+        """Next view (colour → gray → green → CLAHE → colour); returns its name."""
+        from core.views import VIEWS
+
+        self.set_image_view(VIEWS[(VIEWS.index(self.image_view) + 1) % len(VIEWS)])
+        return self.image_view
 
     def set_texture_class(self, cls: str) -> None:
         if cls != self.texture_class:

@@ -132,3 +132,29 @@ def test_polyline_clicks_then_enter_paint_one_snapped_stroke(window):
     _key(window, Qt.Key.Key_Escape)
     _key(window, Qt.Key.Key_Return)
     assert len(doc.history) == 1
+
+
+def _shown(window) -> np.ndarray:
+    qimage = window.canvas.stack.image_item.pixmap().toImage()
+    qimage = qimage.convertToFormat(qimage.Format.Format_RGB888)
+    rows, cols = qimage.height(), qimage.width()
+    buf = np.frombuffer(qimage.constBits(), np.uint8, count=qimage.sizeInBytes())
+    return buf.reshape(rows, qimage.bytesPerLine())[:, : cols * 3].reshape(rows, cols, 3).copy()
+
+
+def test_image_views_change_only_what_is_shown(window):
+    from core.views import skin_view
+
+    doc = window.canvas.document
+    image = doc.image.copy()
+    gt_before = doc.gt("pore").copy()
+    window.canvas.stack.set_image_view("green")
+    np.testing.assert_array_equal(_shown(window), skin_view(image, "green"))
+    _key(window, Qt.Key.Key_V)  # next: CLAHE
+    assert window.canvas.stack.image_view == "clahe"
+    assert "CLAHE" in window.status.currentMessage()
+    np.testing.assert_array_equal(_shown(window), skin_view(image, "clahe"))
+    _key(window, Qt.Key.Key_V)  # back to colour
+    np.testing.assert_array_equal(_shown(window), image)
+    np.testing.assert_array_equal(doc.image, image)  # the data never changes
+    np.testing.assert_array_equal(doc.gt("pore"), gt_before)
