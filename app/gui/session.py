@@ -45,7 +45,7 @@ def load_document(project: Any, image_id: Any) -> LoadedDocument:
 
     record = project.image(image_id)
     pixels = load_image(record.path).pixels
-    rough = project.load_rough(image_id)
+    rough = project.load_rough_for_editing(image_id)  # own masks in independent mode
     params = project.params(image_id)
     return LoadedDocument(image_id, record, AnnotationDocument(pixels, params=params, rough=rough))
 

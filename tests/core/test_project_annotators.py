@@ -20,10 +20,8 @@ SHAPE = (96, 128)
 
 
 def _drain(gen):
-    last = None
-    for last in gen:
-        pass
-    return last
+    items = list(gen)
+    return items[-1] if items else None
 
 
 @pytest.fixture
