@@ -220,7 +220,9 @@ def agreement_iter(
     for n, rec in enumerate(records, 1):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        found = project.annotations(rec.id)
+        found = {
+            name: project.gt_rough(rec.id, m) for name, m in project.annotations(rec.id).items()
+        }
         if len(found) < 2:
             skipped += 1
             yield Progress(n, len(records), rec.name)

@@ -111,6 +111,11 @@ def build_actions(w: MainWindow) -> None:
     m.addAction(reg.add("class_wrinkle", "&Wrinkle class", lambda: t.set_class("wrinkle"), "W"))
     m.addAction(reg.add("class_pore", "&Pore class", lambda: t.set_class("pore"), "P"))
     m.addAction(reg.add("class_next", "Switch &class", lambda: _tab(t.next_class), "Tab"))
+    m.addAction(
+        reg.add(
+            "class_exclude", "E&xclusion mask (hair, glasses)", lambda: t.set_class("exclude"), "X"
+        )
+    )
     m.addSeparator()
     m.addAction(reg.add("brush_bigger", "Bigger brush", t.grow, "]"))
     m.addAction(reg.add("brush_smaller", "Smaller brush", t.shrink, "["))

@@ -25,6 +25,8 @@ from .overlay import (
     compose_masks,
 )
 
+#: Colour of the exclusion mask in the rough layer (neutral gray, over both classes).
+EXCLUDE_COLOR = "#9e9e9e"
 #: Layers whose buffers are made and filled only while they are visible.
 LAZY_LAYERS = frozenset({"texture", "prediction"})
 
@@ -145,6 +147,8 @@ class LayerStack(QObject):
         return self.image_view
 
     def set_texture_class(self, cls: str) -> None:
+        if cls not in CLASSES:
+            return  # the exclusion mask has no texture map: keep the last class's
         if cls != self.texture_class:
             self.texture_class = cls
             self.render("texture")
@@ -171,7 +175,8 @@ class LayerStack(QObject):
         colors = [self.layers.color(cls) for cls in CLASSES]
         target = self.overlays[name].array
         if name == "rough":
-            target[sl] = compose_masks([doc.rough(cls)[sl] for cls in CLASSES], colors)
+            masks = [doc.rough(cls)[sl] for cls in CLASSES] + [doc.exclude[sl]]
+            target[sl] = compose_masks(masks, [*colors, EXCLUDE_COLOR])
         elif name == "gt":
             target[sl] = compose_magnitudes([doc.gt(cls)[sl] for cls in CLASSES], colors)
         elif name == "texture":

@@ -263,6 +263,7 @@ class AnnotationSession(QObject):
             # "accepted model pre-label" on the move to in progress).
             comment = comment or pending.comment
         masks = {cls: doc.rough(cls).copy() for cls in CLASSES}
+        masks["exclude"] = doc.exclude.copy()  # saved with them (core.project.exclusion)
         save = _PendingSave(doc, doc.revision, comment, next(self._seq))
         self._pending_saves[image_id] = save
         project = self.project

@@ -6,7 +6,7 @@ from typing import Literal
 
 from PySide6.QtCore import QObject, Signal
 
-from core.classes import CLASSES
+from core.classes import CLASSES, LAYER_NAMES
 
 ToolName = Literal["brush", "eraser", "lasso", "pore", "polyline"]
 TOOLS: tuple[ToolName, ...] = ("brush", "eraser", "lasso", "pore", "polyline")
@@ -67,14 +67,16 @@ class ToolState(QObject):
             self.changed.emit()
 
     def set_class(self, cls: str) -> None:
-        if cls not in CLASSES:
-            raise ValueError(f"unknown class {cls!r}; expected one of {', '.join(CLASSES)}")
+        """Paint ``cls``: a class, or ``"exclude"`` (the exclusion mask)."""
+        if cls not in LAYER_NAMES:
+            raise ValueError(f"unknown class {cls!r}; expected one of {', '.join(LAYER_NAMES)}")
         if cls != self._cls:
             self._cls = cls
             self.changed.emit()
 
     def next_class(self) -> None:
-        self.set_class(CLASSES[(CLASSES.index(self._cls) + 1) % len(CLASSES)])
+        i = CLASSES.index(self._cls) if self._cls in CLASSES else -1  # type: ignore[arg-type]
+        self.set_class(CLASSES[(i + 1) % len(CLASSES)])
 
     def set_radius(self, radius: float) -> None:
         radius = self._clamp(radius)

@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.classes import CLASSES
+from core.classes import CLASSES, EXCLUDE
 
+from .layer_stack import EXCLUDE_COLOR
 from .layers import LayersModel
 from .resources import icon
 from .tools import MAX_RADIUS, MIN_RADIUS, TOOLS, ToolState
@@ -67,8 +68,12 @@ class ToolsPanel(QWidget):
         form = QFormLayout()
         cls_row = QHBoxLayout()
         self.class_buttons: dict[str, QRadioButton] = {}
-        for cls in CLASSES:
-            rb = QRadioButton(cls.capitalize())
+        for cls in (*CLASSES, EXCLUDE):
+            rb = QRadioButton("Exclude" if cls == EXCLUDE else cls.capitalize())
+            if cls == EXCLUDE:
+                rb.setToolTip(
+                    "Exclusion mask (X): hair, beard, glasses; removed from both classes' GT"
+                )
             rb.clicked.connect(lambda _c=False, c=cls: tools.set_class(c))
             cls_row.addWidget(rb)
             self.class_buttons[cls] = rb
@@ -109,9 +114,8 @@ class ToolsPanel(QWidget):
         self.tool_buttons[t.tool].setChecked(True)
         for cls, rb in self.class_buttons.items():
             rb.setChecked(cls == t.cls)
-            rb.setStyleSheet(
-                f"QRadioButton {{ color: {self.layers.color(cls)}; font-weight: bold; }}"
-            )
+            color = EXCLUDE_COLOR if cls == EXCLUDE else self.layers.color(cls)
+            rb.setStyleSheet(f"QRadioButton {{ color: {color}; font-weight: bold; }}")
         for w in (self.slider, self.spin):
             w.blockSignals(True)
             w.setValue(t.radius)

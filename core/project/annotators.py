@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.classes import CLASSES
+from core.classes import CLASSES, EXCLUDE
 from core.project.masks import MaskFileError, decode_gray, read_consistent
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ class AnnotatorsMixin:
         def image(self, image_id: int) -> Any: ...
         def get_setting(self, key: str, default: Any = None) -> Any: ...
         def load_rough(self, image_id: int) -> dict[str, np.ndarray]: ...
+        def load_exclusion(self, image_id: int) -> np.ndarray: ...
 
     # -- saving (called by Project.save_rough inside its protocol) --------------------
 
@@ -158,14 +159,19 @@ class AnnotatorsMixin:
 
     def load_rough_for_editing(self, image_id: int) -> dict[str, np.ndarray]:
         """The rough masks the annotation window opens: the newest ones, or with
-        ``annotation.independent`` on, this user's own (empty if they have none)."""
+        ``annotation.independent`` on, this user's own (empty if they have none); plus the
+        image's exclusion mask under ``"exclude"``."""
+        rough: dict[str, np.ndarray]
         if not self.independent():
-            return self.load_rough(image_id)
-        rec = self.image(image_id)
-        mine = self.annotations(image_id).get(self.user)
-        if mine is None:
-            return {c: np.zeros((rec.rows, rec.cols), bool) for c in CLASSES}
-        return mine
+            rough = dict(self.load_rough(image_id))
+        else:
+            rec = self.image(image_id)
+            zeros: dict[str, np.ndarray] = {
+                c: np.zeros((rec.rows, rec.cols), bool) for c in CLASSES
+            }
+            rough = dict(self.annotations(image_id).get(self.user) or zeros)
+        rough[EXCLUDE] = self.load_exclusion(image_id)  # shared by every annotator
+        return rough
 
     def consensus_rough(
         self, image_id: int, *, method: str = "majority"

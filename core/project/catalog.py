@@ -35,6 +35,7 @@ from core.errors import ProjectError
 from core.progress import CancelToken, Progress
 from core.project.annotators import AnnotatorsMixin
 from core.project.assist import AssistMixin
+from core.project.exclusion import ExclusionMixin
 from core.project.lock import WriterLock, current_user
 from core.project.masks import (
     FileStore,
@@ -57,13 +58,14 @@ PROJECT_FORMAT = "skintrace-project"
 SUBFOLDERS = ("images", "masks", "annotators", "prelabels", "models", "exports")
 
 
+_UNSTARTED = (Status.NEW, Status.PRELABELED)
 _IMAGE_COLUMNS = (
     "id, name, path, status, content_hash, rows, cols, size_bytes, copied, "
     "params_json IS NOT NULL, updated_utc"
 )
 
 
-class Project(AssistMixin, AnnotatorsMixin):
+class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
     """An annotation project folder. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
 
     def __init__(
@@ -298,7 +300,8 @@ class Project(AssistMixin, AnnotatorsMixin):
                 return
             for store, table in ((self._masks, "masks"), (self._prelabels, "prelabels")):
                 rows = self._query(f"SELECT image_id, class, sha256 FROM {table}")
-                self.recovered += store.recover({(i, c): h for i, c, h in rows})
+                extra = self._committed_exclusions() if table == "masks" else {}
+                self.recovered += store.recover({(i, c): h for i, c, h in rows} | extra)
             self.recovered += self._annotators.recover(self._committed_annotator_files())
 
     def _now_and_user(self) -> tuple[str, str]:
@@ -458,6 +461,7 @@ class Project(AssistMixin, AnnotatorsMixin):
                 self._masks.saving(image_id) as stage,
                 self._annotators.saving(image_id) as keep,
             ):
+                masks, excluded = self._take_exclusion(image_id, masks, rec, stage)
                 for c, mask in masks.items():
                     check_class(c)
                     arr = np.asarray(mask)
@@ -471,13 +475,14 @@ class Project(AssistMixin, AnnotatorsMixin):
                         continue
                     stage(c, data)
                     staged[c] = (digest, int(np.count_nonzero(arr)))
-                if not staged and rec.status not in (Status.NEW, Status.PRELABELED):
+                if not (staged or excluded) and rec.status not in _UNSTARTED:
                     return
                 # Another annotator's version of a class being replaced is kept.
                 preserved = self._preserve_previous(image_id, staged, keep)
                 with self._tx() as db:
                     now, user = self._now_and_user()
                     self._record_preserved(db, image_id, preserved)
+                    self._record_exclusion(db, image_id, excluded, now, user)
                     for c, (digest, painted) in staged.items():
                         db.execute(
                             "INSERT INTO masks(image_id, class, sha256, painted, revision, "

@@ -126,7 +126,7 @@ def _entries(
         yield DatasetEntry(
             id=ids[rec.id],
             image=pixels,
-            rough=rough,
+            rough=project.gt_rough(rec.id, rough),  # minus the exclusion mask
             status=rec.status.value,
             content_hash=rec.content_hash,
             params=params,

@@ -158,3 +158,26 @@ def test_image_views_change_only_what_is_shown(window):
     np.testing.assert_array_equal(_shown(window), image)
     np.testing.assert_array_equal(doc.image, image)  # the data never changes
     np.testing.assert_array_equal(doc.gt("pore"), gt_before)
+
+
+def test_exclusion_mask_is_painted_with_x_and_saved(window, project_dir, qtbot):
+    from core.project import Project
+
+    canvas, doc = window.canvas, window.canvas.document
+    window.tools.set_tool("pore")
+    _click(canvas, 30, 30)
+    assert doc.gt("pore")[30, 30] > 0
+    window.tools.set_tool("brush")
+    _key(window, Qt.Key.Key_X)
+    assert window.tools.cls == "exclude" and window.tools_panel.class_buttons["exclude"].isChecked()
+    window.tools.set_radius(6)
+    drag(canvas, [(30, 22), (30, 38)])
+    assert doc.exclude[30, 30] and doc.rough("pore")[30, 30]  # the pore's rough stays...
+    assert not doc.gt("pore")[30, 30]  # ...but its GT is gone under the exclusion
+    assert canvas.stack.overlays["rough"].array[30, 25] != 0  # drawn in the rough layer
+    _key(window, Qt.Key.Key_Tab)  # Tab goes back to the classes
+    assert window.tools.cls in ("wrinkle", "pore")
+    window.flush_async()
+    assert window.session.writer.wait_idle(10)
+    with Project.open(project_dir, read_only=True) as p:
+        assert p.load_exclusion(1)[30, 30]
