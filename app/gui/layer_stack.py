@@ -25,8 +25,8 @@ from .overlay import (
     compose_masks,
 )
 
-#: Colour of the exclusion mask in the rough layer (neutral gray, over both classes).
-EXCLUDE_COLOR = "#9e9e9e"
+#: Colour of the exclusion mask in the rough layer (Okabe-Ito bluish green, over both classes).
+EXCLUDE_COLOR = "#009E73"
 #: Layers whose buffers are made and filled only while they are visible.
 LAZY_LAYERS = frozenset({"texture", "prediction"})
 
