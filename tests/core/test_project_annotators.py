@@ -83,8 +83,7 @@ def test_a_schema_2_catalog_is_upgraded_and_keeps_its_masks(root):
     # Make it the schema-2 file an older SkinTrace wrote.
     conn = sqlite3.connect(root / "catalog.sqlite", isolation_level=None)
     conn.executescript(
-        "BEGIN; DROP TABLE annotator_masks; DROP TABLE exclusions; "
-        "PRAGMA user_version = 2; COMMIT;"
+        "BEGIN; DROP TABLE annotator_masks; DROP TABLE exclusions; PRAGMA user_version = 2; COMMIT;"
     )
     conn.close()
     with Project.open(root, user="bob") as p:
