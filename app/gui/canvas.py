@@ -46,6 +46,7 @@ from .tools import ToolState
 MIN_ZOOM = 0.02
 MAX_ZOOM = 64.0
 WHEEL_STEP = 1.2  # zoom factor per wheel notch (120 units)
+BOX_IN_WORKER = 1_000_000  # pore boxes larger than this (px²) are searched on a worker
 
 
 class ImageCanvas(QGraphicsView):
@@ -402,27 +403,45 @@ class ImageCanvas(QGraphicsView):
 
     def _add_pores(self, box: tuple[float, float, float, float], *, in_box: bool) -> None:
         """Click: the pore under the cursor; Shift+drag: every pore in the box above the
-        current threshold. Either way one undo step of the active class."""
-        from core.tools import blob_region
-
+        current threshold. Either way one undo step of the pore class. A box over 1 Mpx
+        is searched on a worker thread so the window stays responsive."""
         doc = self.document
         if doc is None:
             return
         finder = self._pore_finder()
-        if in_box:
-            texture = doc.textures["pore"]  # Eq. 2 at the current threshold
-            blobs = finder.in_box(*box, texture=texture)
-            label = f"{len(blobs)} pores"
-        else:
+        if not in_box:
             blob = finder.at(box[2], box[3])
-            blobs = [] if blob is None else [blob]
-            label = "pore"
+            self._apply_pores(doc, [] if blob is None else [blob], in_box=False)
+            return
+        texture = doc.textures["pore"]  # Eq. 2 at the current threshold
+
+        def search() -> list[Any]:
+            return list(finder.in_box(*box, texture=texture))
+
+        if abs(box[2] - box[0]) * abs(box[3] - box[1]) <= BOX_IN_WORKER:
+            self._apply_pores(doc, search(), in_box=True)
+            return
+        from .workers import run_function
+
+        self.toolMessage.emit("finding the pores in the box…")
+        run_function(
+            search,
+            on_done=lambda blobs: self._apply_pores(doc, blobs, in_box=True),
+            on_error=lambda message: self.toolMessage.emit(f"pore search failed: {message}"),
+        )
+
+    def _apply_pores(self, doc: Any, blobs: list[Any], *, in_box: bool) -> None:
+        from core.tools import blob_region
+
+        if doc is not self.document or not self.editable:
+            return  # another image was opened, or editing stopped, while searching
         hit = blob_region(doc.shape, blobs)
         if hit is None:
             self.toolMessage.emit(
                 "no pore above the threshold in the box" if in_box else "no pore under the cursor"
             )
             return
+        label = f"{len(blobs)} pores" if in_box else "pore"
         doc.add_region("pore", hit[0], hit[1], label=label)
         self.toolMessage.emit(f"added {label}" if in_box else "added a pore")
 

@@ -181,3 +181,19 @@ def test_exclusion_mask_is_painted_with_x_and_saved(window, project_dir, qtbot):
     assert window.session.writer.wait_idle(10)
     with Project.open(project_dir, read_only=True) as p:
         assert p.load_exclusion(1)[30, 30]
+
+
+def test_a_large_pore_box_is_searched_on_a_worker(window, qtbot, monkeypatch):
+    import app.gui.canvas as canvas_module
+
+    monkeypatch.setattr(canvas_module, "BOX_IN_WORKER", 100)  # every box "large"
+    canvas, doc = window.canvas, window.canvas.document
+    window.tools.set_tool("pore")
+    vp, shift = canvas.viewport(), Qt.KeyboardModifier.ShiftModifier
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, shift, widget_point(canvas, 20, 20))
+    QTest.mouseMove(vp, widget_point(canvas, 55, 60))
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, shift, widget_point(canvas, 55, 60))
+    assert "finding the pores" in window.status.currentMessage()
+    qtbot.waitUntil(lambda: len(doc.history) == 1, timeout=10000)
+    assert all(doc.rough("pore")[r, c] for r, c in PORES[:3])
+    assert doc.history[0].label == "3 pores"
