@@ -27,6 +27,8 @@ from .overlay import (
     compose_rough,
 )
 
+#: Colour of the exclusion mask in the rough layer (Okabe-Ito bluish green, over both classes).
+EXCLUDE_COLOR = "#009E73"
 #: Layers whose buffers are made and filled only while they are visible.
 LAZY_LAYERS = frozenset({"texture", "prediction"})
 
@@ -65,6 +67,7 @@ class LayerStack(QObject):
         self.layers = layers
         self.document: Any = None
         self.texture_class: str = CLASSES[0]
+        self.image_view: str = "colour"  # a core.views view of the image layer
         self._texture_u8: dict[str, np.ndarray] = {}
         self.image_item: QGraphicsPixmapItem | None = None
         self.overlays: dict[str, OverlayImage] = {}
@@ -88,7 +91,7 @@ class LayerStack(QObject):
         self.document = document
         if document is None:
             return
-        self.image_item = QGraphicsPixmapItem(QPixmap.fromImage(rgb_qimage(document.image)))
+        self.image_item = QGraphicsPixmapItem(QPixmap.fromImage(rgb_qimage(self._view_pixels())))
         self.image_item.setZValue(0)
         self.scene.addItem(self.image_item)
         for name in ("rough", "gt"):
@@ -130,7 +133,34 @@ class LayerStack(QObject):
             self._texture_u8.clear()
             self.render_all()
 
+    def _view_pixels(self) -> np.ndarray:
+        from core.views import skin_view
+
+        doc = self.document
+        return doc.image if self.image_view == "colour" else skin_view(doc.image, self.image_view)
+
+    def set_image_view(self, view: str) -> None:
+        """Show the image layer through a view-only filter (:mod:`core.views`)."""
+        from core.views import VIEWS
+
+        if view not in VIEWS:
+            raise ValueError(f"unknown image view {view!r}; choose one of {', '.join(VIEWS)}")
+        if view == self.image_view:
+            return
+        self.image_view = view
+        if self.image_item is not None and self.document is not None:
+            self.image_item.setPixmap(QPixmap.fromImage(rgb_qimage(self._view_pixels())))
+
+    def cycle_image_view(self) -> str:
+        """Next view (colour → gray → green → CLAHE → colour); returns its name."""
+        from core.views import VIEWS
+
+        self.set_image_view(VIEWS[(VIEWS.index(self.image_view) + 1) % len(VIEWS)])
+        return self.image_view
+
     def set_texture_class(self, cls: str) -> None:
+        if cls not in CLASSES:
+            return  # the exclusion mask has no texture map: keep the last class's
         if cls != self.texture_class:
             self.texture_class = cls
             self.render("texture")
@@ -162,8 +192,9 @@ class LayerStack(QObject):
             r0, r1 = max(0, sl[0].start - 1), min(rows, sl[0].stop + 1)
             c0, c1 = max(0, sl[1].start - 1), min(cols, sl[1].stop + 1)
             context = (slice(r0, r1), slice(c0, c1))
-            masks = [np.pad(doc.rough(cls)[context], 1, mode="edge") for cls in CLASSES]
-            styled = compose_rough(masks, colors, origin=(r0, c0), pad=1)
+            layers = [doc.rough(cls)[context] for cls in CLASSES] + [doc.exclude[context]]
+            masks = [np.pad(m, 1, mode="edge") for m in layers]
+            styled = compose_rough(masks, [*colors, EXCLUDE_COLOR], origin=(r0, c0), pad=1)
             target[sl] = styled[
                 sl[0].start - r0 : sl[0].stop - r0, sl[1].start - c0 : sl[1].stop - c0
             ]

@@ -52,7 +52,17 @@ if TYPE_CHECKING:
 #: Window shortcuts review mode displaces while it is on, and their stand-ins ("" = none).
 DISPLACED = {"toggle_rough": "Shift+R", "undo": ""}
 #: Window actions that paint: off in review mode.
-PAINT_ACTIONS = ("tool_brush", "tool_eraser", "tool_lasso", "clear_class", "prelabel_to_rough")
+PAINT_ACTIONS = (
+    "tool_brush",
+    "tool_eraser",
+    "tool_lasso",
+    "tool_pore",
+    "tool_polyline",
+    "toggle_snap",
+    "class_exclude",
+    "clear_class",
+    "prelabel_to_rough",
+)
 
 
 class ReviewController(QObject):

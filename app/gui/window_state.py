@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings
 
-from core.classes import CLASSES
+from core.classes import CLASSES, LAYER_NAMES
 
 from .layers import LAYERS
 from .tools import TOOLS
@@ -102,7 +102,7 @@ def load(root: str | Path) -> WindowState | None:
             image_id=data.get("image_id"),
             view=(float(view[0]), float(view[1]), float(view[2])) if view else None,
             tool=data.get("tool") if data.get("tool") in TOOLS else "brush",
-            cls=data.get("cls") if data.get("cls") in CLASSES else CLASSES[0],
+            cls=data.get("cls") if data.get("cls") in LAYER_NAMES else CLASSES[0],
             radius=int(data["radius"]) if data.get("radius") is not None else None,
             layers=layers,
         )
