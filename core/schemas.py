@@ -170,7 +170,10 @@ def describe(exc: ValidationError) -> str:
     """One line for a pydantic error: the first problem's field, message and value."""
     errors = exc.errors(include_url=False)
     first = errors[0]
-    where = ".".join(str(part) for part in first["loc"]) or "document"
+    where = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
+    ).lstrip(".")
+    where = where or "document"
     value = first.get("input")
     shown = repr(value)
     if len(shown) > 60:
