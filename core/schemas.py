@@ -12,12 +12,15 @@ checks. No torch and no Qt here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from core.bounded import MAX_CONFIG_BYTES, TensorEntry, read_safetensors_header
 from core.classes import CLASSES
-from core.errors import SkinTraceError
+from core.errors import CheckpointError, SkinTraceError
+from core.formats import read_versioned_json
 from core.model.spec import (
     IN_CHANNELS,
     MAX_CHANNELS,
@@ -33,6 +36,14 @@ MAX_SIDE = 65_536
 MAX_ITEMS = 1_000_000
 #: Longest relative path in a manifest.
 MAX_PATH = 1024
+
+#: A checkpoint folder: ``config.json`` (this format) + ``model.safetensors``.
+CHECKPOINT_FORMAT = "skintrace-checkpoint"
+CHECKPOINT_VERSION = 1
+CHECKPOINT_CONFIG = "config.json"
+CHECKPOINT_WEIGHTS = "model.safetensors"
+#: Largest weights file read (the widest network the registry allows is ~2.4 GB).
+MAX_WEIGHTS_BYTES = 4 << 30
 
 ClassName = Literal["wrinkle", "pore"]
 #: A mask level on the 0-255 magnitude scale: ``map >= level`` is the mask.
@@ -210,3 +221,50 @@ def validate(
 def validate_metrics(data: Any, *, what: str, error: type[SkinTraceError]) -> dict[str, Any]:
     """A model's metrics as a flat dict of JSON scalars (strings at most 4096 characters)."""
     return dict(validate(ModelMetrics, {"metrics": data}, what=what, error=error).metrics)
+
+
+# ----------------------------------------------------------------------------- checkpoint folders
+
+
+def read_checkpoint_document(
+    folder: Path, *, error: type[SkinTraceError] = CheckpointError
+) -> tuple[CheckpointDocument, dict[str, Any]]:
+    """Read and validate ``folder/config.json``: the schema object and the raw document."""
+    cfg = folder / CHECKPOINT_CONFIG
+    document = read_versioned_json(
+        cfg,
+        format_name=CHECKPOINT_FORMAT,
+        version=CHECKPOINT_VERSION,
+        error=error,
+        kind="SkinTrace checkpoint",
+        advice="update SkinTrace or retrain",
+        max_bytes=MAX_CONFIG_BYTES,
+    )
+    return validate(CheckpointDocument, document, what=str(cfg), error=error), document
+
+
+def check_checkpoint_folder(
+    folder: str | Path, *, error: type[SkinTraceError] = CheckpointError
+) -> tuple[CheckpointDocument, dict[str, TensorEntry]]:
+    """Torch-free check of a checkpoint folder handed over by any storage.
+
+    ``config.json`` is validated (:class:`CheckpointDocument`) and the weights file
+    must be a regular file inside the folder whose safetensors header matches its size
+    (:func:`core.bounded.read_safetensors_header`). That the tensors fit the network the
+    config describes is checked by :func:`core.model.checkpoint.verify_checkpoint`,
+    which needs torch.
+
+    Returns
+    -------
+    (CheckpointDocument, dict[str, TensorEntry])
+        The validated config and the declared tensors.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise error(f"checkpoint folder not found: {folder}")
+    doc, _ = read_checkpoint_document(folder, error=error)
+    weights = folder / CHECKPOINT_WEIGHTS
+    if not weights.exists() and not weights.is_symlink():
+        raise error(f"{folder} is incomplete: {CHECKPOINT_WEIGHTS} is missing")
+    header = read_safetensors_header(weights, error=error, max_bytes=MAX_WEIGHTS_BYTES, root=folder)
+    return doc, header

@@ -38,18 +38,23 @@ from core.atomic import (
     previous_folder,
     replace_folder,
 )
-from core.bounded import MAX_CONFIG_BYTES, TensorEntry, read_bytes_bounded, read_safetensors_header
+from core.bounded import TensorEntry, read_bytes_bounded
 from core.errors import CheckpointError, SettingError
-from core.formats import read_versioned_json
 from core.model.registry import count_parameters, create_model, model_config
-from core.schemas import CheckpointDocument, validate
+from core.schemas import (
+    CHECKPOINT_CONFIG,
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    CHECKPOINT_WEIGHTS,
+    MAX_WEIGHTS_BYTES,
+    check_checkpoint_folder,
+    read_checkpoint_document,
+)
 
-FORMAT = "skintrace-checkpoint"
-FORMAT_VERSION = 1
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
-#: Largest weights file read (the widest network the registry allows is ~2.4 GB).
-MAX_WEIGHTS_BYTES = 4 << 30
+FORMAT = CHECKPOINT_FORMAT
+FORMAT_VERSION = CHECKPOINT_VERSION
+WEIGHTS = CHECKPOINT_WEIGHTS
+CONFIG = CHECKPOINT_CONFIG
 
 #: safetensors dtype names of the torch dtypes a state dict holds.
 _DTYPES = {
@@ -163,17 +168,7 @@ def _resolve(directory: str | os.PathLike[str]) -> Path:
 def read_checkpoint_info(directory: str | os.PathLike[str]) -> CheckpointInfo:
     """Read and validate ``config.json`` of a checkpoint folder (no weights loaded)."""
     path = _resolve(directory)
-    cfg = path / CONFIG
-    document = read_versioned_json(
-        cfg,
-        format_name=FORMAT,
-        version=FORMAT_VERSION,
-        error=CheckpointError,
-        kind="SkinTrace checkpoint",
-        advice="update SkinTrace or retrain",
-        max_bytes=MAX_CONFIG_BYTES,
-    )
-    doc = validate(CheckpointDocument, document, what=str(cfg), error=CheckpointError)
+    doc, document = read_checkpoint_document(path)
     name = doc.name
     metadata = dict(document.get("metadata") or {})  # validated above; kept as written
     try:
@@ -246,12 +241,7 @@ def verify_checkpoint(directory: str | os.PathLike[str]) -> CheckpointInfo:
         With one line naming the file and what is wrong.
     """
     info = read_checkpoint_info(directory)
-    weights = info.path / WEIGHTS
-    if not weights.exists() and not weights.is_symlink():
-        raise CheckpointError(f"{info.path} is incomplete: {WEIGHTS} is missing")
-    header = read_safetensors_header(
-        weights, error=CheckpointError, max_bytes=MAX_WEIGHTS_BYTES, root=info.path
-    )
+    _, header = check_checkpoint_folder(info.path)
     _match(info, header, expected_tensors(info.name, info.config))
     return info
 
