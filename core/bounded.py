@@ -278,9 +278,9 @@ def _entry(path: Path, name: str, raw: Any, error: type[SkinTraceError]) -> Tens
         or offsets[1] < offsets[0]
     ):
         raise error(f"{bad} has byte range {offsets!r}")
-    nbytes = math.prod(shape) * DTYPE_SIZES[dtype]
+    nbytes = math.prod(shape) * DTYPE_SIZES[str(dtype)]
     if offsets[1] - offsets[0] != nbytes:
         raise error(
             f"{bad} declares shape {shape} ({nbytes} bytes) but a {offsets[1] - offsets[0]}-byte range"
         )
-    return TensorEntry(dtype, tuple(shape), offsets[0], offsets[1])
+    return TensorEntry(str(dtype), tuple(shape), offsets[0], offsets[1])

@@ -385,19 +385,8 @@ def rollback(project: Any, model_id: int | None = None) -> Any:
         current one (from the project's log of current models), or the baselines when
         the current model was the first.
     """
-    current = project.current_model()
     if model_id is None:
-        if current is None:
-            raise RetrainError("there is no current model to roll back from")
-        # The log is a stack of current models: pop the current one (and repeats of it)
-        # and go back to the one below it, or to the baselines when it was the first.
-        log = list(project.get_setting(SETTING_LOG, []) or [])
-        while log and log[-1] == current.id:
-            log.pop()
-        known = {m.id for m in project.models()}
-        while log and log[-1] not in known:
-            log.pop()
-        target = log[-1] if log else None
+        target, log = _rollback_target(project)
         if target is not None:
             _check_usable(project, target)
         project.set_current_model(target)
@@ -408,6 +397,26 @@ def rollback(project: Any, model_id: int | None = None) -> Any:
     _check_usable(project, model_id)
     make_current(project, model_id)
     return project.current_model()
+
+
+def rollback_target(project: Any) -> int | None:
+    """The model :func:`rollback` without ``model_id`` goes back to (None: the baselines)."""
+    return _rollback_target(project)[0]
+
+
+def _rollback_target(project: Any) -> tuple[int | None, list[Any]]:
+    current = project.current_model()
+    if current is None:
+        raise RetrainError("there is no current model to roll back from")
+    # The log is a stack of current models: pop the current one (and repeats of it)
+    # and go back to the one below it, or to the baselines when it was the first.
+    log = list(project.get_setting(SETTING_LOG, []) or [])
+    while log and log[-1] == current.id:
+        log.pop()
+    known = {m.id for m in project.models()}
+    while log and log[-1] not in known:
+        log.pop()
+    return (log[-1] if log else None), log
 
 
 def _check_usable(project: Any, model_id: int) -> None:

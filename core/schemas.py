@@ -12,6 +12,7 @@ checks. No torch and no Qt here.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -22,12 +23,10 @@ from core.classes import CLASSES
 from core.errors import CheckpointError, SkinTraceError
 from core.formats import read_versioned_json
 from core.model.spec import (
-    IN_CHANNELS,
     MAX_CHANNELS,
     MAX_WIDTH,
     MAX_ZERO_PAD,
     NET_NAMES,
-    OUT_CHANNELS,
 )
 
 #: Largest image side a manifest may declare (rows, cols), in pixels.
@@ -84,8 +83,8 @@ class CheckpointConfig(_Strict):
     """The ``config`` section of a checkpoint: RGB in, one map per class out."""
 
     width: Width
-    in_channels: Literal[3] = IN_CHANNELS
-    out_channels: Literal[2] = OUT_CHANNELS
+    in_channels: Literal[3] = 3  # IN_CHANNELS
+    out_channels: Literal[2] = 2  # OUT_CHANNELS
     zero_pad: ZeroPad | None = None
 
 
@@ -244,7 +243,7 @@ def read_checkpoint_document(
 
 
 def check_checkpoint_folder(
-    folder: str | Path, *, error: type[SkinTraceError] = CheckpointError
+    folder: str | os.PathLike[str], *, error: type[SkinTraceError] = CheckpointError
 ) -> tuple[CheckpointDocument, dict[str, TensorEntry]]:
     """Torch-free check of a checkpoint folder handed over by any storage.
 
