@@ -15,18 +15,20 @@ import functools
 import os
 import resource
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from core.errors import SkinTraceError
+from core.errors import SettingError, SkinTraceError
 from core.model.registry import create_model, model_config
 
 #: Bytes per value: estimates assume float32 (mixed precision only makes them smaller).
 BYTES_PER_VALUE = 4
+#: Side of the input actually traced on the meta device; larger tiles are scaled from it.
+REFERENCE_SIDE = 512
 #: Share of the available memory a model may plan to use (the rest: images, Python, Qt).
 USABLE_SHARE = 0.9
 
@@ -120,7 +122,15 @@ def estimate(
         Parameters and bytes, assuming float32.
     """
     full = model_config(name, **config)
-    return _estimate(name, tuple(sorted(full.items())), int(tile), int(batch_size), training)
+    if tile < 1 or batch_size < 1:
+        raise SettingError(f"tile and batch size must be >= 1, got {tile} and {batch_size}")
+    # Activations grow with the pixel count and the batch: measure one input of at most
+    # REFERENCE_SIDE px and scale, so an absurd tile or batch is refused, not simulated.
+    ref = min(int(tile), REFERENCE_SIDE)
+    base = _estimate(name, tuple(sorted(full.items())), ref, 1, training)
+    pad = int(full.get("zero_pad") or 0)
+    scale = batch_size * ((tile + 2 * pad) / (ref + 2 * pad)) ** 2
+    return replace(base, activation_bytes=int(base.activation_bytes * scale))
 
 
 def cpu_available_bytes(*, meminfo: Path = MEMINFO) -> int:

@@ -155,9 +155,9 @@ def _check_training_memory(
         model_opts,
         device=device,
         tile=math.isqrt(pixels - 1) + 1,
-        batch_size=cfg.batch_size,
+        batch_size=min(cfg.batch_size, len(items)),
         training=True,
-        what=f"training {cfg.model} with batches of {cfg.batch_size}",
+        what=f"training {cfg.model} with batches of {min(cfg.batch_size, len(items))}",
         advice="lower --batch-size or --width, or use a machine with more memory",
     )
 
