@@ -9,6 +9,8 @@ import struct
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from safetensors.torch import save as st_save
 
 from core.bounded import (
@@ -46,6 +48,31 @@ def _tiny(path, **config):
 )
 def test_json_depth_counts_nesting_without_recursion(text, depth):
     assert json_depth(text) == depth
+
+
+def _depth(value) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+_tricky = st.text(alphabet='[]{}"\\ab\n', max_size=8)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    st.recursive(
+        st.none() | st.integers() | _tricky,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_tricky, inner, max_size=3),
+        max_leaves=12,
+    )
+)
+def test_json_depth_matches_the_parsed_structure(value):
+    # Strings full of brackets, quotes and backslashes never fool the scan.
+    assert json_depth(json.dumps(value)) == _depth(value)
+    assert json_depth(json.dumps(value, ensure_ascii=False, indent=1)) == _depth(value)
 
 
 @pytest.mark.parametrize(
