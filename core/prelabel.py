@@ -19,7 +19,6 @@ source (loaded lazily through :mod:`core.model`).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -136,14 +135,15 @@ def mask_levels(source: PrelabelSource) -> dict[str, float]:
     torch; see :mod:`core.model.masks`); baseline maps are 0/255, split at 128.
     """
     from core.model.masks import DEFAULT_MASK_LEVEL
+    from core.schemas import read_checkpoint_document
 
     if source.kind != "model" or source.checkpoint is None:
         return dict.fromkeys(CLASSES, 128.0)
-    try:
-        config = json.loads((source.checkpoint / "config.json").read_text(encoding="utf-8"))
-        stored = config.get("metadata", {}).get("mask_levels") or {}
-    except (OSError, ValueError, AttributeError):
-        stored = {}
+    try:  # validated (core.schemas): levels are numbers in (0, 255] or absent
+        doc, _ = read_checkpoint_document(source.checkpoint)
+        stored: dict[str, float] = dict(doc.metadata.mask_levels or {})
+    except SkinTraceError:
+        stored = {}  # the model itself is refused when it is loaded, with the reason
     return {c: float(stored.get(c, DEFAULT_MASK_LEVEL)) for c in CLASSES}
 
 

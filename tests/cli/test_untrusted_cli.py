@@ -201,3 +201,26 @@ def test_the_valid_source_checkpoint_still_predicts(sources, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["predict", str(ck), str(image), "--out", str(out), *CPU]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["face_pore.png", "face_wrinkle.png"]
+
+
+def test_train_refuses_an_absurd_width_before_reading_anything_else(sources, tmp_path, capsys):
+    from app.cli import model_cmds
+    from core.model.spec import MAX_WIDTH
+
+    assert model_cmds.MAX_WIDTH == MAX_WIDTH  # the --help text says the real limit
+    _, _, dataset = sources
+    out = tmp_path / "run"
+    argv = ["train", str(dataset), "--out", str(out), "--width", "100000", *CPU]
+    _one_line_failure(capsys, main(argv), "width: Input should be less than or equal to 256")
+    assert not out.exists()
+
+
+def test_running_out_of_memory_anyway_is_one_line(sources, tmp_path, capsys, monkeypatch):
+    ck, image, _ = sources
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr("core.model.infer.Predictor.__init__", exhausted)
+    rc = main(["predict", str(ck), str(image), "--out", str(tmp_path / "out"), *CPU])
+    _one_line_failure(capsys, rc, "predict ran out of memory; lower --batch-size")
