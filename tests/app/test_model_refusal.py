@@ -103,3 +103,39 @@ def test_roll_back_refuses_a_previous_model_whose_weights_were_truncated(qtbot, 
     qtbot.wait(50)
     assert view.current_id == second
     w.close()
+
+
+def test_background_retraining_refuses_a_bad_candidate_and_keeps_the_current_model(qtbot, tmp_path):
+    from core.retrain import new_run
+
+    root = make_project(tmp_path, count=2, shape=SHAPE)
+    with Project.open(root) as p:
+        good = register_model(p, _checkpoint(root / "models" / "a", -3.0), _decision(0.2))
+    w = open_window(qtbot, root, ahead=False)
+    controller = w.training
+    run = new_run(w.session.project)
+    # The evaluation scored the candidate, then its config was replaced (a copy from
+    # elsewhere, a second process): registration checks the folder again.
+    _checkpoint(run.candidate, -1.0)
+    _break_width(run.candidate)
+    current = w.session.project.current_model().path
+    report = {
+        "dataset": "d",
+        "split": "val",
+        "images": 3,
+        "results": [
+            {"method": "m", "source": str(run.candidate), "iou": {"wrinkle": 0.9, "pore": 0.9}},
+            {"method": "m", "source": str(current), "iou": {"wrinkle": 0.1, "pore": 0.1}},
+        ],
+    }
+    run.evaluation.parent.mkdir(parents=True, exist_ok=True)
+    run.evaluation.write_text(json.dumps(report))
+    controller.run, controller._current_path, controller.state = run, current, "evaluating"
+    with qtbot.waitSignal(controller.finished, timeout=10000) as blocker:
+        controller._evaluation_finished(0, None)
+    result = blocker.args[0]
+    assert result["outcome"] == "failed" and "config.width" in result["message"]
+    assert any("Retraining failed" in m and "config.width" in m for m in w.messages)
+    assert w.session.project.current_model().id == good
+    assert [m.id for m in w.session.project.models()] == [good]
+    w.close()
