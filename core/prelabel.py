@@ -141,7 +141,7 @@ def mask_levels(source: PrelabelSource) -> dict[str, float]:
         return dict.fromkeys(CLASSES, 128.0)
     try:  # validated (core.schemas): levels are numbers in (0, 255] or absent
         doc, _ = read_checkpoint_document(source.checkpoint)
-        stored: dict[str, float] = dict(doc.metadata.mask_levels or {})
+        stored: dict[str, float] = {str(c): v for c, v in (doc.metadata.mask_levels or {}).items()}
     except SkinTraceError:
         stored = {}  # the model itself is refused when it is loaded, with the reason
     return {c: float(stored.get(c, DEFAULT_MASK_LEVEL)) for c in CLASSES}

@@ -31,7 +31,7 @@ from core.bounded import MAX_MANIFEST_BYTES, read_json_bounded
 from core.classes import CLASSES
 from core.errors import SkinTraceError
 from core.progress import CancelToken, Progress
-from core.schemas import check_checkpoint_folder
+from core.schemas import RetrainOptions, check_checkpoint_folder, validate
 
 #: Project settings used here (all optional).
 SETTING_AFTER = "retrain.after_accepted"  # retrain after N newly accepted images (0: never)
@@ -64,13 +64,14 @@ class TrainOptions:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> TrainOptions:
-        known = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__}
-        opts = cls(**known)
-        if opts.epochs < 1 or opts.batch_size < 1 or opts.patience < 1:
-            raise RetrainError("retraining needs epochs, batch size and patience of at least 1")
-        if opts.width is not None and opts.width < 1:
-            raise RetrainError(f"model width must be positive, got {opts.width}")
-        return opts
+        """Options from the project setting; validated (:class:`core.schemas.RetrainOptions`)."""
+        checked = validate(
+            RetrainOptions,
+            {} if d is None else d,
+            what=f"project setting {SETTING_OPTIONS!r}",
+            error=RetrainError,
+        )
+        return cls(**checked.model_dump())
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

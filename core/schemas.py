@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from core.bounded import MAX_CONFIG_BYTES, TensorEntry, read_safetensors_header
-from core.classes import CLASSES
+from core.classes import CLASSES, ClassName
 from core.errors import CheckpointError, SkinTraceError
 from core.formats import read_versioned_json
 from core.model.spec import (
@@ -44,7 +44,6 @@ CHECKPOINT_WEIGHTS = "model.safetensors"
 #: Largest weights file read (the widest network the registry allows is ~2.4 GB).
 MAX_WEIGHTS_BYTES = 4 << 30
 
-ClassName = Literal["wrinkle", "pore"]
 #: A mask level on the 0-255 magnitude scale: ``map >= level`` is the mask.
 MaskLevel = Annotated[float, Field(gt=0, le=255)]
 Width = Annotated[int, Field(ge=1, le=MAX_WIDTH)]
@@ -53,6 +52,12 @@ Channels = Annotated[int, Field(ge=1, le=MAX_CHANNELS)]
 ShortText = Annotated[str, Field(max_length=4096)]
 JsonScalar = bool | int | float | ShortText | None
 RelPath = Annotated[str, Field(min_length=1, max_length=MAX_PATH)]
+
+
+def _known_net(value: str) -> str:
+    if value not in NET_NAMES:
+        raise ValueError(f"unknown model; this SkinTrace has {', '.join(NET_NAMES)}")
+    return value
 
 
 class _Strict(BaseModel):
@@ -111,9 +116,7 @@ class CheckpointDocument(_Strict):
     @field_validator("name")
     @classmethod
     def _known_net(cls, value: str) -> str:
-        if value not in NET_NAMES:
-            raise ValueError(f"unknown model; this SkinTrace has {', '.join(NET_NAMES)}")
-        return value
+        return _known_net(value)
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -169,6 +172,27 @@ class ModelMetrics(BaseModel):
 
     model_config = ConfigDict(strict=True, allow_inf_nan=False)
     metrics: dict[ShortText, JsonScalar]
+
+
+class RetrainOptions(BaseModel):
+    """The project setting ``retrain.options`` (unknown keys ignored, as older versions wrote)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    model: str = "proposed"
+    width: Width | None = None
+    epochs: Annotated[int, Field(ge=1, le=100_000)] = 30
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = 4
+    patience: Annotated[int, Field(ge=1, le=100_000)] = 10
+    device: Annotated[str, Field(max_length=32)] = "auto"
+    threads: Annotated[int, Field(ge=1, le=4096)] | None = None
+    seed: int = 0
+    beat_baselines: bool = True
+
+    @field_validator("model")
+    @classmethod
+    def _known_net(cls, value: str) -> str:
+        return _known_net(value)
 
 
 # ----------------------------------------------------------------------------- validation
