@@ -134,14 +134,20 @@ def mask_levels(source: PrelabelSource) -> dict[str, float]:
     A model's levels are stored in its checkpoint's ``config.json`` (read as JSON, no
     torch; see :mod:`core.model.masks`); baseline maps are 0/255, split at 128.
     """
+    from core.bounded import MAX_CONFIG_BYTES, read_json_bounded
     from core.model.masks import DEFAULT_MASK_LEVEL
-    from core.schemas import read_checkpoint_document
+    from core.schemas import CheckpointMetadata, validate
 
     if source.kind != "model" or source.checkpoint is None:
         return dict.fromkeys(CLASSES, 128.0)
-    try:  # validated (core.schemas): levels are numbers in (0, 255] or absent
-        doc, _ = read_checkpoint_document(source.checkpoint)
-        stored: dict[str, float] = {str(c): v for c, v in (doc.metadata.mask_levels or {}).items()}
+    folder = source.checkpoint
+    try:  # bounded and validated (core.schemas): levels are numbers in (0, 255] or absent
+        document = read_json_bounded(
+            folder / "config.json", error=SkinTraceError, max_bytes=MAX_CONFIG_BYTES, root=folder
+        )
+        meta = (document.get("metadata") or {}) if isinstance(document, dict) else {}
+        levels = validate(CheckpointMetadata, meta, what=str(folder)).mask_levels or {}
+        stored: dict[str, float] = {str(c): v for c, v in levels.items()}
     except SkinTraceError:
         stored = {}  # the model itself is refused when it is loaded, with the reason
     return {c: float(stored.get(c, DEFAULT_MASK_LEVEL)) for c in CLASSES}
