@@ -209,7 +209,7 @@ class ModelHistoryView(QWidget):
             make_current(project, model_id)
             return model_id
 
-        self._verify_then(path, f"The checkpoint {path}", register)
+        self._verify_then(path, "The checkpoint", register)
 
     def _verify_then(self, path: Path, label: str, job: Callable[[], Any]) -> None:
         """Verify ``path`` on a worker thread; then write ``job``, or refuse with a message."""
