@@ -1,6 +1,7 @@
 """What validating untrusted checkpoints and datasets costs, and how good the memory estimate is.
 
-1. Memory estimate (core.model.memory.estimate) vs the real peak of one forward pass:
+1. Memory estimate (core.model.memory.estimate: parameters counted on the meta device,
+   activations from per-pixel coefficients) vs the real peak of one forward pass:
    on the CPU the peak resident memory (VmHWM after resetting it through
    /proc/self/clear_refs, minus VmRSS before), on CUDA ``max_memory_allocated``.
    Batch 1, fp32, no_grad, full-width networks. Median time of one estimate (cached
@@ -89,7 +90,7 @@ def bench_estimate(tiles: list[int], runs: int) -> list[dict]:
         for tile in tiles:
             times = []
             for _ in range(runs):
-                memory._estimate.cache_clear()
+                memory._weights.cache_clear()
                 t0 = time.perf_counter()
                 est = memory.estimate(name, {}, tile=tile)
                 times.append(time.perf_counter() - t0)

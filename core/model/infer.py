@@ -16,7 +16,7 @@ import torch
 
 from core.classes import CLASSES
 from core.errors import CheckpointError, SettingError, SkinTraceError
-from core.model.checkpoint import load_checkpoint, read_checkpoint_info
+from core.model.checkpoint import load_checkpoint, verify_checkpoint
 from core.model.device import amp_dtype, resolve_device, set_threads
 from core.model.masks import DEFAULT_MASK_LEVEL, maps_to_masks
 from core.model.memory import check_memory
@@ -104,8 +104,9 @@ class Predictor:
             raise SettingError(f"need tile >= 32 and 0 <= overlap < tile/2, got {tile}, {overlap}")
         set_threads(threads)
         self.device = resolve_device(device)
-        # Validate the config and plan the memory before any tensor is allocated.
-        info = read_checkpoint_info(checkpoint_dir)
+        # Validate config and weights header, then plan the memory, before any tensor
+        # is allocated (the header check is cheap; the estimate traces the network).
+        info = verify_checkpoint(checkpoint_dir)
         pad = int(info.config.get("zero_pad") or 0)
         if pad > tile:
             raise CheckpointError(

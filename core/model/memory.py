@@ -2,11 +2,16 @@
 
 A checkpoint from elsewhere may declare a network far too large for this machine.
 :func:`estimate` builds the network on torch's ``meta`` device (shapes only, no memory)
-and runs one forward pass there at the tile size, tracking the bytes of the tensors alive
-at each step: the peak is the activation memory of inference; for training every output
-is kept for the backward pass, and weights count four times (weights, gradients, two Adam
-moments). :func:`check_memory` compares the total with :func:`available_bytes` and refuses
-with one line before anything is allocated.
+to count its parameters, and computes the activations at the tile size from
+:data:`ACTIVATIONS_PER_PIXEL`: for every registered network the activation memory is
+exactly linear in the width and the pixel count, with coefficients measured by
+:func:`trace_activations` (one forward pass on ``meta`` tracking the bytes of the tensors
+alive at each step: the peak for inference; every output for training, where the backward
+pass keeps them). The trace is not run at load time because its first call costs
+seconds (torch imports its symbolic-shape machinery); ``tests/core/test_model_memory.py``
+checks that the coefficients still match it. Training also counts the weights four times
+(weights, gradients, two Adam moments). :func:`check_memory` compares the total with
+:func:`available_bytes` and refuses with one line before anything is allocated.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import functools
 import os
 import resource
 import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +28,11 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from core.errors import SettingError, SkinTraceError
+from core.model.nets import STRIDE
 from core.model.registry import create_model, model_config
 
 #: Bytes per value: estimates assume float32 (mixed precision only makes them smaller).
 BYTES_PER_VALUE = 4
-#: Side of the input actually traced on the meta device; larger tiles are scaled from it.
-REFERENCE_SIDE = 512
 #: Share of the available memory a model may plan to use (the rest: images, Python, Qt).
 USABLE_SHARE = 0.9
 
@@ -77,22 +81,48 @@ class _PeakBytes(TorchDispatchMode):
         self.live -= n
 
 
+#: Activation values per input pixel, ``(slope, intercept)`` in ``slope × width +
+#: intercept``, for inference (peak) and training (all kept); float32 at 4 bytes each.
+#: Measured with :func:`trace_activations` (exactly linear for widths 4-64).
+ACTIVATIONS_PER_PIXEL: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "unet": ((9.3125, 0.001), (35.071, 4.002)),
+    "reduced-unet": ((9.3125, 0.001), (35.071, 4.002)),
+    "reduced-unet-attention": ((11.282, 0.002), (51.044, 9.347)),
+    # + the zero-padded copy of the 3-channel input
+    "proposed": ((11.282, 3.002), (51.044, 12.347)),
+    "unet++": ((23.157, 0.002), (103.827, 4.002)),
+}
+
+
+def _padded_pixels(tile: int, pad: int) -> int:
+    side = tile + 2 * pad
+    side = -(-side // STRIDE) * STRIDE  # the networks pad their input to the stride
+    return side * side
+
+
 @functools.lru_cache(maxsize=64)
-def _estimate(
-    name: str, options: tuple[tuple[str, Any], ...], tile: int, batch_size: int, training: bool
-) -> MemoryEstimate:
-    with torch.device("meta"):
+def _weights(name: str, options: tuple[tuple[str, Any], ...]) -> tuple[int, int]:
+    with torch.device("meta"):  # shapes only: no memory, no forward pass
         net = create_model(name, **dict(options))
-    params = sum(p.numel() for p in net.parameters())
-    buffers = sum(b.numel() for b in net.buffers())
-    x = torch.empty(batch_size, int(dict(options)["in_channels"]), tile, tile, device="meta")
+    return sum(p.numel() for p in net.parameters()), sum(b.numel() for b in net.buffers())
+
+
+def trace_activations(
+    name: str, config: dict[str, Any], *, tile: int, training: bool = False
+) -> int:
+    """Activation bytes of one ``tile`` × ``tile`` input, traced on the ``meta`` device.
+
+    The reference for :data:`ACTIVATIONS_PER_PIXEL` (slow on its first call).
+    """
+    full = model_config(name, **config)
+    with torch.device("meta"):
+        net = create_model(name, **full)
+    x = torch.empty(1, int(full["in_channels"]), tile, tile, device="meta")
     mode = _PeakBytes()
     with torch.set_grad_enabled(training), mode:
         y = net(x)
     del y
-    if training:
-        return MemoryEstimate(params, (4 * params + buffers) * BYTES_PER_VALUE, mode.total)
-    return MemoryEstimate(params, (params + buffers) * BYTES_PER_VALUE, mode.peak)
+    return mode.total if training else mode.peak
 
 
 def estimate(
@@ -124,13 +154,13 @@ def estimate(
     full = model_config(name, **config)
     if tile < 1 or batch_size < 1:
         raise SettingError(f"tile and batch size must be >= 1, got {tile} and {batch_size}")
-    # Activations grow with the pixel count and the batch: measure one input of at most
-    # REFERENCE_SIDE px and scale, so an absurd tile or batch is refused, not simulated.
-    ref = min(int(tile), REFERENCE_SIDE)
-    base = _estimate(name, tuple(sorted(full.items())), ref, 1, training)
-    pad = int(full.get("zero_pad") or 0)
-    scale = batch_size * ((tile + 2 * pad) / (ref + 2 * pad)) ** 2
-    return replace(base, activation_bytes=int(base.activation_bytes * scale))
+    params, buffers = _weights(name, tuple(sorted(full.items())))
+    slope, intercept = ACTIVATIONS_PER_PIXEL[name][1 if training else 0]
+    pixels = _padded_pixels(int(tile), int(full.get("zero_pad") or 0))
+    per_pixel = slope * int(full["width"]) + intercept
+    activations = int(per_pixel * pixels * batch_size * BYTES_PER_VALUE)
+    weights = ((4 if training else 1) * params + buffers) * BYTES_PER_VALUE
+    return MemoryEstimate(params, weights, activations)
 
 
 def cpu_available_bytes(*, meminfo: Path = MEMINFO) -> int:

@@ -3,7 +3,7 @@
 For every generated input: no traceback escapes, the exit code is 1 (refused) or 2
 (usage), and the output folder is exactly as it was. Values that are *valid* are
 skipped with ``assume`` (they would rightly run), so each example is a hostile or
-careless file. Derandomized and a few dozen examples per test, so CI stays fast.
+careless file. Derandomized and 20 examples per test, so CI stays fast.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from core.model.registry import create_model
 from tests.core.test_model_data import make_dataset
 
 FUZZ = settings(
-    max_examples=30,
+    max_examples=20,
     deadline=None,
     derandomize=True,
     database=None,
