@@ -188,6 +188,7 @@ class RetrainOptions(BaseModel):
     threads: Annotated[int, Field(ge=1, le=4096)] | None = None
     seed: int = 0
     beat_baselines: bool = True
+    decision_metric: Annotated[str, Field(max_length=32)] = "iou"
 
     @field_validator("model")
     @classmethod
