@@ -33,6 +33,7 @@ from core.atomic import (
 )
 from core.errors import CheckpointError
 from core.formats import read_versioned_json
+from core.leftovers import clean_folder, temp_name_prefix
 from core.model.registry import MODELS, count_parameters, create_model, model_config
 
 FORMAT = "skintrace-checkpoint"
@@ -107,7 +108,8 @@ def save_checkpoint(
     blob = st_save(tensors, metadata={"format": FORMAT, "name": name})
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    clean_folder(target.parent)  # what a killed save of this run's folder left
+    tmp = make_temp_dir(target.parent, prefix=temp_name_prefix(target.name), suffix=".tmp")
     try:
         atomic_write_bytes(tmp / WEIGHTS, blob)
         atomic_write_text(tmp / CONFIG, text)

@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader
 from core.classes import CLASSES
 from core.dataset import read_manifest
 from core.errors import Cancelled, CheckpointError, DatasetError, SettingError, SkinTraceError
+from core.leftovers import clean_folder
 from core.model import ddp
 from core.model.checkpoint import BEST, load_checkpoint, read_checkpoint_info, save_checkpoint
 from core.model.data import Augment, GTDataset, data_hash, pad_collate
@@ -190,6 +191,8 @@ def train(
     """
     cfg = dataclasses.replace(config or TrainConfig(), **options)  # validates again
     out = Path(out)
+    # A killed earlier run into ``out`` may have left temp checkpoints or a swap.
+    clean_folder(out, recursive=True)
     manifest = read_manifest(dataset_dir)
     train_items = manifest.split("train")
     val_items = manifest.split("val")

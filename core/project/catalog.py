@@ -43,7 +43,14 @@ from core.project.masks import (
     sha256_bytes,
 )
 from core.project.records import HistoryEntry, ImageRecord, utc_now
-from core.project.schema import SCHEMA_VERSION, connect, migrate, schema_version, sql_error
+from core.project.schema import (
+    SCHEMA_VERSION,
+    connect,
+    migrate,
+    newer_schema_error,
+    schema_version,
+    sql_error,
+)
 from core.project.status import Status, check_transition
 
 if TYPE_CHECKING:
@@ -282,6 +289,8 @@ class Project(AssistMixin):
         with self._lock:
             version = schema_version(self._db)
             if self.read_only:
+                if version > SCHEMA_VERSION:
+                    raise newer_schema_error(self.catalog_path, version)
                 if version < SCHEMA_VERSION:
                     raise ProjectError(
                         f"{self.catalog_path} has an older schema ({version}); "
@@ -296,6 +305,12 @@ class Project(AssistMixin):
             for store, table in ((self._masks, "masks"), (self._prelabels, "prelabels")):
                 rows = self._query(f"SELECT image_id, class, sha256 FROM {table}")
                 self.recovered += store.recover({(i, c): h for i, c, h in rows})
+            # Image copies of a killed import: completed if committed, else removed.
+            from core.leftovers import clean_folder
+            from core.project.repair import settle_copies
+
+            self.recovered += settle_copies(self).lines()
+            self.recovered += clean_folder(self.root / "images", unowned=True).lines()
 
     def _now_and_user(self) -> tuple[str, str]:
         return utc_now(), self.user
@@ -539,6 +554,7 @@ class Project(AssistMixin):
         gt_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
         cancel: CancelToken | None = None,
         files: Iterable[str | os.PathLike[str]] | None = None,
+        fast: bool = False,
     ) -> Iterator[Progress]:
         """Import a folder recursively; see :func:`core.project.importer.import_images`."""
         from core.project.importer import import_images
@@ -552,6 +568,7 @@ class Project(AssistMixin):
             gt_dirs=gt_dirs,
             cancel=cancel,
             files=files,
+            fast=fast,
         )
 
     def export(self, out: str | os.PathLike[str], **options: Any) -> Iterator[Progress]:

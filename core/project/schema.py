@@ -90,14 +90,23 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def newer_schema_error(catalog: Path, version: int) -> ProjectError:
+    """The refusal of a catalog written by a newer SkinTrace, for reading and writing alike.
+
+    Reading it could misreport what a newer schema stores differently, so read-only
+    commands (``status``, ``export``, the read-only window) refuse it too.
+    """
+    return ProjectError(
+        f"{catalog} has schema version {version}, newer than this SkinTrace supports "
+        f"({SCHEMA_VERSION}); update SkinTrace to open it"
+    )
+
+
 def migrate(conn: sqlite3.Connection, *, catalog: str) -> int:
     """Bring the catalog to :data:`SCHEMA_VERSION`; return the version it had before."""
     before = schema_version(conn)
     if before > SCHEMA_VERSION:
-        raise ProjectError(
-            f"{catalog} has schema version {before}, newer than this SkinTrace "
-            f"({SCHEMA_VERSION}); update SkinTrace to open it"
-        )
+        raise newer_schema_error(Path(catalog), before)
     for version in range(before + 1, SCHEMA_VERSION + 1):
         script = MIGRATIONS[version - 1]
         # executescript commits first; BEGIN IMMEDIATE makes the DDL + version bump atomic.

@@ -1,0 +1,344 @@
+"""Find damage in a project (missing or damaged images and masks, leftovers) and repair it.
+
+:func:`check_project` is read-only: what ``skintrace status`` and the window's image
+list show. :func:`clear_damaged` makes an image with a damaged or missing mask usable
+again: the file is kept as a backup copy beside it and the catalog forgets that class,
+so the image opens with an empty mask and can be painted again. :func:`clean_leftovers`
+removes what killed runs left (import copies, partial exports, temp checkpoints,
+unregistered retraining runs); :func:`repair` does both, for ``skintrace repair``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from core.errors import ImageLoadError, ProjectError
+from core.leftovers import Cleanup, clean_folder
+from core.project.masks import MaskFileError
+from core.project.records import utc_now
+
+if TYPE_CHECKING:
+    from core.project.catalog import Project
+    from core.project.masks import FileStore
+    from core.project.records import ImageRecord
+
+Kind = Literal["image", "mask", "prelabel"]
+#: The project tables that list per-image files, with the store's folder name.
+_STORES: dict[str, Kind] = {"masks": "mask", "prelabels": "prelabel"}
+
+
+@dataclass(frozen=True)
+class Damage:
+    """One problem with one image's files."""
+
+    image_id: int
+    #: What is affected: the image file, a rough mask or a pre-label.
+    kind: Kind
+    #: ``missing``, ``changed`` (image differs from the one imported) or ``damaged``.
+    problem: Literal["missing", "changed", "damaged"]
+    #: One-line message naming the file.
+    detail: str
+    #: The class, for masks and pre-labels.
+    cls: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Short text for a badge or a list: ``"wrinkle mask damaged"``, ``"image missing"``."""
+        what = f"{self.cls} {self.kind}" if self.cls else self.kind
+        return f"{what} {self.problem}"
+
+    @property
+    def repairable(self) -> bool:
+        """Masks and pre-labels can be cleared; an image must be relinked or re-imported."""
+        return self.kind != "image"
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """Everything :func:`check_project` found."""
+
+    damage: tuple[Damage, ...] = ()
+    #: Leftovers of killed runs that :func:`clean_leftovers` would remove (paths).
+    leftovers: tuple[str, ...] = ()
+    leftover_bytes: int = 0
+
+    def by_image(self) -> dict[int, list[Damage]]:
+        """Damage grouped by image id."""
+        out: dict[int, list[Damage]] = {}
+        for d in self.damage:
+            out.setdefault(d.image_id, []).append(d)
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.damage and not self.leftovers
+
+
+def _image_problem(rec: ImageRecord, *, deep: bool) -> Damage | None:
+    from core.project.importer import file_sha256, image_shape
+
+    try:
+        size = rec.path.stat().st_size
+    except FileNotFoundError:
+        return Damage(rec.id, "image", "missing", f"{rec.path} is missing; relink it")
+    except OSError as exc:
+        return Damage(rec.id, "image", "missing", f"{rec.path} cannot be read: {exc.strerror}")
+    if size != rec.size_bytes or (deep and file_sha256(rec.path) != rec.content_hash):
+        return Damage(
+            rec.id, "image", "changed", f"{rec.path} changed since import; masks may not fit"
+        )
+    try:
+        if deep:
+            from core.imageio import load_image
+
+            load_image(rec.path)
+        else:
+            image_shape(rec.path)
+            _check_mode(rec.path)
+    except ImageLoadError as exc:
+        return Damage(rec.id, "image", "damaged", str(exc))
+    return None
+
+
+def _check_mode(path: Path) -> None:
+    """Refuse what :func:`core.imageio.load_image` refuses by pixel format, from the header."""
+    from PIL import Image
+
+    with contextlib.suppress(OSError), Image.open(path) as im:
+        if im.mode == "F":
+            raise ImageLoadError(
+                f"{path}: 32-bit float images are not supported; save it as 8 or 16 bit"
+            )
+
+
+def _file_problem(store: FileStore, kind: Kind, image_id: int, cls: str, digest: str) -> Damage:
+    """The damage of one listed file, or a Damage with problem "" if it is sound."""
+    try:
+        store.read(image_id, cls, digest)
+    except MaskFileError as exc:
+        problem: Literal["missing", "damaged"] = "missing" if "missing" in str(exc) else "damaged"
+        return Damage(image_id, kind, problem, str(exc), cls)
+    return Damage(image_id, kind, "damaged", "", cls)
+
+
+def _stores(project: Project) -> dict[str, FileStore]:
+    return {"masks": project._masks, "prelabels": project._prelabels}
+
+
+def check_project(project: Project, *, deep: bool = False) -> HealthReport:
+    """Missing, changed or damaged images, masks and pre-labels, and leftovers.
+
+    Parameters
+    ----------
+    project : Project
+        Read-only is enough; nothing is changed.
+    deep : bool
+        Hash every image and decode it in full (slow on large projects); otherwise
+        images are checked by size and header, which finds missing, replaced and
+        truncated-header files and unsupported pixel formats.
+    """
+    damage: list[Damage] = []
+    for rec in project.images():
+        found = _image_problem(rec, deep=deep)
+        if found is not None:
+            damage.append(found)
+    for table, store in _stores(project).items():
+        rows = project._query(f"SELECT image_id, class, sha256 FROM {table} ORDER BY image_id")
+        for image_id, cls, digest in rows:
+            d = _file_problem(store, _STORES[table], image_id, cls, digest)
+            if d.detail:
+                damage.append(d)
+    found_left = list(_leftovers(project, dry_run=True))
+    return HealthReport(
+        damage=tuple(sorted(damage, key=lambda d: (d.image_id, d.kind, d.cls or ""))),
+        leftovers=tuple(p for c in found_left for p in c.removed),
+        leftover_bytes=sum(c.bytes_freed for c in found_left),
+    )
+
+
+def clear_damaged(project: Project, image_id: int) -> list[str]:
+    """Clear the image's missing or damaged masks and pre-labels; keep each as a backup.
+
+    A damaged file is moved to ``<class>.damaged-<UTC time>.png`` beside it, the catalog
+    forgets that class (the image opens with an empty mask of it) and the history
+    records what was done and where the backup is. Sound files are untouched.
+
+    Returns
+    -------
+    list of str
+        One line per cleared file.
+    """
+    project._check_writable()
+    rec = project.image(image_id)
+    done: list[str] = []
+    with project._lock:
+        for table, store in _stores(project).items():
+            rows = project._query(
+                f"SELECT class, sha256 FROM {table} WHERE image_id = ?", (image_id,)
+            )
+            for cls, digest in rows:
+                d = _file_problem(store, _STORES[table], image_id, cls, digest)
+                if not d.detail:
+                    continue
+                backup = _backup(store.path(image_id, cls))
+                kept = f"; kept as {backup.relative_to(project.root).as_posix()}" if backup else ""
+                note = f"cleared {d.label} ({store.relpath(image_id, cls)}){kept}"
+                with project._tx() as db:
+                    db.execute(
+                        f"DELETE FROM {table} WHERE image_id = ? AND class = ?", (image_id, cls)
+                    )
+                    now, user = project._now_and_user()
+                    db.execute(
+                        "INSERT INTO history(image_id, from_status, to_status, user, time_utc, "
+                        "comment) VALUES (?, ?, ?, ?, ?, ?)",
+                        (image_id, rec.status.value, rec.status.value, user, now, note),
+                    )
+                done.append(f"image {image_id}: {note}")
+    return done
+
+
+def _backup(live: Path) -> Path | None:
+    """Move a damaged file aside under a dated name; None if there is no file."""
+    if not live.exists():
+        return None
+    stamp = utc_now().replace(":", "").replace("-", "").replace(".", "")
+    cls = live.name[: -len(".png")]
+    backup = live.with_name(f"{cls}.damaged-{stamp}.png")
+    os.replace(live, backup)
+    return backup
+
+
+# ----------------------------------------------------------------------------- leftovers
+
+
+def settle_copies(project: Project, *, dry_run: bool = False) -> Cleanup:
+    """Finish or roll back the image copies of an interrupted ``import --copy``.
+
+    A pending ``images/.<name>.importing`` whose final name the catalog lists becomes
+    that file (the import committed); any other is removed (it did not).
+    """
+    from core.project.importer import IMPORTING
+
+    folder = project.root / "images"
+    if not folder.is_dir():
+        return Cleanup()
+    listed = {p for (p,) in project._query("SELECT path FROM images WHERE copied = 1")}
+    removed: list[str] = []
+    restored: list[str] = []
+    freed = 0
+    for pending in sorted(folder.glob(f".*{IMPORTING}")):
+        final = pending.with_name(pending.name[1 : -len(IMPORTING)])
+        rel = final.relative_to(project.root).as_posix()
+        if rel in listed and not final.exists():
+            if not dry_run:
+                os.replace(pending, final)
+            restored.append(rel)
+        else:
+            with contextlib.suppress(OSError):
+                freed += pending.stat().st_size
+                if not dry_run:
+                    pending.unlink()
+            removed.append(str(pending))
+    return Cleanup(tuple(removed), tuple(restored), freed)
+
+
+def _dead_runs(project: Project) -> list[Path]:
+    """Retraining run folders that no registered model uses (killed or failed runs)."""
+    models = project.root / "models"
+    if not models.is_dir():
+        return []
+    used = [Path(m.path).absolute() for m in project.models()]
+    out = []
+    for run in sorted(models.glob("run-*")):
+        if run.is_dir() and not any(run == u or run in u.parents for u in used):
+            out.append(run)
+    return out
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def clean_runs(project: Project, *, keep: Path | None = None, dry_run: bool = False) -> Cleanup:
+    """Remove retraining run folders that no registered model uses, except ``keep``.
+
+    Only called under the project's writer lock (a new run, ``skintrace repair``), so
+    no other process can be writing one; the caller's own current run is ``keep``.
+    """
+    removed: list[str] = []
+    freed = 0
+    for run in _dead_runs(project):
+        if keep is not None and run.absolute() == Path(keep).absolute():
+            continue
+        freed += _size(run)
+        if not dry_run:
+            shutil.rmtree(run, ignore_errors=True)
+        removed.append(str(run))
+    return Cleanup(removed=tuple(removed), bytes_freed=freed)
+
+
+def _leftovers(project: Project, *, dry_run: bool) -> Iterator[Cleanup]:
+    writer = not project.read_only
+    yield settle_copies(project, dry_run=dry_run)
+    for sub in ("images", "masks", "prelabels"):
+        # Temps without a pid are the mask store's own; only the writer may judge them.
+        yield clean_folder(project.root / sub, recursive=True, unowned=writer, dry_run=dry_run)
+    for sub in ("exports", "models"):
+        yield clean_folder(project.root / sub, recursive=True, unowned=writer, dry_run=dry_run)
+    yield clean_runs(project, dry_run=dry_run)
+
+
+def clean_leftovers(project: Project) -> Cleanup:
+    """Remove what killed imports, exports, trainings and retraining runs left."""
+    project._check_writable()
+    total = Cleanup()
+    for part in _leftovers(project, dry_run=False):
+        total += part
+    return total
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    """What :func:`repair` did and what it could not do."""
+
+    cleared: tuple[str, ...] = ()
+    cleanup: Cleanup = Cleanup()
+    #: Problems only the user can fix (missing or changed images), one line each.
+    needs_user: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        out = list(self.cleared) + self.cleanup.lines()
+        out += [f"not repaired: {line}" for line in self.needs_user]
+        return out
+
+
+def repair(project: Project, *, deep: bool = False) -> RepairReport:
+    """Clear every damaged mask and pre-label (kept as backups) and remove leftovers."""
+    if project.read_only:
+        raise ProjectError(f"project {project.root} is open read-only; repair needs to write")
+    report = check_project(project, deep=deep)
+    cleared: list[str] = []
+    for image_id, items in report.by_image().items():
+        if any(d.repairable for d in items):
+            cleared += clear_damaged(project, image_id)
+    needs_user = tuple(f"image {d.image_id}: {d.detail}" for d in report.damage if not d.repairable)
+    return RepairReport(tuple(cleared), clean_leftovers(project), needs_user)
+
+
+__all__ = [
+    "Damage",
+    "HealthReport",
+    "RepairReport",
+    "check_project",
+    "clean_leftovers",
+    "clean_runs",
+    "clear_damaged",
+    "repair",
+    "settle_copies",
+]
