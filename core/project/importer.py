@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import hashlib
+import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -302,6 +304,7 @@ def import_images(
         try:
             with project._tx() as db:
                 now, user = project._now_and_user()
+                new_ids = []
                 for name, stored, was_copied, digest, size, rows, cols in batch:
                     cur = db.execute(
                         "INSERT INTO images(name, path, copied, content_hash, size_bytes, rows, "
@@ -313,6 +316,9 @@ def import_images(
                         "comment) VALUES (?, NULL, 'new', ?, ?, ?)",
                         (cur.lastrowid, user, now, f"imported from {src}"),
                     )
+                    new_ids.append(int(cur.lastrowid or 0))
+                if fast:
+                    _remember_header_only(db, new_ids)
         except BaseException:
             drop_copies()
             raise
@@ -386,6 +392,21 @@ def import_images(
         cancelled=cancelled,
     )
     yield Progress(total, total, "done", {"summary": summary})
+
+
+#: Project setting: ids of images imported with ``fast`` (headers checked, not decoded);
+#: :func:`core.project.repair.check_project` decodes these in full.
+HEADER_ONLY = "import.header_only_ids"
+
+
+def _remember_header_only(db: sqlite3.Connection, ids: list[int]) -> None:
+    """Add ``ids`` to :data:`HEADER_ONLY`, in the import's own transaction."""
+    row = db.execute("SELECT value_json FROM settings WHERE key = ?", (HEADER_ONLY,)).fetchone()
+    known = json.loads(row[0]) if row else []
+    db.execute(
+        "INSERT OR REPLACE INTO settings(key, value_json) VALUES (?, ?)",
+        (HEADER_ONLY, json.dumps(sorted({*known, *ids}))),
+    )
 
 
 def _copy_failed(
@@ -508,6 +529,7 @@ def relink(
 
 
 __all__ = [
+    "HEADER_ONLY",
     "IMAGE_EXTENSIONS",
     "IMPORTING",
     "ImportSummary",

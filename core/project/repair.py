@@ -141,11 +141,15 @@ def check_project(project: Project, *, deep: bool = False) -> HealthReport:
     deep : bool
         Hash every image and decode it in full (slow on large projects); otherwise
         images are checked by size and header, which finds missing, replaced and
-        truncated-header files and unsupported pixel formats.
+        truncated-header files and unsupported pixel formats. Images imported with
+        ``fast`` (never decoded) are always decoded in full.
     """
+    from core.project.importer import HEADER_ONLY
+
     damage: list[Damage] = []
+    header_only = set(project.get_setting(HEADER_ONLY, []))
     for rec in project.images():
-        found = _image_problem(rec, deep=deep)
+        found = _image_problem(rec, deep=deep or rec.id in header_only)
         if found is not None:
             damage.append(found)
     for table, store in _stores(project).items():

@@ -8,6 +8,7 @@ version. A catalog newer than this SkinTrace is refused, never downgraded.
 from __future__ import annotations
 
 import errno
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -123,14 +124,35 @@ def migrate(conn: sqlite3.Connection, *, catalog: str) -> int:
     return before
 
 
+#: Below this many free bytes, an SQLite I/O error is taken to mean a full disk.
+LOW_SPACE = 1 << 20
+
+
+def _disk_is_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < LOW_SPACE
+    except OSError:
+        return False
+
+
 def sql_error(path: Path, exc: sqlite3.Error) -> SkinTraceError:
-    """A damaged catalog names the file; a full disk is a DiskFullError; others say what."""
-    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+    """A damaged catalog names the file; a full disk is a DiskFullError; others say what.
+
+    SQLite reports a full disk as ``SQLITE_FULL`` while writing pages, but as a plain
+    "disk I/O error" (``SQLITE_IOERR_SHMSIZE``, ``..._WRITE``) when it cannot grow its
+    shared-memory or journal file, which is what opening a WAL catalog does first. An
+    I/O error on a disk with almost no room left is called what it is.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    full = code == sqlite3.SQLITE_FULL
+    if not full and code is not None and code & 0xFF == sqlite3.SQLITE_IOERR:
+        full = _disk_is_full(path)
+    if full:
         # SQLite rolled the transaction back: the catalog still holds the last commit.
         return DiskFullError(
             errno.ENOSPC,
-            f"disk full: cannot write the catalog {path} ({exc}); free some space and "
-            "try again, the last saved state is unchanged",
+            f"disk full: cannot use the catalog {path}; free some space and try again, "
+            "the last saved state is unchanged",
             str(path),
         )
     if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "malformed"
