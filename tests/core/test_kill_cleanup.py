@@ -146,7 +146,7 @@ def test_killed_dataset_writes_leave_nothing(tmp_path, kind):
     root = _accepted_project(tmp_path / "p", src)
     out = root / "exports" / "ds"
     masks = {c: tmp_path / c for c in ("wrinkle", "pore")}
-    for c, folder in masks.items():
+    for folder in masks.values():
         folder.mkdir()
         for f in src.iterdir():
             (folder / f.name).write_bytes(encode_png(np.full(SHAPE, 255, np.uint8)))
