@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDi
 
 from core.classes import CLASSES
 
-from . import history_view, model_history, prelabel_worker, review, training_panel
+from . import history_view, model_history, prelabel_worker, repair, review, training_panel
 from .actions import build_actions
 from .bridge import DocumentBridge
 from .canvas import ImageCanvas
@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         # Model-assisted annotation (docs/model-assisted.md): each part mounts itself.
         for part in (prelabel_worker, training_panel, model_history, review, history_view):
             part.install(self)
+        repair.install(self)  # damage badges, Image → Repair damaged masks
 
         self.bridge.changed.connect(self.canvas.on_document_change)
         self.bridge.changed.connect(self._update_actions)
