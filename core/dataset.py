@@ -47,7 +47,7 @@ from core.classes import CLASSES
 from core.errors import DatasetError
 from core.formats import read_versioned_json
 from core.imageio import encode_png
-from core.leftovers import clean_folder, partial_prefix
+from core.leftovers import clean_folder, partial_prefix, replace_folder_leftovers
 from core.progress import CancelToken, Progress
 
 if TYPE_CHECKING:
@@ -377,6 +377,7 @@ def write_dataset(
     split_for("x", val_ratio)  # validates the ratio before anything is written
     # What a killed write next to ``out`` left (partial folders, a swap in progress).
     clean_folder(out.parent)
+    replace_folder_leftovers(out)
     _prepare_out(out, force=force)
     kept = (
         "the dataset already there is unchanged"

@@ -130,6 +130,7 @@ def clean_folder(
     *,
     recursive: bool = False,
     unowned: bool = False,
+    swaps: bool = False,
     dry_run: bool = False,
 ) -> Cleanup:
     """Remove the temp files and partial folders of dead writers in ``folder``.
@@ -143,6 +144,10 @@ def clean_folder(
     unowned : bool
         Treat temps that carry no pid as left over; only where no other writer can be
         active (the caller holds the project's writer lock).
+    swaps : bool
+        Also settle every ``.<name>.previous`` folder (:func:`replace_folder_leftovers`);
+        only in folders SkinTrace owns (a project's, a training output), since a user's
+        own folder may hold such names.
     dry_run : bool
         Only report what would be removed (and its size).
     """
@@ -159,7 +164,7 @@ def clean_folder(
             if _is_leftover(name, unowned=unowned):
                 freed += _remove(path, dry_run=dry_run)
                 removed.append(str(path))
-            elif name.startswith(".") and name.endswith(".previous") and path.is_dir():
+            elif swaps and name.startswith(".") and name.endswith(".previous") and path.is_dir():
                 target = here / name[1 : -len(".previous")]
                 result = replace_folder_leftovers(target, dry_run=dry_run)
                 freed += result.bytes_freed

@@ -33,7 +33,7 @@ from core.atomic import (
 )
 from core.errors import CheckpointError
 from core.formats import read_versioned_json
-from core.leftovers import clean_folder, temp_name_prefix
+from core.leftovers import clean_folder, replace_folder_leftovers, temp_name_prefix
 from core.model.registry import MODELS, count_parameters, create_model, model_config
 
 FORMAT = "skintrace-checkpoint"
@@ -108,7 +108,9 @@ def save_checkpoint(
     blob = st_save(tensors, metadata={"format": FORMAT, "name": name})
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    clean_folder(target.parent)  # what a killed save of this run's folder left
+    # What a killed save next to ``target`` left: dead writers' temps, a swap of it.
+    clean_folder(target.parent)
+    replace_folder_leftovers(target)
     tmp = make_temp_dir(target.parent, prefix=temp_name_prefix(target.name), suffix=".tmp")
     try:
         atomic_write_bytes(tmp / WEIGHTS, blob)

@@ -191,8 +191,6 @@ def train(
     """
     cfg = dataclasses.replace(config or TrainConfig(), **options)  # validates again
     out = Path(out)
-    # A killed earlier run into ``out`` may have left temp checkpoints or a swap.
-    clean_folder(out, recursive=True)
     manifest = read_manifest(dataset_dir)
     train_items = manifest.split("train")
     val_items = manifest.split("val")
@@ -206,7 +204,14 @@ def train(
         raise DatasetError(
             f"{len(train_items)} training images cannot be shared by {env.world_size} processes"
         )
+    # A killed earlier run into ``out`` may have left temp checkpoints or a swap. Resuming
+    # needs the swap settled first (it may put ``last/`` back); a fresh run checks first,
+    # so a ``best/`` put back is simply replaced by its first save.
+    if resume:
+        clean_folder(out, recursive=True, swaps=True)
     _check_out(out, resume)
+    if not resume:
+        clean_folder(out, recursive=True, swaps=True)
     set_threads(cfg.threads)
     device = ddp.init_distributed(resolve_device(cfg.device), env)
     try:

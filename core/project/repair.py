@@ -290,11 +290,10 @@ def clean_runs(project: Project, *, keep: Path | None = None, dry_run: bool = Fa
 def _leftovers(project: Project, *, dry_run: bool) -> Iterator[Cleanup]:
     writer = not project.read_only
     yield settle_copies(project, dry_run=dry_run)
-    for sub in ("images", "masks", "prelabels"):
-        # Temps without a pid are the mask store's own; only the writer may judge them.
-        yield clean_folder(project.root / sub, recursive=True, unowned=writer, dry_run=dry_run)
-    for sub in ("exports", "models"):
-        yield clean_folder(project.root / sub, recursive=True, unowned=writer, dry_run=dry_run)
+    for sub in ("images", "masks", "prelabels", "exports", "models"):
+        # Temps without a pid (older versions) can be judged only under the writer lock.
+        folder = project.root / sub
+        yield clean_folder(folder, recursive=True, unowned=writer, swaps=True, dry_run=dry_run)
     yield clean_runs(project, dry_run=dry_run)
 
 

@@ -59,6 +59,14 @@ def test_clean_folder_removes_only_dead_writers_temps(tmp_path):
     assert (tmp_path / "keep.png").exists()
 
 
+def test_previous_folders_are_settled_only_where_skintrace_owns_the_folder(tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / ".config.previous").mkdir()  # a user's own folder of that name
+    assert not clean_folder(tmp_path)
+    assert (tmp_path / ".config.previous").is_dir()
+    assert clean_folder(tmp_path, swaps=True).removed == (str(tmp_path / ".config.previous"),)
+
+
 def test_interrupted_folder_swap_is_settled(tmp_path):
     target = tmp_path / "best"
     prev = previous_folder(target)
