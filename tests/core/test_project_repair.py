@@ -184,3 +184,34 @@ def test_newer_schema_refused_for_reading_too_with_both_versions(tmp_path, read_
     text = str(info.value)
     assert f"schema version {SCHEMA_VERSION + 3}" in text
     assert f"({SCHEMA_VERSION})" in text and "update SkinTrace" in text
+
+
+def _declared_png(path: Path, cols: int, rows: int) -> Path:
+    """A PNG header declaring ``cols × rows`` pixels (no pixel data is needed to test it)."""
+    import struct
+    import zlib
+
+    data = b"\x89PNG\r\n\x1a\n"
+    for kind, body in (
+        (b"IHDR", struct.pack(">IIBBBBB", cols, rows, 8, 2, 0, 0, 0)),
+        (b"IEND", b""),
+    ):
+        data += (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+    path.write_bytes(data)
+    return path
+
+
+def test_pixel_limit_is_the_measured_one_and_named_in_the_refusal(tmp_path):
+    from core.errors import ImageLoadError
+    from core.imageio import MAX_PIXELS, read_image_size
+
+    # bench_large_image.py: the window needs ~100 MB per megapixel + 0.3 GB, so the
+    # limit keeps an image that opens under 8 GB (half of a 16 GB laptop).
+    assert 6000 * 4000 <= MAX_PIXELS <= 78_000_000
+    at = _declared_png(tmp_path / "at.png", 10_000, MAX_PIXELS // 10_000)
+    assert read_image_size(at, max_pixels=MAX_PIXELS) == (MAX_PIXELS // 10_000, 10_000)
+    over = _declared_png(tmp_path / "over.png", 10_000, MAX_PIXELS // 10_000 + 1)
+    with pytest.raises(ImageLoadError, match=f"over the limit of {MAX_PIXELS / 1e6:.1f} MP"):
+        read_image_size(over, max_pixels=MAX_PIXELS)
