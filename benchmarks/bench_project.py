@@ -54,11 +54,12 @@ def make_images(folder: Path, n: int, rng: np.random.Generator) -> None:
         (folder / f"face{i:05d}.png").write_bytes(encode_png(img))
 
 
-def bench_import(tmp: Path, src: Path, repeats: int) -> list[float]:
+def bench_import(tmp: Path, src: Path, repeats: int, *, fast: bool = False) -> list[float]:
+    """Import ``src`` in place: every image decoded in full, or (``fast``) headers only."""
     times = []
     for r in range(repeats):
-        proj = Project.create(tmp / f"imp{r}")
-        times.append(_timed(lambda p=proj: _drain(p.import_images(src))))
+        proj = Project.create(tmp / f"imp{r}{'-fast' if fast else ''}")
+        times.append(_timed(lambda p=proj: _drain(p.import_images(src, fast=fast))))
         if len(proj) != sum(1 for _ in src.iterdir()):
             raise RuntimeError("import benchmark did not import every image")
         proj.close()
@@ -133,11 +134,13 @@ def main() -> int:
         src = tmp / "src"
         make_images(src, args.images, rng)
         imp = bench_import(tmp, src, args.repeats)
+        imp_fast = bench_import(tmp, src, args.repeats, fast=True)
         check = bench_png_check(src, args.repeats)
         listing = bench_listing(tmp, args.listing, max(args.repeats, 5))
         exp = bench_export(tmp, src, args.repeats, rng)
     med = {
         f"import_{args.images}_s": statistics.median(imp),
+        f"import_fast_{args.images}_s": statistics.median(imp_fast),
         f"png_check_{args.images}_s": statistics.median(check),
         f"list_{args.listing}_s": statistics.median(listing["images"]),
         f"list_{args.listing}_by_status_s": statistics.median(listing["images_status"]),
@@ -148,6 +151,8 @@ def main() -> int:
     ratios = {
         "list_vs_1s_target": med[f"list_{args.listing}_s"] / 1.0,
         "export_vs_import": med[f"export_{args.images}_s"] / med[f"import_{args.images}_s"],
+        "import_full_decode_vs_fast": med[f"import_{args.images}_s"]
+        / med[f"import_fast_{args.images}_s"],
         "png_check_share_of_import": med[f"png_check_{args.images}_s"]
         / med[f"import_{args.images}_s"],
         "import_ms_per_image": 1000 * med[f"import_{args.images}_s"] / args.images,
@@ -165,6 +170,7 @@ def main() -> int:
         "repeats": args.repeats,
         "raw": {
             "import": imp,
+            "import_fast": imp_fast,
             "png_check": check,
             "export": exp,
             **{f"listing_{k}": v for k, v in listing.items()},

@@ -354,7 +354,8 @@ class MainWindow(QMainWindow):
         # before the interpreter tears the Qt objects down under them. Their results are
         # dropped: the session is closed. Thumbnails not started yet are not needed.
         self.image_list.thumb_pool.clear()
-        for pool in (self.prelabels.pool, self.image_list.thumb_pool, QThreadPool.globalInstance()):
+        pools = (self.prelabels.pool, self.image_list.thumb_pool, self.damage.pool)
+        for pool in (*pools, QThreadPool.globalInstance()):
             pool.waitForDone(CLOSE_WAIT_MS)
         super().closeEvent(event)
 

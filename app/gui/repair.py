@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QThreadPool
 
 from .workers import run_function
 
@@ -33,6 +33,10 @@ class DamageMonitor(QObject):
         self.failed_id: Any = None
         self.report: HealthReport | None = None
         self._session: AnnotationSession | None = None
+        # Its own one-thread pool: a check of a large project must not hold back the
+        # image loads on the global pool.
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
         window.image_list.recordsChanged.connect(self.recheck)
         window.sessionChanged.connect(self._attach)
 
@@ -59,7 +63,11 @@ class DamageMonitor(QObject):
         from core.project.repair import check_project
 
         project = session.project
-        run_function(lambda: check_project(project), on_done=lambda r: self._show(session, r))
+        run_function(
+            lambda: check_project(project, leftovers=False),
+            on_done=lambda r: self._show(session, r),
+            pool=self.pool,
+        )
 
     def _show(self, session: AnnotationSession, report: HealthReport) -> None:
         if session is not self._session:

@@ -131,7 +131,7 @@ def _stores(project: Project) -> dict[str, FileStore]:
     return {"masks": project._masks, "prelabels": project._prelabels}
 
 
-def check_project(project: Project, *, deep: bool = False) -> HealthReport:
+def check_project(project: Project, *, deep: bool = False, leftovers: bool = True) -> HealthReport:
     """Missing, changed or damaged images, masks and pre-labels, and leftovers.
 
     Parameters
@@ -143,6 +143,8 @@ def check_project(project: Project, *, deep: bool = False) -> HealthReport:
         images are checked by size and header, which finds missing, replaced and
         truncated-header files and unsupported pixel formats. Images imported with
         ``fast`` (never decoded) are always decoded in full.
+    leftovers : bool
+        Also look for leftovers of killed runs (walks ``exports/`` and ``models/``).
     """
     from core.project.importer import HEADER_ONLY
 
@@ -158,7 +160,7 @@ def check_project(project: Project, *, deep: bool = False) -> HealthReport:
             d = _file_problem(store, _STORES[table], image_id, cls, digest)
             if d.detail:
                 damage.append(d)
-    found_left = list(_leftovers(project, dry_run=True))
+    found_left = list(_leftovers(project, dry_run=True)) if leftovers else []
     return HealthReport(
         damage=tuple(sorted(damage, key=lambda d: (d.image_id, d.kind, d.cls or ""))),
         leftovers=tuple(p for c in found_left for p in c.removed),

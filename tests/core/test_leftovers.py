@@ -133,3 +133,40 @@ def test_opening_a_project_on_a_really_full_disk_says_disk_full(tmp_path):
             assert str(info.value).startswith(f"disk full: cannot use the catalog {disk / 'p'}")
         (disk / "filler").unlink()
         Project.open(disk / "p").close()  # room again: it opens
+
+
+def test_checkpoint_save_on_full_disk_names_the_checkpoint_once(tmp_path, monkeypatch):
+    from core.model.checkpoint import save_checkpoint
+    from core.model.registry import create_model
+
+    net = create_model("unet", width=2)
+    target = save_checkpoint(tmp_path / "best", net, name="unet", config={"width": 2})
+    before = (target / "model.safetensors").read_bytes()
+    real = os.fdopen
+
+    class Full:
+        def __init__(self, fh) -> None:
+            self.fh = fh
+
+        def write(self, data) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.fh.close()
+
+    monkeypatch.setattr(os, "fdopen", lambda *a, **k: Full(real(*a, **k)))
+    for folder, kept in ((target, "already there is unchanged"), (tmp_path / "new", "none was")):
+        with pytest.raises(DiskFullError) as info:
+            save_checkpoint(folder, net, name="unet", config={"width": 2})
+        text = str(info.value)
+        assert text.startswith(f"disk full: cannot write the checkpoint to {folder} (")
+        assert kept in text and text.count("free some space") == 1 and "\n" not in text
+    monkeypatch.undo()
+    assert (target / "model.safetensors").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]
