@@ -297,6 +297,13 @@ def _leftovers(project: Project, *, dry_run: bool) -> Iterator[Cleanup]:
         folder = project.root / sub
         yield clean_folder(folder, recursive=True, unowned=writer, swaps=True, dry_run=dry_run)
     yield clean_runs(project, dry_run=dry_run)
+    if writer:  # a catalog being created when its process died (Project.create's temp)
+        creating = sorted(project.root.glob(".catalog.sqlite.*.creating"))
+        freed = sum(p.stat().st_size for p in creating)
+        if not dry_run:
+            for p in creating:
+                p.unlink(missing_ok=True)
+        yield Cleanup(removed=tuple(map(str, creating)), bytes_freed=freed)
 
 
 def clean_leftovers(project: Project) -> Cleanup:

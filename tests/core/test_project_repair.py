@@ -215,3 +215,22 @@ def test_pixel_limit_is_the_measured_one_and_named_in_the_refusal(tmp_path):
     over = _declared_png(tmp_path / "over.png", 10_000, MAX_PIXELS // 10_000 + 1)
     with pytest.raises(ImageLoadError, match=f"over the limit of {MAX_PIXELS / 1e6:.1f} MP"):
         read_image_size(over, max_pixels=MAX_PIXELS)
+
+
+def test_repair_removes_every_kind_of_leftover_in_the_project(tmp_path):
+    p, ids = _project_with_masks(tmp_path)
+    root = p.root
+    (root / ".catalog.sqlite.x1y2.creating").write_bytes(b"half a catalog")
+    (root / "images" / ".face9.png.importing").write_bytes(b"orphan copy")
+    (root / "masks" / str(ids[0]) / ".wrinkle.png.999999999-ab.tmp").write_bytes(b"t")
+    run = root / "models" / "run-20260101-000000"
+    (run / "dataset").mkdir(parents=True)
+    (run / "dataset" / "x.png").write_bytes(b"x" * 100)
+    (root / "exports" / ".ds.999999999-zz.tmp").mkdir()
+    report = repair(p)
+    assert len(report.cleanup.removed) == 5
+    assert report.cleanup.bytes_freed == len(b"half a catalog") + 11 + 1 + 100
+    assert not run.exists() and not list(root.glob(".catalog.sqlite.*"))
+    assert sorted(f.name for f in (root / "images").iterdir()) == []  # import was in place
+    assert check_project(p).ok
+    p.close()
