@@ -4,7 +4,10 @@ Self-contained: generates its own small images (160×192 RGB PNG, i.e. 192 rows 
 160 cols) in a temporary folder, so the whole run takes a few minutes on 2 cores.
 Prints medians and writes ``bench-results/bench_project.json``.
 
-    .venv/bin/python benchmarks/bench_project.py [--repeats 3] [--images 1000]
+    .venv/bin/python benchmarks/bench_project.py [--repeats 3] [--images 1000] [--import-only]
+
+``import`` decodes every image in full (the default since issue #17); ``import_fast``
+checks headers only (``--fast``). The two are interleaved, and their ratio is printed.
 """
 
 from __future__ import annotations
@@ -58,12 +61,22 @@ def bench_import(tmp: Path, src: Path, repeats: int, *, fast: bool = False) -> l
     """Import ``src`` in place: every image decoded in full, or (``fast``) headers only."""
     times = []
     for r in range(repeats):
-        proj = Project.create(tmp / f"imp{r}{'-fast' if fast else ''}")
+        proj = Project.create(tmp / f"imp{r}")
         times.append(_timed(lambda p=proj: _drain(p.import_images(src, fast=fast))))
         if len(proj) != sum(1 for _ in src.iterdir()):
             raise RuntimeError("import benchmark did not import every image")
         proj.close()
     return times
+
+
+def bench_imports(tmp: Path, src: Path, repeats: int) -> tuple[list[float], list[float]]:
+    """Full-decode and header-only imports, interleaved so that load drift hits both alike."""
+    full: list[float] = []
+    fast: list[float] = []
+    for r in range(repeats):
+        full += bench_import(tmp / f"full{r}", src, 1)
+        fast += bench_import(tmp / f"fast{r}", src, 1, fast=True)
+    return full, fast
 
 
 def bench_png_check(src: Path, repeats: int) -> list[float]:
@@ -126,15 +139,31 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--listing", type=int, default=10_000)
+    ap.add_argument(
+        "--import-only",
+        action="store_true",
+        help="only the full-decode vs header-only (--fast) import comparison",
+    )
     args = ap.parse_args()
     cv2.setNumThreads(2)
     rng = np.random.default_rng(0)
+    if args.import_only:
+        with tempfile.TemporaryDirectory(prefix="bench_project_") as d:
+            src = Path(d) / "src"
+            make_images(src, args.images, rng)
+            full, fast = bench_imports(Path(d), src, args.repeats)
+        mf, mh = statistics.median(full), statistics.median(fast)
+        print(f"import {args.images} images {SHAPE[1]}×{SHAPE[0]} PNG, {args.repeats} repeats")
+        print(
+            f"  full decode  {mf:8.3f} s   header only (--fast) {mh:8.3f} s   ratio {mf / mh:.2f}"
+        )
+        print(f"  load average {os.getloadavg()}")
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench_project_") as d:
         tmp = Path(d)
         src = tmp / "src"
         make_images(src, args.images, rng)
-        imp = bench_import(tmp, src, args.repeats)
-        imp_fast = bench_import(tmp, src, args.repeats, fast=True)
+        imp, imp_fast = bench_imports(tmp, src, args.repeats)
         check = bench_png_check(src, args.repeats)
         listing = bench_listing(tmp, args.listing, max(args.repeats, 5))
         exp = bench_export(tmp, src, args.repeats, rng)
