@@ -38,23 +38,32 @@ def _drain(gen) -> object:
     return last
 
 
-def _kill_after(work: Callable[[], None], delay: float) -> None:
-    """Run ``work`` in a forked child and SIGKILL it after ``delay`` seconds."""
+#: A run: ``work(began)`` calls ``began()`` when its timed part starts (after opening).
+Work = Callable[[Callable[[], None]], None]
+
+
+def _kill_after(work: Work, delay: float) -> None:
+    """Run ``work`` in a forked child; SIGKILL it ``delay`` s after its timed part began."""
+    r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never return into pytest
+        os.close(r)
         try:
-            work()
+            work(lambda: os.write(w, b"1") and None)
         finally:
             os._exit(0)
+    os.close(w)
+    os.read(r, 1)  # the child began (or already ended); a loaded machine cannot skew it
+    os.close(r)
     time.sleep(delay)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
 
 
-def _timed(work: Callable[[], None]) -> float:
-    start = time.perf_counter()
-    work()
-    return time.perf_counter() - start
+def _timed(work: Work) -> float:
+    start = [time.perf_counter()]
+    work(lambda: start.__setitem__(0, time.perf_counter()))
+    return time.perf_counter() - start[0]
 
 
 def _is_temp(name: str) -> bool:
@@ -113,9 +122,10 @@ def test_killed_imports_with_copies_leave_nothing(tmp_path):
     src = _images(tmp_path / "src", 12)
     rng = np.random.default_rng(17)
 
-    def work(root: Path) -> Callable[[], None]:
-        def run() -> None:
+    def work(root: Path) -> Work:
+        def run(began: Callable[[], None]) -> None:
             with Project.open(root) as p:
+                began()
                 _drain(p.import_images(src, copy=True))
 
         return run
@@ -151,11 +161,13 @@ def test_killed_dataset_writes_leave_nothing(tmp_path, kind):
         for f in src.iterdir():
             (folder / f.name).write_bytes(encode_png(np.full(SHAPE, 255, np.uint8)))
 
-    def run() -> None:
+    def run(began: Callable[[], None] = lambda: None) -> None:
         if kind == "export":
             with Project.open(root, read_only=True) as p:
+                began()
                 _drain(p.export(out, force=True))
         else:
+            began()
             _drain(dataset_from_masks(src, masks["wrinkle"], masks["pore"], out, force=True))
 
     duration = _timed(run)  # also leaves a complete dataset, so later runs replace it
@@ -179,9 +191,10 @@ def test_killed_retraining_runs_leave_nothing(tmp_path):
     src = _images(tmp_path / "src", 4)
     root = _accepted_project(tmp_path / "p", src)
 
-    def retrain() -> None:
+    def retrain(began: Callable[[], None]) -> None:
         # The run's own writes (its dataset); its training is the test below.
         with Project.open(root) as p:
+            began()
             run = new_run(p)
             _drain(prepare_dataset(p, run))
 
@@ -218,8 +231,9 @@ def test_killed_training_saves_leave_nothing_once_training_starts_again(tmp_path
     out = tmp_path / "out"
     net = create_model("unet", width=2)
 
-    def saving() -> None:
+    def saving(began: Callable[[], None]) -> None:
         # Training's write path, over and over: the best and last checkpoints.
+        began()
         while True:
             for sub in ("best", "last"):
                 save_checkpoint(out / sub, net, name="unet", config={"width": 2})
