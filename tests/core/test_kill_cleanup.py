@@ -227,7 +227,7 @@ def test_killed_training_saves_leave_nothing_once_training_starts_again(tmp_path
     from tests.core.test_model_data import make_dataset
 
     torch.set_num_threads(1)
-    ds = make_dataset(tmp_path / "ds", n=4, shape=(32, 40))
+    ds = make_dataset(tmp_path / "ds", n=3, shape=(32, 40))
     out = tmp_path / "out"
     net = create_model("unet", width=2)
 
@@ -243,7 +243,7 @@ def test_killed_training_saves_leave_nothing_once_training_starts_again(tmp_path
     one_save = time.perf_counter() - start
     rng = np.random.default_rng(31)
     before = 0
-    for _ in range(3):
+    for _ in range(2):
         _kill_after(saving, float(rng.uniform(2, 8)) * one_save)
         before += _leftovers(out)[0]
         for sub in ("best", "last"):  # the user starts again rather than resuming
