@@ -51,7 +51,7 @@ class Cleanup:
     def lines(self) -> list[str]:
         """One line per thing done, for a log or the CLI."""
         out = [f"removed {p}" for p in self.removed]
-        out += [f"restored {p} (an interrupted replace had moved it aside)" for p in self.restored]
+        out += [f"restored {p} (a killed run had left it unfinished)" for p in self.restored]
         return out
 
     def summary(self) -> str:
@@ -63,7 +63,7 @@ class Cleanup:
             mb = self.bytes_freed / 1e6
             parts.append(f"removed {len(self.removed)} leftover(s) of killed runs ({mb:.1f} MB)")
         if self.restored:
-            parts.append(f"restored {len(self.restored)} folder(s) an interrupted replace moved")
+            parts.append(f"restored {len(self.restored)} file(s) or folder(s) a killed run left")
         return "; ".join(parts)
 
 

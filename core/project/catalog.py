@@ -305,12 +305,9 @@ class Project(AssistMixin):
             for store, table in ((self._masks, "masks"), (self._prelabels, "prelabels")):
                 rows = self._query(f"SELECT image_id, class, sha256 FROM {table}")
                 self.recovered += store.recover({(i, c): h for i, c, h in rows})
-            # Image copies of a killed import: completed if committed, else removed.
-            from core.leftovers import clean_folder
-            from core.project.repair import settle_copies
+            from core.project.repair import recover_images
 
-            self.recovered += settle_copies(self).lines()
-            self.recovered += clean_folder(self.root / "images", unowned=True).lines()
+            self.recovered += recover_images(self)
 
     def _now_and_user(self) -> tuple[str, str]:
         return utc_now(), self.user

@@ -254,6 +254,12 @@ def settle_copies(project: Project, *, dry_run: bool = False) -> Cleanup:
     return Cleanup(tuple(removed), tuple(restored), freed)
 
 
+def recover_images(project: Project) -> list[str]:
+    """On a writable open: settle a killed import's copies and temp files in ``images/``."""
+    done = settle_copies(project) + clean_folder(project.root / "images", unowned=True)
+    return done.lines()
+
+
 def _dead_runs(project: Project) -> list[Path]:
     """Retraining run folders that no registered model uses (killed or failed runs)."""
     models = project.root / "models"
@@ -351,6 +357,7 @@ __all__ = [
     "clean_leftovers",
     "clean_runs",
     "clear_damaged",
+    "recover_images",
     "repair",
     "settle_copies",
 ]

@@ -234,3 +234,20 @@ def test_repair_removes_every_kind_of_leftover_in_the_project(tmp_path):
     assert sorted(f.name for f in (root / "images").iterdir()) == []  # import was in place
     assert check_project(p).ok
     p.close()
+
+
+def test_reopening_completes_committed_copies_and_removes_the_others(tmp_path):
+    folder = tmp_path / "src"
+    _png(folder / "face0.png", 0)
+    with Project.create(tmp_path / "p") as p:
+        _run(p.import_images(folder, copy=True))
+    images = tmp_path / "p" / "images"
+    # Killed after the catalog commit, before the rename; and a copy never committed.
+    (images / "face0.png").rename(images / ".face0.png.importing")
+    (images / ".face9.png.importing").write_bytes(b"never listed")
+    with Project.open(tmp_path / "p") as p:
+        assert sorted(f.name for f in images.iterdir()) == ["face0.png"]
+        assert any("restored images/face0.png" in line for line in p.recovered)
+        assert any("face9.png.importing" in line for line in p.recovered)
+        assert p.load_rough(p.images()[0].id)["wrinkle"].shape == SHAPE
+        assert check_project(p).ok
