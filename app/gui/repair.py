@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Qt, QThreadPool
+from PySide6.QtCore import QObject, QPoint, Qt, QThreadPool
+from PySide6.QtWidgets import QMenu
 
+from .image_list import ID_ROLE
 from .workers import run_function
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ class DamageMonitor(QObject):
         #: The last image that failed to open: what the repair action means.
         self.failed_id: Any = None
         self.report: HealthReport | None = None
+        self.menu: QMenu | None = None  # the last context menu shown
         self._session: AnnotationSession | None = None
         # Its own one-thread pool: a check of a large project must not hold back the
         # image loads on the global pool.
@@ -39,6 +42,26 @@ class DamageMonitor(QObject):
         self.pool.setMaxThreadCount(1)
         window.image_list.recordsChanged.connect(self.recheck)
         window.sessionChanged.connect(self._attach)
+        view = window.image_list.view
+        view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        view.customContextMenuRequested.connect(self._context_menu)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        """Right-click on an image: repair it when it has damaged or missing mask files."""
+        view = self.w.image_list.view
+        image_id = view.indexAt(pos).data(ID_ROLE)
+        if image_id is None:
+            return
+        menu = QMenu(view)
+        action = menu.addAction("Repair damaged masks…", lambda: self.repair(image_id))
+        action.setEnabled(image_id in self._repairable())
+        self.menu = menu  # kept for tests; shown without blocking
+        menu.popup(view.viewport().mapToGlobal(pos))
+
+    def _repairable(self) -> set[Any]:
+        if self.report is None:
+            return set()
+        return {d.image_id for d in self.report.damage if d.repairable}
 
     def _attach(self, session: AnnotationSession | None) -> None:
         self.failed_id = None
@@ -85,16 +108,20 @@ class DamageMonitor(QObject):
             )
 
     def target(self) -> Any:
-        """The image the action repairs: the one that failed to open, else the current."""
+        """The image the menu action repairs: the one that failed to open, else the one
+        selected in the list if it is damaged, else the current one."""
         if self.failed_id is not None:
             return self.failed_id
+        selected = self.w.image_list.view.currentIndex().data(ID_ROLE)
+        if selected is not None and selected in self._repairable():
+            return selected
         s = self._session
         return None if s is None or s.current is None else s.current.image_id
 
-    def repair(self) -> None:
-        """Clear the target image's damaged masks and pre-labels, through the writer."""
+    def repair(self, image_id: Any = None) -> None:
+        """Clear an image's damaged masks and pre-labels (default :meth:`target`)."""
         session = self._session
-        image_id = self.target()
+        image_id = self.target() if image_id is None else image_id
         if session is None or image_id is None:
             return
         if session.read_only:
@@ -133,6 +160,6 @@ class DamageMonitor(QObject):
 def install(w: MainWindow) -> None:
     """Add the monitor and Image → Repair damaged masks to ``w``."""
     w.damage = DamageMonitor(w)
-    action = w.registry.add("repair_image", "&Repair damaged masks…", w.damage.repair)
+    action = w.registry.add("repair_image", "&Repair damaged masks…", lambda: w.damage.repair())
     w.menus["image"].addSeparator()
     w.menus["image"].addAction(action)

@@ -66,3 +66,23 @@ def test_repair_in_a_read_only_window_says_how(qtbot, damaged):
         assert "read-only" in w.messages[-1]
     finally:
         w.close()
+
+
+def test_right_click_on_a_damaged_image_offers_repair(qtbot, damaged, monkeypatch):
+    root, ids, _ = damaged
+    w = open_window(qtbot, root)
+    try:
+        qtbot.waitUntil(lambda: bool(w.image_list.damage(ids[1])))
+        view = w.image_list.view
+        monkeypatch.setattr(w, "ask", lambda q: True)
+        for row, enabled in ((0, False), (1, True)):
+            rect = view.visualRect(w.image_list.proxy.index(row, 0))
+            view.customContextMenuRequested.emit(rect.center())
+            (action,) = w.damage.menu.actions()
+            assert action.text() == "Repair damaged masks…" and action.isEnabled() is enabled
+            w.damage.menu.close()
+        action.trigger()  # row 1: the damaged image, never opened before
+        qtbot.waitUntil(lambda: w.image_list.damage(ids[1]) == [], timeout=5000)
+        qtbot.waitUntil(lambda: w.session.current.image_id == ids[1], timeout=5000)
+    finally:
+        w.close()
