@@ -23,6 +23,7 @@ def export_project(
     val_ratio: float = DEFAULT_VAL_RATIO,
     seed: int = 0,
     force: bool = False,
+    consensus: str | None = None,
     cancel: CancelToken | None = None,
 ) -> Iterator[Progress]:
     """Write the images with the given statuses, their rough masks and GT as a dataset.
@@ -46,6 +47,10 @@ def export_project(
         Deterministic split keyed by content hash (:func:`core.dataset.split_for`).
     force : bool
         Replace a non-empty ``out``.
+    consensus : {"majority", "staple"}, optional
+        Write the consensus of every annotator's rough masks (:mod:`core.agreement`) for
+        images that several annotators worked on, instead of the newest masks; an image
+        with one annotator keeps its masks. Each item's ``info["annotators"]`` names them.
     cancel : CancelToken, optional
 
     Yields
@@ -54,6 +59,12 @@ def export_project(
         One per image; the last one's ``info`` has ``out``, ``items``, ``train``, ``val``
         and ``skipped``, a list of ``(image name, reason)``.
     """
+    if consensus is not None:
+        from core.agreement import CONSENSUS_METHODS
+
+        if consensus not in CONSENSUS_METHODS:
+            choices = ", ".join(CONSENSUS_METHODS)
+            raise ProjectError(f"unknown consensus {consensus!r}; choose one of {choices}")
     wanted = [Status.parse(s) for s in statuses]
     if not wanted:
         raise ProjectError("choose at least one status to export")
@@ -65,7 +76,7 @@ def export_project(
     return _with_skipped(
         write_dataset(
             out,
-            _entries(project, records, skipped),
+            _entries(project, records, skipped, consensus),
             params=project.params(),
             val_ratio=val_ratio,
             seed=seed,
@@ -95,7 +106,10 @@ def _item_ids(records: list[ImageRecord]) -> dict[int, str]:
 
 
 def _entries(
-    project: Project, records: list[ImageRecord], skipped: list[tuple[str, str]]
+    project: Project,
+    records: list[ImageRecord],
+    skipped: list[tuple[str, str]],
+    consensus: str | None = None,
 ) -> Iterator[DatasetEntry]:
     from core.imageio import load_image
 
@@ -123,14 +137,21 @@ def _entries(
                 f"says {rec.cols}×{rec.rows}"
             )
         params = project.params(rec.id) if rec.has_params_override else default
+        info: dict[str, object] = {"source": rec.name}
+        if consensus is None:
+            rough = project.load_rough(rec.id)
+        else:
+            rough = dict(project.consensus_rough(rec.id, method=consensus))
+            info["annotators"] = project.annotators(rec.id)
+            info["consensus"] = consensus
         yield DatasetEntry(
             id=ids[rec.id],
             image=pixels,
-            rough=project.load_rough(rec.id),
+            rough=project.gt_rough(rec.id, rough),  # minus the exclusion mask
             status=rec.status.value,
             content_hash=rec.content_hash,
             params=params,
-            info={"source": rec.name},
+            info=info,
         )
         written += 1
     if not written and skipped:
