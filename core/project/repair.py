@@ -29,8 +29,46 @@ if TYPE_CHECKING:
     from core.project.records import ImageRecord
 
 Kind = Literal["image", "mask", "prelabel"]
-#: The project tables that list per-image files, with the store's folder name.
-_STORES: dict[str, Kind] = {"masks": "mask", "prelabels": "prelabel"}
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """A catalog table that lists per-image files of one store, and how to forget one."""
+
+    store: str  # attribute of Project: "_masks", "_prelabels", "_annotators"
+    kind: Kind
+    select: str  # rows (image_id, key, sha256); key names the file in the store
+    delete: str  # SQL with the parameters (key, image_id)
+
+
+_LISTED = (
+    _Listed(
+        "_masks",
+        "mask",
+        "SELECT image_id, class, sha256 FROM masks",
+        "DELETE FROM masks WHERE class = ? AND image_id = ?",
+    ),
+    _Listed(
+        "_prelabels",
+        "prelabel",
+        "SELECT image_id, class, sha256 FROM prelabels",
+        "DELETE FROM prelabels WHERE class = ? AND image_id = ?",
+    ),
+    # The exclusion mask (hair, glasses): masks/<id>/exclude.png.
+    _Listed(
+        "_masks",
+        "mask",
+        "SELECT image_id, 'exclude', sha256 FROM exclusions",
+        "DELETE FROM exclusions WHERE ? = 'exclude' AND image_id = ?",
+    ),
+    # Earlier annotators' kept masks: annotators/<id>/<file>.png.
+    _Listed(
+        "_annotators",
+        "mask",
+        "SELECT image_id, file, sha256 FROM annotator_masks",
+        "DELETE FROM annotator_masks WHERE file = ? AND image_id = ?",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -127,8 +165,16 @@ def _file_problem(store: FileStore, kind: Kind, image_id: int, cls: str, digest:
     return Damage(image_id, kind, "damaged", "", cls)
 
 
-def _stores(project: Project) -> dict[str, FileStore]:
-    return {"masks": project._masks, "prelabels": project._prelabels}
+def _listed(project: Project, image_id: int | None = None) -> Iterator[tuple[_Listed, tuple]]:
+    """Every file the catalog lists, as (table spec, (image_id, key, sha256))."""
+    for spec in _LISTED:
+        if spec.store == "_annotators" and not hasattr(project, "_annotators"):
+            continue
+        sql, args = spec.select, tuple[int, ...]()
+        if image_id is not None:
+            sql, args = f"{sql} WHERE image_id = ?", (image_id,)
+        for row in project._query(f"{sql} ORDER BY image_id", args):
+            yield spec, row
 
 
 def check_project(project: Project, *, deep: bool = False, leftovers: bool = True) -> HealthReport:
@@ -154,12 +200,10 @@ def check_project(project: Project, *, deep: bool = False, leftovers: bool = Tru
         found = _image_problem(rec, deep=deep or rec.id in header_only)
         if found is not None:
             damage.append(found)
-    for table, store in _stores(project).items():
-        rows = project._query(f"SELECT image_id, class, sha256 FROM {table} ORDER BY image_id")
-        for image_id, cls, digest in rows:
-            d = _file_problem(store, _STORES[table], image_id, cls, digest)
-            if d.detail:
-                damage.append(d)
+    for spec, (image_id, key, digest) in _listed(project):
+        d = _file_problem(getattr(project, spec.store), spec.kind, image_id, key, digest)
+        if d.detail:
+            damage.append(d)
     found_left = list(_leftovers(project, dry_run=True)) if leftovers else []
     return HealthReport(
         damage=tuple(sorted(damage, key=lambda d: (d.image_id, d.kind, d.cls or ""))),
@@ -169,7 +213,9 @@ def check_project(project: Project, *, deep: bool = False, leftovers: bool = Tru
 
 
 def clear_damaged(project: Project, image_id: int) -> list[str]:
-    """Clear the image's missing or damaged masks and pre-labels; keep each as a backup.
+    """Clear the image's missing or damaged mask files; keep each as a backup.
+
+    Rough masks, pre-labels, the exclusion mask and earlier annotators' kept masks alike.
 
     A damaged file is moved to ``<class>.damaged-<UTC time>.png`` beside it, the catalog
     forgets that class (the image opens with an empty mask of it) and the history
@@ -184,28 +230,23 @@ def clear_damaged(project: Project, image_id: int) -> list[str]:
     rec = project.image(image_id)
     done: list[str] = []
     with project._lock:
-        for table, store in _stores(project).items():
-            rows = project._query(
-                f"SELECT class, sha256 FROM {table} WHERE image_id = ?", (image_id,)
-            )
-            for cls, digest in rows:
-                d = _file_problem(store, _STORES[table], image_id, cls, digest)
-                if not d.detail:
-                    continue
-                backup = _backup(store.path(image_id, cls))
-                kept = f"; kept as {backup.relative_to(project.root).as_posix()}" if backup else ""
-                note = f"cleared {d.label} ({store.relpath(image_id, cls)}){kept}"
-                with project._tx() as db:
-                    db.execute(
-                        f"DELETE FROM {table} WHERE image_id = ? AND class = ?", (image_id, cls)
-                    )
-                    now, user = project._now_and_user()
-                    db.execute(
-                        "INSERT INTO history(image_id, from_status, to_status, user, time_utc, "
-                        "comment) VALUES (?, ?, ?, ?, ?, ?)",
-                        (image_id, rec.status.value, rec.status.value, user, now, note),
-                    )
-                done.append(f"image {image_id}: {note}")
+        for spec, (_, cls, digest) in list(_listed(project, image_id)):
+            store = getattr(project, spec.store)
+            d = _file_problem(store, spec.kind, image_id, cls, digest)
+            if not d.detail:
+                continue
+            backup = _backup(store.path(image_id, cls))
+            kept = f"; kept as {backup.relative_to(project.root).as_posix()}" if backup else ""
+            note = f"cleared {d.label} ({store.relpath(image_id, cls)}){kept}"
+            with project._tx() as db:
+                db.execute(spec.delete, (cls, image_id))
+                now, user = project._now_and_user()
+                db.execute(
+                    "INSERT INTO history(image_id, from_status, to_status, user, time_utc, "
+                    "comment) VALUES (?, ?, ?, ?, ?, ?)",
+                    (image_id, rec.status.value, rec.status.value, user, now, note),
+                )
+            done.append(f"image {image_id}: {note}")
     return done
 
 

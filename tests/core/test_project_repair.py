@@ -251,3 +251,22 @@ def test_reopening_completes_committed_copies_and_removes_the_others(tmp_path):
         assert any("face9.png.importing" in line for line in p.recovered)
         assert p.load_rough(p.images()[0].id)["wrinkle"].shape == SHAPE
         assert check_project(p).ok
+
+
+def test_damaged_exclusion_mask_is_reported_and_cleared_like_a_class(tmp_path):
+    p, ids = _project_with_masks(tmp_path)
+    iid = ids[0]
+    exclude = np.zeros(SHAPE, bool)
+    exclude[:4] = True
+    p.save_rough(iid, {"exclude": exclude})
+    live = p.root / "masks" / str(iid) / "exclude.png"
+    assert live.is_file() and check_project(p).ok
+    live.write_bytes(b"junk")
+    assert [d.label for d in check_project(p).damage] == ["exclude mask damaged"]
+    lines = clear_damaged(p, iid)
+    assert len(lines) == 1 and "exclude mask damaged" in lines[0]
+    assert [b.read_bytes() for b in live.parent.glob("exclude.damaged-*.png")] == [b"junk"]
+    assert check_project(p).ok
+    masks = p.load_rough(iid)
+    assert masks["wrinkle"].any()  # the classes are untouched
+    p.close()
