@@ -232,7 +232,9 @@ def test_killed_training_saves_leave_nothing_once_training_starts_again(tmp_path
     net = create_model("unet", width=2)
 
     def saving(began: Callable[[], None]) -> None:
-        # Training's write path, over and over: the best and last checkpoints.
+        # Training's write path, over and over: the best and last checkpoints. The kill
+        # delay counts from the first save done, so a slow start cannot swallow it.
+        save_checkpoint(out / "best", net, name="unet", config={"width": 2})
         began()
         while True:
             for sub in ("best", "last"):
@@ -243,12 +245,12 @@ def test_killed_training_saves_leave_nothing_once_training_starts_again(tmp_path
     one_save = time.perf_counter() - start
     rng = np.random.default_rng(31)
     before = 0
-    for _ in range(2):
-        _kill_after(saving, float(rng.uniform(2, 8)) * one_save)
+    for _ in range(3):
+        _kill_after(saving, float(rng.uniform(0.5, 4)) * one_save)
         before += _leftovers(out)[0]
         for sub in ("best", "last"):  # the user starts again rather than resuming
             shutil.rmtree(out / sub, ignore_errors=True)
         _drain(train(ds, out=out, model="unet", width=2, epochs=1, batch_size=2, device="cpu"))
         _assert_clean(out)
         assert (out / "best" / "config.json").is_file()
-    assert before > 0
+    assert before > 0, "no kill landed inside a save: the test proved nothing"
