@@ -142,6 +142,11 @@ class AnnotationDocument:
     def textures(self) -> TextureMaps:
         return self._textures
 
+    def threshold(self, cls: str) -> float:
+        """The GT threshold applied for ``cls``: the fixed parameter or the value the
+        per-image calibration chose (``params.pore_threshold`` None)."""
+        return self._textures.threshold(check_class(cls), self._params)
+
     def rough(self, cls: str) -> np.ndarray:
         """Rough mask of ``cls``, ``(M, N) bool`` read-only view (copy it to keep it)."""
         return _readonly_view(self._rough[check_class(cls)])
@@ -213,7 +218,7 @@ class AnnotationDocument:
 
     def _full_gt(self, cls: ClassName, tex: TextureMaps, params: GTParams) -> np.ndarray:
         return gt_from_rough(
-            tex[cls], self._rough[cls], threshold=params.threshold(cls), gain=params.gain(cls)
+            tex[cls], self._rough[cls], threshold=tex.threshold(cls, params), gain=params.gain(cls)
         )
 
     def _update_gt(self, cls: ClassName, rect: Rect) -> None:
@@ -222,7 +227,7 @@ class AnnotationDocument:
         self._gt[cls][sl] = gt_from_rough(
             self._textures[cls][sl],
             self._rough[cls][sl],
-            threshold=p.threshold(cls),
+            threshold=self._textures.threshold(cls, p),
             gain=p.gain(cls),
         )
 

@@ -20,11 +20,14 @@ import numpy as np
 from core.classes import CLASSES, ClassName, check_class
 from core.errors import SkinTraceError
 from core.texture import (
-    DEFAULT_PORE_THRESHOLD,
     DEFAULT_SIGMA,
+    auto_pore_threshold,
+    expand_pyramid,
+    gaussian_pyramid,
     pore_response,
     threshold_pore_response,
     to_gray,
+    working_level,
     wrinkle_texture_from_gray,
 )
 
@@ -40,7 +43,13 @@ class GTParamsError(SkinTraceError, ValueError):
     """GT parameters are out of range or do not match the texture maps given."""
 
 
+#: How a threshold that follows each image is written in ``to_dict`` / accepted by ``from_dict``.
+AUTO = "auto"
+
+
 def _check_range(name: str, value: Any, lo: float, hi: float, *, lo_open: bool) -> float:
+    if isinstance(value, bool):
+        raise GTParamsError(f"{name} must be a number; got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -62,8 +71,11 @@ class GTParams:
         σ of the Eq. 1 Gaussian in pixels, in (0, 100].
     wrinkle_threshold : float
         Eq. 1 values at or below this (0–255 scale) are not wrinkle, in [0, 255].
-    pore_threshold : float
-        ``Th`` of Eq. 2 in gray levels, in [0, 255].
+    pore_threshold : float or None
+        ``Th`` of Eq. 2 in gray levels, in [0, 255]; ``None`` (the default, written
+        ``"auto"``) calibrates it per image from the image's own Eq. 2 response
+        (:func:`core.texture.auto_pore_threshold`; the value chosen is
+        ``TextureMaps.pore_threshold_used``).
     wrinkle_gain : float
         GT magnitude = ``gain × T`` for wrinkles, in (0, 255].
     pore_gain : float
@@ -72,7 +84,7 @@ class GTParams:
 
     sigma: float = DEFAULT_SIGMA
     wrinkle_threshold: float = DEFAULT_WRINKLE_THRESHOLD
-    pore_threshold: float = DEFAULT_PORE_THRESHOLD
+    pore_threshold: float | None = None
     wrinkle_gain: float = DEFAULT_WRINKLE_GAIN
     pore_gain: float = DEFAULT_PORE_GAIN
 
@@ -84,17 +96,28 @@ class GTParams:
             "wrinkle_gain": (0.0, 255.0, True),
             "pore_gain": (0.0, 255.0, True),
         }
+        if self.pore_threshold is None or self.pore_threshold == AUTO:
+            object.__setattr__(self, "pore_threshold", None)
+            del checks["pore_threshold"]
         for name, (lo, hi, lo_open) in checks.items():
             v = _check_range(name, getattr(self, name), lo, hi, lo_open=lo_open)
             object.__setattr__(self, name, v)
 
-    def to_dict(self) -> dict[str, float]:
-        """Plain JSON-ready dict of all fields."""
-        return dataclasses.asdict(self)
+    @property
+    def pore_auto(self) -> bool:
+        """True if ``Th`` is calibrated per image (``pore_threshold`` is None)."""
+        return self.pore_threshold is None
+
+    def to_dict(self) -> dict[str, float | str]:
+        """Plain JSON-ready dict of all fields (a calibrated threshold is ``"auto"``)."""
+        return {k: (AUTO if v is None else v) for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GTParams:
         """Build from a dict; unknown keys are ignored, missing keys take defaults.
+
+        ``pore_threshold`` may be a number, ``"auto"`` or ``None`` (calibrated per image);
+        numbers stored by older projects stay fixed thresholds.
 
         Raises
         ------
@@ -106,8 +129,8 @@ class GTParams:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
-    def threshold(self, cls_name: str) -> float:
-        """GT threshold of a class."""
+    def threshold(self, cls_name: str) -> float | None:
+        """GT threshold of a class as set (``None``: calibrated per image, see TextureMaps)."""
         return self.wrinkle_threshold if check_class(cls_name) == "wrinkle" else self.pore_threshold
 
     def gain(self, cls_name: str) -> float:
@@ -124,15 +147,23 @@ class TextureMaps:
     wrinkle : (M, N) float32 ndarray
         Eq. 1 map (unthresholded) for ``sigma``.
     pore : (M, N) float32 ndarray
-        Eq. 2 map thresholded at ``pore_threshold``.
-    sigma, pore_threshold : float
-        The parameters they were computed with.
+        Eq. 2 map thresholded at ``pore_threshold_used``.
+    sigma : float
+        σ they were computed with.
+    pore_threshold : float or None
+        The ``pore_threshold`` parameter they were computed with (None: calibrated).
+    pore_threshold_used : float
+        The threshold applied: the fixed value, or the one calibrated for this image.
+    level : int
+        Pyramid level the filters ran at (:func:`core.texture.working_level`).
     """
 
     wrinkle: np.ndarray
     pore: np.ndarray
     sigma: float
-    pore_threshold: float
+    pore_threshold: float | None
+    pore_threshold_used: float
+    level: int = 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -144,6 +175,12 @@ class TextureMaps:
     def matches(self, params: GTParams) -> bool:
         """True if these maps were computed with ``params``' σ and pore threshold."""
         return self.sigma == params.sigma and self.pore_threshold == params.pore_threshold
+
+    def threshold(self, cls_name: str, params: GTParams) -> float:
+        """The GT threshold applied for a class: ``params``' number, or the calibrated one."""
+        if check_class(cls_name) == "wrinkle":
+            return params.wrinkle_threshold
+        return self.pore_threshold_used
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -161,7 +198,8 @@ def compute_textures(
     image : (M, N[, C]) ndarray
         See :func:`core.texture.to_gray` for accepted dtypes and channels.
     params : GTParams
-        Uses ``sigma`` (Eq. 1) and ``pore_threshold`` (Eq. 2).
+        Uses ``sigma`` (Eq. 1) and ``pore_threshold`` (Eq. 2; None calibrates it from
+        this image's Eq. 2 response, :func:`core.texture.auto_pore_threshold`).
     reuse : TextureMaps, optional
         Maps of the same image; a map whose parameter did not change is reused
         instead of recomputed.
@@ -169,21 +207,41 @@ def compute_textures(
     Returns
     -------
     TextureMaps
+        Filtered at :func:`core.texture.working_level` of the image's size.
     """
+    level = working_level(np.shape(image))
     gray: np.ndarray | None = None
-    if reuse is not None and reuse.sigma == params.sigma:
+    pyramid: list[np.ndarray] | None = None
+
+    def levels() -> tuple[np.ndarray, list[np.ndarray] | None]:
+        nonlocal gray, pyramid
+        if gray is None:
+            gray = to_gray(image)
+            pyramid = gaussian_pyramid(gray, level) if level > 0 else None
+        return gray, pyramid
+
+    if reuse is not None and reuse.sigma == params.sigma and reuse.level == level:
         wrinkle = reuse.wrinkle
     else:
-        gray = to_gray(image)
-        wrinkle = _readonly(wrinkle_texture_from_gray(gray, sigma=params.sigma))
-    if reuse is not None and reuse.pore_threshold == params.pore_threshold:
-        pore = reuse.pore
+        g, pyr = levels()
+        w = wrinkle_texture_from_gray(g, sigma=params.sigma, level=level, pyramid=pyr)
+        wrinkle = _readonly(w)
+    if reuse is not None and reuse.pore_threshold == params.pore_threshold and reuse.level == level:
+        pore, used = reuse.pore, reuse.pore_threshold_used
     else:
-        gray = to_gray(image) if gray is None else gray
-        t = pore_response(gray)
-        pore = _readonly(threshold_pore_response(t, threshold=params.pore_threshold))
+        g, pyr = levels()
+        # at level > 0 the calibration reads the level's own response (4^level fewer pixels)
+        small = pore_response(pyr[level]) if pyr is not None else pore_response(g)
+        used = auto_pore_threshold(small) if params.pore_threshold is None else params.pore_threshold
+        t = expand_pyramid(small, pyr) if pyr is not None else small
+        pore = _readonly(threshold_pore_response(t, threshold=used))
     return TextureMaps(
-        wrinkle=wrinkle, pore=pore, sigma=params.sigma, pore_threshold=params.pore_threshold
+        wrinkle=wrinkle,
+        pore=pore,
+        sigma=params.sigma,
+        pore_threshold=params.pore_threshold,
+        pore_threshold_used=float(used),
+        level=level,
     )
 
 
@@ -250,9 +308,10 @@ def compute_gt(
     if isinstance(image_or_textures, TextureMaps):
         tex = image_or_textures
         if not tex.matches(params):
+            th = AUTO if tex.pore_threshold is None else f"{tex.pore_threshold:g}"
             raise GTParamsError(
                 f"texture maps were computed with sigma={tex.sigma:g}, pore_threshold="
-                f"{tex.pore_threshold:g}, not the parameters given; recompute them"
+                f"{th}, not the parameters given; recompute them"
             )
     else:
         tex = compute_textures(image_or_textures, params)
@@ -265,6 +324,6 @@ def compute_gt(
             out[name] = np.zeros(tex.shape, dtype=np.uint8)
             continue
         out[name] = gt_from_rough(
-            tex[name], mask, threshold=params.threshold(name), gain=params.gain(name)
+            tex[name], mask, threshold=tex.threshold(name, params), gain=params.gain(name)
         )
     return out

@@ -19,11 +19,27 @@ from core.errors import SkinTraceError
 
 #: Gaussian σ of Eq. 1 in pixels for 768×640 face crops (see docs/ground-truth.md).
 DEFAULT_SIGMA: float = 5.0
-#: Threshold Th of Eq. 2 on the Laplacian-pyramid response t (gray levels, 0–255 scale).
+#: Fixed threshold Th of Eq. 2 on the Laplacian-pyramid response t (gray levels, 0–255
+#: scale) of :func:`pore_texture`; GT parameters default to the calibrated per-image
+#: threshold instead (:func:`auto_pore_threshold`).
 DEFAULT_PORE_THRESHOLD: float = 8.0
 
 #: Gaussian kernels are truncated at this many σ (as scipy.ndimage's default).
 GAUSS_TRUNCATE: float = 4.0
+
+#: Image shape (rows, cols) the pixel sizes σ and the pyramid levels are meant for: a
+#: 768×640 face crop, on which a pore is 2–5 px wide (see docs/ground-truth.md).
+REFERENCE_SHAPE: tuple[int, int] = (640, 768)
+
+#: Calibrated pore threshold: ``Th = AUTO_PORE_FACTOR × q`` with ``q`` the
+#: ``AUTO_PORE_QUANTILE`` percentile of the unthresholded Eq. 2 response over the image,
+#: at least ``AUTO_PORE_MIN`` gray levels (chosen by measurement, docs/ground-truth.md).
+AUTO_PORE_FACTOR: float = 0.3
+AUTO_PORE_QUANTILE: float = 99.0
+AUTO_PORE_MIN: float = 1.0
+#: The percentile is taken on a regular subsample of at most this many pixels (a strided
+#: grid: deterministic, and cheap next to the maps themselves).
+AUTO_SAMPLE_MAX: int = 40_000
 
 _BT601 = (0.299, 0.587, 0.114)
 
@@ -106,13 +122,70 @@ def gaussian_kernel_size(sigma: float) -> int:
     return 2 * int(GAUSS_TRUNCATE * sigma + 0.5) + 1
 
 
-def wrinkle_texture_from_gray(gray: np.ndarray, *, sigma: float = DEFAULT_SIGMA) -> np.ndarray:
-    """Eq. 1 on an already converted :func:`to_gray` image (no validation of the image)."""
+def working_level(shape: tuple[int, ...]) -> int:
+    """Pyramid level at which an image of ``shape`` is filtered so σ and Eq. 2 fit its scale.
+
+    The scale is ``s = sqrt(M·N / (640·768))`` (the image's linear size relative to
+    :data:`REFERENCE_SHAPE`); the level is ``⌊log2 s⌋`` and at least 0, so images up to
+    about 2 MP are filtered at full resolution and a 6000×4000 photo at level 2 (¼ size),
+    where its 10–25 px pores are 2.5–6 px wide as on a 768×640 crop.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(M, N[, C])``.
+
+    Returns
+    -------
+    level : int
+        0, 1, 2, ...: the maps are computed on the image reduced ``level`` times by
+        ``cv2.pyrDown`` and expanded back by ``cv2.pyrUp``.
+    """
+    ref = REFERENCE_SHAPE[0] * REFERENCE_SHAPE[1]
+    s = math.sqrt(max(int(shape[0]) * int(shape[1]), 1) / ref)
+    return max(0, int(math.floor(math.log2(s)))) if s >= 1 else 0
+
+
+def gaussian_pyramid(gray: np.ndarray, level: int) -> list[np.ndarray]:
+    """Gaussian pyramid ``[G_0, ..., G_level]`` of a gray image (OpenCV ``pyrDown``, float32)."""
+    levels = [np.ascontiguousarray(gray, dtype=np.float32)]
+    for _ in range(level):
+        levels.append(cv2.pyrDown(levels[-1]))
+    return levels
+
+
+def expand_pyramid(a: np.ndarray, pyramid: list[np.ndarray]) -> np.ndarray:
+    """Expand an array the size of ``pyramid[-1]`` back to ``pyramid[0]``'s size (``pyrUp``)."""
+    for finer in reversed(pyramid[:-1]):
+        a = cv2.pyrUp(a, dstsize=(finer.shape[1], finer.shape[0]))
+    return a
+
+
+def wrinkle_texture_from_gray(
+    gray: np.ndarray,
+    *,
+    sigma: float = DEFAULT_SIGMA,
+    level: int = 0,
+    pyramid: list[np.ndarray] | None = None,
+) -> np.ndarray:
+    """Eq. 1 on an already converted :func:`to_gray` image (no validation of the image).
+
+    With ``level`` > 0 the surround ``I_Gσ`` is blurred at pyramid level ``level`` (σ in
+    that level's pixels, i.e. ≈ σ·2^level full-size pixels) and expanded back; ``I``
+    stays the full-resolution image. ``pyramid`` may pass ``gaussian_pyramid(gray, level)``.
+    """
     sigma = _check_positive("sigma", sigma)
     k = gaussian_kernel_size(sigma)
-    blur: np.ndarray = cv2.GaussianBlur(
-        gray, (k, k), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101
-    )
+    if level > 0:
+        levels = pyramid if pyramid is not None else gaussian_pyramid(gray, level)
+        small = cv2.GaussianBlur(
+            levels[level], (k, k), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101
+        )
+        blur: np.ndarray = expand_pyramid(small, levels[: level + 1])
+    else:
+        blur = cv2.GaussianBlur(
+            gray, (k, k), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101
+        )
     # T = (1 - I / (1 + I_G)) * 255, in place to keep 6000×4000 maps cheap.
     blur += np.float32(1.0)
     np.divide(gray, blur, out=blur)
@@ -122,7 +195,9 @@ def wrinkle_texture_from_gray(gray: np.ndarray, *, sigma: float = DEFAULT_SIGMA)
     return blur
 
 
-def wrinkle_texture(image: np.ndarray, *, sigma: float = DEFAULT_SIGMA) -> np.ndarray:
+def wrinkle_texture(
+    image: np.ndarray, *, sigma: float = DEFAULT_SIGMA, level: int = 0
+) -> np.ndarray:
     """Wrinkle texture map, Eq. 1: ``T = (1 - I / (1 + I_Gσ)) × 255`` clipped to [0, 255].
 
     Parameters
@@ -132,22 +207,34 @@ def wrinkle_texture(image: np.ndarray, *, sigma: float = DEFAULT_SIGMA) -> np.nd
     sigma : float, optional
         Standard deviation of the Gaussian blur ``I_Gσ`` in pixels (kernel truncated
         at 4σ, border ``BORDER_REFLECT_101``).
+    level : int, optional
+        Pyramid level of the blur (0: full resolution; see :func:`working_level`).
 
     Returns
     -------
     T : (M, N) float32 ndarray
         Values in [0, 255]; dark thin structures (wrinkles) are high.
     """
-    return wrinkle_texture_from_gray(to_gray(image), sigma=sigma)
+    return wrinkle_texture_from_gray(to_gray(image), sigma=sigma, level=level)
 
 
-def pore_response(gray: np.ndarray) -> np.ndarray:
+def pore_response(
+    gray: np.ndarray, *, level: int = 0, pyramid: list[np.ndarray] | None = None
+) -> np.ndarray:
     """Unthresholded Eq. 2 response ``t = -(L0 + Expand(L1))`` of a :func:`to_gray` image.
 
     ``L_i = G_i - Expand(G_{i+1})`` with ``G_{i+1} = Reduce(G_i)``, the Burt–Adelson
     pyramid with the 5-tap kernel [1, 4, 6, 4, 1]/16 (OpenCV ``pyrDown``/``pyrUp``;
     odd sizes expand to the exact size of the finer level).
+
+    With ``level`` > 0 the same two band-pass levels are taken one octave band lower per
+    level, ``t = -(L_level + Expand(L_level+1))``, and expanded back to full size, so
+    pores ``2^level`` times larger answer as a 768×640 crop's pores do (see
+    :func:`working_level`). ``pyramid`` may pass ``gaussian_pyramid(gray, level)``.
     """
+    if level > 0:
+        levels = pyramid if pyramid is not None else gaussian_pyramid(gray, level)
+        return expand_pyramid(pore_response(levels[level]), levels[: level + 1])
     g0 = np.ascontiguousarray(gray, dtype=np.float32)
     size0 = (g0.shape[1], g0.shape[0])
     g1 = cv2.pyrDown(g0)
@@ -162,6 +249,36 @@ def pore_response(gray: np.ndarray) -> np.ndarray:
     return t
 
 
+def auto_pore_threshold(t: np.ndarray) -> float:
+    """Calibrated ``Th`` for an unthresholded Eq. 2 response of one image.
+
+    ``Th = max(AUTO_PORE_MIN, AUTO_PORE_FACTOR × percentile(t, AUTO_PORE_QUANTILE))``
+    over a strided subsample of ``t`` (all pixels of small images). The response of a
+    pore scales with the image's contrast and exposure, and so does the upper tail of
+    ``t``; a share of that tail follows each image where a fixed gray level does not.
+    The value depends only on the image, never on a rough mask, so incremental GT stays
+    exact.
+
+    Parameters
+    ----------
+    t : (M, N) float ndarray
+        :func:`pore_response` of the image (at the level used for the map).
+
+    Returns
+    -------
+    th : float
+        Gray levels (0–255 scale), rounded to 0.01, in ``[AUTO_PORE_MIN, 255]``.
+    """
+    a = np.asarray(t)
+    step = max(1, int(math.ceil(math.sqrt(a.size / AUTO_SAMPLE_MAX))))
+    sample = np.ascontiguousarray(a[::step, ::step], dtype=np.float32).ravel()
+    # the order statistic itself (np.partition): 10× cheaper than np.percentile here
+    k = int(round(AUTO_PORE_QUANTILE / 100.0 * (sample.size - 1)))
+    q = float(np.partition(sample, k)[k]) if sample.size else 0.0
+    th = AUTO_PORE_FACTOR * q if math.isfinite(q) else 0.0
+    return round(min(255.0, max(AUTO_PORE_MIN, th)), 2)
+
+
 def threshold_pore_response(t: np.ndarray, *, threshold: float) -> np.ndarray:
     """Hard threshold of Eq. 2: ``T = t`` where ``t > threshold``, else 0 (float32)."""
     th = float(threshold)
@@ -172,7 +289,9 @@ def threshold_pore_response(t: np.ndarray, *, threshold: float) -> np.ndarray:
     return out
 
 
-def pore_texture(image: np.ndarray, *, threshold: float = DEFAULT_PORE_THRESHOLD) -> np.ndarray:
+def pore_texture(
+    image: np.ndarray, *, threshold: float = DEFAULT_PORE_THRESHOLD, level: int = 0
+) -> np.ndarray:
     """Pore texture map, Eq. 2: ``t = -(L0 + Expand(L1))``; ``T = t`` where ``t > Th``, else 0.
 
     Parameters
@@ -181,10 +300,13 @@ def pore_texture(image: np.ndarray, *, threshold: float = DEFAULT_PORE_THRESHOLD
         Gray, RGB or RGBA; uint8, uint16 or float on [0, 1]. Odd sizes are fine.
     threshold : float, optional
         ``Th`` in gray levels (0–255 scale), ≥ 0.
+    level : int, optional
+        Pyramid level of the band-pass (0: full resolution; see :func:`working_level`).
 
     Returns
     -------
     T : (M, N) float32 ndarray
         ≥ 0; small dark blobs (pores) are positive.
     """
-    return threshold_pore_response(pore_response(to_gray(image)), threshold=threshold)
+    t = pore_response(to_gray(image), level=level)
+    return threshold_pore_response(t, threshold=threshold)
