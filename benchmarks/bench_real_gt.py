@@ -22,8 +22,10 @@ same face, filtered at pyramid level 1; "level 0" forces full-resolution filteri
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,7 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.gt import GTParams, compute_gt, compute_textures  # noqa: E402
+from core import synthetic  # noqa: E402
+from core.gt import DEFAULT_WRINKLE_THRESHOLD, GTParams, compute_gt, compute_textures  # noqa: E402
 from core.synthetic import make_face  # noqa: E402
 from core.texture import auto_pore_threshold, pore_response, to_gray, working_level  # noqa: E402
 
@@ -96,7 +99,7 @@ def pore_rows(folder: Path) -> list[dict]:
             "variant": name,
             "shape": list(img.shape[:2]),
             "level": working_level(img.shape),
-            "auto_th": tex.pore_threshold_used,
+            "auto_th": tex.pore_used,
             "default": iou(_pore_gt(img, rough, d), truth),
         }
         for th in FIXED_PORE_TH:
@@ -119,6 +122,7 @@ def wrinkle_rows(folder: Path, margin: int) -> list[dict]:
         rough = cv2.dilate(truth.astype(np.uint8), se) > 0
         d = GTParams()
         row: dict = {"face": path.stem, "rough only": iou(rough, truth)}
+        row["chosen"] = compute_textures(img, d).wrinkle_typical
         row["default"] = iou(compute_gt(img, {"wrinkle": rough}, d)["wrinkle"] > 0, truth)
         for th in FIXED_WRINKLE_TH:
             p = replace(d, wrinkle_threshold=th)
@@ -127,27 +131,45 @@ def wrinkle_rows(folder: Path, margin: int) -> list[dict]:
     return rows
 
 
-def synthetic_rows(faces: int) -> list[dict]:
-    """The project's synthetic faces: defaults (calibrated Th) vs the old fixed Th 8."""
+@contextlib.contextmanager
+def _wrinkle_depth(factor: float) -> Iterator[None]:
+    """Draw the labelled wrinkles of ``make_face`` ``factor`` times as deep (fainter)."""
+    original = synthetic._Canvas.polyline
+
+    def polyline(self, rows, cols, thickness, depth, *, labelled: bool) -> None:
+        scaled = depth * factor if labelled else depth
+        original(self, rows, cols, thickness, scaled, labelled=labelled)
+
+    synthetic._Canvas.polyline = polyline  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        synthetic._Canvas.polyline = original  # type: ignore[method-assign]
+
+
+def synthetic_rows(faces: int, depth: float = 1.0) -> list[dict]:
+    """Synthetic faces: defaults (calibrated thresholds) vs the old fixed 20 / Th 8."""
     rows = []
+    old = GTParams(wrinkle_threshold=DEFAULT_WRINKLE_THRESHOLD, pore_threshold=8.0)
     for seed in range(faces):
-        f = make_face(seed)
-        d = GTParams()
-        gt = compute_gt(f.image, f.rough, d)
-        old = compute_gt(f.image, f.rough, replace(d, pore_threshold=8.0))
+        with _wrinkle_depth(depth):
+            f = make_face(seed)
+        gt = compute_gt(f.image, f.rough, GTParams())
+        gt_old = compute_gt(f.image, f.rough, old)
         rows.append(
             {
                 "face": seed,
                 "wrinkle": iou(gt["wrinkle"] > 0, f.wrinkle),
+                "wrinkle, 20": iou(gt_old["wrinkle"] > 0, f.wrinkle),
                 "pore": iou(gt["pore"] > 0, f.pore),
-                "pore, Th 8": iou(old["pore"] > 0, f.pore),
+                "pore, Th 8": iou(gt_old["pore"] > 0, f.pore),
             }
         )
     return rows
 
 
 def _table(rows: list[dict], first: str) -> None:
-    keys = [k for k in rows[0] if k != first]
+    keys = list(dict.fromkeys(k for r in rows for k in r if k != first))
     print(f"{first:>14} " + " ".join(f"{k:>13}" for k in keys))
     for r in rows:
         cells = []
@@ -190,10 +212,12 @@ def main() -> None:
         _table(results["wrinkle"], "face")
     else:
         print(f"REAL DATA ABSENT: {wrinkle_dir} not found; wrinkle rows skipped")
-    print(f"\nsynthetic faces 0-{args.faces - 1}: GT IoU vs the known masks")
-    rows = synthetic_rows(args.faces)
-    results["synthetic"] = rows + [_mean_row(rows, "face")]
-    _table(results["synthetic"], "face")
+    for depth in (1.0, 0.7, 0.5):
+        what = "as generated" if depth == 1.0 else f"wrinkles {depth:g}× as deep"
+        print(f"\nsynthetic faces 0-{args.faces - 1} ({what}): GT IoU vs the known masks")
+        rows = synthetic_rows(args.faces, depth)
+        results[f"synthetic, depth {depth:g}"] = rows + [_mean_row(rows, "face")]
+        _table(results[f"synthetic, depth {depth:g}"], "face")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -28,8 +28,8 @@ from core.texture import (  # noqa: E402
     DEFAULT_PORE_THRESHOLD,
     pore_texture,
     to_gray,
-    wrinkle_texture,
     working_level,
+    wrinkle_texture,
 )
 
 SIZES = {"768x640": (640, 768), "6000x4000": (4000, 6000)}

@@ -142,10 +142,10 @@ class AnnotationDocument:
     def textures(self) -> TextureMaps:
         return self._textures
 
-    def threshold(self, cls: str) -> float:
-        """The GT threshold applied for ``cls``: the fixed parameter or the value the
-        per-image calibration chose (``params.pore_threshold`` None)."""
-        return self._textures.threshold(check_class(cls), self._params)
+    def chosen_threshold(self, cls: str) -> float:
+        """The threshold in force for ``cls``: the fixed parameter, or the value the
+        per-image calibration chose (see :meth:`core.gt.TextureMaps.chosen`)."""
+        return self._textures.chosen(check_class(cls), self._params)
 
     def rough(self, cls: str) -> np.ndarray:
         """Rough mask of ``cls``, ``(M, N) bool`` read-only view (copy it to keep it)."""
@@ -519,8 +519,8 @@ class AnnotationDocument:
         tex = self._textures
         # The expensive part depends only on the image: compute it outside the lock.
         steps: list[tuple[str, GTParams]] = []
-        if tex.sigma != params.sigma:
-            # New sigma, old pore threshold: only the wrinkle map is recomputed.
+        if tex.sigma != params.sigma or tex.wrinkle_auto != params.is_auto("wrinkle"):
+            # New sigma (or wrinkle mode), old pore threshold: only the wrinkle map.
             steps.append(
                 ("wrinkle texture map", replace(params, pore_threshold=tex.pore_threshold))
             )

@@ -37,6 +37,15 @@ REFERENCE_SHAPE: tuple[int, int] = (640, 768)
 AUTO_PORE_FACTOR: float = 0.3
 AUTO_PORE_QUANTILE: float = 99.0
 AUTO_PORE_MIN: float = 1.0
+#: Calibrated wrinkle threshold, per pixel: a pixel is kept where Eq. 1 exceeds
+#: ``clip(AUTO_WRINKLE_FRACTION × local peak, AUTO_WRINKLE_MIN, AUTO_WRINKLE_MAX)``, the
+#: local peak being the maximum of Eq. 1 (rounded to whole gray levels) over a square
+#: window of ``AUTO_WRINKLE_WINDOW · 2^level`` px (± 1 to stay odd). A faint wrinkle is cut at
+#: 40 % of its own depth; a deep one at the fixed 20 of old (docs/ground-truth.md).
+AUTO_WRINKLE_FRACTION: float = 0.4
+AUTO_WRINKLE_WINDOW: int = 5
+AUTO_WRINKLE_MIN: float = 8.0
+AUTO_WRINKLE_MAX: float = 20.0
 #: The percentile is taken on a regular subsample of at most this many pixels (a strided
 #: grid: deterministic, and cheap next to the maps themselves).
 AUTO_SAMPLE_MAX: int = 40_000
@@ -277,6 +286,60 @@ def auto_pore_threshold(t: np.ndarray) -> float:
     q = float(np.partition(sample, k)[k]) if sample.size else 0.0
     th = AUTO_PORE_FACTOR * q if math.isfinite(q) else 0.0
     return round(min(255.0, max(AUTO_PORE_MIN, th)), 2)
+
+
+def _auto_wrinkle_lut() -> np.ndarray:
+    v = np.arange(256, dtype=np.float32) * np.float32(AUTO_WRINKLE_FRACTION)
+    return np.clip(v, AUTO_WRINKLE_MIN, AUTO_WRINKLE_MAX).astype(np.float32)
+
+
+def auto_wrinkle_threshold_map(texture: np.ndarray, *, level: int = 0) -> np.ndarray:
+    """Per-pixel calibrated wrinkle threshold of an Eq. 1 map (see ``AUTO_WRINKLE_*``).
+
+    Parameters
+    ----------
+    texture : (M, N) float32 ndarray
+        :func:`wrinkle_texture_from_gray` of the image.
+    level : int, optional
+        Working level (:func:`working_level`); the window grows with it.
+
+    Returns
+    -------
+    threshold : (M, N) float32 ndarray
+        In ``[AUTO_WRINKLE_MIN, AUTO_WRINKLE_MAX]``; depends only on the image, so GT stays
+        pointwise in (texture, rough mask) and incremental updates stay exact.
+    """
+    k = AUTO_WRINKLE_WINDOW * (1 << max(0, int(level)))
+    k += 1 - k % 2
+    se = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    # the peak on whole gray levels (uint8 morphology is several times cheaper than float)
+    peak = cv2.dilate(cv2.convertScaleAbs(np.asarray(texture, dtype=np.float32)), se)
+    out: np.ndarray = cv2.LUT(peak, _auto_wrinkle_lut())
+    return out
+
+
+def apply_auto_wrinkle_threshold(
+    texture: np.ndarray, *, level: int = 0
+) -> tuple[np.ndarray, float]:
+    """Zero an Eq. 1 map where it is at or below :func:`auto_wrinkle_threshold_map`.
+
+    Returns
+    -------
+    kept : (M, N) float32 ndarray
+        The map where it exceeds its calibrated threshold, else 0 (a new array).
+    typical : float
+        The median threshold over the pixels above ``AUTO_WRINKLE_MIN`` (the line
+        candidates), on a strided subsample: the value shown to the user.
+    """
+    t = np.asarray(texture, dtype=np.float32)
+    thr = auto_wrinkle_threshold_map(t, level=level)
+    keep = cv2.compare(t, thr, cv2.CMP_GT)
+    kept: np.ndarray = cv2.bitwise_and(t, t, mask=keep)
+    step = max(1, int(math.ceil(math.sqrt(t.size / AUTO_SAMPLE_MAX))))
+    ts, hs = t[::step, ::step], thr[::step, ::step]
+    cand = hs[ts > np.float32(AUTO_WRINKLE_MIN)]
+    typical = float(np.median(cand)) if cand.size else AUTO_WRINKLE_MIN
+    return kept, round(typical, 2)
 
 
 def threshold_pore_response(t: np.ndarray, *, threshold: float) -> np.ndarray:

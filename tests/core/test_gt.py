@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -97,12 +99,12 @@ def test_compute_gt_missing_class_is_zero_and_unknown_class_refused(rng):
 
 def test_textures_reused_only_when_their_parameter_is_unchanged(rng):
     img = rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)
-    p = GTParams(sigma=3.0, pore_threshold=2.0)
+    p = GTParams(sigma=3.0, pore_threshold=2.0, wrinkle_threshold=20)
     tex = compute_textures(img, p)
     assert not tex.wrinkle.flags.writeable and not tex.pore.flags.writeable
-    same_sigma = compute_textures(img, GTParams(sigma=3.0, pore_threshold=5.0), reuse=tex)
+    same_sigma = compute_textures(img, replace(p, pore_threshold=5.0), reuse=tex)
     assert same_sigma.wrinkle is tex.wrinkle and same_sigma.pore is not tex.pore
-    same_th = compute_textures(img, GTParams(sigma=6.0, pore_threshold=2.0), reuse=tex)
+    same_th = compute_textures(img, replace(p, sigma=6.0), reuse=tex)
     assert same_th.pore is tex.pore and same_th.wrinkle is not tex.wrinkle
     np.testing.assert_array_equal(same_th.wrinkle, wrinkle_texture(img, sigma=6.0))
     only_threshold = compute_textures(
