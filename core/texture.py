@@ -288,13 +288,24 @@ def auto_pore_threshold(t: np.ndarray) -> float:
     return round(min(255.0, max(AUTO_PORE_MIN, th)), 2)
 
 
-def _auto_wrinkle_lut() -> np.ndarray:
-    v = np.arange(256, dtype=np.float32) * np.float32(AUTO_WRINKLE_FRACTION)
-    return np.clip(v, AUTO_WRINKLE_MIN, AUTO_WRINKLE_MAX).astype(np.float32)
+#: Grid of the calibrated wrinkle comparison: Eq. 1 is compared in steps of 1/2.5 = 0.4
+#: gray levels, so the whole rule runs on uint8 arrays (several times cheaper than float).
+_WRINKLE_GRID: float = 1.0 / AUTO_WRINKLE_FRACTION
+
+
+def _wrinkle_peak_u8(texture: np.ndarray, level: int) -> np.ndarray:
+    """Local peak of Eq. 1 in whole gray levels, over the rule's window (uint8)."""
+    k = AUTO_WRINKLE_WINDOW * (1 << max(0, int(level)))
+    k += 1 - k % 2
+    se = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    peak: np.ndarray = cv2.dilate(cv2.convertScaleAbs(texture), se)
+    return peak
 
 
 def auto_wrinkle_threshold_map(texture: np.ndarray, *, level: int = 0) -> np.ndarray:
     """Per-pixel calibrated wrinkle threshold of an Eq. 1 map (see ``AUTO_WRINKLE_*``).
+
+    ``clip(0.4 × peak, 8, 20)`` with ``peak`` the maximum of ``round(T)`` over the window.
 
     Parameters
     ----------
@@ -309,19 +320,18 @@ def auto_wrinkle_threshold_map(texture: np.ndarray, *, level: int = 0) -> np.nda
         In ``[AUTO_WRINKLE_MIN, AUTO_WRINKLE_MAX]``; depends only on the image, so GT stays
         pointwise in (texture, rough mask) and incremental updates stay exact.
     """
-    k = AUTO_WRINKLE_WINDOW * (1 << max(0, int(level)))
-    k += 1 - k % 2
-    se = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    # the peak on whole gray levels (uint8 morphology is several times cheaper than float)
-    peak = cv2.dilate(cv2.convertScaleAbs(np.asarray(texture, dtype=np.float32)), se)
-    out: np.ndarray = cv2.LUT(peak, _auto_wrinkle_lut())
+    peak = _wrinkle_peak_u8(np.asarray(texture, dtype=np.float32), level)
+    thr = peak.astype(np.float32) * np.float32(AUTO_WRINKLE_FRACTION)
+    out: np.ndarray = np.clip(thr, AUTO_WRINKLE_MIN, AUTO_WRINKLE_MAX)
     return out
 
 
-def apply_auto_wrinkle_threshold(
-    texture: np.ndarray, *, level: int = 0
-) -> tuple[np.ndarray, float]:
+def apply_auto_wrinkle_threshold(texture: np.ndarray, *, level: int = 0) -> tuple[np.ndarray, float]:
     """Zero an Eq. 1 map where it is at or below :func:`auto_wrinkle_threshold_map`.
+
+    The comparison runs on a 0.4-gray-level grid, on uint8 arrays: a pixel is kept where
+    ``round(2.5 × T) > clip(peak, 20, 50)``, i.e. ``T > clip(0.4 × peak, 8, 20)`` up to
+    0.2 gray levels.
 
     Returns
     -------
@@ -332,14 +342,15 @@ def apply_auto_wrinkle_threshold(
         candidates), on a strided subsample: the value shown to the user.
     """
     t = np.asarray(texture, dtype=np.float32)
-    thr = auto_wrinkle_threshold_map(t, level=level)
-    keep = cv2.compare(t, thr, cv2.CMP_GT)
+    peak = _wrinkle_peak_u8(t, level)
+    lo, hi = round(AUTO_WRINKLE_MIN * _WRINKLE_GRID), round(AUTO_WRINKLE_MAX * _WRINKLE_GRID)
+    limit = cv2.max(cv2.min(peak, hi), lo)  # threshold in grid units, uint8
+    keep = cv2.compare(cv2.convertScaleAbs(t, alpha=_WRINKLE_GRID), limit, cv2.CMP_GT)
     kept = np.zeros_like(t)
     cv2.copyTo(t, keep, kept)  # masked copy: 5× cheaper than bitwise_and or np.copyto
     step = max(1, int(math.ceil(math.sqrt(t.size / AUTO_SAMPLE_MAX))))
-    ts, hs = t[::step, ::step], thr[::step, ::step]
-    cand = hs[ts > np.float32(AUTO_WRINKLE_MIN)]
-    typical = float(np.median(cand)) if cand.size else AUTO_WRINKLE_MIN
+    cand = limit[::step, ::step][t[::step, ::step] > np.float32(AUTO_WRINKLE_MIN)]
+    typical = float(np.median(cand)) / _WRINKLE_GRID if cand.size else AUTO_WRINKLE_MIN
     return kept, round(typical, 2)
 
 
