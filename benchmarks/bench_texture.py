@@ -4,6 +4,12 @@ Self-contained (synthetic data, no network). Prints medians and writes
 bench-results/bench_texture.json. Target (issue #2): both maps for 768×640 under 10 ms.
 
     .venv/bin/python benchmarks/bench_texture.py [--repeat N] [--threads T]
+    .venv/bin/python benchmarks/bench_texture.py --ab   # calibrated vs the old fixed maps
+
+``--ab`` times, interleaved in one run, the maps as they were before calibrated
+thresholds (full resolution, σ 5, fixed Th 8, no wrinkle rule) against
+``compute_textures(image, GTParams())`` (working level, both calibrated thresholds), in
+process CPU time with one OpenCV thread: a ratio that holds on a loaded, shared machine.
 """
 
 from __future__ import annotations
@@ -52,12 +58,57 @@ def _median_ms(fn, repeat: int) -> float:
     return statistics.median(times) * 1e3
 
 
+def _ab(repeat: int) -> dict[str, dict[str, float]]:
+    from core.texture import pore_response, threshold_pore_response, wrinkle_texture_from_gray
+
+    cv2.setNumThreads(1)
+
+    def fixed_full_resolution(img: np.ndarray) -> None:
+        gray = to_gray(img)
+        wrinkle_texture_from_gray(gray, sigma=5.0)
+        threshold_pore_response(pore_response(gray), threshold=DEFAULT_PORE_THRESHOLD)
+
+    out = {}
+    print("CPU ms (1 OpenCV thread), median, interleaved: old fixed full-res maps vs default")
+    for label, shape in SIZES.items():
+        img = _image(shape)
+        n = repeat or (60 if shape[0] * shape[1] < 2e6 else 7)
+        old, new = [], []
+        for _ in range(n):
+            t0 = time.process_time()
+            fixed_full_resolution(img)
+            t1 = time.process_time()
+            compute_textures(img, GTParams())
+            t2 = time.process_time()
+            old.append(t1 - t0)
+            new.append(t2 - t1)
+        row = {
+            "old_ms": statistics.median(old) * 1e3,
+            "new_ms": statistics.median(new) * 1e3,
+        }
+        row["ratio"] = row["new_ms"] / row["old_ms"]
+        out[label] = row
+        print(
+            f"{label:>10}  old {row['old_ms']:8.2f}  new {row['new_ms']:8.2f}  "
+            f"new/old {row['ratio']:.2f}"
+        )
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=0, help="repetitions (default: by size)")
     ap.add_argument("--threads", type=int, default=2, help="OpenCV threads (default 2)")
     ap.add_argument("--out", default="bench-results/bench_texture.json")
+    ap.add_argument("--ab", action="store_true", help="calibrated vs old fixed maps, CPU time")
     args = ap.parse_args()
+    if args.ab:
+        data = _ab(args.repeat)
+        out = Path(args.out.replace(".json", "_ab.json"))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(data, indent=2) + "\n")
+        print(f"wrote {out}")
+        return
     cv2.setNumThreads(args.threads)
     params = GTParams()
     results: dict[str, dict[str, float]] = {}
