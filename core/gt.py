@@ -270,7 +270,7 @@ def compute_textures(
         w = wrinkle_texture_from_gray(g, sigma=params.sigma, level=level, pyramid=pyr)
         typical = 0.0
         if w_auto:
-            w, typical = apply_auto_wrinkle_threshold(w, level=level)
+            w, typical = apply_auto_wrinkle_threshold(w, level=level, inplace=True)
         wrinkle = _readonly(w)
     if reuse is not None and reuse.pore_threshold == params.pore_threshold and reuse.level == level:
         pore, used = reuse.pore, reuse.pore_used

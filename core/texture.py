@@ -49,6 +49,8 @@ AUTO_WRINKLE_MAX: float = 20.0
 #: The percentile is taken on a regular subsample of at most this many pixels (a strided
 #: grid: deterministic, and cheap next to the maps themselves).
 AUTO_SAMPLE_MAX: int = 40_000
+#: Subsample size for the typical calibrated wrinkle threshold shown to the user.
+AUTO_TYPICAL_SAMPLE: int = 10_000
 
 _BT601 = (0.299, 0.587, 0.114)
 
@@ -326,29 +328,47 @@ def auto_wrinkle_threshold_map(texture: np.ndarray, *, level: int = 0) -> np.nda
     return out
 
 
-def apply_auto_wrinkle_threshold(texture: np.ndarray, *, level: int = 0) -> tuple[np.ndarray, float]:
+def _limit_lut() -> np.ndarray:
+    lo, hi = round(AUTO_WRINKLE_MIN * _WRINKLE_GRID), round(AUTO_WRINKLE_MAX * _WRINKLE_GRID)
+    return np.clip(np.arange(256), lo, hi).astype(np.uint8)
+
+
+_LIMIT_LUT = _limit_lut()
+
+
+def apply_auto_wrinkle_threshold(
+    texture: np.ndarray, *, level: int = 0, inplace: bool = False
+) -> tuple[np.ndarray, float]:
     """Zero an Eq. 1 map where it is at or below :func:`auto_wrinkle_threshold_map`.
 
     The comparison runs on a 0.4-gray-level grid, on uint8 arrays: a pixel is kept where
     ``round(2.5 × T) > clip(peak, 20, 50)``, i.e. ``T > clip(0.4 × peak, 8, 20)`` up to
     0.2 gray levels.
 
+    Parameters
+    ----------
+    texture : (M, N) float32 ndarray
+        :func:`wrinkle_texture_from_gray` of the image.
+    level : int, optional
+        Working level (:func:`working_level`); the window grows with it.
+    inplace : bool, optional
+        Zero the dropped pixels of ``texture`` itself (a writable float32 array) instead
+        of returning a new array.
+
     Returns
     -------
     kept : (M, N) float32 ndarray
-        The map where it exceeds its calibrated threshold, else 0 (a new array).
+        The map where it exceeds its calibrated threshold, else 0.
     typical : float
         The median threshold over the pixels above ``AUTO_WRINKLE_MIN`` (the line
         candidates), on a strided subsample: the value shown to the user.
     """
     t = np.asarray(texture, dtype=np.float32)
-    peak = _wrinkle_peak_u8(t, level)
-    lo, hi = round(AUTO_WRINKLE_MIN * _WRINKLE_GRID), round(AUTO_WRINKLE_MAX * _WRINKLE_GRID)
-    limit = cv2.max(cv2.min(peak, hi), lo)  # threshold in grid units, uint8
-    keep = cv2.compare(cv2.convertScaleAbs(t, alpha=_WRINKLE_GRID), limit, cv2.CMP_GT)
-    kept = np.zeros_like(t)
-    cv2.copyTo(t, keep, kept)  # masked copy: 5× cheaper than bitwise_and or np.copyto
-    step = max(1, int(math.ceil(math.sqrt(t.size / AUTO_SAMPLE_MAX))))
+    kept = t if inplace else t.copy()
+    limit = cv2.LUT(_wrinkle_peak_u8(t, level), _LIMIT_LUT)  # threshold in grid units
+    drop = cv2.compare(cv2.convertScaleAbs(t, alpha=_WRINKLE_GRID), limit, cv2.CMP_LE)
+    cv2.subtract(kept, kept, dst=kept, mask=drop)  # zero where dropped, in one pass
+    step = max(1, int(math.ceil(math.sqrt(t.size / AUTO_TYPICAL_SAMPLE))))
     cand = limit[::step, ::step][t[::step, ::step] > np.float32(AUTO_WRINKLE_MIN)]
     typical = float(np.median(cand)) / _WRINKLE_GRID if cand.size else AUTO_WRINKLE_MIN
     return kept, round(typical, 2)

@@ -253,6 +253,9 @@ def test_auto_wrinkle_threshold_matches_a_scipy_reference(rng):
     np.testing.assert_array_equal(kept, np.where(on_grid, t, 0.0).astype(np.float32))
     assert np.mean(on_grid == (t > thr)) > 0.97  # the same rule up to 0.2 gray levels
     assert 8.0 <= typical <= 20.0
+    own = t.copy()
+    same, _ = apply_auto_wrinkle_threshold(own, inplace=True)
+    assert same is own and np.array_equal(same, kept)
 
 
 def _lines(depths: tuple[float, ...]) -> tuple[np.ndarray, list[np.ndarray]]:
