@@ -59,14 +59,16 @@ def _median_ms(fn, repeat: int) -> float:
 
 
 def _ab(repeat: int) -> dict[str, dict[str, float]]:
-    from core.texture import pore_response, threshold_pore_response, wrinkle_texture_from_gray
+    from core.texture import pore_response, wrinkle_texture_from_gray
 
     cv2.setNumThreads(1)
 
     def fixed_full_resolution(img: np.ndarray) -> None:
+        """compute_textures as it was before calibrated thresholds (same code)."""
         gray = to_gray(img)
         wrinkle_texture_from_gray(gray, sigma=5.0)
-        threshold_pore_response(pore_response(gray), threshold=DEFAULT_PORE_THRESHOLD)
+        t = pore_response(gray).astype(np.float32, copy=True)
+        t[~(t > np.float32(DEFAULT_PORE_THRESHOLD))] = 0.0
 
     out = {}
     print("CPU ms (1 OpenCV thread), median, interleaved: old fixed full-res maps vs default")

@@ -282,7 +282,7 @@ def compute_textures(
             auto_pore_threshold(small) if params.pore_threshold is None else params.pore_threshold
         )
         t = expand_pyramid(small, pyr) if pyr is not None else small
-        pore = _readonly(threshold_pore_response(t, threshold=used))
+        pore = _readonly(threshold_pore_response(t, threshold=used, inplace=True))
     return TextureMaps(
         wrinkle=wrinkle,
         pore=pore,

@@ -329,8 +329,11 @@ def auto_wrinkle_threshold_map(texture: np.ndarray, *, level: int = 0) -> np.nda
 
 
 def _limit_lut() -> np.ndarray:
+    # grid peak (2.5 × gray levels) -> threshold in grid units: clip(0.4 × peak in gray
+    # levels × 2.5) = clip(0.4 × grid peak, 20, 50), rounded
     lo, hi = round(AUTO_WRINKLE_MIN * _WRINKLE_GRID), round(AUTO_WRINKLE_MAX * _WRINKLE_GRID)
-    return np.clip(np.arange(256), lo, hi).astype(np.uint8)
+    v = np.rint(np.arange(256) * AUTO_WRINKLE_FRACTION)
+    return np.clip(v, lo, hi).astype(np.uint8)
 
 
 _LIMIT_LUT = _limit_lut()
@@ -341,9 +344,10 @@ def apply_auto_wrinkle_threshold(
 ) -> tuple[np.ndarray, float]:
     """Zero an Eq. 1 map where it is at or below :func:`auto_wrinkle_threshold_map`.
 
-    The comparison runs on a 0.4-gray-level grid, on uint8 arrays: a pixel is kept where
-    ``round(2.5 × T) > clip(peak, 20, 50)``, i.e. ``T > clip(0.4 × peak, 8, 20)`` up to
-    0.2 gray levels.
+    The comparison runs on a 0.4-gray-level grid, on uint8 arrays: with
+    ``G = round(2.5 × T)`` (saturated at 255), a pixel is kept where
+    ``G > clip(round(0.4 × max_window(G)), 20, 50)``, i.e. ``T > clip(0.4 × peak, 8, 20)``
+    up to the grid's 0.4 gray levels.
 
     Parameters
     ----------
@@ -365,8 +369,12 @@ def apply_auto_wrinkle_threshold(
     """
     t = np.asarray(texture, dtype=np.float32)
     kept = t if inplace else t.copy()
-    limit = cv2.LUT(_wrinkle_peak_u8(t, level), _LIMIT_LUT)  # threshold in grid units
-    drop = cv2.compare(cv2.convertScaleAbs(t, alpha=_WRINKLE_GRID), limit, cv2.CMP_LE)
+    grid = cv2.convertScaleAbs(t, alpha=_WRINKLE_GRID)  # round(2.5 T), saturated at 255
+    k = AUTO_WRINKLE_WINDOW * (1 << max(0, int(level)))
+    k += 1 - k % 2
+    peak = cv2.dilate(grid, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    limit = cv2.LUT(peak, _LIMIT_LUT)  # threshold in grid units, 20-50
+    drop = cv2.compare(grid, limit, cv2.CMP_LE)
     cv2.subtract(kept, kept, dst=kept, mask=drop)  # zero where dropped, in one pass
     step = max(1, int(math.ceil(math.sqrt(t.size / AUTO_TYPICAL_SAMPLE))))
     cand = limit[::step, ::step][t[::step, ::step] > np.float32(AUTO_WRINKLE_MIN)]
@@ -374,13 +382,20 @@ def apply_auto_wrinkle_threshold(
     return kept, round(typical, 2)
 
 
-def threshold_pore_response(t: np.ndarray, *, threshold: float) -> np.ndarray:
-    """Hard threshold of Eq. 2: ``T = t`` where ``t > threshold``, else 0 (float32)."""
+def threshold_pore_response(
+    t: np.ndarray, *, threshold: float, inplace: bool = False
+) -> np.ndarray:
+    """Hard threshold of Eq. 2: ``T = t`` where ``t > threshold``, else 0 (float32).
+
+    ``inplace`` thresholds ``t`` itself (a writable, contiguous float32 array).
+    """
     th = float(threshold)
     if not math.isfinite(th) or th < 0:
         raise InvalidImageError(f"pore threshold must be a finite number ≥ 0; got {threshold!r}")
-    out = t.astype(np.float32, copy=True)
-    out[~(out > np.float32(th))] = 0.0
+    src = np.ascontiguousarray(t, dtype=np.float32)
+    out = src if inplace and src is t else src.copy()
+    # THRESH_TOZERO is exactly "t where t > th, else 0", in one pass
+    cv2.threshold(out, float(np.float32(th)), 0.0, cv2.THRESH_TOZERO, dst=out)
     return out
 
 

@@ -248,8 +248,10 @@ def test_auto_wrinkle_threshold_matches_a_scipy_reference(rng):
     peak = ndi.maximum_filter(np.clip(np.rint(t), 0, 255), size=5, mode="nearest")
     np.testing.assert_allclose(thr, np.clip(0.4 * peak, 8.0, 20.0), atol=1e-5)
     kept, typical = apply_auto_wrinkle_threshold(t)
-    # compared on a 0.4-gray-level grid: round(2.5 T) > clip(peak, 20, 50)
-    on_grid = np.rint(2.5 * t.astype(np.float64)) > np.clip(peak, 20, 50)
+    # compared on a 0.4-gray-level grid G = round(2.5 T): G > clip(round(0.4 max(G)), 20, 50)
+    grid = np.clip(np.rint(2.5 * t.astype(np.float64)), 0, 255)
+    grid_peak = ndi.maximum_filter(grid, size=5, mode="nearest")
+    on_grid = grid > np.clip(np.rint(0.4 * grid_peak), 20, 50)
     np.testing.assert_array_equal(kept, np.where(on_grid, t, 0.0).astype(np.float32))
     assert np.mean(on_grid == (t > thr)) > 0.97  # the same rule up to 0.2 gray levels
     assert 8.0 <= typical <= 20.0
