@@ -108,6 +108,13 @@ class GTParams:
             if value is None or (isinstance(value, str) and value.strip().lower() == AUTO):
                 object.__setattr__(self, name, None)
                 del checks[name]
+            elif isinstance(value, str):
+                try:
+                    float(value)
+                except ValueError:
+                    raise GTParamsError(
+                        f"{name} must be a number in [0, 255] or 'auto'; got {value!r}"
+                    ) from None
         for name, (lo, hi, lo_open) in checks.items():
             v = _check_range(name, getattr(self, name), lo, hi, lo_open=lo_open)
             object.__setattr__(self, name, v)
