@@ -13,6 +13,9 @@ GT is ``compute_gt(image, rough, params) > 0``; the score is IoU against the hum
     .venv/bin/python benchmarks/bench_real_gt.py            # tables, JSON in bench-results/
     .venv/bin/python benchmarks/bench_real_gt.py --real /path/to/real
 
+A synthetic face drawn at 6000×4000 (``--large``) compares the working level with the
+full-resolution filters and fixed thresholds used before.
+
 Rows: the default (calibrated pore Th, σ and pyramid at the working level) and fixed
 thresholds. Pore variants check that the rule follows the image: the photo dimmed to 60 %
 exposure, re-saved as JPEG quality 80, and upscaled 2× (a higher-resolution photo of the
@@ -38,7 +41,13 @@ sys.path.insert(0, str(ROOT))
 from core import synthetic  # noqa: E402
 from core.gt import DEFAULT_WRINKLE_THRESHOLD, GTParams, compute_gt, compute_textures  # noqa: E402
 from core.synthetic import make_face  # noqa: E402
-from core.texture import auto_pore_threshold, pore_response, to_gray, working_level  # noqa: E402
+from core.texture import (  # noqa: E402
+    auto_pore_threshold,
+    pore_response,
+    to_gray,
+    working_level,
+    wrinkle_texture_from_gray,
+)
 
 DEFAULT_REAL = ROOT.parent / "shared" / "real"
 FIXED_PORE_TH = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
@@ -168,6 +177,29 @@ def synthetic_rows(faces: int, depth: float = 1.0) -> list[dict]:
     return rows
 
 
+def large_rows(shape: tuple[int, int]) -> list[dict]:
+    """A synthetic face drawn at a photo's size: working level vs full-resolution filters."""
+    face = make_face(0, shape=shape)
+    gray = to_gray(face.image)
+    rows = []
+    gt = compute_gt(face.image, face.rough, GTParams())
+    row: dict = {"filters": f"level {working_level(shape)} (default)"}
+    for cls in ("wrinkle", "pore"):
+        row[cls] = iou(gt[cls] > 0, face.masks[cls])
+    rows.append(row)
+    # what the filters did before the working level: full resolution, old fixed thresholds
+    wrinkle = wrinkle_texture_from_gray(gray, sigma=5.0) > DEFAULT_WRINKLE_THRESHOLD
+    pore = pore_response(gray) > 8.0
+    rows.append(
+        {
+            "filters": "level 0, fixed 20 / 8",
+            "wrinkle": iou(wrinkle & face.rough_wrinkle, face.wrinkle),
+            "pore": iou(pore & face.rough_pore, face.pore),
+        }
+    )
+    return rows
+
+
 def _table(rows: list[dict], first: str) -> None:
     keys = list(dict.fromkeys(k for r in rows for k in r if k != first))
     print(f"{first:>14} " + " ".join(f"{k:>13}" for k in keys))
@@ -190,6 +222,14 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=8, help="synthetic faces")
     ap.add_argument("--stroke-margin", type=int, default=3, help="wrinkle stroke margin, px")
     ap.add_argument("--threads", type=int, default=2, help="OpenCV threads (default 2)")
+    ap.add_argument(
+        "--large",
+        type=int,
+        nargs=2,
+        metavar=("ROWS", "COLS"),
+        default=(4000, 6000),
+        help="size of the large synthetic face (default 4000 6000); 0 0 skips it",
+    )
     ap.add_argument("--out", default="bench-results/bench_real_gt.json")
     args = ap.parse_args()
     cv2.setNumThreads(args.threads)
@@ -218,6 +258,11 @@ def main() -> None:
         rows = synthetic_rows(args.faces, depth)
         results[f"synthetic, depth {depth:g}"] = rows + [_mean_row(rows, "face")]
         _table(results[f"synthetic, depth {depth:g}"], "face")
+    if args.large[0] > 0 and args.large[1] > 0:
+        h, w = args.large
+        print(f"\nsynthetic face 0 drawn at {w}x{h}: GT IoU vs the known masks")
+        results["large"] = large_rows((h, w))
+        _table(results["large"], "filters")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
