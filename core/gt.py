@@ -324,6 +324,13 @@ def gt_from_rough(
         0 outside the rough mask and where the texture is at or below the threshold,
         else 1–255.
     """
+    if not isinstance(threshold, (int, float, np.floating, np.integer)) or isinstance(
+        threshold, bool
+    ):
+        raise GTParamsError(
+            f"threshold must be a number, got {threshold!r}; for a calibrated ('auto') "
+            "threshold pass TextureMaps.threshold(cls, params)"
+        )
     t = np.asarray(texture)
     r = np.asarray(rough)
     if t.ndim != 2 or r.shape != t.shape:

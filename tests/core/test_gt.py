@@ -69,6 +69,11 @@ def test_gt_is_zero_outside_rough_and_binary_mask_is_threshold_and_rough(rng):
     )
 
 
+def test_gt_from_rough_refuses_an_auto_threshold():
+    with pytest.raises(GTParamsError, match="TextureMaps.threshold"):
+        gt_from_rough(np.zeros((3, 4), np.float32), np.zeros((3, 4), bool), threshold=None)
+
+
 def test_gt_from_rough_shape_mismatch():
     with pytest.raises(GTParamsError, match="same shape"):
         gt_from_rough(np.zeros((3, 4), np.float32), np.zeros((4, 3), bool), threshold=1)
