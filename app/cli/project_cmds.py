@@ -32,6 +32,11 @@ def _add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+def _threshold(text: str) -> float | str:
+    """A GT threshold: a finite number or ``auto`` (calibrated per image)."""
+    return "auto" if text.strip().lower() == "auto" else finite_float(text)
+
+
 def _add_gt_params(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("GT parameters")
     g.add_argument(
@@ -41,13 +46,14 @@ def _add_gt_params(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--wrinkle-threshold",
-        type=finite_float,
-        help="wrinkle texture threshold, 0-255 (default 20)",
+        type=_threshold,
+        help="wrinkle texture threshold, 0-255, or 'auto' (default auto: calibrated per image)",
     )
     g.add_argument(
         "--pore-threshold",
-        type=finite_float,
-        help="Th of the pore texture map (Eq. 2), 0-255 (default 8)",
+        type=_threshold,
+        help="Th of the pore texture map (Eq. 2), 0-255, or 'auto' "
+        "(default auto: calibrated per image)",
     )
 
 

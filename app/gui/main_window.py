@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
 
         self.bridge.changed.connect(self.canvas.on_document_change)
         self.bridge.changed.connect(self._update_actions)
+        self.bridge.changed.connect(self._on_params_change)
         self.canvas.cursorMoved.connect(
             lambda r, c: self.status.show_cursor(self.canvas.document, r, c)
         )
@@ -206,6 +207,7 @@ class MainWindow(QMainWindow):
             image_id=loaded.image_id,
             has_override=session.has_override(loaded.image_id),
         )
+        self._show_chosen(loaded.document)
         self.params_panel.setEnabled(not session.read_only)
         self.image_list.select(loaded.image_id)
         self._update_title()
@@ -215,6 +217,18 @@ class MainWindow(QMainWindow):
             self.prelabels.next_target(loaded.image_id),
         ):
             session.prefetch(candidate)
+
+    def _show_chosen(self, doc: Any) -> None:
+        """The per-image thresholds in force, for the GT panel's "Auto" display."""
+        self.params_panel.show_chosen(
+            {f"{cls}_threshold": doc.chosen_threshold(cls) for cls in ("wrinkle", "pore")}
+        )
+
+    def _on_params_change(self, change: Any) -> None:
+        session = self.session
+        if getattr(change, "kind", None) == "params" and session is not None:
+            if session.document is not None:
+                self._show_chosen(session.document)
 
     def _on_busy(self, busy: bool) -> None:
         self.canvas.editable = not busy and not (self.session and self.session.read_only)
@@ -240,6 +254,7 @@ class MainWindow(QMainWindow):
             doc = self.session.document
             if doc is not None:
                 self.params_panel.show_params(doc.params, image_id=image_id, has_override=False)
+                self._show_chosen(doc)
 
     # -- editing -----------------------------------------------------------------
 
