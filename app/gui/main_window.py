@@ -16,6 +16,7 @@ from . import (
     history_view,
     model_history,
     prelabel_worker,
+    repair,
     review,
     start_hint,
     training_panel,
@@ -85,10 +86,12 @@ class MainWindow(QMainWindow):
         # Model-assisted annotation (docs/model-assisted.md): each part mounts itself.
         for part in (prelabel_worker, training_panel, model_history, review, history_view):
             part.install(self)
+        repair.install(self)  # damage badges, Image → Repair damaged masks
         start_hint.install(self)
 
         self.bridge.changed.connect(self.canvas.on_document_change)
         self.bridge.changed.connect(self._update_actions)
+        self.bridge.changed.connect(self._on_params_change)
         self.canvas.cursorMoved.connect(
             lambda r, c: self.status.show_cursor(self.canvas.document, r, c)
         )
@@ -233,6 +236,7 @@ class MainWindow(QMainWindow):
             image_id=loaded.image_id,
             has_override=session.has_override(loaded.image_id),
         )
+        self._show_chosen(loaded.document)
         self.params_panel.setEnabled(not session.read_only)
         self.image_list.select(loaded.image_id)
         self._update_title()
@@ -250,6 +254,18 @@ class MainWindow(QMainWindow):
         self.canvas.editable = not (
             self._busy or (s is not None and s.read_only) or (review is not None and review.active)
         )
+
+    def _show_chosen(self, doc: Any) -> None:
+        """The per-image thresholds in force, for the GT panel's "Auto" display."""
+        self.params_panel.show_chosen(
+            {f"{cls}_threshold": doc.chosen_threshold(cls) for cls in ("wrinkle", "pore")}
+        )
+
+    def _on_params_change(self, change: Any) -> None:
+        session = self.session
+        if getattr(change, "kind", None) == "params" and session is not None:
+            if session.document is not None:
+                self._show_chosen(session.document)
 
     def _on_busy(self, busy: bool) -> None:
         self._busy = busy
@@ -279,6 +295,9 @@ class MainWindow(QMainWindow):
             # the old ones until its maps are recomputed in the background
             default = self.session.project.params(None)
             self.params_panel.show_params(default, image_id=image_id, has_override=False)
+            doc = self.session.document
+            if doc is not None:
+                self._show_chosen(doc)
 
     # -- editing -----------------------------------------------------------------
 
@@ -395,7 +414,8 @@ class MainWindow(QMainWindow):
         # before the interpreter tears the Qt objects down under them. Their results are
         # dropped: the session is closed. Thumbnails not started yet are not needed.
         self.image_list.thumb_pool.clear()
-        for pool in (self.prelabels.pool, self.image_list.thumb_pool, QThreadPool.globalInstance()):
+        pools = (self.prelabels.pool, self.image_list.thumb_pool, self.damage.pool)
+        for pool in (*pools, QThreadPool.globalInstance()):
             pool.waitForDone(CLOSE_WAIT_MS)
         super().closeEvent(event)
 
