@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDi
 
 from core.classes import CLASSES
 
-from . import history_view, model_history, prelabel_worker, review, training_panel
+from . import faces, history_view, model_history, prelabel_worker, review, training_panel
 from .actions import build_actions
 from .bridge import DocumentBridge
 from .canvas import ImageCanvas
@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self.add_dock("Layers", self.layers_panel, right, "layers")
         self.add_dock("GT parameters", self.params_panel, right, "params")
         # Model-assisted annotation (docs/model-assisted.md): each part mounts itself.
-        for part in (prelabel_worker, training_panel, model_history, review, history_view):
+        for part in (prelabel_worker, training_panel, model_history, review, history_view, faces):
             part.install(self)
 
         self.bridge.changed.connect(self.canvas.on_document_change)

@@ -199,7 +199,7 @@ def _box_svg(groups: list[tuple[str, list[float]]], title: str) -> str:
     """One box plot (median, quartiles, whiskers at min/max) per group, as inline SVG."""
     vals = [v for _, g in groups for v in g]
     w_box, pad_l, h = 46, 48, 190
-    width = pad_l + w_box * max(1, len(groups)) + 10
+    width = pad_l + w_box * max(1, len(groups)) + 50  # room for the last slanted label
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h + 70}" role="img" aria-label="{html.escape(title)}">',
              f'<text x="4" y="14" font-size="12" font-weight="bold">{html.escape(title)}</text>']  # fmt: skip
     if not vals:
