@@ -97,3 +97,32 @@ def cmd_align(args: argparse.Namespace) -> int:
     for name, reason in info["skipped"][:20]:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     return 0
+
+
+def align_for_import(project, args: argparse.Namespace, *, has_masks: bool) -> Path:
+    """``skintrace import --align``: crop the photos into ``PROJECT/aligned/`` (worker of
+    :func:`cmd_import`); returns the folder of crops to import."""
+    from core.errors import SettingError
+    from core.face.align import align_folder
+
+    if has_masks:
+        raise SettingError("--align cannot take existing masks (they are in the photos' coordinates); import without --align")  # fmt: skip
+    out = Path(project.root) / "aligned"
+    last = drive(align_folder(args.folder, out, crop_shape=parse_size(args.align)), desc="align", quiet=args.quiet)  # fmt: skip
+    info = last.info if last is not None else {"aligned": 0, "skipped": []}
+    print(f"{info['aligned']} photos aligned")
+    for name, reason in info["skipped"][:20]:
+        print(f"not aligned, not imported: {name}: {reason}", file=sys.stderr)
+    return out / "crops"
+
+
+def map_back_export(args: argparse.Namespace) -> None:
+    """``skintrace export --coords original``: map the written dataset back onto the photos."""
+    from core.face.mapback import map_back_dataset
+
+    transforms = Path(args.project) / "aligned" / "transforms"
+    last = drive(map_back_dataset(args.out, transforms, args.out, force=True), desc="map back", quiet=args.quiet)  # fmt: skip
+    info = last.info if last is not None else {"mapped": 0, "unmapped": []}
+    print(f"{info['mapped']} item(s) mapped back onto their original photos")
+    if info["unmapped"]:
+        print(f"{len(info['unmapped'])} item(s) had no alignment and stay as imported", file=sys.stderr)  # fmt: skip

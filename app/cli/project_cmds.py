@@ -94,6 +94,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(default: everything)",
     )
     p.add_argument("--copy", action="store_true", help="copy images into the project")
+    p.add_argument(
+        "--align",
+        nargs="?",
+        const="768x640",
+        metavar="WxH",
+        help="crop each face photo to the paper's frame (default 768x640) and import the "
+        "crops; originals and transforms are kept (docs/faces.md)",
+    )
     for kind in ("rough", "gt"):
         for cls in ("wrinkle", "pore"):
             p.add_argument(
@@ -152,6 +160,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=["accepted"],
         metavar="STATUS",
         help=f"statuses to export (default: accepted; choices: {_STATUSES})",
+    )
+    p.add_argument(
+        "--coords",
+        choices=("crop", "original"),
+        default="crop",
+        help="for a project imported with --align: masks and GT in crop coordinates "
+        "(default, for training) or mapped back onto the original photos",
     )
     _add_split(p)
     _add_quiet(p)
@@ -220,9 +235,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     rough = {c: getattr(args, f"rough_{c}") for c in ("wrinkle", "pore")}
     gt = {c: getattr(args, f"gt_{c}") for c in ("wrinkle", "pore")}
     with Project.open(args.project, user=args.user) as p:
+        folder = args.folder
+        if args.align:  # crops into PROJECT/aligned/crops, transforms beside (docs/faces.md)
+            from app.cli.face_cmds import align_for_import
+
+            folder = align_for_import(p, args, has_masks=any(rough.values()) or any(gt.values()))  # fmt: skip
         last = drive(
             p.import_images(
-                args.folder,
+                folder,
                 patterns=args.include,
                 copy=args.copy,
                 rough_dirs={c: d for c, d in rough.items() if d},
@@ -308,6 +328,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
         last = drive(gen, desc="export", quiet=args.quiet)
     _report_dataset(last, args.out)
+    if args.coords == "original":
+        from app.cli.face_cmds import map_back_export
+
+        map_back_export(args)
     return 0
 
 

@@ -71,3 +71,39 @@ def test_align_writes_crops_and_transforms_and_maps_back(tmp_path, capsys):
     eyes = t.to_crop(np.array([[102.0, 203.5], [104.5, 246.5]]))
     assert np.abs(eyes[:, 0] - 0.42 * 320).max() < 6  # the eye line lands on the frame's
     assert main(["align", str(photos), "--out", str(tmp_path / "x"), "--size", "big", "-q"]) == 1
+
+
+def test_import_with_alignment_and_export_in_both_coordinates(tmp_path, capsys):
+    import cv2
+
+    from core.dataset import read_manifest
+
+    photos = tmp_path / "photos"
+    big = cv2.resize(data.astronaut(), (1024, 1024), interpolation=cv2.INTER_LINEAR)
+    save_png(photos / "a.png", big)
+    save_png(photos / "blank.png", np.full((100, 100, 3), 90, np.uint8))
+    root = tmp_path / "proj"
+    assert main(["new", str(root)]) == 0
+    assert main(["import", str(root), str(photos), "--align", "384x320", "-q"]) == 0
+    assert "not aligned, not imported: blank.png" in capsys.readouterr().err
+    with Project.open(root) as p:
+        (rec,) = p.images()
+        assert (rec.rows, rec.cols) == (320, 384) and (photos / "a.png").exists()
+        rough = np.zeros((320, 384), bool)
+        rough[40:100, 60:300] = True
+        p.save_rough(rec.id, {"wrinkle": rough, "pore": np.zeros_like(rough)})
+        p.set_status(rec.id, Status.SUBMITTED)
+        p.set_status(rec.id, Status.ACCEPTED)
+    assert main(["export", str(root), str(tmp_path / "crop"), "-q"]) == 0
+    assert main(["export", str(root), str(tmp_path / "orig"), "--coords", "original", "-q"]) == 0
+    crop, orig = read_manifest(tmp_path / "crop"), read_manifest(tmp_path / "orig")
+    assert load_image(crop.items[0].image).pixels.shape == (320, 384, 3)
+    assert load_image(orig.items[0].image).pixels.shape == (1024, 1024, 3)
+    t, _ = load_transform(root / "aligned" / "transforms" / "a.json")
+    crop_rough = load_image(crop.items[0].rough["wrinkle"]).pixels[..., 0] > 0
+    back = load_image(orig.items[0].rough["wrinkle"]).pixels[..., 0] > 0
+    assert (crop_rough == rough).all()
+    # the mask on the photo is the crop's mask carried back: re-cropped it matches to 1 px
+    again = t.crop_map(back)
+    assert np.abs(again.sum() - rough.sum()) <= 0.02 * rough.sum()
+    assert (again & ~cv2.dilate(rough.astype(np.uint8), np.ones((3, 3))).astype(bool)).sum() == 0
