@@ -361,6 +361,7 @@ def prelabel_images(
         was started meanwhile) or ``error`` (one line; the batch goes on). The last
         Progress's ``info["summary"]`` counts ``done``, ``skipped`` and ``failed``.
     """
+    from core.face.prior import project_zone_prior
     from core.imageio import load_image
 
     ids = list(ids)
@@ -386,6 +387,7 @@ def prelabel_images(
             pixels = load_image(record.path).pixels
             t0 = time.perf_counter()
             maps = {c: np.ascontiguousarray(m, dtype=np.uint8) for c, m in predict(pixels).items()}
+            maps = project_zone_prior(project, record, maps)  # off unless faces.zone_prior
             seconds = time.perf_counter() - t0
             if set(maps) != set(CLASSES):
                 raise SkinTraceError(f"the pre-label source gave {sorted(maps)}, not {CLASSES}")

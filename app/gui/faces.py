@@ -315,6 +315,21 @@ class FaceController(QObject):
             self.session.writer.submit(("setting", SCALE_SETTING), lambda: project.set_setting(SCALE_SETTING, value))  # fmt: skip
         self._schedule_measure(0)
 
+    def prior_on(self) -> bool:
+        """Whether the project's zone prior for pre-labels is on (off by default)."""
+        from core.face.prior import prior_enabled
+
+        return self.session is not None and prior_enabled(self.session.project)
+
+    def set_prior(self, on: bool) -> None:
+        """Turn the zone prior for new pre-labels on or off (project setting)."""
+        if self.session is None or self.session.read_only:
+            return
+        from core.face.prior import PRIOR_SETTING
+
+        project = self.session.project
+        self.session.writer.submit(("setting", PRIOR_SETTING), lambda: project.set_setting(PRIOR_SETTING, bool(on)))  # fmt: skip
+
     def _schedule_measure(self, delay: int = MEASURE_DELAY_MS) -> None:
         self._measure_timer.start(delay)
 
@@ -392,6 +407,10 @@ class FacePanel(QWidget):
         self.scale_edit.editingFinished.connect(self._on_scale)
         row.addWidget(self.scale_edit, 1)
         box.addLayout(row)
+        self.prior = QCheckBox("Zone prior for pre-labels")
+        self.prior.setToolTip("New pre-labels drop pores outside the butterfly zone and nose, and wrinkles outside their zones")  # fmt: skip
+        self.prior.toggled.connect(controller.set_prior)
+        box.addWidget(self.prior)
         self.table = QTableWidget(0, len(MEASURES))
         self.table.setObjectName("measurements")
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -425,7 +444,12 @@ class FacePanel(QWidget):
             self.state.setText(c.error or ("Finding the face…" if c.detect else "No face stored: place it by hand"))  # fmt: skip
         else:
             self.state.setText(f"{STATE_TEXT.get(result.state, result.state)}: {result.message}")
-        self.detect_button.setEnabled(c.session is not None and not c.session.read_only)
+        writable = c.session is not None and not c.session.read_only
+        self.detect_button.setEnabled(writable)
+        self.prior.setEnabled(writable)
+        self.prior.blockSignals(True)
+        self.prior.setChecked(c.prior_on())
+        self.prior.blockSignals(False)
 
     def _on_measured(self, _image_id: Any, rows: Any) -> None:
         unit = rows[0].unit if rows else "px"

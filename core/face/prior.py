@@ -8,6 +8,7 @@ nasolabial zones. Measured on generated faces by ``benchmarks/zone_prior.py``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -40,3 +41,28 @@ def apply_zone_prior(
             keep = cv2.dilate(keep.astype(np.uint8), k).astype(bool)
         out[cls][~keep] = 0
     return out
+
+
+def prior_enabled(project: Any) -> bool:
+    """Whether the project turned the zone prior on (setting ``faces.zone_prior``)."""
+    try:
+        return bool(project.get_setting(PRIOR_SETTING, False))
+    except Exception:  # a project without settings storage: off
+        return False
+
+
+def project_zone_prior(project: Any, record: Any, maps: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:  # fmt: skip
+    """Pre-label maps of ``record`` after the zone prior, when the project turned it on and
+    the image has a stored face; otherwise ``maps`` unchanged."""
+    from core.face.store import load_face
+
+    out = dict(maps)
+    if not prior_enabled(project):
+        return out
+    try:
+        stored = load_face(project.root, record.id, content_hash=record.content_hash)
+    except Exception:  # an unreadable face file: no prior for this image (never lose maps)
+        return out
+    if stored is None or stored.face is None or stored.state == "profile":
+        return out
+    return apply_zone_prior(out, stored.face)

@@ -59,3 +59,12 @@ def test_escape_cancels_placement_and_scale_is_checked(qtbot, window):
     panel.scale_edit.setText("4px/mm")
     panel.scale_edit.editingFinished.emit()
     qtbot.waitUntil(lambda: "mm" in (panel.table.horizontalHeaderItem(1).text() if panel.table.columnCount() and panel.table.horizontalHeaderItem(1) else ""), timeout=10_000)  # fmt: skip
+
+
+def test_zone_prior_checkbox_sets_the_project_setting(qtbot, window):
+    panel = window.face_panel
+    qtbot.waitUntil(lambda: window.faces.result is not None, timeout=10_000)
+    assert not panel.prior.isChecked()  # off by default
+    panel.prior.setChecked(True)
+    window.session.flush(10)
+    assert window.session.project.get_setting("faces.zone_prior") is True

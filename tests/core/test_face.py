@@ -225,3 +225,36 @@ def test_zone_prior_drops_pre_labels_outside_their_zones():
     assert (maps["wrinkle"] == 200).all()  # inputs untouched
     same = apply_zone_prior(maps, None)
     assert all((same[c] == maps[c]).all() for c in maps)
+
+
+def test_zone_prior_option_in_prelabels_is_off_by_default(tmp_path):
+    from core.imageio import save_png
+    from core.prelabel import baseline_source, prelabel_images
+    from core.project import Project
+    from core.synthetic import make_face
+
+    save_png(tmp_path / "src" / "f.png", make_face(1, shape=(160, 192)).image)
+    with Project.create(tmp_path / "p") as project:
+        list(project.import_images(tmp_path / "src"))
+        (rec,) = project.images()
+        face = layout_face((160, 192))
+        save_face(project.root, rec.id, manual_result(face, (160, 192)), content_hash=rec.content_hash)  # fmt: skip
+
+        def full(image):
+            return {c: np.full(image.shape[:2], 200, np.uint8) for c in ("wrinkle", "pore")}
+
+        def run():
+            project.clear_prelabel(rec.id)
+            if project.image(rec.id).status != "new":
+                project.set_status(rec.id, "new")
+            list(prelabel_images(project, [rec.id], source=baseline_source(), predict=full))
+            return project.load_prelabel(rec.id)[0]
+
+        off = run()
+        assert all((m == 200).all() for m in off.values())
+        project.set_setting("faces.zone_prior", True)
+        on = run()
+        zones = zone_masks(face, (160, 192), unions=False)
+        pore_zone = zones["nose"] | zones["cheek_right"] | zones["cheek_left"]
+        assert (on["pore"][pore_zone] == 200).all() and (on["pore"][~pore_zone] == 0).all()
+        assert 0 < (on["wrinkle"] > 0).mean() < 0.6
