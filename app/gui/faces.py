@@ -23,12 +23,12 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainterPath,
     QPen,
-    QTransform,
 )
 from PySide6.QtWidgets import (
     QCheckBox,
     QGraphicsItemGroup,
     QGraphicsPathItem,
+    QGraphicsRectItem,
     QGraphicsSimpleTextItem,
     QHBoxLayout,
     QLabel,
@@ -59,6 +59,16 @@ ZONE_COLORS: dict[str, str] = {
 }  # fmt: skip
 PLACE_STEPS = ("the subject's right eye (image left)", "the left eye", "the base of the nose")
 MEASURE_DELAY_MS = 400
+#: Narrow column titles for the dock (the full title is the tooltip).
+SHORT_TITLES = {
+    "wrinkle_area_pct": "Wrinkle %",
+    "wrinkle_length": "Length {unit}",
+    "wrinkle_width": "Width {unit}",
+    "wrinkle_depth": "Depth",
+    "pore_count": "Pores",
+    "pore_density": "Density",
+    "pore_area": "Pore {area}",
+}
 STATE_TEXT = {
     "found": "Face found",
     "none": "No face found",
@@ -94,7 +104,7 @@ class ZonesLayer(QGraphicsItemGroup):
     def __init__(self) -> None:
         super().__init__()
         self.setZValue(50)
-        self._labels: list[QGraphicsSimpleTextItem] = []
+        self._labels: list[QGraphicsRectItem] = []
         self._paths: dict[str, QGraphicsPathItem] = {}
         self.opacity_value = 0.25
         self.show_labels = True
@@ -125,17 +135,20 @@ class ZonesLayer(QGraphicsItemGroup):
             item.setPen(pen)
             self.addToGroup(item)
             self._paths[name] = item
-            label = QGraphicsSimpleTextItem(ZONE_TITLES[name])
+            # An anchor that ignores the zoom holds the label centred on it in screen pixels.
+            anchor = QGraphicsRectItem(0, 0, 0, 0)
+            anchor.setPen(QPen(Qt.PenStyle.NoPen))
+            anchor.setFlag(QGraphicsRectItem.GraphicsItemFlag.ItemIgnoresTransformations)
+            centre = rc.mean(0)
+            anchor.setPos(QPointF(centre[1] + 0.5, centre[0] + 0.5))
+            label = QGraphicsSimpleTextItem(ZONE_TITLES[name], anchor)
             label.setFont(font)
             label.setBrush(QBrush(QColor("white")))
             label.setPen(QPen(QColor(0, 0, 0, 200), 0.6))
-            label.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
-            centre = rc.mean(0)
-            label.setPos(QPointF(centre[1] + 0.5, centre[0] + 0.5))
-            rect = label.boundingRect()  # centred on the zone (device pixels: no zoom)
-            label.setTransform(QTransform.fromTranslate(-rect.width() / 2, -rect.height() / 2))
-            self.addToGroup(label)
-            self._labels.append(label)
+            rect = label.boundingRect()
+            label.setPos(-rect.width() / 2, -rect.height() / 2)
+            self.addToGroup(anchor)
+            self._labels.append(anchor)
         self.apply_style()
 
     def apply_style(self) -> None:
@@ -455,7 +468,10 @@ class FacePanel(QWidget):
         unit = rows[0].unit if rows else "px"
         titles = measure_titles(unit)
         self.table.setColumnCount(len(titles))
-        self.table.setHorizontalHeaderLabels(list(titles.values()))
+        for j, key in enumerate(titles):
+            header = QTableWidgetItem(SHORT_TITLES[key].format(unit=unit, area="mm²" if unit == "mm" else "px²"))  # fmt: skip
+            header.setToolTip(titles[key])
+            self.table.setHorizontalHeaderItem(j, header)
         self.table.setRowCount(len(rows))
         names = {**ZONE_TITLES, "whole_image": "Whole image"}
         self.table.setVerticalHeaderLabels([names.get(r.zone, r.zone) for r in rows])

@@ -254,7 +254,10 @@ def rows_to_html(rows: list[ReportRow], thumbs: list[tuple[str, str, str]], *, t
     out.append("<h2>Images</h2><div class='thumbs'>")
     for name, state, b64 in thumbs:
         out.append(f"<figure><img alt='{e(name)}' src='data:image/png;base64,{b64}'><figcaption>{e(name)} ({e(state)})</figcaption></figure>")  # fmt: skip
-    out.append("</div><h2>Across images (ground truth)</h2><div class='plots'>")
+    out.append(
+        "</div><h2>Across images (ground truth)</h2><p>One box per zone: median, quartiles, "
+        "min-max whiskers; dots are images. Whole-image values are in the tables.</p><div class='plots'>"
+    )
     zones_present = [
         z for z in (*ZONES, "t_zone", "butterfly", WHOLE) if any(r.m.zone == z for r in rows)
     ]
@@ -262,6 +265,8 @@ def rows_to_html(rows: list[ReportRow], thumbs: list[tuple[str, str, str]], *, t
     for key, t in titles.items():
         groups = []
         for z in zones_present:
+            if z == WHOLE and len(zones_present) > 1:
+                continue  # a whole-image total would flatten the zones' boxes
             vals = [float(getattr(r.m, key)) for r in gt_rows if r.m.zone == z]
             groups.append((z, [v for v in vals if not math.isnan(v)]))
         out.append(_box_svg(groups, t))

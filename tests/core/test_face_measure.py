@@ -106,5 +106,6 @@ def test_report_csv_and_html(tmp_path):
     assert {r["zone"] for r in rows if r["image"] == "noface"} == {WHOLE}
     page = (tmp_path / "out" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 4 and page.count("<svg") == 7
+    assert page.count("<h3>") == 14  # a table per zone: 11 zones, 2 unions, the whole image
     assert "Crow&#x27;s feet R" in page and "No face on 1 image" in page
     assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")  # self-contained
