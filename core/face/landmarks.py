@@ -245,7 +245,7 @@ def detect_faces(
     *,
     model: LandmarkModel = "5",
     max_side: int = DETECT_MAX_SIDE,
-    upsample: int = 1,
+    upsample: int | None = None,
 ) -> FaceResult:
     """Detect the faces of an image and their landmarks.
 
@@ -258,8 +258,9 @@ def detect_faces(
         Shape predictor. "5" (default) may be used commercially; "68" may not.
     max_side : int
         Long side of the copy the detector sees.
-    upsample : int
-        Times dlib doubles the reduced copy to find small faces.
+    upsample : int, optional
+        Times dlib doubles the reduced copy to find small faces. By default it looks at the
+        reduced copy as it is, and doubles it once only if no face was found there.
 
     Returns
     -------
@@ -281,7 +282,9 @@ def detect_faces(
     factor = min(1.0, max_side / max(m, n))
     small = image if factor == 1.0 else cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)  # fmt: skip
     small = np.ascontiguousarray(small)
-    rects, scores, kinds = detector.run(small, upsample, 0.0)
+    rects, scores, kinds = detector.run(small, upsample or 0, 0.0)
+    if upsample is None and len(rects) == 0:  # small faces: look again at twice the size
+        rects, scores, kinds = detector.run(small, 1, 0.0)
     full = np.ascontiguousarray(image)
     faces: list[tuple[Face, int]] = []
     for rect, score, kind in zip(rects, scores, kinds, strict=True):
