@@ -199,10 +199,17 @@ class FaceController(QObject):
     # -- session / images ----------------------------------------------------------
 
     def attach(self, session: Any) -> None:
+        self._generation += 1  # results for the previous session are dropped
         self.session = session
         self.image_id, self.result = None, None
+        self.cancel_placing()
         self.layer.set_face(None, None)
+        if self._doc_unsubscribe is not None:
+            self._doc_unsubscribe()
+            self._doc_unsubscribe = None
         if session is None:
+            # closing: let a detection under way finish (it only reads) before the project goes
+            self.pool.waitForDone(10_000)
             return
         from core.face.store import SCALE_SETTING, Scale
 
@@ -235,7 +242,7 @@ class FaceController(QObject):
         worker.start(self.pool)
 
     def _found(self, gen: int, loaded: Any, found: tuple[Any, bool, str]) -> None:
-        if gen != self._generation:
+        if gen != self._generation or self.session is None:
             return  # another image was opened meanwhile
         result, new, error = found
         self.error = error
@@ -367,7 +374,7 @@ class FaceController(QObject):
             return measure_image(maps, zones, px_per_mm=ppm)
 
         def done(rows: Any) -> None:
-            if gen == self._generation:
+            if gen == self._generation and self.session is not None:
                 self.measured.emit(image_id, rows)
 
         self._run(job, done)
