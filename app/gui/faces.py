@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QThread, QThreadPool, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -183,6 +183,8 @@ class FaceController(QObject):
         self.scale: Any = None
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
+        # Below the pre-label and document workers: the face can wait, they should not.
+        self.pool.setThreadPriority(QThread.Priority.LowPriority)
         self._alive: set[Any] = set()
         self._generation = 0
         self._placing: list[tuple[float, float]] | None = None
