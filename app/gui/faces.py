@@ -108,13 +108,15 @@ class ZonesLayer(QGraphicsItemGroup):
         self._paths: dict[str, QGraphicsPathItem] = {}
         self.opacity_value = 0.25
         self.show_labels = True
+        self.show_handles = False
+        self._handles: list[QGraphicsRectItem] = []
 
     def set_face(self, face: Any, shape: tuple[int, int] | None) -> None:
         for item in list(self.childItems()):
             self.removeFromGroup(item)
             if item.scene() is not None:
                 item.scene().removeItem(item)
-        self._labels, self._paths = [], {}
+        self._labels, self._paths, self._handles = [], {}, []
         if face is None or shape is None:
             return
         from core.face.zones import zone_polygons
@@ -149,6 +151,15 @@ class ZonesLayer(QGraphicsItemGroup):
             label.setPos(-rect.width() / 2, -rect.height() / 2)
             self.addToGroup(anchor)
             self._labels.append(anchor)
+        for r, c in (face.right_eye, face.left_eye, face.nose):
+            # a handle for each face point, 10 screen pixels at any zoom
+            handle = QGraphicsRectItem(-5, -5, 10, 10)
+            handle.setFlag(QGraphicsRectItem.GraphicsItemFlag.ItemIgnoresTransformations)
+            handle.setPos(QPointF(c + 0.5, r + 0.5))
+            handle.setBrush(QBrush(QColor("white")))
+            handle.setPen(QPen(QColor("black"), 1))
+            self.addToGroup(handle)
+            self._handles.append(handle)
         self.apply_style()
 
     def apply_style(self) -> None:
@@ -158,6 +169,8 @@ class ZonesLayer(QGraphicsItemGroup):
             item.setBrush(QBrush(fill))
         for label in self._labels:
             label.setVisible(self.show_labels)
+        for handle in self._handles:
+            handle.setVisible(self.show_handles)
 
     @property
     def zone_names(self) -> list[str]:
@@ -188,6 +201,8 @@ class FaceController(QObject):
         self._alive: set[Any] = set()
         self._generation = 0
         self._placing: list[tuple[float, float]] | None = None
+        self.editing = False  # "Move points": the face points can be dragged
+        self._drag: tuple[int, list[tuple[float, float]]] | None = None
         self.layer = ZonesLayer()
         window.canvas.scene().addItem(self.layer)
         self._measure_timer = QTimer(self)
@@ -311,7 +326,67 @@ class FaceController(QObject):
         self._set_result(self.image_id, manual_result(face, shape), save=True)
         self.window.status.showMessage("Face placed by hand; zones recomputed", 4000)
 
+    def set_editing(self, on: bool) -> None:
+        """Show the face points as handles that can be dragged (zones follow on release)."""
+        self.editing = bool(on)
+        self._drag = None
+        self.layer.show_handles = self.editing
+        self.layer.apply_style()
+
+    def _points(self) -> list[tuple[float, float]] | None:
+        face = None if self.result is None else self.result.face
+        return None if face is None else [face.right_eye, face.left_eye, face.nose]
+
+    def _edit_event(self, event: Any) -> bool:
+        """Drag a face point while editing; True when the event was used."""
+        canvas = self.window.canvas
+        kind = event.type()
+        if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+            points = self._points()
+            if points is None:
+                return False
+            pos = event.position()
+            for i, (r, c) in enumerate(points):
+                p = canvas.image_to_view(r, c)
+                if abs(p.x() - pos.x()) <= 8 and abs(p.y() - pos.y()) <= 8:
+                    self._drag = (i, points)
+                    return True
+            return False
+        if self._drag is None:
+            return False
+        i, points = self._drag
+        row, col = canvas.view_to_image(event.position())
+        points = [*points[:i], (row, col), *points[i + 1 :]]
+        self._drag = (i, points)
+        from core.errors import SkinTraceError
+        from core.face.landmarks import face_from_points, manual_result
+
+        try:
+            face = face_from_points(*points)
+        except SkinTraceError:
+            return True  # the eyes on top of each other mid-drag: wait for a better spot
+        shape = self.session.document.shape
+        if kind == QEvent.Type.MouseMove:
+            self.layer.set_face(face, shape)
+            return True
+        if kind == QEvent.Type.MouseButtonRelease:
+            self._drag = None
+            self._set_result(self.image_id, manual_result(face, shape), save=True)
+            self.window.status.showMessage("Face point moved; zones recomputed", 4000)
+            return True
+        return False
+
     def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802
+        mouse = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove, QEvent.Type.MouseButtonRelease)  # fmt: skip
+        if (
+            self._placing is None
+            and self.editing
+            and obj is self.window.canvas.viewport()
+            and event.type() in mouse
+            and self.session is not None
+            and self.session.document is not None
+        ):
+            return self._edit_event(event)
         if self._placing is None:
             return False
         if event.type() == QEvent.Type.MouseButtonPress and obj is self.window.canvas.viewport():
@@ -402,7 +477,12 @@ class FacePanel(QWidget):
         self.place_button.clicked.connect(controller.start_placing)
         self.detect_button = QPushButton("Detect again")
         self.detect_button.clicked.connect(controller.detect_again)
+        self.move_button = QPushButton("Move points")
+        self.move_button.setCheckable(True)
+        self.move_button.setToolTip("Drag the eye and nose points; the zones follow")
+        self.move_button.toggled.connect(controller.set_editing)
         row.addWidget(self.place_button)
+        row.addWidget(self.move_button)
         row.addWidget(self.detect_button)
         box.addLayout(row)
         row = QHBoxLayout()

@@ -68,3 +68,29 @@ def test_zone_prior_checkbox_sets_the_project_setting(qtbot, window):
     panel.prior.setChecked(True)
     window.session.flush(10)
     assert window.session.project.get_setting("faces.zone_prior") is True
+
+
+def test_dragging_a_face_point_moves_the_zones_and_is_stored(qtbot, window):
+    from core.face.landmarks import face_from_points, manual_result
+
+    faces, panel = window.faces, window.face_panel
+    qtbot.waitUntil(lambda: faces.result is not None, timeout=10_000)
+    faces._set_result(faces.image_id, manual_result(face_from_points((42, 32), (42, 96), (72, 64)), (96, 128)), save=False)  # fmt: skip
+    before = faces.layer._paths["forehead"].path().boundingRect()
+    panel.move_button.setChecked(True)
+    assert all(h.isVisible() for h in faces.layer._handles)
+    vp = window.canvas.viewport()
+    # drag the left eye 10 px up: a press away from every handle paints instead (not used)
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, pos=widget_point(window.canvas, 42, 96))
+    QTest.mouseMove(vp, widget_point(window.canvas, 37, 96))
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=widget_point(window.canvas, 32, 96))
+    face = faces.result.face
+    assert faces.result.state == "manual" and face.left_eye == pytest.approx((32, 96), abs=1)
+    assert face.right_eye == pytest.approx((42, 32), abs=0.01)
+    after = faces.layer._paths["forehead"].path().boundingRect()
+    assert after != before  # the zones followed
+    window.session.flush(10)
+    stored = load_face(window.session.project.root, faces.image_id)
+    assert stored.face == face
+    panel.move_button.setChecked(False)
+    assert not any(h.isVisible() for h in faces.layer._handles)
