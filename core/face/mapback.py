@@ -4,13 +4,17 @@ A project imported with alignment (``skintrace import --align``, or crops made b
 ``skintrace align``) annotates 768×640 crops; each crop's transform is in
 ``transforms/<stem>.json`` (:mod:`core.face.align`). :func:`map_back_dataset` rewrites an
 exported dataset so every item whose crop has a transform holds the original photo and its
-GT, masks and rough masks carried back (nearest neighbour, exact to 1 px). Items without
+GT, masks and rough masks carried back (nearest neighbour, exact to 1 px), with ``rows`` and
+``cols`` updated in the manifest and ``index.csv``; ``content_hash`` stays the crop's, so
+each item keeps its train/val split. Items without
 a transform are copied unchanged and listed. The new dataset is written beside ``out`` and
 swapped in whole (``core.atomic.replace_folder``).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -30,6 +34,25 @@ def _read_png(path: Path) -> np.ndarray:
     if arr is None:
         raise DatasetError(f"{path} cannot be read; export the dataset again")
     return arr
+
+
+def _fix_index(path: Path, sizes: dict[str, tuple[int, int]]) -> None:
+    """Rewrite the ``rows``/``cols`` columns of the dataset's ``index.csv`` (if any)."""
+    if not path.is_file():
+        return
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames or [], list(reader)
+    if "rows" not in fields or "cols" not in fields:
+        return
+    for row in rows:
+        if row.get("id") in sizes:
+            row["rows"], row["cols"] = (str(v) for v in sizes[row["id"]])
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, text.getvalue())
 
 
 def map_back_dataset(
@@ -86,6 +109,7 @@ def map_back_dataset(
             mapped += 1
             yield Progress(i + 1, len(items), f"mapped back {item['id']}")
         doc["coordinates"] = "original"
+        _fix_index(tmp / "index.csv", {it["id"]: (it["rows"], it["cols"]) for it in items})
         atomic_write_text(tmp / "manifest.json", json.dumps(doc, indent=1) + "\n")
         replace_folder(tmp, out)
     except BaseException:

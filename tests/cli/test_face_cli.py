@@ -99,6 +99,8 @@ def test_import_with_alignment_and_export_in_both_coordinates(tmp_path, capsys):
     crop, orig = read_manifest(tmp_path / "crop"), read_manifest(tmp_path / "orig")
     assert load_image(crop.items[0].image).pixels.shape == (320, 384, 3)
     assert load_image(orig.items[0].image).pixels.shape == (1024, 1024, 3)
+    index = list(csv.DictReader(open(tmp_path / "orig" / "index.csv")))
+    assert (index[0]["rows"], index[0]["cols"]) == ("1024", "1024")
     t, _ = load_transform(root / "aligned" / "transforms" / "a.json")
     crop_rough = load_image(crop.items[0].rough["wrinkle"]).pixels[..., 0] > 0
     back = load_image(orig.items[0].rough["wrinkle"]).pixels[..., 0] > 0
