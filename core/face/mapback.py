@@ -105,10 +105,8 @@ def map_back_dataset(
                 for rel in item.get(kind, {}).values():
                     save_png(tmp / rel, t.map_back(_read_png(dataset / rel)))
             item["rows"], item["cols"] = t.original_shape
-            item["original"] = original
             mapped += 1
             yield Progress(i + 1, len(items), f"mapped back {item['id']}")
-        doc["coordinates"] = "original"
         _fix_index(tmp / "index.csv", {it["id"]: (it["rows"], it["cols"]) for it in items})
         atomic_write_text(tmp / "manifest.json", json.dumps(doc, indent=1) + "\n")
         replace_folder(tmp, out)
