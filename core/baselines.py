@@ -199,10 +199,7 @@ def drop_non_wrinkles(
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
         return mask.copy()
-    gray = _gray(image)
-    radius = max(2, round(3 * max(p.sigmas)))
-    background = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, _disk(radius))
-    depth = 1.0 - gray / np.maximum(background, 1.0)
+    depth = _depth(_gray(image), p)
     keep = np.ones(n, dtype=bool)
     for i in range(1, n):
         x, y, w, h = stats[i, :4]
@@ -252,6 +249,13 @@ def frangi_wrinkles(
         return np.zeros(gray.shape, dtype=bool)
     found = _drop_small((response > p.threshold * top) & inside, p.min_area)
     return drop_non_wrinkles(found, image, params=p)
+
+
+def _depth(gray: np.ndarray, p: FrangiParams) -> np.ndarray:
+    """Darkening of each pixel below the skin around it (a grey closing), 0 to 1."""
+    radius = max(2, round(3 * max(p.sigmas)))
+    background = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, _disk(radius))
+    return 1.0 - gray / np.maximum(background, 1.0)
 
 
 def _region(region: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
