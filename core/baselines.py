@@ -207,13 +207,13 @@ def drop_non_wrinkles(
         keep[i] = np.percentile(depth[box][labels[box] == i], 90) <= p.max_depth
     long_side = p.max_straight_length * max(mask.shape)
     wide = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    for i in np.flatnonzero(keep & (wide >= long_side)):
-        if i == 0:
+    for j in np.flatnonzero(keep & (wide >= long_side)):
+        if j == 0:
             continue
-        points = np.column_stack(np.nonzero(labels == i)[::-1]).astype(np.float32)
+        points = np.column_stack(np.nonzero(labels == j)[::-1]).astype(np.float32)
         (_, _), (w, h), _ = cv2.minAreaRect(points)
         if max(w, h) >= long_side and min(w, h) < p.straight_ratio * max(w, h):
-            keep[i] = False
+            keep[j] = False
     keep[0] = False
     return keep[labels]
 

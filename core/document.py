@@ -87,6 +87,10 @@ class AnnotationDocument:
         Initial rough masks (copied); missing classes start empty.
     history_limit : int, optional
         Undo steps kept (oldest dropped first), at least 1.
+    defer_textures : bool, optional
+        Do not compute the texture maps now: the document is usable at once (painting
+        changes the rough masks, GT stays empty) until :meth:`compute_textures_steps`
+        has run, e.g. in a worker while a large image is already on screen.
     """
 
     def __init__(
@@ -96,6 +100,7 @@ class AnnotationDocument:
         params: GTParams,
         rough: Mapping[str, np.ndarray] | None = None,
         history_limit: int = 200,
+        defer_textures: bool = False,
     ) -> None:
         img = np.asarray(image)
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
@@ -107,7 +112,9 @@ class AnnotationDocument:
         self._image = _readonly_view(img)
         self._shape = (int(img.shape[0]), int(img.shape[1]))
         self._params = params
-        self._textures = compute_textures(img, params)
+        self._textures: TextureMaps | None = (
+            None if defer_textures else compute_textures(img, params)
+        )
         self._rough = {cls: np.zeros(self._shape, dtype=np.bool_) for cls in CLASSES}
         for name, mask in (rough or {}).items():
             self._rough[check_class(name)][...] = self._check_mask(mask)
@@ -139,8 +146,14 @@ class AnnotationDocument:
         return self._params
 
     @property
-    def textures(self) -> TextureMaps:
+    def textures(self) -> TextureMaps | None:
+        """The texture maps; None until computed (``defer_textures``)."""
         return self._textures
+
+    @property
+    def textures_ready(self) -> bool:
+        """False while the texture maps are deferred: GT is empty until they are computed."""
+        return self._textures is not None
 
     def rough(self, cls: str) -> np.ndarray:
         """Rough mask of ``cls``, ``(M, N) bool`` read-only view (copy it to keep it)."""
@@ -211,12 +224,16 @@ class AnnotationDocument:
             raise DocumentError(f"mask shape {m.shape} does not match the image {self._shape}")
         return m if m.dtype == np.bool_ else m != 0
 
-    def _full_gt(self, cls: ClassName, tex: TextureMaps, params: GTParams) -> np.ndarray:
+    def _full_gt(self, cls: ClassName, tex: TextureMaps | None, params: GTParams) -> np.ndarray:
+        if tex is None:
+            return np.zeros(self._shape, dtype=np.uint8)
         return gt_from_rough(
             tex[cls], self._rough[cls], threshold=params.threshold(cls), gain=params.gain(cls)
         )
 
     def _update_gt(self, cls: ClassName, rect: Rect) -> None:
+        if self._textures is None:
+            return  # GT is computed in full when the maps arrive
         sl = rect.slices
         p = self._params
         self._gt[cls][sl] = gt_from_rough(
@@ -514,12 +531,14 @@ class AnnotationDocument:
         tex = self._textures
         # The expensive part depends only on the image: compute it outside the lock.
         steps: list[tuple[str, GTParams]] = []
-        if tex.sigma != params.sigma:
+        if tex is None:
+            steps.append(("texture maps", params))
+        elif tex.sigma != params.sigma:
             # New sigma, old pore threshold: only the wrinkle map is recomputed.
             steps.append(
                 ("wrinkle texture map", replace(params, pore_threshold=tex.pore_threshold))
             )
-        if tex.pore_threshold != params.pore_threshold:
+        if tex is not None and tex.pore_threshold != params.pore_threshold:
             steps.append(("pore texture map", params))
         total = len(steps) + 1
         for done, (what, step_params) in enumerate(steps):
@@ -533,6 +552,29 @@ class AnnotationDocument:
             self._revision += 1
         self._emit(DocumentChange("params", None, None))
         yield Progress(total, total, "ground truth updated")
+
+    def compute_textures_steps(self) -> Iterator[Progress]:
+        """Compute deferred texture maps, then GT, yielding a Progress before each step.
+
+        Nothing to do (one final Progress) if the maps exist. If the parameters change
+        meanwhile (:meth:`set_params` computes its own maps), the maps computed here are
+        dropped. Subscribers get a "params" change when GT is filled in.
+        """
+        params = self._params
+        if self._textures is not None:
+            yield Progress(2, 2, "texture maps ready")
+            return
+        yield Progress(0, 2, "computing the texture maps")
+        tex = compute_textures(self._image, params)
+        yield Progress(1, 2, "computing ground truth")
+        with self._lock:
+            if self._textures is not None or self._params != params:
+                return
+            self._textures = tex
+            self._gt = {cls: self._full_gt(cls, tex, params) for cls in CLASSES}
+            self._revision += 1
+        self._emit(DocumentChange("params", None, None))
+        yield Progress(2, 2, "ground truth ready")
 
     def reset(self, rough: Mapping[str, np.ndarray] | None = None) -> None:
         """Replace all rough masks (e.g. reloaded from disk), clear the history and mark

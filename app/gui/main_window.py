@@ -19,6 +19,7 @@ from .canvas import ImageCanvas
 from .image_list import ImageList
 from .layers import LayersModel
 from .layers_panel import LayersPanel
+from .loading import LoadFeedback
 from .params_panel import ParamsPanel
 from .preferences import Preferences, PreferencesDialog
 from .project_dialogs import ProjectActions, remember
@@ -47,6 +48,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.prefs = prefs or Preferences.load()
         self.session: AnnotationSession | None = None
+        self.load_feedback: LoadFeedback | None = None
         self.messages: list[str] = []  # every message shown to the user (tests read it)
         self.layers = LayersModel(self)
         self.layers.set_colors(self.prefs.colors)
@@ -135,6 +137,9 @@ class MainWindow(QMainWindow):
         session.busyChanged.connect(self._on_busy)
         session.busyProgress.connect(self._on_busy_progress)
         session.loadFailed.connect(lambda _id: self.image_list.select(self._current_id()))
+        if self.load_feedback is not None:
+            self.load_feedback.disconnect_all()
+        self.load_feedback = LoadFeedback(self, session)  # large images: preview first
         self.params_panel.paramsEdited.connect(session.set_params)
         self.params_panel.overrideCleared.connect(self._clear_override)
         self.canvas.editable = not session.read_only
