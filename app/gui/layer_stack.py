@@ -90,10 +90,9 @@ class LayerStack(QObject):
         self.image_item = ImageItem(np.ascontiguousarray(document.image))
         self.image_item.setZValue(0)
         self.scene.addItem(self.image_item)
-        for name in ("rough", "gt"):
-            self._ensure(name)
-        # Texture and prediction buffers are made the first time they are shown
-        # (1 and 4 bytes per pixel: 24 and 96 MB at 6000x4000).
+        # Overlay buffers are made the first time they have something to show: texture
+        # and prediction only while visible, rough and GT once painted (1 and 4 bytes
+        # per pixel: 24 and 96 MB at 6000x4000).
         self._stale.update(LAZY_LAYERS)
         for name in LAYERS:
             self._apply_layer_state(name)
@@ -158,6 +157,10 @@ class LayerStack(QObject):
             # computed) are rendered when shown (or computed).
             self._stale.add(name)
             return
+        if region is None and name not in self.overlays and self._blank(name):
+            # Nothing to draw yet: no buffer (96 MB at 6000x4000) until there is.
+            self._stale.discard(name)
+            return
         self._ensure(name)
         if region is None:
             self._stale.discard(name)
@@ -181,6 +184,18 @@ class LayerStack(QObject):
                     [maps.get(cls, zero)[sl] for cls in CLASSES], colors
                 )
         self.items[name].update_region(region)
+
+    def _blank(self, name: str) -> bool:
+        """True if overlay ``name`` would be fully transparent."""
+        doc = self.document
+        if name == "rough":
+            return not any(doc.rough(cls).any() for cls in CLASSES)
+        if name == "gt":
+            return not any(doc.gt(cls).any() for cls in CLASSES)
+        if name == "prediction":
+            maps = self.layers.prediction()
+            return maps is None or any(m.shape != tuple(doc.shape[:2]) for m in maps.values())
+        return False
 
     def _apply_layer_state(self, name: str) -> None:
         state = self.layers.state(name)

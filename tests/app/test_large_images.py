@@ -166,8 +166,16 @@ def test_image_layer_shares_the_document_pixels_and_texture_layer_is_one_byte(qt
     w = open_window(qtbot, project_dir, ahead=False)
     try:
         doc = w.session.document
-        item = w.canvas.stack.image_item
+        stack = w.canvas.stack
+        item = stack.image_item
         assert np.shares_memory(item.array, doc.image)  # no copy of the pixels
+        # nothing painted, no pre-label: no overlay buffers at all (4 bytes per pixel each)
+        assert not doc.rough("wrinkle").any() and w.layers.prediction() is None
+        assert not {"rough", "gt", "prediction"} & set(stack.overlays)
+        drag(w.canvas, [(20.0, 20.0), (20.0, 60.0)])
+        assert {"rough", "gt"} <= set(stack.overlays)
+        assert (stack.overlays["rough"].array[20, 20:60] != 0).all()
+        assert (stack.overlays["rough"].array[60:] == 0).all()
         w.layers.set_visible("texture", True)
         texture = w.canvas.stack.overlays["texture"].array
         assert texture.dtype == np.uint8 and texture.shape == doc.shape
