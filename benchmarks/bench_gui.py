@@ -292,10 +292,12 @@ def bench_large(root: Path, fmt: str) -> dict[str, object]:
         if "image_s" not in marks and session.current and session.current.image_id == target:
             canvas.viewport().repaint()
             marks["image_s"] = time.perf_counter() - t0
+            marks["rss_mb_image"] = rss_mb()
         if "image_s" in marks and getattr(session.document, "textures_ready", True):
             flush(app)
             canvas.viewport().repaint()
             marks["maps_s"] = time.perf_counter() - t0
+            marks["rss_mb_maps"] = rss_mb()
             break
         if now > 0 and "image_s" not in marks:
             time.sleep(0.001)
