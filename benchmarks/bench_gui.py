@@ -298,6 +298,7 @@ def bench_large(root: Path, fmt: str) -> dict[str, object]:
             canvas.viewport().repaint()
             marks["maps_s"] = time.perf_counter() - t0
             marks["rss_mb_maps"] = rss_mb()
+            marks["rss_mb_peak_open"] = rss_mb("VmHWM")  # before any layer is switched on
             break
         if now > 0 and "image_s" not in marks:
             time.sleep(0.001)
@@ -354,8 +355,9 @@ def print_large(large: dict[str, object]) -> None:
     for key, r in large.items():
         assert isinstance(r, dict)
         print(
-            f"memory {key}: RSS before {r['rss_mb_before']:.0f} MB, open {r['rss_mb_open']:.0f} MB,"
-            f" all layers on {r['rss_mb_all_layers']:.0f} MB, peak {r['rss_mb_peak']:.0f} MB"
+            f"memory {key}: RSS before {r['rss_mb_before']:.0f} MB, open {r['rss_mb_open']:.0f} MB"
+            f" (peak {r['rss_mb_peak_open']:.0f} MB), all layers on"
+            f" {r['rss_mb_all_layers']:.0f} MB (peak {r['rss_mb_peak']:.0f} MB)"
         )
     for key, r in large.items():
         assert isinstance(r, dict)

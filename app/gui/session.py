@@ -17,7 +17,9 @@ when GT is filled in.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
+import sys
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +40,21 @@ CACHE_PIXELS = 40_000_000  # ... and at most this many image pixels among them
 PREFETCH_MAX_PIXELS = 12_000_000  # a 6000x4000 document takes ~0.6 GB: not prefetched
 LARGE_IMAGE_PIXELS = 2_000_000  # above this: maps deferred to a worker, GT edits too
 PREVIEW_SIDE = 1600  # longer side of a reduced preview decode (pixels)
+
+
+def trim_heap() -> None:
+    """Hand freed memory back to the system.
+
+    Decoding a large image and computing its maps on worker threads frees hundreds of MB
+    that glibc keeps in the threads' heaps; without this the process stays that much
+    bigger after each large image. No-op elsewhere than Linux/glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 @dataclass
@@ -271,6 +288,7 @@ class AnnotationSession(QObject):
         doc = loaded.document
         if doc.textures_ready or self._closed:
             return
+        trim_heap()  # what the decode left behind
         worker = ProgressWorker(doc.compute_textures_steps)
 
         def progress(step: Any) -> None:
@@ -278,6 +296,7 @@ class AnnotationSession(QObject):
                 self.mapsProgress.emit(step)
 
         def done(_last: Any) -> None:
+            trim_heap()
             if self.current is loaded and not self._closed and doc.textures_ready:
                 self.mapsReady.emit(loaded.image_id)
 
