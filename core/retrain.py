@@ -30,6 +30,7 @@ from typing import Any
 from core.baselines import EVAL_SOURCE
 from core.classes import CLASSES
 from core.errors import SkinTraceError
+from core.metrics import TOLERANCES
 from core.progress import CancelToken, Progress
 
 #: Project settings used here (all optional).
@@ -43,6 +44,23 @@ MIN_IMAGES = 2
 
 class RetrainError(SkinTraceError):
     """Retraining cannot run as asked (too few accepted images, a bad report...)."""
+
+
+#: Scores the retraining decision can compare, with their names in messages. IoU is the
+#: paper's; clDice and F1@k forgive 1-3 px offsets of thin structures (core.metrics).
+DECISION_METRICS: dict[str, str] = {
+    "iou": "IoU",
+    "cldice": "clDice",
+    **{f"f1@{k}": f"F1@{k}px" for k in TOLERANCES},
+}
+
+
+def check_metric(metric: str) -> str:
+    """``metric`` if the decision can use it, else a :class:`RetrainError` naming the choices."""
+    if metric not in DECISION_METRICS:
+        choices = ", ".join(DECISION_METRICS)
+        raise RetrainError(f"unknown decision metric {metric!r}; choose one of {choices}")
+    return metric
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,9 @@ class TrainOptions:
     #: With no current model, the first one must beat the image-processing baselines
     #: (the pre-label source it would replace) on the validation images.
     beat_baselines: bool = True
+    #: The validation score that decides whether the candidate replaces the current model:
+    #: ``"iou"`` (Eq. 4, the paper's) or a thin-structure score (:data:`DECISION_METRICS`).
+    decision_metric: str = "iou"
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> TrainOptions:
@@ -69,6 +90,7 @@ class TrainOptions:
             raise RetrainError("retraining needs epochs, batch size and patience of at least 1")
         if opts.width is not None and opts.width < 1:
             raise RetrainError(f"model width must be positive, got {opts.width}")
+        check_metric(opts.decision_metric)
         return opts
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +130,11 @@ class Decision:
     split: str
     images: int
     reason: str
+    #: The score compared (:data:`DECISION_METRICS`) and its class means for the candidate
+    #: and for what it was compared with (None: nothing to compare with).
+    metric: str = "iou"
+    candidate_value: float | None = None
+    current_value: float | None = None
 
     @property
     def candidate_score(self) -> float:
@@ -119,7 +146,7 @@ class Decision:
 
 
 def score(iou: Mapping[str, float]) -> float:
-    """The number compared: mean over the classes of the global validation IoU."""
+    """The number compared: mean over the classes of the global validation score."""
     return sum(float(iou[c]) for c in CLASSES) / len(CLASSES)
 
 
@@ -264,6 +291,7 @@ def decide(
     *,
     candidate: str | os.PathLike[str],
     current: str | os.PathLike[str] | None,
+    metric: str = "iou",
 ) -> Decision:
     """Compare candidate and current model on the same validation images.
 
@@ -277,41 +305,70 @@ def decide(
         then come from the image-processing baselines, so when the report scored them
         (``evaluate_command`` asks for it) the first model must beat them; a report
         without a baseline result makes the first model current.
+    metric : str, keyword-only
+        The global validation score compared (:data:`DECISION_METRICS`): ``"iou"`` (default,
+        Eq. 4), ``"cldice"`` or ``"f1@1"``, ``"f1@2"``, ``"f1@3"`` (F1 within k px).
 
     Returns
     -------
     Decision
-        ``replace`` is True only if the candidate's mean global IoU is strictly higher.
+        ``replace`` is True only if the candidate's mean global score is strictly higher.
     """
+    check_metric(metric)
+    label = "validation " + DECISION_METRICS[metric]
+
+    def scores_of(result: Mapping[str, Any]) -> dict[str, float]:
+        try:
+            if metric == "iou":
+                return {c: float(result["iou"][c]) for c in CLASSES}
+            return {c: float(result["scores"][c]["global"][metric]) for c in CLASSES}
+        except (KeyError, TypeError, ValueError):
+            raise RetrainError(
+                f"the evaluation report has no {DECISION_METRICS[metric]} for "
+                f"{result.get('method', 'a method')}; evaluate again with this version"
+            ) from None
+
     results = report.get("results")
     if not isinstance(results, list):
         raise RetrainError("the evaluation report has no results list")
     split = str(report.get("split", "?"))
     images = int(report.get("images", 0))
-    cand: dict[str, float] = {c: float(_result_for(results, candidate)["iou"][c]) for c in CLASSES}
+    cand_result = _result_for(results, candidate)
+    cand, cand_iou = scores_of(cand_result), _iou_of(cand_result)
     if current is None:
         base = next((r for r in results if r.get("source") == EVAL_SOURCE), None)
         if base is None:
-            return Decision(True, cand, None, split, images, "first model of the project")
-        ref: dict[str, float] = {c: float(base["iou"][c]) for c in CLASSES}
+            reason = "first model of the project"
+            return Decision(True, cand_iou, None, split, images, reason, metric, score(cand))
+        ref = scores_of(base)
         new, old = score(cand), score(ref)
         if new > old:
-            reason = f"validation IoU {new:.4f} > {old:.4f} of the image-processing baselines"
-            return Decision(True, cand, ref, split, images, reason)
-        reason = (
-            f"validation IoU {new:.4f} is not better than {old:.4f} of the image-processing "
-            "baselines; pre-labels keep coming from the baselines"
-        )
-        return Decision(False, cand, ref, split, images, reason)
+            reason = f"{label} {new:.4f} > {old:.4f} of the image-processing baselines"
+        else:
+            reason = (
+                f"{label} {new:.4f} is not better than {old:.4f} of the image-processing "
+                "baselines; pre-labels keep coming from the baselines"
+            )
+        return Decision(new > old, cand_iou, _iou_of(base), split, images, reason, metric, new, old)
     if _same(candidate, current):
         raise RetrainError("the candidate and the current model are the same checkpoint")
-    cur: dict[str, float] = {c: float(_result_for(results, current)["iou"][c]) for c in CLASSES}
+    cur_result = _result_for(results, current)
+    cur = scores_of(cur_result)
     new, old = score(cand), score(cur)
     if new > old:
-        reason = f"validation IoU {new:.4f} > {old:.4f} of the current model"
-        return Decision(True, cand, cur, split, images, reason)
-    reason = f"validation IoU {new:.4f} is not better than {old:.4f}; the current model stays"
-    return Decision(False, cand, cur, split, images, reason)
+        reason = f"{label} {new:.4f} > {old:.4f} of the current model"
+    else:
+        reason = f"{label} {new:.4f} is not better than {old:.4f}; the current model stays"
+    return Decision(
+        new > old, cand_iou, _iou_of(cur_result), split, images, reason, metric, new, old
+    )
+
+
+def _iou_of(result: Mapping[str, Any]) -> dict[str, float]:
+    try:
+        return {c: float(result["iou"][c]) for c in CLASSES}
+    except (KeyError, TypeError, ValueError):
+        raise RetrainError("the evaluation report has a result without IoU") from None
 
 
 def read_report(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -356,6 +413,9 @@ def register_model(
         compared_with=None if previous is None else previous.id,
         current_iou_mean=decision.current_score,
         reason=decision.reason,
+        decision_metric=decision.metric,
+        decision_value=decision.candidate_value,
+        current_decision_value=decision.current_value,
     )
     for key, value in (train_info or {}).items():
         if isinstance(value, bool | int | float | str) or value is None:

@@ -37,6 +37,14 @@ class ImageItem(QGraphicsItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
+    def set_array(self, image: np.ndarray) -> None:
+        """Draw ``image`` (same shape) instead, e.g. another view of the same pixels."""
+        if image.shape != self.array.shape:
+            raise ValueError(f"image shape {image.shape} differs from {self.array.shape}")
+        self.qimage = wrap_rgb(image)
+        self.array = image
+        self.update()
+
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt override)
         rows, cols = self.array.shape[:2]
         return QRectF(0, 0, cols, rows)

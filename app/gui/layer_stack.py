@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
+from PySide6.QtWidgets import QGraphicsScene
 
 from core.classes import CLASSES
 
@@ -25,6 +25,8 @@ from .overlay import (
     compose_masks,
 )
 
+#: Colour of the exclusion mask in the rough layer (Okabe-Ito bluish green, over both classes).
+EXCLUDE_COLOR = "#009E73"
 #: Layers whose buffers are made and filled only while they are visible.
 LAZY_LAYERS = frozenset({"texture", "prediction"})
 
@@ -64,7 +66,8 @@ class LayerStack(QObject):
         self.layers = layers
         self.document: Any = None
         self.texture_class: str = CLASSES[0]
-        self.image_item: QGraphicsItem | None = None
+        self.image_view: str = "colour"  # a core.views view of the image layer
+        self.image_item: ImageItem | None = None
         self.preview_item: PreviewItem | None = None
         self.overlays: dict[str, OverlayImage | GrayImage] = {}
         self.items: dict[str, OverlayItem] = {}
@@ -86,8 +89,9 @@ class LayerStack(QObject):
         self.document = document
         if document is None:
             return
-        # Drawn from the document's own pixels: no pixmap copy (96 MB at 6000x4000).
-        self.image_item = ImageItem(np.ascontiguousarray(document.image))
+        # Drawn from the document's own pixels (the colour view): no pixmap copy (96 MB
+        # at 6000x4000).
+        self.image_item = ImageItem(np.ascontiguousarray(self._view_pixels()))
         self.image_item.setZValue(0)
         self.scene.addItem(self.image_item)
         # Overlay buffers are made the first time they have something to show: texture
@@ -134,7 +138,34 @@ class LayerStack(QObject):
         else:
             self.render_all()
 
+    def _view_pixels(self) -> np.ndarray:
+        from core.views import skin_view
+
+        doc = self.document
+        return doc.image if self.image_view == "colour" else skin_view(doc.image, self.image_view)
+
+    def set_image_view(self, view: str) -> None:
+        """Show the image layer through a view-only filter (:mod:`core.views`)."""
+        from core.views import VIEWS
+
+        if view not in VIEWS:
+            raise ValueError(f"unknown image view {view!r}; choose one of {', '.join(VIEWS)}")
+        if view == self.image_view:
+            return
+        self.image_view = view
+        if self.image_item is not None and self.document is not None:
+            self.image_item.set_array(np.ascontiguousarray(self._view_pixels()))
+
+    def cycle_image_view(self) -> str:
+        """Next view (colour → gray → green → CLAHE → colour); returns its name."""
+        from core.views import VIEWS
+
+        self.set_image_view(VIEWS[(VIEWS.index(self.image_view) + 1) % len(VIEWS)])
+        return self.image_view
+
     def set_texture_class(self, cls: str) -> None:
+        if cls not in CLASSES:
+            return  # the exclusion mask has no texture map: keep the last class's
         if cls != self.texture_class:
             self.texture_class = cls
             self.render("texture")
@@ -168,7 +199,8 @@ class LayerStack(QObject):
         colors = [self.layers.color(cls) for cls in CLASSES]
         target = self.overlays[name].array
         if name == "rough":
-            target[sl] = compose_masks([doc.rough(cls)[sl] for cls in CLASSES], colors)
+            masks = [doc.rough(cls)[sl] for cls in CLASSES] + [doc.exclude[sl]]
+            target[sl] = compose_masks(masks, [*colors, EXCLUDE_COLOR])
         elif name == "gt":
             target[sl] = compose_magnitudes([doc.gt(cls)[sl] for cls in CLASSES], colors)
         elif name == "texture":
@@ -189,7 +221,7 @@ class LayerStack(QObject):
         """True if overlay ``name`` would be fully transparent."""
         doc = self.document
         if name == "rough":
-            return not any(doc.rough(cls).any() for cls in CLASSES)
+            return not (any(doc.rough(cls).any() for cls in CLASSES) or doc.exclude.any())
         if name == "gt":
             return not any(doc.gt(cls).any() for cls in CLASSES)
         if name == "prediction":

@@ -5,7 +5,8 @@ Layout of a project folder::
     catalog.sqlite      the truth: images, mask hashes, statuses, history, parameters
     .skintrace.lock     writer lock (see :mod:`core.project.lock`)
     images/             images copied into the project
-    masks/<id>/<class>.png      rough masks, 0/255 lossless PNG
+    masks/<id>/<class>.png      rough masks, 0/255 lossless PNG (the newest save)
+    annotators/<id>/<key>.<class>.png  earlier annotators' rough masks (several annotators)
     prelabels/<id>/<class>.png  pre-label maps, uint8 PNG
     models/  exports/   checkpoints and datasets made from the project
 
@@ -32,7 +33,9 @@ from core.atomic import default_mode, disk_full_error, is_disk_full
 from core.classes import CLASSES, ClassName, check_class
 from core.errors import ProjectError
 from core.progress import CancelToken, Progress
+from core.project.annotators import AnnotatorsMixin
 from core.project.assist import AssistMixin
+from core.project.exclusion import ExclusionMixin
 from core.project.lock import WriterLock, current_user
 from core.project.masks import (
     FileStore,
@@ -52,16 +55,17 @@ if TYPE_CHECKING:
 
 CATALOG = "catalog.sqlite"
 PROJECT_FORMAT = "skintrace-project"
-SUBFOLDERS = ("images", "masks", "prelabels", "models", "exports")
+SUBFOLDERS = ("images", "masks", "annotators", "prelabels", "models", "exports")
 
 
+_UNSTARTED = (Status.NEW, Status.PRELABELED)
 _IMAGE_COLUMNS = (
     "id, name, path, status, content_hash, rows, cols, size_bytes, copied, "
     "params_json IS NOT NULL, updated_utc"
 )
 
 
-class Project(AssistMixin):
+class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
     """An annotation project folder. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
 
     def __init__(
@@ -81,6 +85,7 @@ class Project(AssistMixin):
         self._lock = threading.RLock()
         self._masks = FileStore(root, "masks")
         self._prelabels = FileStore(root, "prelabels")
+        self._annotators = FileStore(root, "annotators")
         self.recovered: list[str] = []
 
     # ------------------------------------------------------------------ open / close
@@ -295,7 +300,9 @@ class Project(AssistMixin):
                 return
             for store, table in ((self._masks, "masks"), (self._prelabels, "prelabels")):
                 rows = self._query(f"SELECT image_id, class, sha256 FROM {table}")
-                self.recovered += store.recover({(i, c): h for i, c, h in rows})
+                extra = self._committed_exclusions() if table == "masks" else {}
+                self.recovered += store.recover({(i, c): h for i, c, h in rows} | extra)
+            self.recovered += self._annotators.recover(self._committed_annotator_files())
 
     def _now_and_user(self) -> tuple[str, str]:
         return utc_now(), self.user
@@ -450,7 +457,11 @@ class Project(AssistMixin):
             current = dict(
                 self._query("SELECT class, sha256 FROM masks WHERE image_id = ?", (image_id,))
             )
-            with self._masks.saving(image_id) as stage:
+            with (
+                self._masks.saving(image_id) as stage,
+                self._annotators.saving(image_id) as keep,
+            ):
+                masks, excluded = self._take_exclusion(image_id, masks, rec, stage)
                 for c, mask in masks.items():
                     check_class(c)
                     arr = np.asarray(mask)
@@ -464,10 +475,14 @@ class Project(AssistMixin):
                         continue
                     stage(c, data)
                     staged[c] = (digest, int(np.count_nonzero(arr)))
-                if not staged and rec.status not in (Status.NEW, Status.PRELABELED):
+                if not (staged or excluded) and rec.status not in _UNSTARTED:
                     return
+                # Another annotator's version of a class being replaced is kept.
+                preserved = self._preserve_previous(image_id, staged, keep)
                 with self._tx() as db:
                     now, user = self._now_and_user()
+                    self._record_preserved(db, image_id, preserved)
+                    self._record_exclusion(db, image_id, excluded, now, user)
                     for c, (digest, painted) in staged.items():
                         db.execute(
                             "INSERT INTO masks(image_id, class, sha256, painted, revision, "
