@@ -18,7 +18,6 @@ whether it became current or not, and :func:`rollback` makes an earlier model cu
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from core.baselines import EVAL_SOURCE
+from core.bounded import MAX_MANIFEST_BYTES, read_json_bounded
 from core.classes import CLASSES
 from core.errors import SkinTraceError
 from core.metrics import TOLERANCES
 from core.progress import CancelToken, Progress
+from core.schemas import RetrainOptions, check_checkpoint_folder, validate
 
 #: Project settings used here (all optional).
 SETTING_AFTER = "retrain.after_accepted"  # retrain after N newly accepted images (0: never)
@@ -84,12 +85,14 @@ class TrainOptions:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> TrainOptions:
-        known = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__}
-        opts = cls(**known)
-        if opts.epochs < 1 or opts.batch_size < 1 or opts.patience < 1:
-            raise RetrainError("retraining needs epochs, batch size and patience of at least 1")
-        if opts.width is not None and opts.width < 1:
-            raise RetrainError(f"model width must be positive, got {opts.width}")
+        """Options from the project setting; validated (:class:`core.schemas.RetrainOptions`)."""
+        checked = validate(
+            RetrainOptions,
+            {} if d is None else d,
+            what=f"project setting {SETTING_OPTIONS!r}",
+            error=RetrainError,
+        )
+        opts = cls(**checked.model_dump())
         check_metric(opts.decision_metric)
         return opts
 
@@ -373,12 +376,9 @@ def _iou_of(result: Mapping[str, Any]) -> dict[str, float]:
 
 def read_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read an evaluation JSON report, with a clear error if it is missing or broken."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RetrainError(f"the evaluation did not write its report {path}") from None
-    except (OSError, ValueError) as exc:
-        raise RetrainError(f"cannot read the evaluation report {path}: {exc}") from None
+    if not Path(path).exists():
+        raise RetrainError(f"the evaluation did not write its report {path}")
+    data = read_json_bounded(Path(path), error=RetrainError, max_bytes=MAX_MANIFEST_BYTES)
     if not isinstance(data, dict):
         raise RetrainError(f"{path} is not an evaluation report")
     return data
@@ -401,8 +401,11 @@ def register_model(
     ``val_split``, ``val_images``, ``replaced`` (became current), ``compared_with``
     (the then-current model id), ``current_iou_mean``, ``reason``, plus the numbers in
     ``train_info`` (e.g. ``epochs``, ``best_epoch``, ``best_val_loss``, ``train_images``).
-    Returns the new model id.
+    Returns the new model id. The candidate folder is validated first
+    (:func:`core.schemas.check_checkpoint_folder`): a bad one raises :class:`RetrainError`
+    and nothing is registered.
     """
+    check_checkpoint_folder(candidate, error=RetrainError)  # before anything is registered
     previous = project.current_model()
     metrics: dict[str, Any] = {f"iou_{c}": decision.candidate_iou[c] for c in CLASSES}
     metrics.update(
@@ -444,26 +447,49 @@ def rollback(project: Any, model_id: int | None = None) -> Any:
         current one (from the project's log of current models), or the baselines when
         the current model was the first.
     """
-    current = project.current_model()
     if model_id is None:
-        if current is None:
-            raise RetrainError("there is no current model to roll back from")
-        # The log is a stack of current models: pop the current one (and repeats of it)
-        # and go back to the one below it, or to the baselines when it was the first.
-        log = list(project.get_setting(SETTING_LOG, []) or [])
-        while log and log[-1] == current.id:
-            log.pop()
-        known = {m.id for m in project.models()}
-        while log and log[-1] not in known:
-            log.pop()
-        target = log[-1] if log else None
+        target, log = _rollback_target(project)
+        if target is not None:
+            _check_usable(project, target)
         project.set_current_model(target)
         project.set_setting(SETTING_LOG, log)
         return project.current_model()
     if model_id not in {m.id for m in project.models()}:
         raise RetrainError(f"no model with id {model_id} in this project's history")
+    _check_usable(project, model_id)
     make_current(project, model_id)
     return project.current_model()
+
+
+def rollback_target(project: Any) -> int | None:
+    """The model :func:`rollback` without ``model_id`` goes back to (None: the baselines)."""
+    return _rollback_target(project)[0]
+
+
+def _rollback_target(project: Any) -> tuple[int | None, list[Any]]:
+    current = project.current_model()
+    if current is None:
+        raise RetrainError("there is no current model to roll back from")
+    # The log is a stack of current models: pop the current one (and repeats of it)
+    # and go back to the one below it, or to the baselines when it was the first.
+    log = list(project.get_setting(SETTING_LOG, []) or [])
+    while log and log[-1] == current.id:
+        log.pop()
+    known = {m.id for m in project.models()}
+    while log and log[-1] not in known:
+        log.pop()
+    return (log[-1] if log else None), log
+
+
+def _check_usable(project: Any, model_id: int) -> None:
+    """Validate a registered checkpoint (it may come from elsewhere) before it is used."""
+    record = next(m for m in project.models() if m.id == model_id)
+    try:
+        check_checkpoint_folder(record.path, error=RetrainError)
+    except RetrainError as exc:
+        raise RetrainError(
+            f"model #{model_id} was not used ({exc}); the current model stays"
+        ) from None
 
 
 # ---------------------------------------------------------------------------- trigger

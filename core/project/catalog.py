@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.atomic import default_mode, disk_full_error, is_disk_full
+from core.bounded import loads_bounded
 from core.classes import CLASSES, ClassName, check_class
 from core.errors import ProjectError
 from core.progress import CancelToken, Progress
@@ -521,7 +522,8 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
             raw = self._query("SELECT params_json FROM images WHERE id = ?", (image_id,))[0][0]
         if raw is None:
             raw = self._meta("params_json")
-        return GTParams.from_dict(json.loads(raw))
+        where = "project GT parameters" if image_id is None else f"image #{image_id} GT parameters"
+        return GTParams.from_dict(loads_bounded(str(raw), what=where, error=ProjectError))
 
     def set_params(self, params: GTParams, *, image_id: int | None = None) -> None:
         """Set the project default (``image_id=None``) or one image's override."""

@@ -150,6 +150,20 @@ def test_commands_name_the_run_folders_and_options(project, tmp_path):
     assert argv[argv.index("--device") + 1] == "auto"  # GPU when there is one
     with pytest.raises(RetrainError):
         TrainOptions.from_dict({"epochs": 0})
+    # The setting is read back from the catalog: types and ranges are checked, by a
+    # schema that covers every option.
+    from core.schemas import RetrainOptions
+
+    assert set(RetrainOptions.model_fields) == set(TrainOptions.__dataclass_fields__)
+    for bad, field in (
+        ("not options", "document"),
+        ({"width": 2**40}, "width"),
+        ({"epochs": "30"}, "epochs"),
+        ({"model": "resnet"}, "unknown model"),
+        ({"batch_size": True}, "batch_size"),
+    ):
+        with pytest.raises(RetrainError, match=f"'retrain.options': .*{field}"):
+            TrainOptions.from_dict(bad)
 
 
 def _checkpoint(path: Path, bias: float) -> Path:
