@@ -141,6 +141,13 @@ class AnnotationDocument:
         """False while the texture maps are deferred: GT is empty until they are computed."""
         return self._textures is not None
 
+    def chosen_threshold(self, cls: str) -> float:
+        """The threshold in force for ``cls``: the fixed parameter, or the value the
+        per-image calibration chose (see :meth:`core.gt.TextureMaps.chosen`)."""
+        if self._textures is None:
+            raise DocumentError("the texture maps are still being computed")
+        return self._textures.chosen(check_class(cls), self._params)
+
     def rough(self, cls: str) -> np.ndarray:
         """Rough mask of ``cls``, ``(M, N) bool`` read-only view (copy it to keep it)."""
         return readonly_view(self._rough[check_class(cls)])
@@ -228,7 +235,7 @@ class AnnotationDocument:
             return np.zeros(self._shape, dtype=np.uint8)
         rough = self._rough[cls] & ~self._rough[EXCLUDE]
         return gt_from_rough(
-            tex[cls], rough, threshold=params.threshold(cls), gain=params.gain(cls)
+            tex[cls], rough, threshold=tex.threshold(cls, params), gain=params.gain(cls)
         )
 
     def _update_gt(self, cls: ClassName, rect: Rect) -> None:
@@ -241,7 +248,7 @@ class AnnotationDocument:
             self._gt[c][sl] = gt_from_rough(
                 self._textures[c][sl],
                 self._rough[c][sl] & ~self._rough[EXCLUDE][sl],
-                threshold=p.threshold(c),
+                threshold=self._textures.threshold(c, p),
                 gain=p.gain(c),
             )
 
@@ -569,8 +576,8 @@ class AnnotationDocument:
         steps: list[tuple[str, GTParams]] = []
         if tex is None:
             steps.append(("texture maps", params))
-        elif tex.sigma != params.sigma:
-            # New sigma, old pore threshold: only the wrinkle map is recomputed.
+        elif tex.sigma != params.sigma or tex.wrinkle_auto != params.is_auto("wrinkle"):
+            # New sigma (or wrinkle mode), old pore threshold: only the wrinkle map.
             steps.append(
                 ("wrinkle texture map", replace(params, pore_threshold=tex.pore_threshold))
             )

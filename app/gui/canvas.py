@@ -446,6 +446,9 @@ class ImageCanvas(QGraphicsView):
             blob = finder.at(box[2], box[3])
             self._apply_pores(doc, [] if blob is None else [blob], in_box=False)
             return
+        if doc.textures is None:  # a large image's maps are still being computed
+            self.editRefused.emit()
+            return
         texture = doc.textures["pore"]  # Eq. 2 at the current threshold
 
         def search() -> list[Any]:
