@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import hashlib
+import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -157,20 +159,47 @@ def _stem_index(folder: Path | None) -> dict[str, Path]:
     return index
 
 
-def _copy_in(project: Project, src: Path, digest: str) -> str:
-    """Copy ``src`` into ``images/`` atomically; return its project-relative path."""
-    from core.atomic import atomic_open, disk_full_error
+#: A copy waiting for its catalog row: ``images/.<name>.importing`` (see :func:`_copy_in`).
+IMPORTING = ".importing"
+
+
+def pending_copy(dest: Path) -> Path:
+    """Where the copy that will become ``dest`` waits until the catalog lists it."""
+    return dest.with_name(f".{dest.name}{IMPORTING}")
+
+
+def _copy_in(project: Project, src: Path, digest: str, taken: set[str]) -> tuple[str, Path]:
+    """Copy ``src`` into ``images/`` as a pending file; return (stored path, pending file).
+
+    The copy is written atomically to ``images/.<name>.importing`` and renamed to its
+    final name only after the catalog transaction that lists it commits, the same
+    protocol as mask saves: a killed import leaves only ``.importing`` files, which the
+    next writable open completes (committed) or removes (not committed).
+    """
+    from core.atomic import atomic_open
 
     dest = project.root / "images" / src.name
-    if dest.exists():
+    if dest.exists() or pending_copy(dest).exists() or dest.name in taken:
         dest = dest.with_name(f"{src.stem}-{digest[:8]}{src.suffix}")
-    try:
-        with open(src, "rb") as fin, atomic_open(dest, "wb") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 20)
-    except DiskFullError as exc:
-        kept = "the images imported before it are kept (importing again skips them)"
-        raise disk_full_error(dest, exc, what=f"a copy of {src.name}", kept=kept) from None
-    return dest.relative_to(project.root).as_posix()
+    taken.add(dest.name)
+    pending = pending_copy(dest)
+    with open(src, "rb") as fin, atomic_open(pending, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+    return dest.relative_to(project.root).as_posix(), pending
+
+
+def _decoded_shape(path: Path, *, fast: bool) -> tuple[int, int]:
+    """``(rows, cols)`` after a full decode (or, with ``fast``, from the header only).
+
+    The full decode goes through :func:`core.imageio.load_image`, the function the
+    window and export use, so an image that imports is one that opens.
+    """
+    if fast:
+        return image_shape(path)
+    from core.imageio import load_image
+
+    rows, cols = load_image(path).pixels.shape[:2]
+    return int(rows), int(cols)
 
 
 def _stored_path(project: Project, path: Path) -> str:
@@ -191,8 +220,12 @@ def import_images(
     gt_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
     cancel: CancelToken | None = None,
     files: Iterable[str | os.PathLike[str]] | None = None,
+    fast: bool = False,
 ) -> Iterator[Progress]:
     """Import every image under ``folder`` (recursively) into ``project``.
+
+    Each image is decoded in full, so a truncated file or an unsupported pixel format
+    is skipped with the reason instead of entering the project and failing later.
 
     Parameters
     ----------
@@ -213,6 +246,9 @@ def import_images(
     files : iterable of path, optional
         Import exactly these files inside ``folder`` instead of searching it (their
         names are still relative to ``folder``; ``patterns`` still apply).
+    fast : bool
+        Check headers only (for trusted sources): much faster, but an image that
+        cannot be decoded is imported, and later skipped by export with its reason.
 
     Yields
     ------
@@ -256,7 +292,8 @@ def import_images(
     added: list[tuple[str, str]] = []  # (content hash, stem) of imported images
     # Stems of skipped duplicates: their masks serve the copy that was imported.
     aliases: dict[str, list[str]] = {}
-    copied: list[Path] = []
+    copied: list[tuple[Path, Path]] = []  # (pending copy, final name) of the batch
+    taken: set[str] = set()
     cancelled = False
     total = len(found)
     yield Progress(0, total, "importing")
@@ -267,6 +304,7 @@ def import_images(
         try:
             with project._tx() as db:
                 now, user = project._now_and_user()
+                new_ids = []
                 for name, stored, was_copied, digest, size, rows, cols in batch:
                     cur = db.execute(
                         "INSERT INTO images(name, path, copied, content_hash, size_bytes, rows, "
@@ -278,14 +316,24 @@ def import_images(
                         "comment) VALUES (?, NULL, 'new', ?, ?, ?)",
                         (cur.lastrowid, user, now, f"imported from {src}"),
                     )
+                    new_ids.append(int(cur.lastrowid or 0))
+                if fast:
+                    _remember_header_only(db, new_ids)
         except BaseException:
-            for p in copied:
-                with contextlib.suppress(OSError):
-                    p.unlink()
+            drop_copies()
             raise
+        for pending, final in copied:
+            os.replace(pending, final)  # committed: the copy takes its listed name
         added.extend((b[3], Path(b[0]).stem) for b in batch)
         batch.clear()
         copied.clear()
+
+    def drop_copies() -> None:
+        for pending, _ in copied:
+            with contextlib.suppress(OSError):
+                pending.unlink()
+        copied.clear()
+        batch.clear()
 
     try:
         for n, path in enumerate(found):
@@ -298,7 +346,7 @@ def import_images(
             else:
                 try:
                     size = path.stat().st_size
-                    rows, cols = image_shape(path)
+                    rows, cols = _decoded_shape(path, fast=fast)
                     digest = file_sha256(path)
                 except ImageLoadError as exc:
                     unreadable.append((str(path), str(exc)))
@@ -311,8 +359,11 @@ def import_images(
                     else:
                         known[digest] = rel
                         if copy:
-                            stored = _copy_in(project, path, digest)
-                            copied.append(project.root / stored)
+                            try:
+                                stored, pending = _copy_in(project, path, digest, taken)
+                            except DiskFullError as exc:
+                                raise _copy_failed(project, path, exc, flush, added) from None
+                            copied.append((pending, project.root / stored))
                         else:
                             stored = _stored_path(project, path)
                         batch.append((rel, stored, int(copy), digest, size, rows, cols))
@@ -322,9 +373,7 @@ def import_images(
         flush()
     except BaseException:
         # Copies not yet in the catalog (a full disk, a closed generator) are orphans.
-        for p in copied:
-            with contextlib.suppress(OSError):
-                p.unlink()
+        drop_copies()
         raise
 
     matched: dict[str, int] = {c: 0 for c in CLASSES}
@@ -343,6 +392,43 @@ def import_images(
         cancelled=cancelled,
     )
     yield Progress(total, total, "done", {"summary": summary})
+
+
+#: Project setting: ids of images imported with ``fast`` (headers checked, not decoded);
+#: :func:`core.project.repair.check_project` decodes these in full.
+HEADER_ONLY = "import.header_only_ids"
+
+
+def _remember_header_only(db: sqlite3.Connection, ids: list[int]) -> None:
+    """Add ``ids`` to :data:`HEADER_ONLY`, in the import's own transaction."""
+    row = db.execute("SELECT value_json FROM settings WHERE key = ?", (HEADER_ONLY,)).fetchone()
+    known = json.loads(row[0]) if row else []
+    db.execute(
+        "INSERT OR REPLACE INTO settings(key, value_json) VALUES (?, ?)",
+        (HEADER_ONLY, json.dumps(sorted({*known, *ids}))),
+    )
+
+
+def _copy_failed(
+    project: Project,
+    src: Path,
+    exc: DiskFullError,
+    flush: Callable[[], None],
+    added: list[tuple[str, str]],
+) -> DiskFullError:
+    """The disk filled while copying ``src``: keep what was copied before, say so truly."""
+    from core.atomic import disk_full_error
+
+    with contextlib.suppress(SkinTraceError, OSError):
+        flush()  # the images copied before this one get their catalog rows
+    n = len(added)
+    kept = (
+        f"the {n} image(s) imported before it are kept (importing again skips them)"
+        if n
+        else "no image was imported"
+    )
+    dest = project.root / "images" / src.name
+    return disk_full_error(dest, exc, what=f"a copy of {src.name}", kept=kept)
 
 
 def _attach_masks(
@@ -443,12 +529,15 @@ def relink(
 
 
 __all__ = [
+    "HEADER_ONLY",
     "IMAGE_EXTENSIONS",
+    "IMPORTING",
     "ImportSummary",
     "RelinkResult",
     "changed_images",
     "file_sha256",
     "image_shape",
     "import_images",
+    "pending_copy",
     "relink",
 ]

@@ -121,8 +121,22 @@ stroke = st.tuples(
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(strokes=st.lists(stroke, min_size=1, max_size=6))
 def test_incremental_gt_equals_full_recompute_and_undo_redo_round_trip(strokes):
+    _check_incremental(strokes, PARAMS)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(strokes=st.lists(stroke, min_size=1, max_size=4))
+def test_incremental_gt_stays_exact_with_calibrated_thresholds(strokes):
+    # both thresholds calibrated per image (per pixel for wrinkles): GT must still be
+    # pointwise in (texture, rough), so dab updates equal a full recompute
+    params = GTParams(sigma=2.0)
+    assert params.is_auto("wrinkle") and params.is_auto("pore")
+    _check_incremental(strokes, params)
+
+
+def _check_incremental(strokes, params: GTParams) -> None:
     face = make_face(11, shape=SHAPE)
-    doc = AnnotationDocument(face.image, params=PARAMS, rough=face.rough)
+    doc = AnnotationDocument(face.image, params=params, rough=face.rough)
     snapshots = [_snapshot(doc)]
     expected = {cls: face.rough[cls].copy() for cls in CLASSES}
     for cls, erase, radius, points in strokes:
@@ -329,7 +343,9 @@ def test_set_params_steps_apply_only_after_the_last_step(face):
     _assert_gt_is_full_recompute(doc)
     # only a threshold changed: no texture map is recomputed, one GT step
     wrinkle_map = doc.textures.wrinkle
-    steps = list(doc.set_params_steps(GTParams(sigma=3.0, pore_threshold=5.0)))
+    steps = list(
+        doc.set_params_steps(GTParams(sigma=3.0, wrinkle_threshold=30.0, pore_threshold=5.0))
+    )
     assert [(p.done, p.total) for p in steps] == [(0, 1), (1, 1)]
     assert doc.textures.wrinkle is wrinkle_map
     _assert_gt_is_full_recompute(doc)
@@ -379,3 +395,43 @@ def test_invalid_use(face):
         AnnotationDocument(np.zeros((5, 5), np.uint8), params=PARAMS)
     with pytest.raises(DocumentError, match="history_limit"):
         AnnotationDocument(face.image, params=PARAMS, history_limit=0)
+
+
+def test_deferred_textures_keep_strokes_and_fill_gt_when_computed():
+    from core.document import AnnotationDocument
+    from core.gt import GTParams, compute_gt
+    from core.synthetic import make_face
+
+    face = make_face(4, shape=(96, 112))
+    doc = AnnotationDocument(face.image, params=GTParams(), defer_textures=True)
+    changes = []
+    doc.subscribe(changes.append)
+    assert not doc.textures_ready and doc.textures is None
+    # painting works at once: the stroke is kept, GT waits for the maps
+    doc.begin_stroke("wrinkle", radius=6)
+    doc.stroke_to(40, 20)
+    doc.stroke_to(40, 90)
+    doc.end_stroke()
+    assert doc.rough("wrinkle").sum() > 300 and doc.gt("wrinkle").max() == 0
+    steps = list(doc.compute_textures_steps())
+    assert [s.done for s in steps] == [0, 1, 2] and steps[-1].total == 2
+    assert doc.textures_ready and changes[-1].kind == "params"
+    expected = compute_gt(face.image, {"wrinkle": doc.rough("wrinkle")}, GTParams())
+    assert np.array_equal(doc.gt("wrinkle"), expected["wrinkle"])
+    assert doc.can_undo and doc.undo() and not doc.rough("wrinkle").any()
+    assert list(doc.compute_textures_steps())[-1].done == 2  # nothing left to do
+
+
+def test_deferred_textures_give_way_to_new_params():
+    from core.document import AnnotationDocument
+    from core.gt import GTParams
+    from core.synthetic import make_face
+
+    face = make_face(5, shape=(64, 80))
+    doc = AnnotationDocument(face.image, params=GTParams(), defer_textures=True)
+    steps = doc.compute_textures_steps()
+    next(steps)  # the worker started on the old parameters...
+    doc.set_params(GTParams(sigma=3.0))  # ...the user changed sigma meanwhile
+    assert doc.textures is not None and doc.textures.sigma == 3.0
+    list(steps)  # the stale maps are dropped
+    assert doc.textures.sigma == 3.0 and doc.params.sigma == 3.0
