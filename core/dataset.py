@@ -42,6 +42,7 @@ from core.atomic import (
     is_disk_full,
     make_temp_dir,
     replace_folder,
+    restore_folder,
 )
 from core.classes import CLASSES
 from core.errors import DatasetError
@@ -58,6 +59,8 @@ FORMAT_VERSION = 1
 DEFAULT_VAL_RATIO = 50 / 314
 MANIFEST = "manifest.json"
 INDEX = "index.csv"
+#: Marker file in every dataset folder SkinTrace writes: ``--force`` replaces only those.
+MARKER = ".skintrace-dataset"
 
 Split = Literal["train", "val"]
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -322,12 +325,28 @@ def safe_item_id(name: str) -> str:
     return cleaned or "item"
 
 
-def _prepare_out(out: Path, *, force: bool) -> None:
-    if out.exists():
-        if not out.is_dir():
-            raise DatasetError(f"{out} exists and is not a folder")
-        if any(out.iterdir()) and not force:
-            raise DatasetError(f"{out} is not empty; choose another folder or use --force")
+def is_skintrace_dataset(folder: Path) -> bool:
+    """True if ``folder`` was written by SkinTrace: it has :data:`MARKER` (or, for
+    datasets written before the marker existed, a manifest of this format)."""
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        head = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(head, dict) and head.get("format") == FORMAT_NAME
+
+
+def _prepare_out(
+    out: Path, *, force: bool, protected: Iterable[tuple[str | os.PathLike[str], str]]
+) -> None:
+    from core.targets import check_output_folder
+
+    with contextlib.suppress(OSError):
+        restore_folder(out)  # a swap killed mid-way: put the user's old dataset back first
+    check_output_folder(
+        out, force=force, is_ours=is_skintrace_dataset, protected=protected, what="dataset"
+    )
 
 
 def write_dataset(
@@ -340,13 +359,20 @@ def write_dataset(
     total: int | None = None,
     force: bool = False,
     cancel: CancelToken | None = None,
+    protected: Iterable[tuple[str | os.PathLike[str], str]] = (),
 ) -> Iterator[Progress]:
     """Compute GT for each entry and write a dataset folder, atomically.
 
     Everything is written to ``OUT.partial-XXXX`` next to ``out``; ``manifest.json`` is
-    written last, then the folder is renamed to ``out``. A failed or cancelled write
-    removes the partial folder; a killed one leaves only a ``.partial-`` folder without
-    a manifest, never a complete-looking ``out``.
+    written last, then the folder is swapped in with :func:`core.atomic.replace_folder`.
+    A failed or cancelled write removes the partial folder; a killed one leaves a
+    ``.partial-`` folder beside a complete ``out`` (old or new), never a half-written
+    ``out`` and never no ``out`` at all.
+
+    Destructive targets are refused before anything is written
+    (:func:`core.targets.check_output_folder`): the home folder, a folder that is,
+    contains or is inside a ``protected`` one or a SkinTrace project, and with ``force``
+    any non-empty folder without SkinTrace's :data:`MARKER`.
 
     Parameters
     ----------
@@ -361,9 +387,11 @@ def write_dataset(
     total : int, optional
         Number of entries, for progress; ``len(entries)`` when it has one.
     force : bool
-        Replace a non-empty ``out``.
+        Replace a non-empty ``out`` that SkinTrace wrote (it has :data:`MARKER`).
     cancel : CancelToken, optional
         Checked between images.
+    protected : iterable of (path, label)
+        Folders ``out`` must not be, contain or lie in (the project, input folders).
 
     Yields
     ------
@@ -374,7 +402,7 @@ def write_dataset(
 
     out = Path(out).absolute()
     split_for("x", val_ratio)  # validates the ratio before anything is written
-    _prepare_out(out, force=force)
+    _prepare_out(out, force=force, protected=protected)
     out.parent.mkdir(parents=True, exist_ok=True)
     if total is None and hasattr(entries, "__len__"):
         total = len(entries)  # type: ignore[arg-type]
@@ -464,6 +492,7 @@ def write_dataset(
             "seed": seed,
             "items": items,
         }
+        atomic_write_text(tmp / MARKER, f"{FORMAT_NAME} {FORMAT_VERSION}\n")
         # The manifest goes last: a folder without one never looks complete.
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=1))
         replace_folder(tmp, out)
@@ -566,6 +595,11 @@ def dataset_from_masks(
         total=len(chosen),
         force=force,
         cancel=cancel,
+        protected=(
+            (images, "the image folder"),
+            (rough_wrinkle, "the wrinkle mask folder"),
+            (rough_pore, "the pore mask folder"),
+        ),
     ):
         final = "out" in p.info
         yield replace(p, info={**p.info, "skipped": skipped}) if final else p
