@@ -291,24 +291,17 @@ def load_painted(
 ) -> np.ndarray:
     """Load a rough mask or GT map as ``(M, N) bool``: any nonzero pixel is painted.
 
-    Unlike :func:`core.imageio.load_mask` (``> 127``), a GT magnitude map's faint
-    pixels count too, so a GT map can stand in for the rough mask it came from.
+    :func:`core.imageio.load_mask` at any integer depth, so a GT magnitude map's faint
+    pixels count too and a GT map can stand in for the rough mask it came from.
 
     Raises
     ------
     ImageLoadError
-        If the file cannot be read or its ``(rows, cols)`` differ from ``shape``.
+        If the file cannot be read as a mask or its ``(rows, cols)`` differ from ``shape``.
     """
-    from core.errors import ImageLoadError
-    from core.imageio import load_image
+    from core.imageio import load_mask
 
-    mask = load_image(path).pixels.max(axis=2) > 0
-    if shape is not None and mask.shape != tuple(shape):
-        raise ImageLoadError(
-            f"{path}: mask is {mask.shape[1]}×{mask.shape[0]} (cols×rows), "
-            f"its image is {shape[1]}×{shape[0]}"
-        )
-    return mask
+    return load_mask(path, shape=shape)
 
 
 def _check_id(item_id: str) -> str:

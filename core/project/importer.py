@@ -90,13 +90,13 @@ def image_shape(path: Path) -> tuple[int, int]:
     """
     from PIL import Image
 
-    from core.imageio import MAX_PIXELS, read_image_size
+    from core.imageio import MAX_PIXELS, SUPPORTED_FORMATS, read_image_size
 
     rows, cols = read_image_size(path, max_pixels=MAX_PIXELS)
     if path.suffix.lower() == ".png":
         _check_png_complete(path)
     if path.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".webp"):
-        with contextlib.suppress(Exception), Image.open(path) as im:
+        with contextlib.suppress(Exception), Image.open(path, formats=SUPPORTED_FORMATS) as im:
             if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
                 rows, cols = cols, rows
     return rows, cols
@@ -114,8 +114,10 @@ def _check_png_complete(path: Path) -> None:
 
     from PIL import Image
 
+    from core.imageio import SUPPORTED_FORMATS
+
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=SUPPORTED_FORMATS) as im:
             im.verify()
     except (OSError, SyntaxError, ValueError, EOFError, zlib.error, IndexError) as exc:
         raise ImageLoadError(f"{path}: image is corrupt or truncated ({exc})") from exc
