@@ -263,7 +263,9 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        # The temp name is the target's, cut short: a 250-byte file name must still fit.
+        prefix = f".{os.fsencode(target.name)[:100].decode('utf-8', 'ignore') or 'f'}."
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
     except OSError as exc:
         if is_disk_full(exc):
             raise disk_full_error(target, exc) from exc

@@ -45,7 +45,7 @@ from core.atomic import (
     restore_folder,
 )
 from core.classes import CLASSES
-from core.errors import DatasetError
+from core.errors import DatasetError, SkinTraceError
 from core.formats import read_versioned_json
 from core.imageio import encode_png
 from core.progress import CancelToken, Progress
@@ -435,7 +435,11 @@ def write_dataset(
                     )
                 rough[c] = mask
             item_params = entry.params or params
-            gt = compute_gt(image, rough, item_params)
+            try:
+                gt = compute_gt(image, rough, item_params)
+            except SkinTraceError as exc:  # e.g. an image too small for the GT engine
+                source = entry.info.get("source", item_id)
+                raise DatasetError(f"item {item_id!r} ({source}): {exc}") from None
             rel: dict[str, Any] = {"image": f"images/{item_id}.png", "gt": {}, "masks": {}}
             rel["rough"] = {}
             atomic_write_bytes(tmp / rel["image"], encode_png(image))
@@ -542,7 +546,7 @@ def dataset_from_masks(
     """
     from core.errors import ImageLoadError
     from core.gt import GTParams
-    from core.imageio import load_image
+    from core.imageio import MIN_IMAGE_SIDE, load_image
 
     params = params or GTParams()
     image_files = _files_by_stem(Path(images), "image")
@@ -565,6 +569,12 @@ def dataset_from_masks(
         for stem, path in chosen:
             try:
                 pixels = load_image(path).pixels
+                if min(pixels.shape[:2]) < MIN_IMAGE_SIDE:
+                    rows, cols = pixels.shape[:2]
+                    raise ImageLoadError(
+                        f"{path}: image is {cols}×{rows} pixels, smaller than the minimum of "
+                        f"{MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE}"
+                    )
                 rough: dict[str, np.ndarray] = {
                     c: load_painted(masks[c][stem], shape=pixels.shape[:2])
                     for c in CLASSES

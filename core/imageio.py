@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.atomic import atomic_write_bytes
-from core.errors import ImageLoadError
+from core.errors import ImageLoadError, shown_path
 
 #: Largest image (rows × cols) that :func:`load_image` decodes: 100 megapixels, about
 #: 300 MB as RGB uint8. Pass ``max_pixels=`` to override it per call.
@@ -48,6 +48,10 @@ MAX_PIXELS: int = 100_000_000
 #: The only formats SkinTrace decodes (Pillow's names). Never EPS, PDF or anything that
 #: hands the file to an external program.
 SUPPORTED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")
+
+#: Smallest image side SkinTrace works on (import refuses smaller images): the GT
+#: engine needs 2×2, and an annotator needs something to paint.
+MIN_IMAGE_SIDE: int = 8
 
 #: The first bytes of every PNG file; checked before any ``cv2.imdecode`` of a PNG.
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -100,7 +104,7 @@ class LoadedImage:
 
 
 def _name(path: Path) -> str:
-    return str(path)
+    return shown_path(path)
 
 
 def _amount(pixels: int) -> str:

@@ -236,6 +236,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     _warn([f"duplicate: {f} (same as {n})" for f, n in summary.duplicates])
     _warn([f"not an image: {f}" for f in summary.not_images])
     _warn([f"unreadable: {reason}" for _, reason in summary.unreadable])
+    _warn([f"bad file name: {f}: {reason}" for f, reason in summary.bad_names])
     _warn([f"mask not used: {reason}" for _, reason in summary.mask_errors])
     return 0
 

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.classes import CLASSES, check_class
-from core.errors import DiskFullError, ImageLoadError, ProjectError, SkinTraceError
+from core.errors import (
+    DiskFullError,
+    ImageLoadError,
+    ProjectError,
+    SkinTraceError,
+    shown_path,
+)
 from core.progress import CancelToken, Progress
 
 if TYPE_CHECKING:
@@ -40,13 +46,15 @@ class ImportSummary:
     duplicates: tuple[tuple[str, str], ...] = ()
     #: Files skipped because their extension is not an image format.
     not_images: tuple[str, ...] = ()
-    #: (file, reason) for image files that cannot be read.
+    #: (file, reason) for image files that cannot be read, or are too small or too large.
     unreadable: tuple[tuple[str, str], ...] = ()
     #: Rough masks / GT maps attached to imported images, by class.
     masks_matched: Mapping[str, int] = field(default_factory=dict)
     #: (file, reason) for mask files that matched an image but could not be used.
     mask_errors: tuple[tuple[str, str], ...] = ()
     cancelled: bool = False
+    #: (file, reason) for files whose name cannot be stored (not valid UTF-8).
+    bad_names: tuple[tuple[str, str], ...] = ()
 
     def lines(self) -> list[str]:
         """A short human-readable report."""
@@ -56,7 +64,11 @@ class ImportSummary:
         if self.not_images:
             out.append(f"skipped {len(self.not_images)} non-image file(s)")
         if self.unreadable:
-            out.append(f"skipped {len(self.unreadable)} unreadable or too large image(s)")
+            out.append(
+                f"skipped {len(self.unreadable)} unreadable, too small or too large image(s)"
+            )
+        if self.bad_names:
+            out.append(f"skipped {len(self.bad_names)} file(s) whose name is not valid UTF-8")
         for c, n in self.masks_matched.items():
             if n:
                 out.append(f"attached {n} {c} mask(s)")
@@ -75,6 +87,14 @@ class RelinkResult:
     still_missing: tuple[int, ...] = ()
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """sha256 of a file's bytes, read in chunks (memory stays flat for any size)."""
     with open(path, "rb") as fh:
@@ -90,9 +110,14 @@ def image_shape(path: Path) -> tuple[int, int]:
     """
     from PIL import Image
 
-    from core.imageio import MAX_PIXELS, SUPPORTED_FORMATS, read_image_size
+    from core.imageio import MAX_PIXELS, MIN_IMAGE_SIDE, SUPPORTED_FORMATS, read_image_size
 
     rows, cols = read_image_size(path, max_pixels=MAX_PIXELS)
+    if min(rows, cols) < MIN_IMAGE_SIDE:
+        raise ImageLoadError(
+            f"{shown_path(path)}: image is {cols}×{rows} pixels, smaller than the minimum of "
+            f"{MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE}"
+        )
     if path.suffix.lower() == ".png":
         _check_png_complete(path)
     if path.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".webp"):
@@ -163,9 +188,12 @@ def _copy_in(project: Project, src: Path, digest: str) -> str:
     """Copy ``src`` into ``images/`` atomically; return its project-relative path."""
     from core.atomic import atomic_open, disk_full_error
 
-    dest = project.root / "images" / src.name
+    name = src.name
+    if len(os.fsencode(name)) > _MAX_NAME_BYTES:  # room for the digest and temp names
+        name = f"{_shorten(src.stem, _MAX_NAME_BYTES - 20)}-{digest[:8]}{src.suffix}"
+    dest = project.root / "images" / name
     if dest.exists():
-        dest = dest.with_name(f"{src.stem}-{digest[:8]}{src.suffix}")
+        dest = dest.with_name(f"{_shorten(Path(name).stem, 200)}-{digest[:8]}{src.suffix}")
     try:
         with open(src, "rb") as fin, atomic_open(dest, "wb") as fout:
             shutil.copyfileobj(fin, fout, 1 << 20)
@@ -173,6 +201,15 @@ def _copy_in(project: Project, src: Path, digest: str) -> str:
         kept = "the images imported before it are kept (importing again skips them)"
         raise disk_full_error(dest, exc, what=f"a copy of {src.name}", kept=kept) from None
     return dest.relative_to(project.root).as_posix()
+
+
+#: Longest copied file name, in bytes (file systems allow 255; temp names add a few).
+_MAX_NAME_BYTES = 200
+
+
+def _shorten(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` UTF-8 bytes, never inside a character."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
 
 
 def _stored_path(project: Project, path: Path) -> str:
@@ -223,7 +260,11 @@ def import_images(
     """
     src = Path(folder).absolute()
     if not src.is_dir():
-        raise ProjectError(f"{src} is not a folder")
+        raise ProjectError(f"{shown_path(src)} is not a folder")
+    if not _is_utf8(str(src)):
+        raise ProjectError(
+            f"{shown_path(src)}: the folder name is not valid UTF-8; rename it to import from it"
+        )
     project._check_writable()
     pats = tuple(p.lower() for p in patterns) or ("*",)
     mask_dirs: dict[str, list[Path]] = {c: [] for c in CLASSES}
@@ -254,6 +295,7 @@ def import_images(
     duplicates: list[tuple[str, str]] = []
     not_images: list[str] = []
     unreadable: list[tuple[str, str]] = []
+    bad_names: list[tuple[str, str]] = []
     batch: list[tuple] = []
     added: list[tuple[str, str]] = []  # (content hash, stem) of imported images
     # Stems of skipped duplicates: their masks serve the copy that was imported.
@@ -295,31 +337,44 @@ def import_images(
                 cancelled = True
                 break
             rel = path.relative_to(src).as_posix()
-            if path.suffix.lower() not in IMAGE_EXTENSIONS:
-                not_images.append(str(path))
+            shown = shown_path(path)
+            if not _is_utf8(rel):
+                # The catalog stores names as text: say which file and go on with the rest.
+                bad_names.append((shown, "file name is not valid UTF-8; rename it to import it"))
+                rel = shown_path(rel)
+            elif path.suffix.lower() not in IMAGE_EXTENSIONS:
+                not_images.append(shown)
             else:
                 try:
                     size = path.stat().st_size
                     rows, cols = image_shape(path)
                     digest = file_sha256(path)
                 except ImageLoadError as exc:
-                    unreadable.append((str(path), str(exc)))
+                    unreadable.append((shown, str(exc)))
                 except OSError as exc:
-                    unreadable.append((str(path), f"{path}: {exc.strerror}"))
+                    unreadable.append((shown, f"{shown}: {exc.strerror}"))
                 else:
                     if digest in known:
-                        duplicates.append((str(path), known[digest]))
+                        duplicates.append((shown, known[digest]))
                         aliases.setdefault(digest, []).append(path.stem)
                     else:
-                        known[digest] = rel
-                        if copy:
-                            stored = _copy_in(project, path, digest)
-                            copied.append(project.root / stored)
+                        try:
+                            stored = (
+                                _copy_in(project, path, digest)
+                                if copy
+                                else _stored_path(project, path)
+                            )
+                        except DiskFullError:
+                            raise
+                        except OSError as exc:
+                            unreadable.append((shown, f"{shown}: cannot copy ({exc.strerror})"))
                         else:
-                            stored = _stored_path(project, path)
-                        batch.append((rel, stored, int(copy), digest, size, rows, cols))
-                        if len(batch) >= _BATCH:
-                            flush()
+                            known[digest] = rel
+                            if copy:
+                                copied.append(project.root / stored)
+                            batch.append((rel, stored, int(copy), digest, size, rows, cols))
+                            if len(batch) >= _BATCH:
+                                flush()
             yield Progress(n + 1, total, rel)
         flush()
     except BaseException:
@@ -343,6 +398,7 @@ def import_images(
         masks_matched=matched,
         mask_errors=tuple(mask_errors),
         cancelled=cancelled,
+        bad_names=tuple(bad_names),
     )
     yield Progress(total, total, "done", {"summary": summary})
 
@@ -372,7 +428,7 @@ def _attach_masks(
             try:
                 masks[c] = load_painted(found, shape=(rec.rows, rec.cols))
             except SkinTraceError as exc:
-                errors.append((str(found), str(exc)))
+                errors.append((shown_path(found), str(exc)))
         if masks:
             project.save_rough(image_id, masks, comment="imported with existing masks")
             for name in masks:
@@ -452,5 +508,6 @@ __all__ = [
     "file_sha256",
     "image_shape",
     "import_images",
+    "shown_path",
     "relink",
 ]
