@@ -102,8 +102,15 @@ class MainWindow(QMainWindow):
 
     # -- project -----------------------------------------------------------------
 
-    def open_project(self, folder: str | Path, *, read_only: bool = False) -> bool:
-        """Open the project in ``folder``; offers read-only if another process has it."""
+    def open_project(
+        self, folder: str | Path, *, read_only: bool = False, reason: str | None = None
+    ) -> bool:
+        """Open the project in ``folder``.
+
+        A folder that cannot be written (read-only medium, no permission) opens
+        read-only at once; a project open in another SkinTrace offers read-only. The
+        status bar's "Read-only" badge and message say why (``reason``).
+        """
         from core.errors import ProjectLockedError, ProjectNotWritableError, SkinTraceError
         from core.project import Project
 
@@ -111,16 +118,22 @@ class MainWindow(QMainWindow):
             project = Project.open(folder, read_only=read_only, user=self.prefs.user_name)
         except SkinTraceError as exc:
             message = str(exc)
-            # Another SkinTrace has it, or the folder cannot be written (permissions, a
-            # read-only medium): both can still be opened read-only.
-            offer = not read_only and isinstance(exc, ProjectLockedError | ProjectNotWritableError)
-            if not offer:
-                self.report(message)
+            if not read_only and isinstance(exc, ProjectNotWritableError):
+                # A read-only medium or missing permission: writing can never work here,
+                # so open read-only straight away and keep saying why.
+                why = message.removesuffix("; open it read-only?")
+                return self.open_project(folder, read_only=True, reason=f"{why}: opened read-only")
+            if not read_only and isinstance(exc, ProjectLockedError):
+                # Another SkinTrace has it: the user may rather wait for it to close.
+                if self.ask(_as_question(message, "Open it read-only?")):
+                    why = message.removesuffix("; open it read-only?")
+                    return self.open_project(folder, read_only=True, reason=why)
                 return False
-            if self.ask(_as_question(message, "Open it read-only?")):
-                return self.open_project(folder, read_only=True)
+            self.report(message)
             return False
         self.set_session(AnnotationSession(project, self))
+        if project.read_only:
+            self.status.show_read_only(reason or f"{project.root} was opened read-only")
         remember(folder)
         return True
 
@@ -128,6 +141,7 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self._close_session()
         self.session = session
+        self.status.show_read_only(None)
         session.documentOpened.connect(self._on_document_opened)
         session.statusChanged.connect(self.image_list.set_status)
         session.error.connect(self.report)

@@ -25,6 +25,10 @@ class StatusBar(QStatusBar):
         self.values = QLabel("")
         self.zoom = QLabel("")
         self.save_state = QLabel("")
+        #: "Read-only" while the project cannot be changed; its tooltip says why.
+        self.read_only = QLabel("")
+        self.read_only.setObjectName("readOnlyBadge")
+        self.read_only.hide()
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # "busy" until a step count is known
         self.busy.setTextVisible(False)
@@ -40,6 +44,7 @@ class StatusBar(QStatusBar):
             (self.busy, 140, 0, True),
             (self.zoom, 70, 0, True),
             (self.save_state, 160, 0, True),
+            (self.read_only, 90, 0, True),
         ):
             w.setMinimumWidth(width)
             if stretch:
@@ -82,6 +87,14 @@ class StatusBar(QStatusBar):
 
     def show_zoom(self, zoom: float) -> None:
         self.zoom.setText(f"{zoom * 100:.0f} %")
+
+    def show_read_only(self, reason: str | None) -> None:
+        """Show the read-only badge with ``reason`` as its tooltip; None hides it."""
+        self.read_only.setVisible(reason is not None)
+        self.read_only.setText("Read-only" if reason is not None else "")
+        self.read_only.setToolTip(reason or "")
+        if reason:
+            self.showMessage(reason, 30000)
 
     def show_save_state(self, text: str) -> None:
         self.save_state.setText(text)
