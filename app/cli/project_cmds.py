@@ -59,7 +59,11 @@ def _add_split(p: argparse.ArgumentParser) -> None:
         "the paper's 264/50 split)",
     )
     p.add_argument("--seed", type=int, default=0, help="changes the split as a whole (default 0)")
-    p.add_argument("--force", action="store_true", help="replace a non-empty OUT folder")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an OUT folder that SkinTrace wrote (it has the dataset marker)",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
