@@ -29,12 +29,12 @@ def _exit_now(signum: int, frame: object) -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
-def main() -> int:
-    """Run the command line; see :func:`app.cli.main`."""
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); see :func:`app.cli.main`."""
     try:
         from app.cli import main as cli_main
 
-        code = cli_main()
+        code = cli_main(argv)
     except KeyboardInterrupt:
         return _quiet_exit(_interrupted())
     return _quiet_exit(code)

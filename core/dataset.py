@@ -45,7 +45,7 @@ from core.atomic import (
     restore_folder,
 )
 from core.classes import CLASSES
-from core.errors import DatasetError, SkinTraceError
+from core.errors import DatasetError, ImageLoadError, SkinTraceError
 from core.formats import read_versioned_json
 from core.imageio import encode_png
 from core.progress import CancelToken, Progress
@@ -301,7 +301,13 @@ def load_painted(
     """
     from core.imageio import load_mask
 
-    return load_mask(path, shape=shape)
+    mask = load_mask(path)
+    if shape is not None and mask.shape != tuple(shape):
+        raise ImageLoadError(
+            f"{path}: mask is {mask.shape[1]}×{mask.shape[0]} (cols×rows), "
+            f"its image is {shape[1]}×{shape[0]}"
+        )
+    return mask
 
 
 def _check_id(item_id: str) -> str:
@@ -544,7 +550,6 @@ def dataset_from_masks(
         As :func:`write_dataset`; the last one's ``info`` adds ``skipped``, a list of
         ``(image, reason)``.
     """
-    from core.errors import ImageLoadError
     from core.gt import GTParams
     from core.imageio import MIN_IMAGE_SIDE, load_image
 
