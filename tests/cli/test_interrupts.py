@@ -41,8 +41,8 @@ def test_ctrl_c_at_any_point_is_one_line_and_exit_130(tmp_path):
     calls = [line for line in log.read_text().splitlines() if "openat(" in line]
     first = next(i for i, line in enumerate(calls) if "app/launch.py" in line) + 1
     assert len(calls) - first > 20, "too few imports to sample"
-    # Eight points from SkinTrace's first file to the last call of the process.
-    points = sorted({first + 1 + (len(calls) - first - 1) * k // 7 for k in range(8)})
+    # Six points from SkinTrace's first file to the last call of the process.
+    points = sorted({first + 1 + (len(calls) - first - 1) * k // 5 for k in range(6)})
     for when in points:
         inject = ["strace", "-qq", "-o", os.devnull, "-e", f"inject=openat:signal=INT:when={when}"]
         proc = subprocess.run(
