@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,8 @@ class MainWindow(QMainWindow):
             return False
         self.set_session(AnnotationSession(project, self))
         if project.read_only:
-            self.status.show_read_only(reason or f"{project.root} was opened read-only")
+            why = reason or f"{project.root} was opened read-only"
+            self.status.show_read_only(why, _short_cause(why))
         remember(folder)
         return True
 
@@ -370,6 +372,14 @@ class MainWindow(QMainWindow):
         for pool in (self.prelabels.pool, self.image_list.thumb_pool, QThreadPool.globalInstance()):
             pool.waitForDone(CLOSE_WAIT_MS)
         super().closeEvent(event)
+
+
+def _short_cause(reason: str) -> str:
+    """A few words for the read-only badge: the system's reason in brackets, if any."""
+    if "open in another SkinTrace" in reason:
+        return "open in another SkinTrace"
+    found = re.search(r"cannot be opened for writing \(([^)]*)\)", reason)
+    return found.group(1).lower() if found else "as asked"
 
 
 def _as_question(message: str, question: str) -> str:

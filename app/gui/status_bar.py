@@ -44,7 +44,6 @@ class StatusBar(QStatusBar):
             (self.busy, 140, 0, True),
             (self.zoom, 70, 0, True),
             (self.save_state, 160, 0, True),
-            (self.read_only, 90, 0, True),
         ):
             w.setMinimumWidth(width)
             if stretch:
@@ -55,6 +54,8 @@ class StatusBar(QStatusBar):
                 self.addPermanentWidget(w, stretch)
             else:
                 self.addWidget(w, stretch)
+        # Its text changes only when a project opens, never under the moving cursor.
+        self.addPermanentWidget(self.read_only)
 
     def show_cursor(self, document: Any, row: float, col: float) -> None:
         if document is None or row < 0 or col < 0:
@@ -88,10 +89,12 @@ class StatusBar(QStatusBar):
     def show_zoom(self, zoom: float) -> None:
         self.zoom.setText(f"{zoom * 100:.0f} %")
 
-    def show_read_only(self, reason: str | None) -> None:
-        """Show the read-only badge with ``reason`` as its tooltip; None hides it."""
+    def show_read_only(self, reason: str | None, cause: str = "") -> None:
+        """Show the read-only badge, ``Read-only (cause)``, with the whole ``reason`` as
+        its tooltip and as a message; None hides it."""
         self.read_only.setVisible(reason is not None)
-        self.read_only.setText("Read-only" if reason is not None else "")
+        text = "Read-only" + (f" ({cause})" if cause else "")
+        self.read_only.setText(text if reason is not None else "")
         self.read_only.setToolTip(reason or "")
         if reason:
             self.showMessage(reason, 30000)

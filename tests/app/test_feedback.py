@@ -56,7 +56,7 @@ def test_unwritable_project_folder_opens_read_only_and_says_why(qtbot, project_d
     assert questions == []  # writing can never work there: nothing to ask
     assert w.messages == []  # not a dead-end error either
     badge = w.status.read_only
-    assert not badge.isHidden() and badge.text() == "Read-only"
+    assert not badge.isHidden() and badge.text().startswith("Read-only (is a directory")
     assert "cannot be opened for writing" in badge.toolTip()
     assert "opened read-only" in w.status.currentMessage()
     assert "[read-only]" in w.windowTitle() and not w.canvas.editable
