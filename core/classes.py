@@ -15,3 +15,17 @@ def check_class(name: str) -> ClassName:
     if name not in CLASSES:
         raise ValueError(f"unknown class {name!r}; expected one of {', '.join(CLASSES)}")
     return name
+
+
+#: The exclusion mask (hair, beard, glasses...): painted like a class, never a class itself;
+#: its area is removed from both classes' GT.
+EXCLUDE: Literal["exclude"] = "exclude"
+#: What a rough-mask tool can paint: each class, and the exclusion mask.
+LAYER_NAMES: tuple[str, ...] = (*CLASSES, EXCLUDE)
+
+
+def check_layer(name: str) -> str:
+    """``name`` if a tool can paint it (a class or ``"exclude"``), else a ValueError."""
+    if name not in LAYER_NAMES:
+        raise ValueError(f"unknown class {name!r}; expected one of {', '.join(LAYER_NAMES)}")
+    return name

@@ -44,11 +44,13 @@ from core.atomic import (
     replace_folder,
     restore_folder,
 )
+from core.bounded import MAX_MANIFEST_BYTES
 from core.classes import CLASSES
 from core.errors import DatasetError, ImageLoadError, SkinTraceError
 from core.formats import read_versioned_json
 from core.imageio import encode_png
 from core.progress import CancelToken, Progress
+from core.schemas import ClassPaths, ManifestDocument, validate
 
 if TYPE_CHECKING:
     from core.gt import GTParams
@@ -95,6 +97,9 @@ class DatasetItem:
     content_hash: str
     #: Per-image GT parameters when they differ from the dataset's, else None.
     gt_params: Mapping[str, Any] | None = None
+    #: Image size as the manifest declares it (None in manifests that do not say).
+    rows: int | None = None
+    cols: int | None = None
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,7 @@ def _safe_relpath(root: Path, value: Any, what: str) -> Path:
     path = root.joinpath(*posix.parts)
     try:
         path.resolve().relative_to(root.resolve())
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop
         raise DatasetError(
             f"{MANIFEST}: {what} {value!r} points outside the dataset folder (symlink); refused"
         ) from None
@@ -201,13 +206,10 @@ def _safe_relpath(root: Path, value: Any, what: str) -> Path:
     return path
 
 
-def _class_paths(root: Path, raw: dict[str, Any], key: str, item_id: str) -> dict[str, Path]:
-    group = raw.get(key)
-    if not isinstance(group, dict) or set(group) != set(CLASSES):
-        raise DatasetError(
-            f"{MANIFEST}: item {item_id!r} needs {key!r} paths for {', '.join(CLASSES)}"
-        )
-    return {c: _safe_relpath(root, group[c], f"item {item_id!r} {key}.{c}") for c in CLASSES}
+def _class_paths(root: Path, group: ClassPaths, key: str, item_id: str) -> dict[str, Path]:
+    return {
+        c: _safe_relpath(root, getattr(group, c), f"item {item_id!r} {key}.{c}") for c in CLASSES
+    }
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> DatasetManifest:
@@ -226,7 +228,9 @@ def read_manifest(folder: str | os.PathLike[str]) -> DatasetManifest:
     Raises
     ------
     DatasetError
-        If the manifest is missing, not JSON, of another format or version, names
+        If the manifest is missing, not a regular file, over 256 MiB or 32 levels of
+        nesting, not JSON, of another format or version, does not match
+        :class:`core.schemas.ManifestDocument` (the message names the field), names
         paths outside the folder or files that do not exist, or repeats an id.
     """
     root = Path(folder).absolute()
@@ -238,47 +242,36 @@ def read_manifest(folder: str | os.PathLike[str]) -> DatasetManifest:
         error=DatasetError,
         kind="SkinTrace dataset",
         advice="update SkinTrace or re-export the dataset",
+        max_bytes=MAX_MANIFEST_BYTES,
     )
-    classes = data.get("classes")
-    if classes != list(CLASSES):
-        raise DatasetError(f"{manifest_path}: classes must be {list(CLASSES)}, got {classes!r}")
-    gt_params = data.get("gt_params", {})
-    raw_items = data.get("items")
-    if not isinstance(gt_params, dict) or not isinstance(raw_items, list):
-        raise DatasetError(f"{manifest_path}: 'gt_params' must be an object, 'items' a list")
+    doc = validate(ManifestDocument, data, what=str(manifest_path), error=DatasetError)
     items: list[DatasetItem] = []
     seen: set[str] = set()
-    for n, raw in enumerate(raw_items):
-        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
-            raise DatasetError(f"{manifest_path}: item #{n} has no string 'id'")
-        item_id = raw["id"]
+    for raw in doc.items:
+        item_id = raw.id
         if item_id in seen:
             raise DatasetError(f"{manifest_path}: item id {item_id!r} appears twice")
         seen.add(item_id)
-        split = raw.get("split")
-        if split not in ("train", "val"):
-            raise DatasetError(f"{manifest_path}: item {item_id!r} has split {split!r}")
-        override = raw.get("gt_params")
-        if override is not None and not isinstance(override, dict):
-            raise DatasetError(f"{manifest_path}: item {item_id!r} 'gt_params' is not an object")
         items.append(
             DatasetItem(
                 id=item_id,
-                image=_safe_relpath(root, raw.get("image"), f"item {item_id!r} image"),
-                gt=_class_paths(root, raw, "gt", item_id),
-                masks=_class_paths(root, raw, "masks", item_id),
-                rough=_class_paths(root, raw, "rough", item_id),
-                status=str(raw.get("status", "")),
-                split=split,
-                content_hash=str(raw.get("content_hash", "")),
-                gt_params=override,
+                image=_safe_relpath(root, raw.image, f"item {item_id!r} image"),
+                gt=_class_paths(root, raw.gt, "gt", item_id),
+                masks=_class_paths(root, raw.masks, "masks", item_id),
+                rough=_class_paths(root, raw.rough, "rough", item_id),
+                status=raw.status,
+                split=raw.split,
+                content_hash=raw.content_hash,
+                gt_params=raw.gt_params,
+                rows=raw.rows,
+                cols=raw.cols,
             )
         )
     return DatasetManifest(
         root=root,
         format_version=FORMAT_VERSION,
-        classes=tuple(classes),
-        gt_params=gt_params,
+        classes=tuple(doc.classes),
+        gt_params=doc.gt_params,
         items=tuple(items),
     )
 

@@ -23,15 +23,17 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from core.classes import CLASSES, ClassName, check_class
+from core.classes import CLASSES, EXCLUDE, LAYER_NAMES, ClassName, check_class, check_layer
 from core.document_parts import (
     ChangeKind,
     DocumentChange,
     HistoryEntry,
     Patch,
     Rect,
+    Stroke,
     capsule,
     diff_patch,
+    readonly_view,
 )
 from core.errors import SkinTraceError
 from core.gt import GTParams, TextureMaps, compute_textures, gt_from_rough
@@ -56,24 +58,6 @@ class DocumentError(SkinTraceError, ValueError):
     """An annotation document was used with invalid arguments or in the wrong state."""
 
 
-class _Stroke:
-    """State of the stroke in progress: the tiles backed up before their first change."""
-
-    def __init__(self, cls: ClassName, erase: bool, radius: float) -> None:
-        self.cls = cls
-        self.erase = erase
-        self.radius = radius
-        self.last: tuple[float, float] | None = None
-        self.tiles: dict[tuple[int, int], np.ndarray] = {}
-        self.changed = False
-
-
-def _readonly_view(a: np.ndarray) -> np.ndarray:
-    v = a.view()
-    v.setflags(write=False)
-    return v
-
-
 class AnnotationDocument:
     """Rough masks, derived GT and undo history of one image.
 
@@ -84,7 +68,9 @@ class AnnotationDocument:
     params : GTParams
         GT parameters; texture maps are computed once for them.
     rough : mapping of class name to (M, N) bool ndarray, optional
-        Initial rough masks (copied); missing classes start empty.
+        Initial rough masks (copied); missing classes start empty. An ``"exclude"`` entry
+        is the exclusion mask (hair, beard, glasses), whose area is removed from both
+        classes' GT; it is painted, undone and saved like a class.
     history_limit : int, optional
         Undo steps kept (oldest dropped first), at least 1.
     """
@@ -104,13 +90,13 @@ class AnnotationDocument:
             raise DocumentError(f"history_limit must be at least 1; got {history_limit}")
         if not isinstance(params, GTParams):
             raise DocumentError(f"params must be GTParams; got {type(params).__name__}")
-        self._image = _readonly_view(img)
+        self._image = readonly_view(img)
         self._shape = (int(img.shape[0]), int(img.shape[1]))
         self._params = params
         self._textures = compute_textures(img, params)
-        self._rough = {cls: np.zeros(self._shape, dtype=np.bool_) for cls in CLASSES}
+        self._rough = {name: np.zeros(self._shape, dtype=np.bool_) for name in LAYER_NAMES}
         for name, mask in (rough or {}).items():
-            self._rough[check_class(name)][...] = self._check_mask(mask)
+            self._rough[self._layer(name)][...] = self._check_mask(mask)
         self._gt = {cls: self._full_gt(cls, self._textures, params) for cls in CLASSES}
         self._lock = threading.RLock()
         self._undo: deque[HistoryEntry] = deque()
@@ -121,7 +107,7 @@ class AnnotationDocument:
         self._saved_state = 0
         self._saved_params = params
         self._revision = 0
-        self._stroke: _Stroke | None = None
+        self._stroke: Stroke | None = None
         self._subscribers: list[Callable[[DocumentChange], None]] = []
 
     # -- read-only state -----------------------------------------------------------
@@ -144,11 +130,16 @@ class AnnotationDocument:
 
     def rough(self, cls: str) -> np.ndarray:
         """Rough mask of ``cls``, ``(M, N) bool`` read-only view (copy it to keep it)."""
-        return _readonly_view(self._rough[check_class(cls)])
+        return readonly_view(self._rough[check_class(cls)])
+
+    @property
+    def exclude(self) -> np.ndarray:
+        """The exclusion mask, ``(M, N) bool`` read-only view: removed from both GTs."""
+        return readonly_view(self._rough[EXCLUDE])
 
     def gt(self, cls: str) -> np.ndarray:
         """GT magnitude of ``cls``, ``(M, N) uint8`` read-only view; binary mask = ``gt > 0``."""
-        return _readonly_view(self._gt[check_class(cls)])
+        return readonly_view(self._gt[check_class(cls)])
 
     @property
     def revision(self) -> int:
@@ -211,20 +202,31 @@ class AnnotationDocument:
             raise DocumentError(f"mask shape {m.shape} does not match the image {self._shape}")
         return m if m.dtype == np.bool_ else m != 0
 
+    @staticmethod
+    def _layer(name: str) -> ClassName:
+        """A class name or "exclude" (typed as a class: both index the rough masks)."""
+        try:
+            return check_layer(name)  # type: ignore[return-value]
+        except ValueError as exc:
+            raise DocumentError(str(exc)) from None
+
     def _full_gt(self, cls: ClassName, tex: TextureMaps, params: GTParams) -> np.ndarray:
+        rough = self._rough[cls] & ~self._rough[EXCLUDE]
         return gt_from_rough(
-            tex[cls], self._rough[cls], threshold=params.threshold(cls), gain=params.gain(cls)
+            tex[cls], rough, threshold=params.threshold(cls), gain=params.gain(cls)
         )
 
     def _update_gt(self, cls: ClassName, rect: Rect) -> None:
         sl = rect.slices
         p = self._params
-        self._gt[cls][sl] = gt_from_rough(
-            self._textures[cls][sl],
-            self._rough[cls][sl],
-            threshold=p.threshold(cls),
-            gain=p.gain(cls),
-        )
+        excluded = str(cls) == EXCLUDE
+        for c in CLASSES if excluded else (cls,):  # the exclusion changes both GTs
+            self._gt[c][sl] = gt_from_rough(
+                self._textures[c][sl],
+                self._rough[c][sl] & ~self._rough[EXCLUDE][sl],
+                threshold=p.threshold(c),
+                gain=p.gain(c),
+            )
 
     def _current_state(self) -> int:
         return self._undo[-1].state if self._undo else self._base_state
@@ -300,18 +302,21 @@ class AnnotationDocument:
 
         A stroke still in progress is ended first.
         """
-        name = check_class(cls)
+        name = self._layer(cls)
         r = float(radius)
         if not math.isfinite(r) or r <= 0:
             raise DocumentError(f"brush radius must be a positive number of pixels; got {radius!r}")
         with self._lock:
             if self._stroke is not None:
                 self.end_stroke()
-            self._stroke = _Stroke(name, bool(erase), r)
+            self._stroke = Stroke(name, bool(erase), r)
 
-    def stroke_to(self, row: float, col: float) -> Rect | None:
+    def stroke_to(self, row: float, col: float, *, radius: float | None = None) -> Rect | None:
         """Extend the stroke to ``(row, col)``: a dab at the first call, then the capsule
         swept from the previous point (no gaps however fast the pointer moves).
+
+        ``radius`` (px) changes the brush radius from this point on (centreline snapping
+        gives each point the width of the ridge under it); None keeps it.
 
         Returns
         -------
@@ -325,6 +330,13 @@ class AnnotationDocument:
             point = (float(row), float(col))
             if not (math.isfinite(point[0]) and math.isfinite(point[1])):
                 raise DocumentError(f"stroke point must be finite; got {(row, col)!r}")
+            if radius is not None:
+                r = float(radius)
+                if not math.isfinite(r) or r <= 0:
+                    raise DocumentError(
+                        f"brush radius must be a positive number of pixels; got {radius!r}"
+                    )
+                s.radius = r
             start = s.last if s.last is not None else point
             s.last = point
             hit = capsule(self._shape, start, point, s.radius)
@@ -348,7 +360,7 @@ class AnnotationDocument:
         self._emit(DocumentChange("rough", s.cls, rect))
         return rect
 
-    def _backup_tiles(self, s: _Stroke, rect: Rect) -> None:
+    def _backup_tiles(self, s: Stroke, rect: Rect) -> None:
         mask = self._rough[s.cls]
         for ti in range(rect.row0 // TILE, (rect.row1 - 1) // TILE + 1):
             for tj in range(rect.col0 // TILE, (rect.col1 - 1) // TILE + 1):
@@ -385,7 +397,7 @@ class AnnotationDocument:
         Pixels whose centres are inside the polygon (OpenCV ``fillPoly`` rule) change.
         Returns the changed rectangle, or None if nothing changed.
         """
-        name = check_class(cls)
+        name = self._layer(cls)
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         if len(pts) < 3 or not np.isfinite(pts).all():
             raise DocumentError("a polygon needs at least 3 finite (row, col) points")
@@ -410,12 +422,36 @@ class AnnotationDocument:
             self._emit(DocumentChange("rough", name, changed))
         return changed
 
+    def add_region(
+        self, cls: str, rect: Rect, inside: np.ndarray, *, label: str = "add region"
+    ) -> Rect | None:
+        """Add (OR) the pixels ``inside`` of ``rect`` to the rough mask of ``cls``: one undo step.
+
+        Used by click-to-pore and box-select. ``rect`` must lie in the image and
+        ``inside`` be a ``(rect.height, rect.width)`` mask. Returns the changed
+        rectangle, or None if every pixel was already set.
+        """
+        name = self._layer(cls)
+        m, n = self._shape
+        if not (0 <= rect.row0 < rect.row1 <= m and 0 <= rect.col0 < rect.col1 <= n):
+            raise DocumentError(f"region {rect} is outside the {m}×{n} image")
+        add = np.asarray(inside)
+        if add.shape != (rect.height, rect.width):
+            raise DocumentError(f"region mask {add.shape} does not match {rect}")
+        with self._lock:
+            self.end_stroke()
+            old = self._rough[name][rect.slices]
+            changed = self._replace_region(name, rect, old | add.astype(np.bool_), label)
+        if changed is not None:
+            self._emit(DocumentChange("rough", name, changed))
+        return changed
+
     def set_rough(self, cls: str, mask: np.ndarray, *, label: str = "set mask") -> Rect | None:
         """Replace the rough mask of ``cls`` (one undo step; e.g. pre-label → rough).
 
         Returns the bounding box of the changed pixels, or None if nothing changed.
         """
-        name = check_class(cls)
+        name = self._layer(cls)
         return self.set_rough_many({name: mask}, label=label).get(name)
 
     def set_rough_many(
@@ -428,12 +464,12 @@ class AnnotationDocument:
         bool masks (classes not named keep theirs). Returns the bounding box of the
         changed pixels of each class that changed (empty if nothing changed).
         """
-        new = {check_class(k): self._check_mask(v) for k, v in masks.items()}
+        new = {self._layer(k): self._check_mask(v) for k, v in masks.items()}
         changed: dict[ClassName, Rect] = {}
         parts: list[tuple[ClassName, list[Patch]]] = []
         with self._lock:
             self.end_stroke()
-            for cls in CLASSES:
+            for cls in LAYER_NAMES:
                 if cls not in new:
                     continue
                 rect = self._changed_rect(cls, new[cls])
@@ -537,11 +573,14 @@ class AnnotationDocument:
     def reset(self, rough: Mapping[str, np.ndarray] | None = None) -> None:
         """Replace all rough masks (e.g. reloaded from disk), clear the history and mark
         the document saved. Not an undo step; notifies a "reset" change."""
-        masks = {check_class(k): self._check_mask(v) for k, v in (rough or {}).items()}
+        masks: dict[str, np.ndarray] = {
+            self._layer(k): self._check_mask(v) for k, v in (rough or {}).items()
+        }
         with self._lock:
             self._stroke = None
+            for name in LAYER_NAMES:
+                self._rough[name][...] = masks.get(name, False)
             for cls in CLASSES:
-                self._rough[cls][...] = masks.get(cls, False)
                 self._gt[cls] = self._full_gt(cls, self._textures, self._params)
             self._undo.clear()
             self._redo.clear()

@@ -132,3 +132,22 @@ def capsule(
         cc = cc - t * dc
     inside = rr * rr + cc * cc <= radius * radius
     return Rect(row0, col0, row1, col1), inside
+
+
+class Stroke:
+    """State of the stroke in progress: the tiles backed up before their first change."""
+
+    def __init__(self, cls: ClassName, erase: bool, radius: float) -> None:
+        self.cls = cls
+        self.erase = erase
+        self.radius = radius
+        self.last: tuple[float, float] | None = None
+        self.tiles: dict[tuple[int, int], np.ndarray] = {}
+        self.changed = False
+
+
+def readonly_view(a: np.ndarray) -> np.ndarray:
+    """A view of ``a`` that cannot be written through."""
+    v = a.view()
+    v.setflags(write=False)
+    return v

@@ -19,7 +19,6 @@ source (loaded lazily through :mod:`core.model`).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -135,15 +134,22 @@ def mask_levels(source: PrelabelSource) -> dict[str, float]:
     A model's levels are stored in its checkpoint's ``config.json`` (read as JSON, no
     torch; see :mod:`core.model.masks`); baseline maps are 0/255, split at 128.
     """
+    from core.bounded import MAX_CONFIG_BYTES, read_json_bounded
     from core.model.masks import DEFAULT_MASK_LEVEL
+    from core.schemas import CheckpointMetadata, validate
 
     if source.kind != "model" or source.checkpoint is None:
         return dict.fromkeys(CLASSES, 128.0)
-    try:
-        config = json.loads((source.checkpoint / "config.json").read_text(encoding="utf-8"))
-        stored = config.get("metadata", {}).get("mask_levels") or {}
-    except (OSError, ValueError, AttributeError):
-        stored = {}
+    folder = source.checkpoint
+    try:  # bounded and validated (core.schemas): levels are numbers in (0, 255] or absent
+        document = read_json_bounded(
+            folder / "config.json", error=SkinTraceError, max_bytes=MAX_CONFIG_BYTES, root=folder
+        )
+        meta = (document.get("metadata") or {}) if isinstance(document, dict) else {}
+        levels = validate(CheckpointMetadata, meta, what=str(folder)).mask_levels or {}
+        stored: dict[str, float] = {str(c): v for c, v in levels.items()}
+    except SkinTraceError:
+        stored = {}  # the model itself is refused when it is loaded, with the reason
     return {c: float(stored.get(c, DEFAULT_MASK_LEVEL)) for c in CLASSES}
 
 

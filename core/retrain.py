@@ -18,7 +18,6 @@ whether it became current or not, and :func:`rollback` makes an earlier model cu
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,9 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from core.baselines import EVAL_SOURCE
+from core.bounded import MAX_MANIFEST_BYTES, read_json_bounded
 from core.classes import CLASSES
 from core.errors import SkinTraceError
+from core.metrics import TOLERANCES
 from core.progress import CancelToken, Progress
+from core.schemas import RetrainOptions, check_checkpoint_folder, validate
 
 #: Project settings used here (all optional).
 SETTING_AFTER = "retrain.after_accepted"  # retrain after N newly accepted images (0: never)
@@ -43,6 +45,23 @@ MIN_IMAGES = 2
 
 class RetrainError(SkinTraceError):
     """Retraining cannot run as asked (too few accepted images, a bad report...)."""
+
+
+#: Scores the retraining decision can compare, with their names in messages. IoU is the
+#: paper's; clDice and F1@k forgive 1-3 px offsets of thin structures (core.metrics).
+DECISION_METRICS: dict[str, str] = {
+    "iou": "IoU",
+    "cldice": "clDice",
+    **{f"f1@{k}": f"F1@{k}px" for k in TOLERANCES},
+}
+
+
+def check_metric(metric: str) -> str:
+    """``metric`` if the decision can use it, else a :class:`RetrainError` naming the choices."""
+    if metric not in DECISION_METRICS:
+        choices = ", ".join(DECISION_METRICS)
+        raise RetrainError(f"unknown decision metric {metric!r}; choose one of {choices}")
+    return metric
 
 
 @dataclass(frozen=True)
@@ -60,15 +79,21 @@ class TrainOptions:
     #: With no current model, the first one must beat the image-processing baselines
     #: (the pre-label source it would replace) on the validation images.
     beat_baselines: bool = True
+    #: The validation score that decides whether the candidate replaces the current model:
+    #: ``"iou"`` (Eq. 4, the paper's) or a thin-structure score (:data:`DECISION_METRICS`).
+    decision_metric: str = "iou"
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> TrainOptions:
-        known = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__}
-        opts = cls(**known)
-        if opts.epochs < 1 or opts.batch_size < 1 or opts.patience < 1:
-            raise RetrainError("retraining needs epochs, batch size and patience of at least 1")
-        if opts.width is not None and opts.width < 1:
-            raise RetrainError(f"model width must be positive, got {opts.width}")
+        """Options from the project setting; validated (:class:`core.schemas.RetrainOptions`)."""
+        checked = validate(
+            RetrainOptions,
+            {} if d is None else d,
+            what=f"project setting {SETTING_OPTIONS!r}",
+            error=RetrainError,
+        )
+        opts = cls(**checked.model_dump())
+        check_metric(opts.decision_metric)
         return opts
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +133,11 @@ class Decision:
     split: str
     images: int
     reason: str
+    #: The score compared (:data:`DECISION_METRICS`) and its class means for the candidate
+    #: and for what it was compared with (None: nothing to compare with).
+    metric: str = "iou"
+    candidate_value: float | None = None
+    current_value: float | None = None
 
     @property
     def candidate_score(self) -> float:
@@ -119,7 +149,7 @@ class Decision:
 
 
 def score(iou: Mapping[str, float]) -> float:
-    """The number compared: mean over the classes of the global validation IoU."""
+    """The number compared: mean over the classes of the global validation score."""
     return sum(float(iou[c]) for c in CLASSES) / len(CLASSES)
 
 
@@ -264,6 +294,7 @@ def decide(
     *,
     candidate: str | os.PathLike[str],
     current: str | os.PathLike[str] | None,
+    metric: str = "iou",
 ) -> Decision:
     """Compare candidate and current model on the same validation images.
 
@@ -277,51 +308,77 @@ def decide(
         then come from the image-processing baselines, so when the report scored them
         (``evaluate_command`` asks for it) the first model must beat them; a report
         without a baseline result makes the first model current.
+    metric : str, keyword-only
+        The global validation score compared (:data:`DECISION_METRICS`): ``"iou"`` (default,
+        Eq. 4), ``"cldice"`` or ``"f1@1"``, ``"f1@2"``, ``"f1@3"`` (F1 within k px).
 
     Returns
     -------
     Decision
-        ``replace`` is True only if the candidate's mean global IoU is strictly higher.
+        ``replace`` is True only if the candidate's mean global score is strictly higher.
     """
+    check_metric(metric)
+    label = "validation " + DECISION_METRICS[metric]
+
+    def scores_of(result: Mapping[str, Any]) -> dict[str, float]:
+        try:
+            if metric == "iou":
+                return {c: float(result["iou"][c]) for c in CLASSES}
+            return {c: float(result["scores"][c]["global"][metric]) for c in CLASSES}
+        except (KeyError, TypeError, ValueError):
+            raise RetrainError(
+                f"the evaluation report has no {DECISION_METRICS[metric]} for "
+                f"{result.get('method', 'a method')}; evaluate again with this version"
+            ) from None
+
     results = report.get("results")
     if not isinstance(results, list):
         raise RetrainError("the evaluation report has no results list")
     split = str(report.get("split", "?"))
     images = int(report.get("images", 0))
-    cand: dict[str, float] = {c: float(_result_for(results, candidate)["iou"][c]) for c in CLASSES}
+    cand_result = _result_for(results, candidate)
+    cand, cand_iou = scores_of(cand_result), _iou_of(cand_result)
     if current is None:
         base = next((r for r in results if r.get("source") == EVAL_SOURCE), None)
         if base is None:
-            return Decision(True, cand, None, split, images, "first model of the project")
-        ref: dict[str, float] = {c: float(base["iou"][c]) for c in CLASSES}
+            reason = "first model of the project"
+            return Decision(True, cand_iou, None, split, images, reason, metric, score(cand))
+        ref = scores_of(base)
         new, old = score(cand), score(ref)
         if new > old:
-            reason = f"validation IoU {new:.4f} > {old:.4f} of the image-processing baselines"
-            return Decision(True, cand, ref, split, images, reason)
-        reason = (
-            f"validation IoU {new:.4f} is not better than {old:.4f} of the image-processing "
-            "baselines; pre-labels keep coming from the baselines"
-        )
-        return Decision(False, cand, ref, split, images, reason)
+            reason = f"{label} {new:.4f} > {old:.4f} of the image-processing baselines"
+        else:
+            reason = (
+                f"{label} {new:.4f} is not better than {old:.4f} of the image-processing "
+                "baselines; pre-labels keep coming from the baselines"
+            )
+        return Decision(new > old, cand_iou, _iou_of(base), split, images, reason, metric, new, old)
     if _same(candidate, current):
         raise RetrainError("the candidate and the current model are the same checkpoint")
-    cur: dict[str, float] = {c: float(_result_for(results, current)["iou"][c]) for c in CLASSES}
+    cur_result = _result_for(results, current)
+    cur = scores_of(cur_result)
     new, old = score(cand), score(cur)
     if new > old:
-        reason = f"validation IoU {new:.4f} > {old:.4f} of the current model"
-        return Decision(True, cand, cur, split, images, reason)
-    reason = f"validation IoU {new:.4f} is not better than {old:.4f}; the current model stays"
-    return Decision(False, cand, cur, split, images, reason)
+        reason = f"{label} {new:.4f} > {old:.4f} of the current model"
+    else:
+        reason = f"{label} {new:.4f} is not better than {old:.4f}; the current model stays"
+    return Decision(
+        new > old, cand_iou, _iou_of(cur_result), split, images, reason, metric, new, old
+    )
+
+
+def _iou_of(result: Mapping[str, Any]) -> dict[str, float]:
+    try:
+        return {c: float(result["iou"][c]) for c in CLASSES}
+    except (KeyError, TypeError, ValueError):
+        raise RetrainError("the evaluation report has a result without IoU") from None
 
 
 def read_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read an evaluation JSON report, with a clear error if it is missing or broken."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RetrainError(f"the evaluation did not write its report {path}") from None
-    except (OSError, ValueError) as exc:
-        raise RetrainError(f"cannot read the evaluation report {path}: {exc}") from None
+    if not Path(path).exists():
+        raise RetrainError(f"the evaluation did not write its report {path}")
+    data = read_json_bounded(Path(path), error=RetrainError, max_bytes=MAX_MANIFEST_BYTES)
     if not isinstance(data, dict):
         raise RetrainError(f"{path} is not an evaluation report")
     return data
@@ -344,8 +401,11 @@ def register_model(
     ``val_split``, ``val_images``, ``replaced`` (became current), ``compared_with``
     (the then-current model id), ``current_iou_mean``, ``reason``, plus the numbers in
     ``train_info`` (e.g. ``epochs``, ``best_epoch``, ``best_val_loss``, ``train_images``).
-    Returns the new model id.
+    Returns the new model id. The candidate folder is validated first
+    (:func:`core.schemas.check_checkpoint_folder`): a bad one raises :class:`RetrainError`
+    and nothing is registered.
     """
+    check_checkpoint_folder(candidate, error=RetrainError)  # before anything is registered
     previous = project.current_model()
     metrics: dict[str, Any] = {f"iou_{c}": decision.candidate_iou[c] for c in CLASSES}
     metrics.update(
@@ -356,6 +416,9 @@ def register_model(
         compared_with=None if previous is None else previous.id,
         current_iou_mean=decision.current_score,
         reason=decision.reason,
+        decision_metric=decision.metric,
+        decision_value=decision.candidate_value,
+        current_decision_value=decision.current_value,
     )
     for key, value in (train_info or {}).items():
         if isinstance(value, bool | int | float | str) or value is None:
@@ -384,26 +447,49 @@ def rollback(project: Any, model_id: int | None = None) -> Any:
         current one (from the project's log of current models), or the baselines when
         the current model was the first.
     """
-    current = project.current_model()
     if model_id is None:
-        if current is None:
-            raise RetrainError("there is no current model to roll back from")
-        # The log is a stack of current models: pop the current one (and repeats of it)
-        # and go back to the one below it, or to the baselines when it was the first.
-        log = list(project.get_setting(SETTING_LOG, []) or [])
-        while log and log[-1] == current.id:
-            log.pop()
-        known = {m.id for m in project.models()}
-        while log and log[-1] not in known:
-            log.pop()
-        target = log[-1] if log else None
+        target, log = _rollback_target(project)
+        if target is not None:
+            _check_usable(project, target)
         project.set_current_model(target)
         project.set_setting(SETTING_LOG, log)
         return project.current_model()
     if model_id not in {m.id for m in project.models()}:
         raise RetrainError(f"no model with id {model_id} in this project's history")
+    _check_usable(project, model_id)
     make_current(project, model_id)
     return project.current_model()
+
+
+def rollback_target(project: Any) -> int | None:
+    """The model :func:`rollback` without ``model_id`` goes back to (None: the baselines)."""
+    return _rollback_target(project)[0]
+
+
+def _rollback_target(project: Any) -> tuple[int | None, list[Any]]:
+    current = project.current_model()
+    if current is None:
+        raise RetrainError("there is no current model to roll back from")
+    # The log is a stack of current models: pop the current one (and repeats of it)
+    # and go back to the one below it, or to the baselines when it was the first.
+    log = list(project.get_setting(SETTING_LOG, []) or [])
+    while log and log[-1] == current.id:
+        log.pop()
+    known = {m.id for m in project.models()}
+    while log and log[-1] not in known:
+        log.pop()
+    return (log[-1] if log else None), log
+
+
+def _check_usable(project: Any, model_id: int) -> None:
+    """Validate a registered checkpoint (it may come from elsewhere) before it is used."""
+    record = next(m for m in project.models() if m.id == model_id)
+    try:
+        check_checkpoint_folder(record.path, error=RetrainError)
+    except RetrainError as exc:
+        raise RetrainError(
+            f"model #{model_id} was not used ({exc}); the current model stays"
+        ) from None
 
 
 # ---------------------------------------------------------------------------- trigger

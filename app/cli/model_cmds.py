@@ -9,15 +9,21 @@ QProcess to follow: ``{"event": "start", ...}``, one ``{"event": "epoch", ...}``
 ``best``, ``best_val_loss``, ``lr``, ``images_per_s``), then ``{"event": "done", ...}`` or
 ``{"event": "cancelled", ...}``. SIGTERM and SIGINT cancel cleanly between batches: the
 best checkpoint stays in ``OUT/best`` and the exit status is 130.
+
+Checkpoints and datasets may come from elsewhere: they are validated before anything is
+built or written (core.schemas, core.bounded, core.model.memory), so a bad one ends in
+one line naming the file and the field, exit status 1, and an untouched output folder.
+Should memory run out anyway, the command still ends in one line (``_one_line``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +33,28 @@ if TYPE_CHECKING:
     from core.progress import Progress
 
 MODEL_NAMES = ("unet", "reduced-unet", "reduced-unet-attention", "proposed", "unet++")
+#: Largest --width accepted (core.model.spec.MAX_WIDTH; repeated so --help stays torch-free).
+MAX_WIDTH = 256
 LOSSES = ("mse", "weighted-mse", "dice")
 EXIT_CANCELLED = 130
+
+
+def _one_line(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn running out of memory into the one-line error the dispatcher prints."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        from core.errors import SkinTraceError
+
+        try:
+            return command(args)
+        except MemoryError:
+            raise SkinTraceError(
+                f"{command.__name__[4:]} ran out of memory; lower --batch-size (or --tile), "
+                "or use a machine with more memory"
+            ) from None
+
+    return run
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
@@ -67,7 +93,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--width",
         type=positive_int,
-        help="base channels (default: the paper's width, 64 for unet, 32 for the others)",
+        help="base channels (default: the paper's width, 64 for unet, 32 for the others; "
+        f"at most {MAX_WIDTH})",
     )
     p.add_argument(
         "--zero-pad",
@@ -178,6 +205,7 @@ def _echo(progress: Iterator[Progress], *, as_json: bool, quiet: bool) -> Iterat
         yield p
 
 
+@_one_line
 def cmd_train(args: argparse.Namespace) -> int:
     from app.cli.progress import drive
     from core.errors import Cancelled
@@ -248,6 +276,7 @@ def _unique_stem(path: Path, used: set[str]) -> str:
     return stem
 
 
+@_one_line
 def cmd_predict(args: argparse.Namespace) -> int:
     from app.cli.progress import drive
     from core.errors import ImageLoadError, SkinTraceError
@@ -311,6 +340,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- evaluate
 
 
+@_one_line
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from app.cli.progress import drive
     from core.atomic import atomic_write_text

@@ -1,5 +1,5 @@
-"""Project subcommands: ``new``, ``import``, ``status``, ``history``, ``relink``, ``export``
-and ``dataset from-masks``.
+"""Project subcommands: ``new``, ``import``, ``status``, ``history``, ``relink``, ``export``,
+``agreement`` and ``dataset from-masks``.
 
 Heavy modules (the project catalog, OpenCV) are imported inside each command so
 ``skintrace --help`` stays fast. Failures raise SkinTraceError; the dispatcher prints
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -157,9 +158,34 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="STATUS",
         help=f"statuses to export (default: accepted; choices: {_STATUSES})",
     )
+    p.add_argument(
+        "--consensus",
+        choices=("majority", "staple"),
+        help="for images several annotators worked on, write the consensus of their rough "
+        "masks (majority vote or STAPLE) instead of the newest masks",
+    )
     _add_split(p)
     _add_quiet(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "agreement",
+        help="agreement between annotators of the same images",
+        description="Score every pair of annotators on each image both annotated: IoU, "
+        "Dice, clDice and F1 within 1-3 px of their GT (rough × texture), per class. "
+        "Prints mean scores per pair and class; --csv writes one row per image, class "
+        "and pair.",
+    )
+    p.add_argument("project", help="project folder")
+    p.add_argument("--csv", dest="csv_out", help="write the per-image rows to this CSV file")
+    p.add_argument(
+        "--maps", help="write per-class count maps (how many annotators marked each pixel) here"
+    )
+    p.add_argument(
+        "--status", nargs="+", metavar="STATUS", help=f"only these statuses ({_STATUSES})"
+    )
+    _add_quiet(p)
+    p.set_defaults(func=cmd_agreement)
 
     p = sub.add_parser("dataset", help="dataset tools", description="Dataset tools.")
     dsub = p.add_subparsers(dest="dataset_command", metavar="COMMAND", required=True)
@@ -310,9 +336,38 @@ def cmd_export(args: argparse.Namespace) -> int:
             val_ratio=args.val_ratio,
             seed=args.seed,
             force=args.force,
+            consensus=args.consensus,
         )
         last = drive(gen, desc="export", quiet=args.quiet)
     _report_dataset(last, args.out)
+    return 0
+
+
+def cmd_agreement(args: argparse.Namespace) -> int:
+    from app.cli.progress import drive
+    from core.agreement import agreement_iter
+    from core.atomic import atomic_write_text
+    from core.errors import SkinTraceError
+    from core.project import Project, Status
+
+    if args.csv_out and Path(args.csv_out).is_dir():
+        raise SkinTraceError(f"--csv {args.csv_out} is a folder; give a file name")
+    statuses = [Status.parse(s).value for s in args.status] if args.status else None
+    with Project.open(args.project, read_only=True) as p:
+        last = drive(
+            agreement_iter(p, statuses=statuses, maps_dir=args.maps),
+            desc="agreement",
+            quiet=args.quiet,
+        )
+    report = last.info["report"]
+    if not report.rows:
+        raise SkinTraceError(
+            f"no image of {args.project} has rough masks of two or more annotators"
+        )
+    print(report.table())
+    if args.csv_out:
+        atomic_write_text(args.csv_out, report.csv_text())
+        print(f"wrote {args.csv_out}")
     return 0
 
 

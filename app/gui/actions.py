@@ -31,6 +31,18 @@ def _tab(switch: Callable[[], None]) -> None:
     switch()
 
 
+def _show_view(w: MainWindow, name: str | None) -> None:
+    """Show the image layer as ``name`` (None: the next view) and say which it is."""
+    from core.views import VIEW_TITLES
+
+    stack = w.canvas.stack
+    if name is None:
+        stack.cycle_image_view()
+    else:
+        stack.set_image_view(name)
+    w.status.showMessage(f"image view: {VIEW_TITLES[stack.image_view]} (display only)", 3000)
+
+
 def build_actions(w: MainWindow) -> None:
     """Create every action of ``w`` and its menus (File, Edit, View, Image, Tools, Help)."""
     reg = w.registry
@@ -70,6 +82,12 @@ def build_actions(w: MainWindow) -> None:
         ("toggle_prediction", "prediction", "Show prediction", "Shift+P"),
     ):
         m.addAction(reg.add(key, title, lambda n=name: w.layers.toggle(n), shortcut))
+    views = m.addMenu("Image &view")
+    from core.views import VIEW_TITLES
+
+    for name, title in VIEW_TITLES.items():
+        views.addAction(reg.add(f"view_{name}", title, lambda n=name: _show_view(w, n)))
+    m.addAction(reg.add("cycle_view", "Next image view", lambda: _show_view(w, None), "V"))
     w.docks_menu = m.addMenu("&Panels")
 
     m = w.menus["image"] = bar.addMenu("&Image")
@@ -84,10 +102,20 @@ def build_actions(w: MainWindow) -> None:
     m.addAction(reg.add("tool_brush", "&Brush", lambda: t.set_tool("brush"), "B"))
     m.addAction(reg.add("tool_eraser", "&Eraser", lambda: t.set_tool("eraser"), "E"))
     m.addAction(reg.add("tool_lasso", "&Lasso fill", lambda: t.set_tool("lasso"), "L"))
+    m.addAction(reg.add("tool_pore", "P&ore picker", lambda: t.set_tool("pore"), "O"))
+    m.addAction(
+        reg.add("tool_polyline", "Pol&yline (snapped)", lambda: t.set_tool("polyline"), "Shift+L")
+    )
+    m.addAction(reg.add("toggle_snap", "Snap brush to wrinkle &centreline", t.toggle_snap, "S"))
     m.addSeparator()
     m.addAction(reg.add("class_wrinkle", "&Wrinkle class", lambda: t.set_class("wrinkle"), "W"))
     m.addAction(reg.add("class_pore", "&Pore class", lambda: t.set_class("pore"), "P"))
     m.addAction(reg.add("class_next", "Switch &class", lambda: _tab(t.next_class), "Tab"))
+    m.addAction(
+        reg.add(
+            "class_exclude", "E&xclusion mask (hair, glasses)", lambda: t.set_class("exclude"), "X"
+        )
+    )
     m.addSeparator()
     m.addAction(reg.add("brush_bigger", "Bigger brush", t.grow, "]"))
     m.addAction(reg.add("brush_smaller", "Smaller brush", t.shrink, "["))

@@ -4,6 +4,13 @@ Scene coordinates are image pixels: pixel ``(row, col)`` covers the unit square 
 top-left corner is scene point ``(col, row)``. The canvas turns mouse events into image
 ``(row, col)`` (pixel centres are integers) and calls the document's painting methods;
 it never writes arrays itself.
+
+The precision tools keep their logic in :mod:`core.tools`: the *pore* tool (click: the
+pore under the cursor; Shift+drag: every pore in the box above the current threshold)
+asks :class:`core.tools.PoreFinder` and adds the region with one undo step; the brush
+with *snap* on (wrinkle class) and the *polyline* tool (click vertices; Enter finishes,
+Backspace drops the last one, Esc cancels) paint through
+:class:`core.tools.CentrelineSnapper`, one stroke each.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QGraphicsEllipseItem,
     QGraphicsPathItem,
+    QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsView,
     QWidget,
@@ -38,6 +46,7 @@ from .tools import ToolState
 MIN_ZOOM = 0.02
 MAX_ZOOM = 64.0
 WHEEL_STEP = 1.2  # zoom factor per wheel notch (120 units)
+BOX_IN_WORKER = 1_000_000  # pore boxes larger than this (px²) are searched on a worker
 
 
 class ImageCanvas(QGraphicsView):
@@ -46,6 +55,7 @@ class ImageCanvas(QGraphicsView):
     cursorMoved = Signal(float, float)  # image row, col; (-1, -1) when outside
     zoomChanged = Signal(float)
     editRefused = Signal()  # a paint press while editing is off (read-only or busy)
+    toolMessage = Signal(str)  # what a precision tool did ("added 12 pores", "no pore here")
 
     def __init__(
         self, layers: LayersModel, tools: ToolState, parent: QWidget | None = None
@@ -59,6 +69,10 @@ class ImageCanvas(QGraphicsView):
         self._panning: QPointF | None = None
         self._space = False
         self._lasso: list[tuple[float, float]] = []
+        self._box: tuple[float, float, float, float] | None = None  # pore box: r0, c0, r1, c1
+        self._polyline: list[tuple[float, float]] = []
+        self._snapper: Any = None  # CentrelineSnapper of the stroke in progress
+        self._pores: Any = None  # PoreFinder of the open document (made on first use)
         self._zoom_anchor: tuple[QPointF, QPointF, tuple[int, int]] | None = None
 
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -87,6 +101,17 @@ class ImageCanvas(QGraphicsView):
         self._lasso_item.setPen(lasso_pen)
         self._lasso_item.setZValue(1001)
         self.scene().addItem(self._lasso_item)
+        self._box_item = QGraphicsRectItem()
+        self._box_item.setPen(lasso_pen)
+        self._box_item.setZValue(1001)
+        self._box_item.setVisible(False)
+        self.scene().addItem(self._box_item)
+        line_pen = QPen(QColor(86, 180, 233, 230), 1.5)
+        line_pen.setCosmetic(True)
+        self._polyline_item = QGraphicsPathItem()
+        self._polyline_item.setPen(line_pen)
+        self._polyline_item.setZValue(1001)
+        self.scene().addItem(self._polyline_item)
         tools.changed.connect(self._on_tools_changed)
 
     # -- document ----------------------------------------------------------------
@@ -98,6 +123,7 @@ class ImageCanvas(QGraphicsView):
     def set_document(self, document: Any) -> None:
         """Show ``document`` (None clears), fitted in the view."""
         self._abort_interaction()
+        self._pores = None
         self.stack.set_document(document)
         if document is None:
             return
@@ -199,15 +225,21 @@ class ImageCanvas(QGraphicsView):
             event.accept()
             return
         row, col = self.view_to_image(event.position())
-        if self.tools.tool == "lasso":
+        tool = self.tools.tool
+        if tool == "lasso":
             self._lasso = [(row, col)]
             self._update_lasso_path()
+        elif tool == "pore":
+            self._box = (row, col, row, col)
+            self._update_box()
+        elif tool == "polyline":
+            self._polyline.append((row, col))
+            self._update_polyline_path(row, col)
         else:
-            doc.begin_stroke(
-                self.tools.cls, erase=self.tools.tool == "eraser", radius=self.tools.radius
-            )
+            doc.begin_stroke(self.tools.cls, erase=tool == "eraser", radius=self.tools.radius)
             self._stroking = True
-            doc.stroke_to(row, col)
+            self._snapper = self._make_snapper() if self._snapping() else None
+            self._stroke_to(row, col)
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -223,7 +255,12 @@ class ImageCanvas(QGraphicsView):
         row, col = self.view_to_image(pos)
         self._move_cursor(row, col)
         if self._stroking:
-            self.document.stroke_to(row, col)
+            self._stroke_to(row, col)
+        elif self._box is not None:
+            self._box = (self._box[0], self._box[1], row, col)
+            self._update_box()
+        elif self._polyline:
+            self._update_polyline_path(row, col)
         elif self._lasso:
             last = self._lasso[-1]
             if abs(last[0] - row) + abs(last[1] - col) >= 0.5:
@@ -244,7 +281,13 @@ class ImageCanvas(QGraphicsView):
         elif event.button() == Qt.MouseButton.LeftButton:
             if self._stroking:
                 self._stroking = False
+                self._snapper = None
                 self.document.end_stroke()
+            elif self._box is not None:
+                box, self._box = self._box, None
+                self._update_box()
+                shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+                self._add_pores(box, in_box=shift)
             elif self._lasso:
                 points, self._lasso = self._lasso, []
                 self._update_lasso_path()
@@ -272,6 +315,21 @@ class ImageCanvas(QGraphicsView):
             self._update_lasso_path()
             event.accept()
             return
+        if self._polyline and event.key() in (
+            Qt.Key.Key_Return,
+            Qt.Key.Key_Enter,
+            Qt.Key.Key_Escape,
+            Qt.Key.Key_Backspace,
+        ):
+            if event.key() == Qt.Key.Key_Escape:
+                self._polyline = []
+            elif event.key() == Qt.Key.Key_Backspace:
+                self._polyline.pop()
+            else:
+                self.finish_polyline()
+            self._update_polyline_path()
+            event.accept()
+            return
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
@@ -289,9 +347,123 @@ class ImageCanvas(QGraphicsView):
         if self._stroking and self.document is not None:
             self.document.end_stroke()
         self._stroking = False
+        self._snapper = None
         self._lasso = []
         self._update_lasso_path()
+        self._box = None
+        self._update_box()
+        self._polyline = []
+        self._update_polyline_path()
         self._panning = None
+
+    # -- precision tools (logic in core.tools) -----------------------------------
+
+    def _snapping(self) -> bool:
+        return self.tools.snap and self.tools.tool == "brush" and self.tools.cls == "wrinkle"
+
+    def _make_snapper(self) -> Any:
+        from core.tools import CentrelineSnapper
+
+        return CentrelineSnapper(self.document.image, fallback_radius=self.tools.radius)
+
+    def _stroke_to(self, row: float, col: float) -> None:
+        if self._snapper is None:
+            self.document.stroke_to(row, col)
+            return
+        p = self._snapper.snap(row, col)
+        self.document.stroke_to(p.row, p.col, radius=p.radius)
+
+    def finish_polyline(self) -> None:
+        """Paint the polyline drawn so far as one snapped stroke of the active class."""
+        from core.tools import snap_polyline
+
+        points, self._polyline = self._polyline, []
+        self._update_polyline_path()
+        doc = self.document
+        if not points or doc is None or not self.editable:
+            return
+        snapped = snap_polyline(self._make_snapper(), points)
+        doc.begin_stroke(self.tools.cls, radius=self.tools.radius)
+        try:
+            for p in snapped:
+                doc.stroke_to(p.row, p.col, radius=p.radius)
+        finally:
+            doc.end_stroke()
+        on_ridge = sum(p.snapped for p in snapped)
+        self.toolMessage.emit(
+            f"polyline: {on_ridge} of {len(snapped)} points snapped to a wrinkle centreline"
+        )
+
+    def _pore_finder(self) -> Any:
+        from core.tools import PoreFinder
+
+        if self._pores is None or self._pores.shape != self.document.shape:
+            self._pores = PoreFinder(self.document.image)
+        return self._pores
+
+    def _add_pores(self, box: tuple[float, float, float, float], *, in_box: bool) -> None:
+        """Click: the pore under the cursor; Shift+drag: every pore in the box above the
+        current threshold. Either way one undo step of the pore class. A box over 1 Mpx
+        is searched on a worker thread so the window stays responsive."""
+        doc = self.document
+        if doc is None:
+            return
+        finder = self._pore_finder()
+        if not in_box:
+            blob = finder.at(box[2], box[3])
+            self._apply_pores(doc, [] if blob is None else [blob], in_box=False)
+            return
+        texture = doc.textures["pore"]  # Eq. 2 at the current threshold
+
+        def search() -> list[Any]:
+            return list(finder.in_box(*box, texture=texture))
+
+        if abs(box[2] - box[0]) * abs(box[3] - box[1]) <= BOX_IN_WORKER:
+            self._apply_pores(doc, search(), in_box=True)
+            return
+        from .workers import run_function
+
+        self.toolMessage.emit("finding the pores in the box…")
+        run_function(
+            search,
+            on_done=lambda blobs: self._apply_pores(doc, blobs, in_box=True),
+            on_error=lambda message: self.toolMessage.emit(f"pore search failed: {message}"),
+        )
+
+    def _apply_pores(self, doc: Any, blobs: list[Any], *, in_box: bool) -> None:
+        from core.tools import blob_region
+
+        if doc is not self.document or not self.editable:
+            return  # another image was opened, or editing stopped, while searching
+        hit = blob_region(doc.shape, blobs)
+        if hit is None:
+            self.toolMessage.emit(
+                "no pore above the threshold in the box" if in_box else "no pore under the cursor"
+            )
+            return
+        label = f"{len(blobs)} pores" if in_box else "pore"
+        doc.add_region("pore", hit[0], hit[1], label=label)
+        self.toolMessage.emit(f"added {label}" if in_box else "added a pore")
+
+    def _update_box(self) -> None:
+        if self._box is None:
+            self._box_item.setVisible(False)
+            return
+        r0, c0, r1, c1 = self._box
+        self._box_item.setRect(
+            QRectF(min(c0, c1) + 0.5, min(r0, r1) + 0.5, abs(c1 - c0), abs(r1 - r0))
+        )
+        self._box_item.setVisible(True)
+
+    def _update_polyline_path(self, row: float | None = None, col: float | None = None) -> None:
+        path = QPainterPath()
+        if self._polyline:
+            path.moveTo(self._polyline[0][1] + 0.5, self._polyline[0][0] + 0.5)
+            for r, c in self._polyline[1:]:
+                path.lineTo(c + 0.5, r + 0.5)
+            if row is not None and col is not None:
+                path.lineTo(col + 0.5, row + 0.5)  # the rubber band to the pointer
+        self._polyline_item.setPath(path)
 
     def _emit_cursor(self, row: float, col: float) -> None:
         doc = self.document
@@ -301,7 +473,7 @@ class ImageCanvas(QGraphicsView):
             self.cursorMoved.emit(-1.0, -1.0)
 
     def _move_cursor(self, row: float, col: float) -> None:
-        if self.document is None or self.tools.tool == "lasso":
+        if self.document is None or self.tools.tool in ("lasso", "polyline"):
             self._cursor_item.setVisible(False)
             return
         r = self.tools.radius

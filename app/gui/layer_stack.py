@@ -25,6 +25,8 @@ from .overlay import (
     compose_masks,
 )
 
+#: Colour of the exclusion mask in the rough layer (Okabe-Ito bluish green, over both classes).
+EXCLUDE_COLOR = "#009E73"
 #: Layers whose buffers are made and filled only while they are visible.
 LAZY_LAYERS = frozenset({"texture", "prediction"})
 
@@ -54,6 +56,7 @@ class LayerStack(QObject):
         self.layers = layers
         self.document: Any = None
         self.texture_class: str = CLASSES[0]
+        self.image_view: str = "colour"  # a core.views view of the image layer
         self._texture_u8: dict[str, np.ndarray] = {}
         self.image_item: QGraphicsPixmapItem | None = None
         self.overlays: dict[str, OverlayImage] = {}
@@ -77,7 +80,7 @@ class LayerStack(QObject):
         self.document = document
         if document is None:
             return
-        self.image_item = QGraphicsPixmapItem(QPixmap.fromImage(rgb_qimage(document.image)))
+        self.image_item = QGraphicsPixmapItem(QPixmap.fromImage(rgb_qimage(self._view_pixels())))
         self.image_item.setZValue(0)
         self.scene.addItem(self.image_item)
         for name in ("rough", "gt"):
@@ -118,7 +121,34 @@ class LayerStack(QObject):
             self._texture_u8.clear()
             self.render_all()
 
+    def _view_pixels(self) -> np.ndarray:
+        from core.views import skin_view
+
+        doc = self.document
+        return doc.image if self.image_view == "colour" else skin_view(doc.image, self.image_view)
+
+    def set_image_view(self, view: str) -> None:
+        """Show the image layer through a view-only filter (:mod:`core.views`)."""
+        from core.views import VIEWS
+
+        if view not in VIEWS:
+            raise ValueError(f"unknown image view {view!r}; choose one of {', '.join(VIEWS)}")
+        if view == self.image_view:
+            return
+        self.image_view = view
+        if self.image_item is not None and self.document is not None:
+            self.image_item.setPixmap(QPixmap.fromImage(rgb_qimage(self._view_pixels())))
+
+    def cycle_image_view(self) -> str:
+        """Next view (colour → gray → green → CLAHE → colour); returns its name."""
+        from core.views import VIEWS
+
+        self.set_image_view(VIEWS[(VIEWS.index(self.image_view) + 1) % len(VIEWS)])
+        return self.image_view
+
     def set_texture_class(self, cls: str) -> None:
+        if cls not in CLASSES:
+            return  # the exclusion mask has no texture map: keep the last class's
         if cls != self.texture_class:
             self.texture_class = cls
             self.render("texture")
@@ -145,7 +175,8 @@ class LayerStack(QObject):
         colors = [self.layers.color(cls) for cls in CLASSES]
         target = self.overlays[name].array
         if name == "rough":
-            target[sl] = compose_masks([doc.rough(cls)[sl] for cls in CLASSES], colors)
+            masks = [doc.rough(cls)[sl] for cls in CLASSES] + [doc.exclude[sl]]
+            target[sl] = compose_masks(masks, [*colors, EXCLUDE_COLOR])
         elif name == "gt":
             target[sl] = compose_magnitudes([doc.gt(cls)[sl] for cls in CLASSES], colors)
         elif name == "texture":

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         )
         self.canvas.zoomChanged.connect(self.status.show_zoom)
         self.canvas.editRefused.connect(self._explain_no_edit)
+        self.canvas.toolMessage.connect(lambda text: self.status.showMessage(text, 5000))
         self.tools.changed.connect(lambda: self.canvas.stack.set_texture_class(self.tools.cls))
         self.image_list.imageActivated.connect(self.open_image)
         self.resize(1480, 920)

@@ -3,18 +3,28 @@
 Lists ``Project.models()`` (the current one marked), with the validation IoU each
 model reached and whether it replaced the model before it. "Roll back" returns to the
 model that was current before (or to the baselines), "Use selected" makes any listed
-model current, "Use baselines" goes back to image-processing pre-labels. Changes are
-written through the session's writer; then pre-labels are refreshed for new images.
+model current, "Use baselines" goes back to image-processing pre-labels, "Add…" registers
+a checkpoint folder trained elsewhere and makes it current. Changes are written through
+the session's writer; then pre-labels are refreshed for new images.
+
+A checkpoint is untrusted (it may come from another lab or workstation, or have been
+edited since it was registered): before a model becomes current it is verified on a
+worker thread (:func:`core.model.checkpoint.verify_checkpoint`: config schema, weights
+file and tensor shapes). A bad one is refused with a one-line message (:attr:`refused`,
+shown by the window) and the current model stays.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -40,6 +50,8 @@ class ModelHistoryView(QWidget):
 
     #: () the current model changed here.
     modelChanged = Signal()
+    #: (message) a checkpoint was refused; the current model stays.
+    refused = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,6 +59,8 @@ class ModelHistoryView(QWidget):
         self.models: list[Any] = []
         self.current_id: int | None = None
         self._seq = itertools.count()
+        self._checks: list[Any] = []  # verification workers in flight
+        self.last_refusal = ""
         self.current = QLabel("")
         self.current.setWordWrap(True)
         self.table = QTableWidget(0, len(COLUMNS))
@@ -63,8 +77,13 @@ class ModelHistoryView(QWidget):
         self.rollback_button.setToolTip("Go back to the model that was current before")
         self.use_button = QPushButton("Use selected")
         self.baseline_button = QPushButton("Use baselines")
+        self.add_button = QPushButton("Add…")
+        self.add_button.setToolTip(
+            "Register a checkpoint folder trained elsewhere and use it for pre-labels "
+            "(it is verified first)"
+        )
         buttons = QHBoxLayout()
-        for b in (self.rollback_button, self.use_button, self.baseline_button):
+        for b in (self.rollback_button, self.use_button, self.baseline_button, self.add_button):
             buttons.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -74,6 +93,7 @@ class ModelHistoryView(QWidget):
         self.rollback_button.clicked.connect(lambda: self.roll_back())
         self.use_button.clicked.connect(self.use_selected)
         self.baseline_button.clicked.connect(lambda: self.use_model(None))
+        self.add_button.clicked.connect(self.choose_checkpoint)
 
     def attach(self, session: Any) -> None:
         if self.session is not None:
@@ -91,7 +111,7 @@ class ModelHistoryView(QWidget):
         current = None if s is None else s.project.current_model()
         self.current_id = None if current is None else current.id
         ro = s is None or s.read_only
-        for b in (self.rollback_button, self.use_button, self.baseline_button):
+        for b in (self.rollback_button, self.use_button, self.baseline_button, self.add_button):
             b.setEnabled(not ro)
         self.rollback_button.setEnabled(not ro and current is not None)
         self.baseline_button.setEnabled(not ro and current is not None)
@@ -133,29 +153,98 @@ class ModelHistoryView(QWidget):
             self.use_model(model_id)
 
     def use_model(self, model_id: int | None) -> None:
-        """Make ``model_id`` current (None: the baselines)."""
+        """Make ``model_id`` current (None: the baselines), once its checkpoint is verified."""
         from core.retrain import make_current, rollback
 
         s = self.session
         if s is None or s.read_only:
             return
         project = s.project
-        job = (
-            (lambda: make_current(project, None))
-            if model_id is None
-            else (lambda: rollback(project, model_id))
-        )
-        s.writer.submit(("model_current", next(self._seq)), job)
+        if model_id is None:
+            self._submit(lambda: make_current(project, None))
+            return
+        record = next((m for m in self.models if m.id == model_id), None)
+        if record is None:
+            return
+        self._verify_then(record.path, f"Model #{model_id}", lambda: rollback(project, model_id))
 
     def roll_back(self) -> None:
-        """Go back to the model that was current before the current one."""
-        from core.retrain import rollback
+        """Go back to the model that was current before the current one (verified first)."""
+        from core.errors import SkinTraceError
+        from core.retrain import rollback, rollback_target
 
         s = self.session
         if s is None or s.read_only or self.current_id is None:
             return
         project = s.project
-        s.writer.submit(("model_current", next(self._seq)), lambda: rollback(project))
+        try:
+            target = rollback_target(project)
+        except SkinTraceError as exc:
+            self._refuse(str(exc))
+            return
+        record = next((m for m in self.models if m.id == target), None)
+        if record is None:  # back to the baselines: nothing to verify
+            self._submit(lambda: rollback(project))
+            return
+        self._verify_then(record.path, f"Model #{target}", lambda: rollback(project))
+
+    def choose_checkpoint(self) -> None:
+        """Ask for a checkpoint folder and add it (see :meth:`add_checkpoint`)."""
+        folder = QFileDialog.getExistingDirectory(self, "Add a checkpoint folder")
+        if folder:
+            self.add_checkpoint(folder)
+
+    def add_checkpoint(self, folder: str | Path) -> None:
+        """Verify a checkpoint folder, register it in the project and make it current."""
+        from core.retrain import make_current
+
+        s = self.session
+        if s is None or s.read_only:
+            return
+        project = s.project
+        path = Path(folder).absolute()
+
+        def register() -> int:
+            model_id = int(project.add_model(path, {}, note=f"added from {path}"))
+            make_current(project, model_id)
+            return model_id
+
+        self._verify_then(path, "The checkpoint", register)
+
+    def _verify_then(self, path: Path, label: str, job: Callable[[], Any]) -> None:
+        """Verify ``path`` on a worker thread; then write ``job``, or refuse with a message."""
+        from .workers import run_function
+
+        def verify() -> None:
+            from core.model.checkpoint import verify_checkpoint
+
+            verify_checkpoint(path)
+
+        worker: Any = None
+
+        def done(_result: Any) -> None:
+            self._forget(worker)
+            self._submit(job)
+
+        def failed(message: str) -> None:
+            self._forget(worker)
+            self._refuse(f"{label} was not used: {message}. The current model stays.")
+
+        worker = run_function(verify, on_done=done, on_error=failed)
+        self._checks.append(worker)
+
+    def _forget(self, worker: Any) -> None:
+        if worker in self._checks:
+            self._checks.remove(worker)
+
+    def _refuse(self, message: str) -> None:
+        self.last_refusal = message
+        self.refused.emit(message)
+
+    def _submit(self, job: Callable[[], Any]) -> None:
+        s = self.session
+        if s is not None and not s.read_only:
+            s.writer.submit(("model_current", next(self._seq)), job)
 
     def _on_written(self, key: Any, _result: Any) -> None:
         if key[0] == "model_current":
@@ -174,6 +263,8 @@ def install(window: MainWindow) -> ModelHistoryView:
     dock = add_tabbed_dock(window, "Models", view, "models", beside="params")
     menu = model_menu(window)
     menu.addAction(window.registry.add("model_rollback", "Roll &back model", view.roll_back))
+    menu.addAction(window.registry.add("model_add", "&Add checkpoint…", view.choose_checkpoint))
+    view.refused.connect(window.report)
     menu.addAction(dock.toggleViewAction())
     prelabels = getattr(window, "prelabels", None)
     if prelabels is not None:

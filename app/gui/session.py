@@ -45,7 +45,7 @@ def load_document(project: Any, image_id: Any) -> LoadedDocument:
 
     record = project.image(image_id)
     pixels = load_image(record.path).pixels
-    rough = project.load_rough(image_id)
+    rough = project.load_rough_for_editing(image_id)  # own masks in independent mode
     params = project.params(image_id)
     return LoadedDocument(image_id, record, AnnotationDocument(pixels, params=params, rough=rough))
 
@@ -263,6 +263,7 @@ class AnnotationSession(QObject):
             # "accepted model pre-label" on the move to in progress).
             comment = comment or pending.comment
         masks = {cls: doc.rough(cls).copy() for cls in CLASSES}
+        masks["exclude"] = doc.exclude.copy()  # saved with them (core.project.exclusion)
         save = _PendingSave(doc, doc.revision, comment, next(self._seq))
         self._pending_saves[image_id] = save
         project = self.project

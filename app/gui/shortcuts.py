@@ -103,6 +103,8 @@ class ShortcutsDialog(QDialog):
             ("Zoom about the cursor", "Mouse wheel"),
             ("Lasso: erase instead of fill", "Alt + release"),
             ("Lasso: drop the outline being drawn", "Esc"),
+            ("Pore picker: every pore in a box above the threshold", "Shift + drag"),
+            ("Polyline: paint / drop last point / cancel", "Enter, Backspace, Esc"),
         ):
             i = self.table.rowCount()
             self.table.insertRow(i)

@@ -6,17 +6,18 @@ from typing import Literal
 
 from PySide6.QtCore import QObject, Signal
 
-from core.classes import CLASSES
+from core.classes import CLASSES, LAYER_NAMES
 
-ToolName = Literal["brush", "eraser", "lasso"]
-TOOLS: tuple[ToolName, ...] = ("brush", "eraser", "lasso")
+ToolName = Literal["brush", "eraser", "lasso", "pore", "polyline"]
+TOOLS: tuple[ToolName, ...] = ("brush", "eraser", "lasso", "pore", "polyline")
 
 MIN_RADIUS = 1
 MAX_RADIUS = 200
 
 
 class ToolState(QObject):
-    """Which tool paints which class with which brush radius (image pixels)."""
+    """Which tool paints which class with which brush radius (image pixels), and whether
+    wrinkle brush strokes snap to the dark centreline under them."""
 
     changed = Signal()
 
@@ -25,6 +26,7 @@ class ToolState(QObject):
         self._tool: ToolName = "brush"
         self._cls: str = CLASSES[0]
         self._radius = self._clamp(radius)
+        self._snap = False
 
     @staticmethod
     def _clamp(radius: float) -> int:
@@ -42,22 +44,39 @@ class ToolState(QObject):
     def radius(self) -> int:
         return self._radius
 
+    @property
+    def snap(self) -> bool:
+        """Brush strokes of the wrinkle class follow the dark ridge (centreline snapping)."""
+        return self._snap
+
+    def set_snap(self, on: bool) -> None:
+        if bool(on) != self._snap:
+            self._snap = bool(on)
+            self.changed.emit()
+
+    def toggle_snap(self) -> None:
+        self.set_snap(not self._snap)
+
     def set_tool(self, tool: ToolName) -> None:
         if tool not in TOOLS:
             raise ValueError(f"unknown tool {tool!r}; expected one of {', '.join(TOOLS)}")
+        if tool == "pore":
+            self._cls = "pore"  # the pore picker only ever adds pores
         if tool != self._tool:
             self._tool = tool
             self.changed.emit()
 
     def set_class(self, cls: str) -> None:
-        if cls not in CLASSES:
-            raise ValueError(f"unknown class {cls!r}; expected one of {', '.join(CLASSES)}")
+        """Paint ``cls``: a class, or ``"exclude"`` (the exclusion mask)."""
+        if cls not in LAYER_NAMES:
+            raise ValueError(f"unknown class {cls!r}; expected one of {', '.join(LAYER_NAMES)}")
         if cls != self._cls:
             self._cls = cls
             self.changed.emit()
 
     def next_class(self) -> None:
-        self.set_class(CLASSES[(CLASSES.index(self._cls) + 1) % len(CLASSES)])
+        i = CLASSES.index(self._cls) if self._cls in CLASSES else -1  # type: ignore[arg-type]
+        self.set_class(CLASSES[(i + 1) % len(CLASSES)])
 
     def set_radius(self, radius: float) -> None:
         radius = self._clamp(radius)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QFormLayout,
     QHBoxLayout,
     QPushButton,
@@ -17,13 +18,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.classes import CLASSES
+from core.classes import CLASSES, EXCLUDE
 
+from .layer_stack import EXCLUDE_COLOR
 from .layers import LayersModel
 from .resources import icon
 from .tools import MAX_RADIUS, MIN_RADIUS, TOOLS, ToolState
 
-TOOL_TITLES = {"brush": "Brush (B)", "eraser": "Eraser (E)", "lasso": "Lasso fill (L)"}
+TOOL_TITLES = {
+    "brush": "Brush (B)",
+    "eraser": "Eraser (E)",
+    "lasso": "Lasso fill (L)",
+    "pore": "Pore picker (O): click a pore, Shift+drag a box for every pore above the threshold",
+    "polyline": "Polyline (Shift+L): click points along a wrinkle, Enter paints them snapped",
+}
+TOOL_NAMES = {"pore": "Pore", "polyline": "Polyline"}
 
 
 class ToolsPanel(QWidget):
@@ -46,7 +55,7 @@ class ToolsPanel(QWidget):
         row = QHBoxLayout()
         group = QButtonGroup(self)
         for name in TOOLS:
-            b = QPushButton(TOOL_TITLES[name].split(" (")[0])
+            b = QPushButton(TOOL_NAMES.get(name, TOOL_TITLES[name].split(" (")[0]))
             b.setToolTip(TOOL_TITLES[name])
             b.setCheckable(True)
             b.setIcon(icon(name))
@@ -59,8 +68,12 @@ class ToolsPanel(QWidget):
         form = QFormLayout()
         cls_row = QHBoxLayout()
         self.class_buttons: dict[str, QRadioButton] = {}
-        for cls in CLASSES:
-            rb = QRadioButton(cls.capitalize())
+        for cls in (*CLASSES, EXCLUDE):
+            rb = QRadioButton("Exclude" if cls == EXCLUDE else cls.capitalize())
+            if cls == EXCLUDE:
+                rb.setToolTip(
+                    "Exclusion mask (X): hair, beard, glasses; removed from both classes' GT"
+                )
             rb.clicked.connect(lambda _c=False, c=cls: tools.set_class(c))
             cls_row.addWidget(rb)
             self.class_buttons[cls] = rb
@@ -77,6 +90,13 @@ class ToolsPanel(QWidget):
         size_row.addWidget(self.slider, 1)
         size_row.addWidget(self.spin)
         form.addRow("Radius ([ ])", size_row)
+        self.snap_box = QCheckBox("Snap to wrinkle centreline (S)")
+        self.snap_box.setToolTip(
+            "Wrinkle brush strokes follow the dark ridge near the pointer and take its width "
+            "(the polyline tool always snaps)"
+        )
+        self.snap_box.toggled.connect(tools.set_snap)
+        form.addRow("", self.snap_box)
         layout.addLayout(form)
 
         self.clear_button = QPushButton("Clear class")
@@ -94,10 +114,12 @@ class ToolsPanel(QWidget):
         self.tool_buttons[t.tool].setChecked(True)
         for cls, rb in self.class_buttons.items():
             rb.setChecked(cls == t.cls)
-            rb.setStyleSheet(
-                f"QRadioButton {{ color: {self.layers.color(cls)}; font-weight: bold; }}"
-            )
+            color = EXCLUDE_COLOR if cls == EXCLUDE else self.layers.color(cls)
+            rb.setStyleSheet(f"QRadioButton {{ color: {color}; font-weight: bold; }}")
         for w in (self.slider, self.spin):
             w.blockSignals(True)
             w.setValue(t.radius)
             w.blockSignals(False)
+        self.snap_box.blockSignals(True)
+        self.snap_box.setChecked(t.snap)
+        self.snap_box.blockSignals(False)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QPointF, QProcess, QProcessEnvironment, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
+    QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -282,7 +283,10 @@ class RetrainController(QObject):
         run, project = self.run, self.session.project
         try:
             decision = decide(
-                read_report(run.evaluation), candidate=run.candidate, current=self._current_path
+                read_report(run.evaluation),
+                candidate=run.candidate,
+                current=self._current_path,
+                metric=self.options.decision_metric if self.options else "iou",
             )
         except SkinTraceError as exc:
             self._finish("failed", str(exc))
@@ -428,6 +432,15 @@ class TrainingPanel(QWidget):
         self.after.setToolTip("Retrain automatically after this many newly accepted images")
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 1000)
+        from core.retrain import DECISION_METRICS
+
+        self.decide_by = QComboBox()
+        for key, label in DECISION_METRICS.items():
+            self.decide_by.addItem(label, key)
+        self.decide_by.setToolTip(
+            "The validation score a new model must beat the current one on: IoU (the "
+            "paper's) or a score that forgives 1-3 px offsets of thin structures"
+        )
         form = QFormLayout()
         form.addRow("Step", self.state)
         form.addRow("Epoch", self.epoch)
@@ -435,6 +448,7 @@ class TrainingPanel(QWidget):
         form.addRow("IoU", self.iou)
         form.addRow("Retrain after", self.after)
         form.addRow("Epochs", self.epochs)
+        form.addRow("Decide by", self.decide_by)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
@@ -448,6 +462,7 @@ class TrainingPanel(QWidget):
         self.cancel_button.clicked.connect(controller.cancel)
         self.after.valueChanged.connect(self._store_after)
         self.epochs.valueChanged.connect(self._store_epochs)
+        self.decide_by.currentIndexChanged.connect(self._store_metric)
         controller.stateChanged.connect(self._on_state)
         controller.epochReported.connect(self._on_epoch)
         controller.finished.connect(self._on_finished)
@@ -468,6 +483,7 @@ class TrainingPanel(QWidget):
             self.after.setValue(retrain_after(s.project))
             opts = TrainOptions.from_dict(s.project.get_setting(SETTING_OPTIONS))
             self.epochs.setValue(opts.epochs)
+            self.decide_by.setCurrentIndex(max(0, self.decide_by.findData(opts.decision_metric)))
         except Exception as exc:  # a bad stored setting must not break the window
             self.result.setText(describe_error(exc))
         finally:
@@ -486,13 +502,19 @@ class TrainingPanel(QWidget):
         self._store(SETTING_AFTER, int(value))
 
     def _store_epochs(self, value: int) -> None:
+        self._store_option("epochs", int(value))
+
+    def _store_metric(self, _index: int) -> None:
+        self._store_option("decision_metric", str(self.decide_by.currentData()))
+
+    def _store_option(self, key: str, value: Any) -> None:
         from core.retrain import SETTING_OPTIONS
 
         s = self.controller.session
         if self._loading or s is None:
             return
         options = dict(s.project.get_setting(SETTING_OPTIONS, {}) or {})
-        options["epochs"] = int(value)
+        options[key] = value
         self._store(SETTING_OPTIONS, options)
 
     def _on_state(self, state: str) -> None:

@@ -6,6 +6,13 @@
 ``metrics`` and ``mask_levels``. The folder is replaced as a whole: the new checkpoint is
 written to a sibling temporary folder and swapped in, so a crash never leaves a
 half-written checkpoint and the previous one survives until the new one is complete.
+
+Checkpoints are untrusted input (labs exchange them). Reading one never unpickles and
+validates before it builds: ``config.json`` is read within size and depth limits and
+checked against :class:`core.schemas.CheckpointDocument` (width, zero_pad, mask levels
+...); ``model.safetensors`` must be a regular file inside the folder whose header
+declares exactly the tensors, dtypes and shapes of the network the config describes,
+and whose size matches them, before its bytes are read (:func:`verify_checkpoint`).
 """
 
 from __future__ import annotations
@@ -31,14 +38,35 @@ from core.atomic import (
     previous_folder,
     replace_folder,
 )
-from core.errors import CheckpointError
-from core.formats import read_versioned_json
-from core.model.registry import MODELS, count_parameters, create_model, model_config
+from core.bounded import TensorEntry, read_bytes_bounded
+from core.errors import CheckpointError, SettingError
+from core.model.registry import count_parameters, create_model, model_config
+from core.schemas import (
+    CHECKPOINT_CONFIG,
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    CHECKPOINT_WEIGHTS,
+    MAX_WEIGHTS_BYTES,
+    check_checkpoint_folder,
+    read_checkpoint_document,
+)
 
-FORMAT = "skintrace-checkpoint"
-FORMAT_VERSION = 1
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
+FORMAT = CHECKPOINT_FORMAT
+FORMAT_VERSION = CHECKPOINT_VERSION
+WEIGHTS = CHECKPOINT_WEIGHTS
+CONFIG = CHECKPOINT_CONFIG
+
+#: safetensors dtype names of the torch dtypes a state dict holds.
+_DTYPES = {
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.float64: "F64",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
 
 
 @dataclass(frozen=True)
@@ -140,25 +168,12 @@ def _resolve(directory: str | os.PathLike[str]) -> Path:
 def read_checkpoint_info(directory: str | os.PathLike[str]) -> CheckpointInfo:
     """Read and validate ``config.json`` of a checkpoint folder (no weights loaded)."""
     path = _resolve(directory)
-    cfg = path / CONFIG
-    document = read_versioned_json(
-        cfg,
-        format_name=FORMAT,
-        version=FORMAT_VERSION,
-        error=CheckpointError,
-        kind="SkinTrace checkpoint",
-        advice="update SkinTrace or retrain",
-    )
-    name = document.get("name")
-    if name not in MODELS:
-        raise CheckpointError(f"{path} holds an unknown model {name!r}")
-    config = document.get("config")
-    metadata = document.get("metadata", {})
-    if not isinstance(config, dict) or not isinstance(metadata, dict):
-        raise CheckpointError(f"{cfg} has a malformed config or metadata section")
+    doc, document = read_checkpoint_document(path)
+    name = doc.name
+    metadata = dict(document.get("metadata") or {})  # validated above; kept as written
     try:
-        config = model_config(name, **config)
-    except (TypeError, ValueError) as exc:
+        config = model_config(name, **doc.config.model_dump(exclude_none=True))
+    except SettingError as exc:
         raise CheckpointError(f"{path} has an incompatible model config: {exc}") from None
     return CheckpointInfo(path=path, name=name, config=config, metadata=metadata)
 
@@ -187,27 +202,68 @@ def load_checkpoint(
     CheckpointError
         Missing, corrupt or incompatible checkpoint.
     """
-    info = read_checkpoint_info(directory)
+    info = verify_checkpoint(directory)
     weights = info.path / WEIGHTS
+    blob = read_bytes_bounded(
+        weights, error=CheckpointError, max_bytes=MAX_WEIGHTS_BYTES, root=info.path
+    )
     try:
-        state = st_load(weights.read_bytes())
-    except FileNotFoundError:
-        raise CheckpointError(f"{info.path} is incomplete: {WEIGHTS} is missing") from None
-    except (OSError, SafetensorError, ValueError) as exc:
+        state = st_load(blob)
+    except (SafetensorError, ValueError) as exc:
         raise CheckpointError(f"{weights} is corrupt: {exc}") from None
+    del blob
     model = create_model(info.name, **info.config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
+    model.load_state_dict(state, strict=True)
+    return model.to(device).eval(), info
+
+
+def expected_tensors(name: str, config: dict[str, Any]) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Tensor name to (safetensors dtype, shape) of network ``name``; built on ``meta``."""
+    with torch.device("meta"):
+        net = create_model(name, **config)
+    return {
+        k: (_DTYPES.get(v.dtype, str(v.dtype)), tuple(v.shape)) for k, v in net.state_dict().items()
+    }
+
+
+def verify_checkpoint(directory: str | os.PathLike[str]) -> CheckpointInfo:
+    """Validate a checkpoint folder without reading its weights or allocating a network.
+
+    ``config.json`` is validated (:func:`read_checkpoint_info`); the header of
+    ``model.safetensors`` must declare exactly the tensors (names, dtypes, shapes) of the
+    network that config describes, and the file size must match the header. Any
+    storage that hands over a checkpoint (a project's model history, retraining, a team
+    server) calls this before the model is used.
+
+    Raises
+    ------
+    CheckpointError
+        With one line naming the file and what is wrong.
+    """
+    info = read_checkpoint_info(directory)
+    _, header = check_checkpoint_folder(info.path)
+    _match(info, header, expected_tensors(info.name, info.config))
+    return info
+
+
+def _match(
+    info: CheckpointInfo,
+    header: dict[str, TensorEntry],
+    expected: dict[str, tuple[str, tuple[int, ...]]],
+) -> None:
+    missing = sorted(set(expected) - set(header))
+    extra = sorted(set(header) - set(expected))
     bad_shape = sorted(
-        k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape)
+        k for k in set(expected) & set(header) if expected[k] != (header[k].dtype, header[k].shape)
     )
     if missing or extra or bad_shape:
-        detail = (missing or extra or bad_shape)[0]
+        key = (missing or extra or bad_shape)[0]
+        detail = key
+        if key in bad_shape:
+            want, got = expected[key], header[key]
+            detail = f"{key} is {got.dtype} {list(got.shape)}, expected {want[0]} {list(want[1])}"
         raise CheckpointError(
             f"{info.path} does not match model {info.name!r} with its config "
             f"({len(missing)} missing, {len(extra)} unexpected, {len(bad_shape)} mis-shaped "
-            f"tensors, e.g. {detail}): it was saved by an incompatible version"
+            f"tensors, e.g. {detail}): it was saved by an incompatible version or edited"
         )
-    model.load_state_dict(state, strict=True)
-    return model.to(device).eval(), info

@@ -6,6 +6,9 @@ import torch
 
 from core.errors import SettingError, SkinTraceError
 
+#: More CPU threads than any machine has cores is a typo (and overflows torch's int).
+MAX_THREADS = 4096
+
 
 class DeviceError(SkinTraceError):
     """The requested compute device is not available."""
@@ -70,6 +73,6 @@ def set_threads(threads: int | None) -> None:
     """Limit torch's CPU threads (process-wide); ``None`` leaves the current setting."""
     if threads is None:
         return
-    if threads < 1:
-        raise SettingError(f"threads must be >= 1, got {threads}")
+    if not 1 <= threads <= MAX_THREADS:
+        raise SettingError(f"threads must be between 1 and {MAX_THREADS}, got {threads}")
     torch.set_num_threads(threads)

@@ -10,6 +10,11 @@ Every method is scored the same way on the chosen split of a GT dataset:
   and *per image* (mean of each image's IoU; an image where both are empty counts 1),
   computed by :class:`core.metrics.MetricAccumulator` (which also gives Dice, precision
   and recall, reported in ``MethodResult.scores``);
+* **thin-structure scores** that forgive a 1-2 px offset, which IoU counts as a miss:
+  clDice and F1 within k = 1, 2, 3 px (:class:`core.metrics.ThinCounts`), pooled over the
+  split, printed as a second block under the paper's table (``scores`` has them per class
+  with their precision and recall, as ``"cldice"``, ``"precision@k"``, ``"recall@k"``,
+  ``"f1@k"``);
 * the predicted mask is ``map >= level`` (:mod:`core.model.masks`): a checkpoint's own
   levels for a network, and 0/255 maps for the baselines, which any level splits alike.
 """
@@ -28,7 +33,7 @@ from core.baselines import EVAL_SOURCE, baseline_maps
 from core.classes import CLASSES
 from core.dataset import read_manifest
 from core.errors import DatasetError, SettingError
-from core.metrics import MetricAccumulator
+from core.metrics import TOLERANCES, MetricAccumulator
 from core.model.data import load_item
 from core.model.infer import Predictor
 from core.model.masks import DEFAULT_MASK_LEVEL, maps_to_masks
@@ -90,7 +95,34 @@ class EvalReport:
             "Loss: MSE of the maps; IoU: pixels pooled over the split (Eq. 4); "
             "per-image: mean of each image's IoU"
         )
+        thin = [r for r in self.results if _has_thin(r)]
+        if thin:
+            lines.append("")
+            lines.extend(_thin_table(thin, width))
         return "\n".join(lines)
+
+
+def _has_thin(result: MethodResult) -> bool:
+    return all("cldice" in result.scores.get(c, {}).get("global", {}) for c in CLASSES)
+
+
+def _thin_table(results: Sequence[MethodResult], width: int) -> list[str]:
+    """The thin-structure block: clDice and F1@k per class, pooled over the split."""
+    names = ["cldice", *(f"f1@{k}" for k in TOLERANCES)]
+    labels = {"cldice": "clDice"} | {f"f1@{k}": f"F1@{k}" for k in TOLERANCES}
+    cols = [(n, c) for n in names for c in CLASSES]
+    head = f"{'Thin structures':<{width}}" + "".join(
+        f" {labels[n] + ' ' + c[0].upper():>9}" for n, c in cols
+    )
+    lines = [head, "-" * len(head)]
+    for r in results:
+        cells = "".join(f" {r.scores[c]['global'][n]:>9.4f}" for n, c in cols)
+        lines.append(f"{r.method:<{width}}{cells}")
+    lines.append(
+        "clDice: centreline Dice; F1@k: precision and recall where a pixel within k px of "
+        "the other mask counts as a match (W wrinkle, P pore; pooled over the split)"
+    )
+    return lines
 
 
 class _Tally:

@@ -15,10 +15,11 @@ import numpy as np
 import torch
 
 from core.classes import CLASSES
-from core.errors import SettingError, SkinTraceError
-from core.model.checkpoint import load_checkpoint
+from core.errors import CheckpointError, SettingError, SkinTraceError
+from core.model.checkpoint import load_checkpoint, verify_checkpoint
 from core.model.device import amp_dtype, resolve_device, set_threads
 from core.model.masks import DEFAULT_MASK_LEVEL, maps_to_masks
+from core.model.memory import check_memory
 
 #: Tile side above which an image is processed in overlapping tiles.
 DEFAULT_TILE = 1024
@@ -103,6 +104,18 @@ class Predictor:
             raise SettingError(f"need tile >= 32 and 0 <= overlap < tile/2, got {tile}, {overlap}")
         set_threads(threads)
         self.device = resolve_device(device)
+        # Validate config and weights header, then plan the memory, before any tensor
+        # is allocated (the header check is cheap; the estimate traces the network).
+        info = verify_checkpoint(checkpoint_dir)
+        pad = int(info.config.get("zero_pad") or 0)
+        if pad > tile:
+            raise CheckpointError(
+                f"{info.path} pads its input by {pad} px per side, more than the {tile} px "
+                f"tile; predict with a tile of at least {pad} px"
+            )
+        check_memory(
+            info.name, info.config, device=self.device, tile=tile, what=f"checkpoint {info.path}"
+        )
         self.model, self.info = load_checkpoint(checkpoint_dir, device=self.device)
         self.batch_size = batch_size
         self.dtype = amp_dtype(self.device, precision)

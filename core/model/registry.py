@@ -10,18 +10,21 @@ from torch import nn
 
 from core.errors import SettingError
 from core.model.nets import DEFAULT_ZERO_PAD, AttentionUNet, UNet, ZeroPadded
+from core.model.spec import MAX_WIDTH, NETS
 from core.model.unetpp import UNetPlusPlus
+from core.schemas import NetOptions, validate
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered network: its default base width, builder and a one-line description."""
+    """A registered network: its limits (:mod:`core.model.spec`) and builder."""
 
     name: str
     default_width: int
     build: Callable[..., nn.Module]
     description: str
     zero_pad: bool = False
+    max_width: int = MAX_WIDTH
 
 
 def _unet(*, in_channels: int, out_channels: int, width: int, **_: Any) -> nn.Module:
@@ -42,26 +45,17 @@ def _unetpp(*, in_channels: int, out_channels: int, width: int, **_: Any) -> nn.
     return UNetPlusPlus(in_channels, out_channels, width=width)
 
 
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "unet": _unet,
+    "reduced-unet": _unet,
+    "reduced-unet-attention": _attention,
+    "proposed": _proposed,
+    "unet++": _unetpp,
+}
+
 MODELS: dict[str, ModelSpec] = {
-    s.name: s
-    for s in (
-        ModelSpec("unet", 64, _unet, "U-Net (Pytorch-UNet, bilinear), 17.3 M"),
-        ModelSpec("reduced-unet", 32, _unet, "U-Net with every channel count halved, 4.3 M"),
-        ModelSpec(
-            "reduced-unet-attention",
-            32,
-            _attention,
-            "reduced U-Net + bottleneck spatial attention + AAM skips, 5.2 M",
-        ),
-        ModelSpec(
-            "proposed",
-            32,
-            _proposed,
-            "reduced U-Net with attentions and zero-padded input (Yoon et al.), 5.2 M",
-            zero_pad=True,
-        ),
-        ModelSpec("unet++", 32, _unetpp, "U-Net++ (Zhou et al.), the Table 2 baseline, 9.2 M"),
-    )
+    name: ModelSpec(name, s.default_width, _BUILDERS[name], s.description, s.zero_pad, s.max_width)
+    for name, s in NETS.items()
 }
 
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
@@ -75,8 +69,10 @@ def model_config(name: str, **config: Any) -> dict[str, Any]:
     name : str
         One of :data:`MODEL_NAMES`.
     **config
-        ``width`` (base channels), ``in_channels`` (3), ``out_channels`` (2) and, for
-        ``proposed``, ``zero_pad`` (pixels per side, default 32 so Z = 64).
+        ``width`` (base channels, 1 to :data:`~core.model.spec.MAX_WIDTH`),
+        ``in_channels`` (3), ``out_channels`` (2) and, for ``proposed``, ``zero_pad``
+        (pixels per side, default 32 so Z = 64, at most
+        :data:`~core.model.spec.MAX_ZERO_PAD`). Integers only: ``True`` is not a width.
 
     Returns
     -------
@@ -98,12 +94,9 @@ def model_config(name: str, **config: Any) -> dict[str, Any]:
     }
     if spec.zero_pad:
         full["zero_pad"] = DEFAULT_ZERO_PAD
-    full.update({k: v for k, v in config.items() if v is not None})
-    for key in ("width", "in_channels", "out_channels"):
-        if not isinstance(full[key], int) or full[key] < 1:
-            raise SettingError(f"model option {key} must be a positive integer, got {full[key]!r}")
-    if spec.zero_pad and (not isinstance(full["zero_pad"], int) or full["zero_pad"] < 0):
-        raise SettingError(f"zero_pad must be a non-negative integer, got {full['zero_pad']!r}")
+    given = {k: v for k, v in config.items() if v is not None}
+    validate(NetOptions, given, what=f"model {name!r} options", error=SettingError)
+    full.update(given)
     return full
 
 

@@ -34,6 +34,7 @@ from safetensors.torch import save as st_save
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from core.bounded import MAX_MANIFEST_BYTES, read_json_bounded
 from core.classes import CLASSES
 from core.dataset import read_manifest
 from core.errors import Cancelled, CheckpointError, DatasetError, SettingError, SkinTraceError
@@ -49,6 +50,7 @@ from core.model.data import Augment, GTDataset, data_hash, pad_collate
 from core.model.device import amp_dtype, resolve_device, set_threads
 from core.model.infer import OutOfMemoryError
 from core.model.losses import LOSS_NAMES, SegmentationLoss, balanced_class_weights
+from core.model.memory import check_memory
 from core.model.registry import MODEL_NAMES, count_parameters, create_model, model_config
 from core.progress import CancelToken, Progress
 
@@ -145,6 +147,25 @@ def _restore_optimizer(opt: torch.optim.Optimizer, blob: bytes, meta: dict[str, 
         pid, key = flat.split(".", 1)
         state.setdefault(int(pid), {})[key] = value
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def _check_training_memory(
+    cfg: TrainConfig, model_opts: dict[str, Any], items: tuple[Any, ...], device: torch.device
+) -> None:
+    """Refuse before building the network if a batch of the largest image cannot fit."""
+    pixels = max(((item.rows or 0) * (item.cols or 0) for item in items), default=0)
+    if pixels <= 0:
+        return  # an older manifest without sizes: nothing to plan with
+    check_memory(
+        cfg.model,
+        model_opts,
+        device=device,
+        tile=math.isqrt(pixels - 1) + 1,
+        batch_size=min(cfg.batch_size, len(items)),
+        training=True,
+        what=f"training {cfg.model} with batches of {min(cfg.batch_size, len(items))}",
+        advice="lower --batch-size or --width, or use a machine with more memory",
+    )
 
 
 def _check_out(out: Path, resume: bool) -> None:
@@ -249,6 +270,7 @@ def _train(
         weights = balanced_class_weights([max(levels[c], 1.0) for c in CLASSES])
     criterion = SegmentationLoss(cfg.loss, weights).to(device)
 
+    _check_training_memory(cfg, model_opts, train_items, device)
     torch.manual_seed(cfg.seed)
     net = create_model(cfg.model, **model_opts).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -551,11 +573,16 @@ def _read_state(path: Path) -> dict[str, Any]:
         )
 
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise damaged(exc.strerror or str(exc)) from None
-    except ValueError as exc:  # not JSON, not UTF-8
-        raise damaged(f"not valid JSON: {exc}") from None
+        # Bounded: a huge or deeply nested file is refused before it is parsed.
+        state = read_json_bounded(
+            path, error=CheckpointError, max_bytes=MAX_MANIFEST_BYTES, root=path.parent
+        )
+    except CheckpointError as exc:
+        why = str(exc).removeprefix(str(path)).strip(" :")
+        corrupt = "is corrupt or cannot be read: "
+        raise damaged(
+            f"not valid JSON: {why.removeprefix(corrupt)}" if why.startswith(corrupt) else why
+        ) from None
     if not isinstance(state, dict):
         raise damaged(f"expected a JSON object, found {type(state).__name__}")
     for key, types in _STATE_FIELDS.items():

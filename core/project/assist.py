@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.bounded import loads_bounded
 from core.classes import CLASSES
 from core.errors import ProjectError
 from core.project.masks import (
@@ -25,6 +26,7 @@ from core.project.masks import (
     sha256_bytes,
 )
 from core.project.status import Status
+from core.schemas import validate_metrics
 
 if TYPE_CHECKING:
     import sqlite3
@@ -175,9 +177,17 @@ class AssistMixin:
 
     def _model(self, row: tuple) -> ModelRecord:
         mid, path, metrics, note, added = row
-        p = Path(path)
+        p = Path(str(path))
+        try:  # the row may come from another writer: validated, never trusted
+            values = validate_metrics(
+                loads_bounded(str(metrics), what=f"model #{mid} metrics", error=ProjectError),
+                what=f"model #{mid} metrics",
+                error=ProjectError,
+            )
+        except ProjectError as exc:
+            values, note = {}, f"{note} [{exc}]".strip()  # listed, never used as numbers
         return ModelRecord(
-            mid, p if p.is_absolute() else self.root / p, json.loads(metrics), note, added
+            int(mid), p if p.is_absolute() else self.root / p, values, str(note), str(added)
         )
 
     def current_model(self) -> ModelRecord | None:
@@ -185,6 +195,8 @@ class AssistMixin:
         mid = self.get_setting(_CURRENT_MODEL)
         if mid is None:
             return None
+        if type(mid) is not int:
+            raise ProjectError(f"project setting {_CURRENT_MODEL!r} is {mid!r}, not a model id")
         rows = self._query(
             "SELECT id, path, metrics_json, note, added_utc FROM models WHERE id = ?", (mid,)
         )
@@ -203,7 +215,7 @@ class AssistMixin:
     def get_setting(self, key: str, default: Any = None) -> Any:
         """A project setting (any JSON value), or ``default``."""
         rows = self._query("SELECT value_json FROM settings WHERE key = ?", (key,))
-        return json.loads(rows[0][0]) if rows else default
+        return _setting_value(key, rows[0][0]) if rows else default
 
     def settings(self, prefix: str = "") -> dict[str, Any]:
         """Every setting whose key starts with ``prefix`` (case-sensitive), in one query."""
@@ -211,7 +223,7 @@ class AssistMixin:
             "SELECT key, value_json FROM settings WHERE substr(key, 1, ?) = ?",
             (len(prefix), prefix),
         )
-        return {str(key): json.loads(text) for key, text in rows}
+        return {str(key): _setting_value(key, text) for key, text in rows}
 
     def set_setting(self, key: str, value: Any) -> None:
         """Store a project setting; ``value`` must be JSON-serializable."""
@@ -225,3 +237,8 @@ class AssistMixin:
             db.execute(
                 "INSERT OR REPLACE INTO settings(key, value_json) VALUES (?, ?)", (key, text)
             )
+
+
+def _setting_value(key: str, text: Any) -> Any:
+    """A settings row read back: bounded JSON (size and depth), else ProjectError."""
+    return loads_bounded(str(text), what=f"project setting {key!r}", error=ProjectError)

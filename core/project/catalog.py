@@ -5,7 +5,8 @@ Layout of a project folder::
     catalog.sqlite      the truth: images, mask hashes, statuses, history, parameters
     .skintrace.lock     writer lock (see :mod:`core.project.lock`)
     images/             images copied into the project
-    masks/<id>/<class>.png      rough masks, 0/255 lossless PNG
+    masks/<id>/<class>.png      rough masks, 0/255 lossless PNG (the newest save)
+    annotators/<id>/<key>.<class>.png  earlier annotators' rough masks (several annotators)
     prelabels/<id>/<class>.png  pre-label maps, uint8 PNG
     models/  exports/   checkpoints and datasets made from the project
 
@@ -29,10 +30,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.atomic import default_mode, disk_full_error, is_disk_full
+from core.bounded import loads_bounded
 from core.classes import CLASSES, ClassName, check_class
 from core.errors import ProjectError
 from core.progress import CancelToken, Progress
+from core.project.annotators import AnnotatorsMixin
 from core.project.assist import AssistMixin
+from core.project.exclusion import ExclusionMixin
 from core.project.lock import WriterLock, current_user
 from core.project.masks import (
     FileStore,
@@ -52,16 +56,17 @@ if TYPE_CHECKING:
 
 CATALOG = "catalog.sqlite"
 PROJECT_FORMAT = "skintrace-project"
-SUBFOLDERS = ("images", "masks", "prelabels", "models", "exports")
+SUBFOLDERS = ("images", "masks", "annotators", "prelabels", "models", "exports")
 
 
+_UNSTARTED = (Status.NEW, Status.PRELABELED)
 _IMAGE_COLUMNS = (
     "id, name, path, status, content_hash, rows, cols, size_bytes, copied, "
     "params_json IS NOT NULL, updated_utc"
 )
 
 
-class Project(AssistMixin):
+class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
     """An annotation project folder. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
 
     def __init__(
@@ -81,6 +86,7 @@ class Project(AssistMixin):
         self._lock = threading.RLock()
         self._masks = FileStore(root, "masks")
         self._prelabels = FileStore(root, "prelabels")
+        self._annotators = FileStore(root, "annotators")
         self.recovered: list[str] = []
 
     # ------------------------------------------------------------------ open / close
@@ -295,7 +301,9 @@ class Project(AssistMixin):
                 return
             for store, table in ((self._masks, "masks"), (self._prelabels, "prelabels")):
                 rows = self._query(f"SELECT image_id, class, sha256 FROM {table}")
-                self.recovered += store.recover({(i, c): h for i, c, h in rows})
+                extra = self._committed_exclusions() if table == "masks" else {}
+                self.recovered += store.recover({(i, c): h for i, c, h in rows} | extra)
+            self.recovered += self._annotators.recover(self._committed_annotator_files())
 
     def _now_and_user(self) -> tuple[str, str]:
         return utc_now(), self.user
@@ -450,7 +458,11 @@ class Project(AssistMixin):
             current = dict(
                 self._query("SELECT class, sha256 FROM masks WHERE image_id = ?", (image_id,))
             )
-            with self._masks.saving(image_id) as stage:
+            with (
+                self._masks.saving(image_id) as stage,
+                self._annotators.saving(image_id) as keep,
+            ):
+                masks, excluded = self._take_exclusion(image_id, masks, rec, stage)
                 for c, mask in masks.items():
                     check_class(c)
                     arr = np.asarray(mask)
@@ -464,10 +476,14 @@ class Project(AssistMixin):
                         continue
                     stage(c, data)
                     staged[c] = (digest, int(np.count_nonzero(arr)))
-                if not staged and rec.status not in (Status.NEW, Status.PRELABELED):
+                if not (staged or excluded) and rec.status not in _UNSTARTED:
                     return
+                # Another annotator's version of a class being replaced is kept.
+                preserved = self._preserve_previous(image_id, staged, keep)
                 with self._tx() as db:
                     now, user = self._now_and_user()
+                    self._record_preserved(db, image_id, preserved)
+                    self._record_exclusion(db, image_id, excluded, now, user)
                     for c, (digest, painted) in staged.items():
                         db.execute(
                             "INSERT INTO masks(image_id, class, sha256, painted, revision, "
@@ -506,7 +522,8 @@ class Project(AssistMixin):
             raw = self._query("SELECT params_json FROM images WHERE id = ?", (image_id,))[0][0]
         if raw is None:
             raw = self._meta("params_json")
-        return GTParams.from_dict(json.loads(raw))
+        where = "project GT parameters" if image_id is None else f"image #{image_id} GT parameters"
+        return GTParams.from_dict(loads_bounded(str(raw), what=where, error=ProjectError))
 
     def set_params(self, params: GTParams, *, image_id: int | None = None) -> None:
         """Set the project default (``image_id=None``) or one image's override."""

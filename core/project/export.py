@@ -22,6 +22,7 @@ def export_project(
     val_ratio: float = DEFAULT_VAL_RATIO,
     seed: int = 0,
     force: bool = False,
+    consensus: str | None = None,
     cancel: CancelToken | None = None,
 ) -> Iterator[Progress]:
     """Write the images with the given statuses, their rough masks and GT as a dataset.
@@ -45,6 +46,10 @@ def export_project(
         Deterministic split keyed by content hash (:func:`core.dataset.split_for`).
     force : bool
         Replace a non-empty ``out`` that SkinTrace wrote (it has the dataset marker).
+    consensus : {"majority", "staple"}, optional
+        Write the consensus of every annotator's rough masks (:mod:`core.agreement`) for
+        images that several annotators worked on, instead of the newest masks; an image
+        with one annotator keeps its masks. Each item's ``info["annotators"]`` names them.
     cancel : CancelToken, optional
 
     Yields
@@ -52,6 +57,12 @@ def export_project(
     Progress
         One per image; the last one's ``info`` has ``out``, ``items``, ``train``, ``val``.
     """
+    if consensus is not None:
+        from core.agreement import CONSENSUS_METHODS
+
+        if consensus not in CONSENSUS_METHODS:
+            choices = ", ".join(CONSENSUS_METHODS)
+            raise ProjectError(f"unknown consensus {consensus!r}; choose one of {choices}")
     wanted = [Status.parse(s) for s in statuses]
     if not wanted:
         raise ProjectError("choose at least one status to export")
@@ -61,7 +72,7 @@ def export_project(
         raise ProjectError(f"no images with status {names} to export")
     return write_dataset(
         out,
-        _entries(project, records),
+        _entries(project, records, consensus),
         params=project.params(),
         val_ratio=val_ratio,
         seed=seed,
@@ -81,7 +92,9 @@ def _item_ids(records: list[ImageRecord]) -> dict[int, str]:
     return {iid: b if counts[b] == 1 else f"{b}-{iid}" for iid, b in base.items()}
 
 
-def _entries(project: Project, records: list[ImageRecord]) -> Iterator[DatasetEntry]:
+def _entries(
+    project: Project, records: list[ImageRecord], consensus: str | None = None
+) -> Iterator[DatasetEntry]:
     from core.imageio import load_image
 
     ids = _item_ids(records)
@@ -106,12 +119,19 @@ def _entries(project: Project, records: list[ImageRecord]) -> Iterator[DatasetEn
                 f"says {rec.cols}×{rec.rows}"
             )
         params = project.params(rec.id) if rec.has_params_override else default
+        info: dict[str, object] = {"source": rec.name}
+        if consensus is None:
+            rough = project.load_rough(rec.id)
+        else:
+            rough = dict(project.consensus_rough(rec.id, method=consensus))
+            info["annotators"] = project.annotators(rec.id)
+            info["consensus"] = consensus
         yield DatasetEntry(
             id=ids[rec.id],
             image=pixels,
-            rough=project.load_rough(rec.id),
+            rough=project.gt_rough(rec.id, rough),  # minus the exclusion mask
             status=rec.status.value,
             content_hash=rec.content_hash,
             params=params,
-            info={"source": rec.name},
+            info=info,
         )

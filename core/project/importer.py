@@ -273,7 +273,7 @@ def import_images(
             mask_dirs[check_class(c)].append(Path(d).absolute())
     # Never import the project's own files (masks, pre-labels, exports, the catalog),
     # even when the project folder is, or lies inside, the folder imported.
-    own = [project.root / sub for sub in ("masks", "prelabels", "models", "exports")]
+    own = [project.root / sub for sub in ("masks", "annotators", "prelabels", "models", "exports")]
     skip = [project.root if project.root != src else src / "images", *own]
     skip += [d for ds in mask_dirs.values() for d in ds]
     if files is None:

@@ -81,6 +81,29 @@ MIGRATIONS: tuple[str, ...] = (
         value_json TEXT NOT NULL
     );
     """,
+    # 3: several annotators per image: a previous annotator's masks are kept when another
+    # one saves over them (annotators/<image_id>/<file>.png; core.project.annotators);
+    # exclusion masks (hair, beard, glasses) removed from both classes' GT
+    # (masks/<image_id>/exclude.png).
+    f"""
+    CREATE TABLE annotator_masks (
+        image_id  INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        annotator TEXT NOT NULL,
+        file      TEXT NOT NULL,
+        class     TEXT NOT NULL CHECK (class IN ({_CLASSES})),
+        sha256    TEXT NOT NULL,
+        painted   INTEGER NOT NULL,
+        saved_utc TEXT NOT NULL,
+        PRIMARY KEY (image_id, annotator, class)
+    );
+    CREATE TABLE exclusions (
+        image_id  INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+        sha256    TEXT NOT NULL,
+        painted   INTEGER NOT NULL,
+        saved_utc TEXT NOT NULL,
+        user      TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

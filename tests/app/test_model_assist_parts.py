@@ -239,3 +239,18 @@ def test_metrics_plot_scales_and_draws_every_series(qtbot):
     }
     for c in ("#e69f00", "#0072b2", "#d55e00", "#56b4e9"):
         assert QColor(c).name() in colours
+
+
+def test_retraining_decision_metric_is_a_project_option(qtbot, tmp_path):
+    root = make_project(tmp_path, count=2, shape=SHAPE)
+    with Project.open(root) as p:
+        p.set_setting("retrain.options", {"epochs": 7, "decision_metric": "f1@2"})
+    w = open_window(qtbot, root)
+    panel = w.training_panel
+    assert panel.decide_by.currentData() == "f1@2" and panel.epochs.value() == 7
+    panel.decide_by.setCurrentIndex(panel.decide_by.findData("cldice"))
+    assert w.session.writer.wait_idle(10)
+    w.close()
+    with Project.open(root, read_only=True) as p:
+        stored = p.get_setting("retrain.options")
+    assert stored["decision_metric"] == "cldice" and stored["epochs"] == 7

@@ -50,6 +50,7 @@ def faces(tmp_path, rng):
         ["export"],
         ["dataset"],
         ["dataset", "from-masks"],
+        ["agreement"],
     ],
 )
 def test_help_for_each_command(argv, capsys):
@@ -331,3 +332,36 @@ def test_export_on_full_disk_is_a_one_line_error(tmp_path, faces, capsys, monkey
     assert f"disk full: cannot write the dataset to {tmp_path / 'ds'}" in err
     assert "free some space" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["faces", "proj", "rough_pore"]
+
+
+def test_agreement_and_consensus_export_on_two_annotators(tmp_path, faces, capsys, rng):
+    proj = tmp_path / "p"
+    assert main(["new", str(proj)]) == 0
+    assert main(["import", str(proj), str(faces), "-q"]) == 0
+    assert main(["agreement", str(proj), "-q"]) == 1  # nobody annotated twice yet
+    assert "two or more annotators" in capsys.readouterr().err
+    base = rng.random((16, 20)) > 0.6
+    for user, extra in (("ann", (0, 0)), ("ben", (3, 4))):
+        with Project.open(proj, user=user) as p:
+            for r in p.images()[:2]:
+                mask = base.copy()
+                mask[extra] = True
+                p.save_rough(r.id, {"wrinkle": mask, "pore": mask})
+    with Project.open(proj, user="ben") as p:
+        for r in p.images()[:2]:
+            p.set_status(r.id, "submitted")
+            p.set_status(r.id, "accepted")
+    out_csv = tmp_path / "agree.csv"
+    capsys.readouterr()
+    assert main(["agreement", str(proj), "--csv", str(out_csv), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "ann / ben" in text and "f1@2" in text and f"wrote {out_csv}" in text
+    rows = out_csv.read_text().splitlines()
+    assert len(rows) == 1 + 2 * 2  # header + 2 images × 2 classes
+    assert rows[1].split(",")[2:4] == ["ann", "ben"]
+    ds = tmp_path / "ds"
+    assert main(["export", str(proj), str(ds), "--consensus", "staple", "-q"]) == 0
+    manifest = read_manifest(ds)
+    assert len(manifest.items) == 2
+    assert main(["agreement", str(proj), "--csv", str(tmp_path), "-q"]) == 1
+    assert "is a folder" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import torch
 from core.baselines import baseline_masks
 from core.dataset import read_manifest
 from core.errors import DatasetError
+from core.metrics import thin_score_names
 from core.model.checkpoint import save_checkpoint
 from core.model.data import load_item
 from core.model.evaluate import BASELINE, evaluate
@@ -91,7 +92,18 @@ def test_table_and_json(setup):
     row = data["results"][0]
     assert set(row["iou"]) == {"wrinkle", "pore"}
     assert row["scores"]["pore"]["global"]["iou"] == pytest.approx(row["iou"]["pore"])
-    assert set(row["scores"]["wrinkle"]["mean"]) == {"iou", "dice", "precision", "recall"}
+    assert set(row["scores"]["wrinkle"]["mean"]) == {
+        "iou",
+        "dice",
+        "precision",
+        "recall",
+        *thin_score_names(),
+    }
+    # The tolerant scores are in the table, under the paper's columns.
+    assert "clDice W" in text and "F1@2 P" in text
+    assert text.index("IoU wrinkle") < text.index("clDice W")
+    tolerant = row["scores"]["wrinkle"]["global"]
+    assert tolerant["f1@3"] >= tolerant["f1@1"] >= min(tolerant["precision"], tolerant["recall"])
 
 
 def test_batch_size_images_share_a_forward_pass_with_the_same_report(setup, monkeypatch):

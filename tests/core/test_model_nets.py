@@ -97,5 +97,13 @@ def test_model_config_fills_defaults_and_rejects_unknown_options():
         model_config("unet", zero_pad=3)
     with pytest.raises(ValueError, match="unknown model"):
         model_config("resnet")
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="width: Input should be greater than or equal to 1"):
         model_config("unet", width=0)
+    # Booleans are not widths, and the registry bounds the width (an untrusted
+    # checkpoint asking for 2**40 channels is refused before any tensor exists).
+    for bad in (True, 2**40, 100_000, 8.0, "8"):
+        with pytest.raises(ValueError, match="width"):
+            model_config("unet", width=bad)
+    for bad in (20_000, 10**9, -1, True):
+        with pytest.raises(ValueError, match="zero_pad"):
+            model_config("proposed", zero_pad=bad)

@@ -207,6 +207,10 @@ def test_mask_levels_and_source_names_round_trip(tmp_path):
     assert source_from_name(src.name) == src
     assert mask_levels(src) == {"wrinkle": 30.0, "pore": 64.0}  # missing: the default level
     assert mask_levels(model_source(8, tmp_path / "missing"))["pore"] == 64.0
+    # Levels given as text are not numbers: the defaults, no traceback (the model itself
+    # is refused with the reason when it is loaded).
+    (ck / "config.json").write_text(json.dumps({"metadata": {"mask_levels": {"wrinkle": "x"}}}))
+    assert mask_levels(src) == {"wrinkle": 64.0, "pore": 64.0}
     assert source_from_name(BASELINE_SOURCE).kind == "baseline"
 
 

@@ -41,7 +41,7 @@ def test_create_makes_layout_and_refuses_existing(tmp_path):
     with Project.create(tmp_path / "p", name="Faces") as p:
         assert p.name == "Faces" and len(p) == 0
         assert p.params() == GTParams()
-        for sub in ("images", "masks", "prelabels", "models", "exports"):
+        for sub in ("images", "masks", "annotators", "prelabels", "models", "exports"):
             assert (tmp_path / "p" / sub).is_dir()
         conn = sqlite3.connect(tmp_path / "p" / "catalog.sqlite")
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

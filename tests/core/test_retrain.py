@@ -73,6 +73,36 @@ def test_decide_replaces_only_if_strictly_better(tmp_path):
     assert first.replace and first.current_iou is None
 
 
+def _thin_result(source, iou, f1):
+    scores = {c: {"global": {"iou": iou, "f1@2": f1, "cldice": f1}} for c in ("wrinkle", "pore")}
+    return {
+        "source": str(source),
+        "method": "m",
+        "iou": dict.fromkeys(scores, iou),
+        "scores": scores,
+    }
+
+
+def test_decide_can_compare_a_thin_structure_score(tmp_path):
+    cand, cur = tmp_path / "new", tmp_path / "old"
+    # The candidate is worse by IoU but better within 2 px: the option decides.
+    report = _report([_thin_result(cand, 0.30, 0.90), _thin_result(cur, 0.35, 0.80)])
+    by_iou = decide(report, candidate=cand, current=cur)
+    by_f1 = decide(report, candidate=cand, current=cur, metric="f1@2")
+    assert not by_iou.replace and by_f1.replace
+    assert by_f1.metric == "f1@2" and "F1@2px 0.9000 > 0.8000" in by_f1.reason
+    assert by_f1.candidate_value == pytest.approx(0.9) and by_f1.current_value == 0.8
+    assert by_f1.candidate_iou == {"wrinkle": 0.30, "pore": 0.30}  # IoU is still recorded
+    with pytest.raises(RetrainError, match="unknown decision metric 'dice'; choose one of iou"):
+        decide(report, candidate=cand, current=cur, metric="dice")
+    old_report = _report([_result(cand, 0.5, 0.5), _result(cur, 0.4, 0.4)])
+    with pytest.raises(RetrainError, match="no clDice .* evaluate again"):
+        decide(old_report, candidate=cand, current=cur, metric="cldice")
+    with pytest.raises(RetrainError, match="decision metric"):
+        TrainOptions.from_dict({"decision_metric": "accuracy"})
+    assert TrainOptions.from_dict({"decision_metric": "cldice"}).decision_metric == "cldice"
+
+
 def test_decide_refuses_broken_reports(tmp_path):
     cand, cur = tmp_path / "new", tmp_path / "old"
     with pytest.raises(RetrainError, match="no result"):
@@ -120,6 +150,20 @@ def test_commands_name_the_run_folders_and_options(project, tmp_path):
     assert argv[argv.index("--device") + 1] == "auto"  # GPU when there is one
     with pytest.raises(RetrainError):
         TrainOptions.from_dict({"epochs": 0})
+    # The setting is read back from the catalog: types and ranges are checked, by a
+    # schema that covers every option.
+    from core.schemas import RetrainOptions
+
+    assert set(RetrainOptions.model_fields) == set(TrainOptions.__dataclass_fields__)
+    for bad, field in (
+        ("not options", "document"),
+        ({"width": 2**40}, "width"),
+        ({"epochs": "30"}, "epochs"),
+        ({"model": "resnet"}, "unknown model"),
+        ({"batch_size": True}, "batch_size"),
+    ):
+        with pytest.raises(RetrainError, match=f"'retrain.options': .*{field}"):
+            TrainOptions.from_dict(bad)
 
 
 def _checkpoint(path: Path, bias: float) -> Path:

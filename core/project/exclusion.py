@@ -1,0 +1,118 @@
+"""Exclusion masks (hair, beard, glasses): their area is removed from both classes' GT.
+
+Mixed into :class:`core.project.Project` (schema migration 3). The mask is stored as
+``masks/<image_id>/exclude.png`` (0/255 PNG) with its hash in the ``exclusions`` table,
+saved by :meth:`Project.save_rough` with the ``"exclude"`` key in the same crash-safe
+transaction as the rough masks. GT (in the window and in exports) is texture × rough
+mask × not excluded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.classes import CLASSES, EXCLUDE
+from core.project.masks import (
+    MaskFileError,
+    decode_gray,
+    encode_mask,
+    read_consistent,
+    sha256_bytes,
+)
+
+if TYPE_CHECKING:
+    import sqlite3
+    import threading
+    from collections.abc import Callable, Iterable
+
+    from core.project.masks import FileStore
+
+_Staged = tuple[str, int] | None  # (sha256, painted pixels) of a new exclusion mask
+
+
+class ExclusionMixin:
+    """The exclusion mask of each image."""
+
+    read_only: bool
+    _masks: FileStore
+    _lock: threading.RLock
+
+    if TYPE_CHECKING:
+
+        def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]: ...
+        def image(self, image_id: int) -> Any: ...
+
+    def _take_exclusion(
+        self, image_id: int, masks: Any, rec: Any, stage: Callable[[str, bytes], None]
+    ) -> tuple[dict[str, Any], _Staged]:
+        """Split the ``"exclude"`` entry off ``masks`` and stage it if it changed."""
+        rest = dict(masks)
+        exclusion = rest.pop(EXCLUDE, None)
+        if exclusion is None:
+            return rest, None
+        return rest, self._stage_exclusion(image_id, exclusion, (rec.rows, rec.cols), stage)
+
+    def _stage_exclusion(
+        self, image_id: int, mask: Any, shape: tuple[int, int], stage: Callable[[str, bytes], None]
+    ) -> _Staged:
+        """Stage a changed exclusion mask (None if it is the saved one)."""
+        arr = np.asarray(mask)
+        if arr.shape != shape:
+            raise MaskFileError(f"exclusion mask is {arr.shape}; image {image_id} is {shape}")
+        data = encode_mask(arr)
+        digest = sha256_bytes(data)
+        current = self._query("SELECT sha256 FROM exclusions WHERE image_id = ?", (image_id,))
+        if current and current[0][0] == digest:
+            return None
+        if not current and not arr.any():
+            return None  # an empty mask never saved stays unsaved
+        stage(EXCLUDE, data)
+        return digest, int(np.count_nonzero(arr))
+
+    @staticmethod
+    def _record_exclusion(
+        db: sqlite3.Connection, image_id: int, staged: _Staged, now: str, user: str
+    ) -> None:
+        if staged is None:
+            return
+        db.execute(
+            "INSERT OR REPLACE INTO exclusions(image_id, sha256, painted, saved_utc, user) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (image_id, staged[0], staged[1], now, user),
+        )
+
+    def _committed_exclusions(self) -> dict[tuple[int, str], str]:
+        return {(i, EXCLUDE): h for i, h in self._query("SELECT image_id, sha256 FROM exclusions")}
+
+    def load_exclusion(self, image_id: int) -> np.ndarray:
+        """The image's exclusion mask, ``(M, N) bool`` (all False if never painted)."""
+        with self._lock:
+            rec = self.image(image_id)
+
+            def read(rows: list[tuple]) -> np.ndarray:
+                if not rows:
+                    return np.zeros((rec.rows, rec.cols), bool)
+                rel = self._masks.relpath(rec.id, EXCLUDE)
+                arr = decode_gray(self._masks.read(rec.id, EXCLUDE, rows[0][0]), name=rel)
+                if arr.shape != (rec.rows, rec.cols):
+                    raise MaskFileError(
+                        f"{rel} is {arr.shape}, the image is {(rec.rows, rec.cols)}"
+                    )
+                return arr != 0
+
+            return read_consistent(
+                lambda: self._query(
+                    "SELECT sha256 FROM exclusions WHERE image_id = ?", (image_id,)
+                ),
+                read,
+                retry=self.read_only,
+            )
+
+    def gt_rough(self, image_id: int, rough: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``rough`` minus the image's exclusion mask: what GT is computed from."""
+        exclude = self.load_exclusion(image_id)
+        if not exclude.any():
+            return rough
+        return {c: np.asarray(rough[c]) & ~exclude for c in CLASSES}
