@@ -95,7 +95,8 @@ def bench_size(label: str, shape: tuple[int, int], repeat: int) -> dict[str, flo
     full, full_both = [], []
     for _ in range(max(3, repeat // 20)):
         t0 = time.perf_counter()
-        gt_from_rough(tex.wrinkle, rough, threshold=p.wrinkle_threshold, gain=p.wrinkle_gain)
+        th = tex.threshold("wrinkle", p)  # 0 when calibrated: the map holds the rule
+        gt_from_rough(tex.wrinkle, rough, threshold=th, gain=p.wrinkle_gain)
         full.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         compute_gt(tex, {"wrinkle": rough, "pore": doc.rough("pore")}, p)

@@ -4,7 +4,10 @@ Self-contained: generates its own small images (160×192 RGB PNG, i.e. 192 rows 
 160 cols) in a temporary folder, so the whole run takes a few minutes on 2 cores.
 Prints medians and writes ``bench-results/bench_project.json``.
 
-    .venv/bin/python benchmarks/bench_project.py [--repeats 3] [--images 1000]
+    .venv/bin/python benchmarks/bench_project.py [--repeats 3] [--images 1000] [--import-only]
+
+``import`` decodes every image in full (the default since issue #17); ``import_fast``
+checks headers only (``--fast``). The two are interleaved, and their ratio is printed.
 """
 
 from __future__ import annotations
@@ -54,15 +57,26 @@ def make_images(folder: Path, n: int, rng: np.random.Generator) -> None:
         (folder / f"face{i:05d}.png").write_bytes(encode_png(img))
 
 
-def bench_import(tmp: Path, src: Path, repeats: int) -> list[float]:
+def bench_import(tmp: Path, src: Path, repeats: int, *, fast: bool = False) -> list[float]:
+    """Import ``src`` in place: every image decoded in full, or (``fast``) headers only."""
     times = []
     for r in range(repeats):
         proj = Project.create(tmp / f"imp{r}")
-        times.append(_timed(lambda p=proj: _drain(p.import_images(src))))
+        times.append(_timed(lambda p=proj: _drain(p.import_images(src, fast=fast))))
         if len(proj) != sum(1 for _ in src.iterdir()):
             raise RuntimeError("import benchmark did not import every image")
         proj.close()
     return times
+
+
+def bench_imports(tmp: Path, src: Path, repeats: int) -> tuple[list[float], list[float]]:
+    """Full-decode and header-only imports, interleaved so that load drift hits both alike."""
+    full: list[float] = []
+    fast: list[float] = []
+    for r in range(repeats):
+        full += bench_import(tmp / f"full{r}", src, 1)
+        fast += bench_import(tmp / f"fast{r}", src, 1, fast=True)
+    return full, fast
 
 
 def bench_png_check(src: Path, repeats: int) -> list[float]:
@@ -125,19 +139,37 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--images", type=int, default=1000)
     ap.add_argument("--listing", type=int, default=10_000)
+    ap.add_argument(
+        "--import-only",
+        action="store_true",
+        help="only the full-decode vs header-only (--fast) import comparison",
+    )
     args = ap.parse_args()
     cv2.setNumThreads(2)
     rng = np.random.default_rng(0)
+    if args.import_only:
+        with tempfile.TemporaryDirectory(prefix="bench_project_") as d:
+            src = Path(d) / "src"
+            make_images(src, args.images, rng)
+            full, fast = bench_imports(Path(d), src, args.repeats)
+        mf, mh = statistics.median(full), statistics.median(fast)
+        print(f"import {args.images} images {SHAPE[1]}×{SHAPE[0]} PNG, {args.repeats} repeats")
+        print(
+            f"  full decode  {mf:8.3f} s   header only (--fast) {mh:8.3f} s   ratio {mf / mh:.2f}"
+        )
+        print(f"  load average {os.getloadavg()}")
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench_project_") as d:
         tmp = Path(d)
         src = tmp / "src"
         make_images(src, args.images, rng)
-        imp = bench_import(tmp, src, args.repeats)
+        imp, imp_fast = bench_imports(tmp, src, args.repeats)
         check = bench_png_check(src, args.repeats)
         listing = bench_listing(tmp, args.listing, max(args.repeats, 5))
         exp = bench_export(tmp, src, args.repeats, rng)
     med = {
         f"import_{args.images}_s": statistics.median(imp),
+        f"import_fast_{args.images}_s": statistics.median(imp_fast),
         f"png_check_{args.images}_s": statistics.median(check),
         f"list_{args.listing}_s": statistics.median(listing["images"]),
         f"list_{args.listing}_by_status_s": statistics.median(listing["images_status"]),
@@ -148,6 +180,8 @@ def main() -> int:
     ratios = {
         "list_vs_1s_target": med[f"list_{args.listing}_s"] / 1.0,
         "export_vs_import": med[f"export_{args.images}_s"] / med[f"import_{args.images}_s"],
+        "import_full_decode_vs_fast": med[f"import_{args.images}_s"]
+        / med[f"import_fast_{args.images}_s"],
         "png_check_share_of_import": med[f"png_check_{args.images}_s"]
         / med[f"import_{args.images}_s"],
         "import_ms_per_image": 1000 * med[f"import_{args.images}_s"] / args.images,
@@ -165,6 +199,7 @@ def main() -> int:
         "repeats": args.repeats,
         "raw": {
             "import": imp,
+            "import_fast": imp_fast,
             "png_check": check,
             "export": exp,
             **{f"listing_{k}": v for k, v in listing.items()},

@@ -233,7 +233,7 @@ def agreement_iter(
         for cls in CLASSES:
             gts = {
                 name: gt_from_rough(
-                    textures[cls], masks[cls], threshold=params.threshold(cls)
+                    textures[cls], masks[cls], threshold=textures.threshold(cls, params)
                 ) > 0
                 for name, masks in found.items()
             }  # fmt: skip

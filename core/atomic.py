@@ -242,7 +242,10 @@ def disk_full_error(
     ``kept`` what survived; the message always names the path and asks to free space.
     """
     subject = f"{what} to {path}" if what else str(path)
-    reason = exc.strerror or "no space left on device"
+    # A DiskFullError's strerror is already a whole message: quoting it would say
+    # everything twice. Its errno still names the cause.
+    inner = isinstance(exc, DiskFullError) or not exc.strerror
+    reason = os.strerror(exc.errno or errno.ENOSPC) if inner else exc.strerror
     return DiskFullError(
         exc.errno or errno.ENOSPC,
         f"disk full: cannot write {subject} ({reason}); free some space and try again, {kept}",
@@ -263,8 +266,11 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        # The temp name is the target's, cut short: a 250-byte file name must still fit.
-        prefix = f".{os.fsencode(target.name)[:100].decode('utf-8', 'ignore') or 'f'}."
+        # The pid in the name tells a later cleanup whether the writer still runs
+        # (core.leftovers); a killed writer's temp is removed by its next run. The
+        # target's name is cut short: a 250-byte file name must still fit.
+        short = os.fsencode(target.name)[:100].decode("utf-8", "ignore") or "f"
+        prefix = f".{short}.{os.getpid()}-"
         fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
     except OSError as exc:
         if is_disk_full(exc):

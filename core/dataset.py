@@ -49,6 +49,7 @@ from core.classes import CLASSES
 from core.errors import DatasetError, ImageLoadError, SkinTraceError
 from core.formats import read_versioned_json
 from core.imageio import encode_png
+from core.leftovers import clean_folder, partial_prefix, replace_folder_leftovers
 from core.progress import CancelToken, Progress
 from core.schemas import ClassPaths, ManifestDocument, validate
 
@@ -394,16 +395,25 @@ def write_dataset(
 
     out = Path(out).absolute()
     split_for("x", val_ratio)  # validates the ratio before anything is written
+    # Destructive targets are refused before anything is touched.
     _prepare_out(out, force=force, protected=protected)
+    # What a killed write next to ``out`` left (partial folders, a swap in progress).
+    clean_folder(out.parent)
+    replace_folder_leftovers(out)
+    kept = (
+        "the dataset already there is unchanged"
+        if out.is_dir() and any(out.iterdir())
+        else "no dataset was written"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     if total is None and hasattr(entries, "__len__"):
         total = len(entries)  # type: ignore[arg-type]
     total = total or 0
     try:
-        tmp = make_temp_dir(out.parent, prefix=f"{out.name}.partial-")
+        tmp = make_temp_dir(out.parent, prefix=partial_prefix(out.name))
     except OSError as exc:
         if is_disk_full(exc):
-            raise disk_full_error(out, exc, what="the dataset") from None
+            raise disk_full_error(out, exc, what="the dataset", kept=kept) from None
         raise
     base = params.to_dict()
     try:
@@ -496,7 +506,7 @@ def write_dataset(
         with contextlib.suppress(OSError):
             shutil.rmtree(tmp)
         if is_disk_full(exc):
-            raise disk_full_error(out, exc, what="the dataset") from None
+            raise disk_full_error(out, exc, what="the dataset", kept=kept) from None
         raise
     n_val = sum(1 for i in items if i["split"] == "val")
     info = {"out": str(out), "items": len(items), "train": len(items) - n_val, "val": n_val}

@@ -128,6 +128,11 @@ class AnnotationDocument:
     def textures(self) -> TextureMaps:
         return self._textures
 
+    def chosen_threshold(self, cls: str) -> float:
+        """The threshold in force for ``cls``: the fixed parameter, or the value the
+        per-image calibration chose (see :meth:`core.gt.TextureMaps.chosen`)."""
+        return self._textures.chosen(check_class(cls), self._params)
+
     def rough(self, cls: str) -> np.ndarray:
         """Rough mask of ``cls``, ``(M, N) bool`` read-only view (copy it to keep it)."""
         return readonly_view(self._rough[check_class(cls)])
@@ -213,7 +218,7 @@ class AnnotationDocument:
     def _full_gt(self, cls: ClassName, tex: TextureMaps, params: GTParams) -> np.ndarray:
         rough = self._rough[cls] & ~self._rough[EXCLUDE]
         return gt_from_rough(
-            tex[cls], rough, threshold=params.threshold(cls), gain=params.gain(cls)
+            tex[cls], rough, threshold=tex.threshold(cls, params), gain=params.gain(cls)
         )
 
     def _update_gt(self, cls: ClassName, rect: Rect) -> None:
@@ -224,7 +229,7 @@ class AnnotationDocument:
             self._gt[c][sl] = gt_from_rough(
                 self._textures[c][sl],
                 self._rough[c][sl] & ~self._rough[EXCLUDE][sl],
-                threshold=p.threshold(c),
+                threshold=self._textures.threshold(c, p),
                 gain=p.gain(c),
             )
 
@@ -550,8 +555,8 @@ class AnnotationDocument:
         tex = self._textures
         # The expensive part depends only on the image: compute it outside the lock.
         steps: list[tuple[str, GTParams]] = []
-        if tex.sigma != params.sigma:
-            # New sigma, old pore threshold: only the wrinkle map is recomputed.
+        if tex.sigma != params.sigma or tex.wrinkle_auto != params.is_auto("wrinkle"):
+            # New sigma (or wrinkle mode), old pore threshold: only the wrinkle map.
             steps.append(
                 ("wrinkle texture map", replace(params, pore_threshold=tex.pore_threshold))
             )

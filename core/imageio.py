@@ -41,9 +41,12 @@ from PIL import Image, UnidentifiedImageError
 from core.atomic import atomic_write_bytes
 from core.errors import ImageLoadError, shown_path
 
-#: Largest image (rows × cols) that :func:`load_image` decodes: 100 megapixels, about
-#: 300 MB as RGB uint8. Pass ``max_pixels=`` to override it per call.
-MAX_PIXELS: int = 100_000_000
+#: Largest image (rows × cols) that :func:`load_image` decodes, and so that import
+#: accepts: 75 megapixels. Decoding takes about 13 MB per megapixel, but the annotation
+#: window with every layer and the pre-label takes about 100 MB per megapixel plus
+#: 0.3 GB (benchmarks/bench_large_image.py), so an image at this limit opens in about
+#: 7.8 GB: within half of a 16 GB laptop. Pass ``max_pixels=`` to override it per call.
+MAX_PIXELS: int = 75_000_000
 
 #: The only formats SkinTrace decodes (Pillow's names). Never EPS, PDF or anything that
 #: hands the file to an external program.

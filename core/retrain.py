@@ -157,10 +157,18 @@ def score(iou: Mapping[str, float]) -> float:
 
 
 def new_run(project: Any, *, now: datetime | None = None) -> RetrainRun:
-    """A fresh run folder under ``<project>/models/`` (created, empty)."""
+    """A fresh run folder under ``<project>/models/`` (created, empty).
+
+    Earlier run folders that no registered model uses (left by a killed or failed
+    run) are removed first: the project's writer lock means none is still running.
+    """
+    from core.project.repair import clean_runs
+
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     models = Path(project.root) / "models"
     models.mkdir(parents=True, exist_ok=True)
+    # Runs that a killed (or failed) earlier run left, which no registered model uses.
+    clean_runs(project)
     for k in range(1, 1000):
         root = models / (f"run-{stamp}" if k == 1 else f"run-{stamp}-{k}")
         try:

@@ -1,5 +1,5 @@
-"""Project subcommands: ``new``, ``import``, ``status``, ``history``, ``relink``, ``export``,
-``agreement`` and ``dataset from-masks``.
+"""Project subcommands: ``new``, ``import``, ``status``, ``repair``, ``history``, ``relink``,
+``export``, ``agreement`` and ``dataset from-masks``.
 
 Heavy modules (the project catalog, OpenCV) are imported inside each command so
 ``skintrace --help`` stays fast. Failures raise SkinTraceError; the dispatcher prints
@@ -32,6 +32,11 @@ def _add_quiet(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+def _threshold(text: str) -> float | str:
+    """A GT threshold: a finite number or ``auto`` (calibrated per image)."""
+    return "auto" if text.strip().lower() == "auto" else finite_float(text)
+
+
 def _add_gt_params(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("GT parameters")
     g.add_argument(
@@ -41,13 +46,14 @@ def _add_gt_params(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--wrinkle-threshold",
-        type=finite_float,
-        help="wrinkle texture threshold, 0-255 (default 20)",
+        type=_threshold,
+        help="wrinkle texture threshold, 0-255, or 'auto' (default auto: calibrated per image)",
     )
     g.add_argument(
         "--pore-threshold",
-        type=finite_float,
-        help="Th of the pore texture map (Eq. 2), 0-255 (default 8)",
+        type=_threshold,
+        help="Th of the pore texture map (Eq. 2), 0-255, or 'auto' "
+        "(default auto: calibrated per image)",
     )
 
 
@@ -99,6 +105,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(default: everything)",
     )
     p.add_argument("--copy", action="store_true", help="copy images into the project")
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="check image headers only instead of decoding each image (trusted sources; "
+        "an image that cannot be decoded is then skipped by export, with its reason)",
+    )
     for kind in ("rough", "gt"):
         for cls in ("wrinkle", "pore"):
             p.add_argument(
@@ -113,12 +125,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "status",
-        help="counts per status",
-        description="Print the number of images per status and list missing images and "
-        "images whose file changed since import (a different file size).",
+        help="counts per status, damaged files, leftovers",
+        description="Print the number of images per status and list what is wrong: missing "
+        "images, images changed since import (a different file size) or that cannot be "
+        "opened, missing or damaged rough masks and pre-labels, and leftovers of killed "
+        "runs; `skintrace repair` fixes what it can.",
     )
     p.add_argument("project", help="project folder")
+    p.add_argument(
+        "--deep",
+        action="store_true",
+        help="also hash and fully decode every image (slow on large projects)",
+    )
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "repair",
+        help="clear damaged masks (kept as backups) and remove leftovers of killed runs",
+        description="Make every image open again: each missing or damaged rough mask or "
+        "pre-label is cleared (the file is kept beside it as <class>.damaged-<time>.png "
+        "and the history says so), and what killed imports, exports, trainings and "
+        "retraining runs left is removed. Missing or changed images are listed: relink "
+        "or re-import them.",
+    )
+    p.add_argument("project", help="project folder")
+    p.add_argument("--deep", action="store_true", help="hash and fully decode every image")
+    _add_user(p)
+    p.set_defaults(func=cmd_repair)
 
     p = sub.add_parser(
         "history",
@@ -257,6 +290,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 copy=args.copy,
                 rough_dirs={c: d for c, d in rough.items() if d},
                 gt_dirs={c: d for c, d in gt.items() if d},
+                fast=args.fast,
             ),
             desc="import",
             quiet=args.quiet,
@@ -271,25 +305,62 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+_HEADINGS = {
+    ("image", "missing"): "image(s) missing; find them with `skintrace relink`:",
+    ("image", "changed"): "image(s) changed since import (masks may no longer fit):",
+    ("image", "damaged"): "image(s) that cannot be opened (export skips them):",
+    ("mask", "missing"): "rough mask(s) missing; `skintrace repair` clears them:",
+    ("mask", "damaged"): "rough mask(s) damaged; `skintrace repair` clears them (keeps a backup):",
+    ("prelabel", "missing"): "pre-label(s) missing; `skintrace repair` clears them:",
+    ("prelabel", "damaged"): "pre-label(s) damaged; `skintrace repair` clears them:",
+}
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from core.project import Project
+    from core.project.repair import check_project
 
     with Project.open(args.project, read_only=True) as p:
         counts = p.counts()
-        missing = p.missing_images()
-        changed = p.changed_images()
+        health = check_project(p, deep=args.deep)
         _say(f"{p.name}: {sum(counts.values())} image(s)")
         width = max(len(s.label) for s in counts)
         for status, n in counts.items():
             _say(f"  {status.label:<{width}}  {n}")
-    if missing:
-        _say(f"{len(missing)} image(s) missing; find them with `skintrace relink`:")
-        # Part of the report, on stdout with its heading (not interleaved with stderr).
-        _warn([f"{r.id}: {r.path}" for r in missing], file=sys.stdout)
-    if changed:
-        _say(f"{len(changed)} image(s) changed since import (masks may no longer fit):")
-        _warn([f"{r.id}: {r.path}" for r in changed], file=sys.stdout)
+    for (kind, problem), heading in _HEADINGS.items():
+        found = [d for d in health.damage if (d.kind, d.problem) == (kind, problem)]
+        if found:
+            _say(f"{len(found)} {heading}")
+            # Part of the report, on stdout with its heading (not interleaved with stderr).
+            lines = [f"{d.image_id}: {d.detail}" for d in found]
+            _warn(lines, file=sys.stdout)
+    if health.leftovers:
+        mb = health.leftover_bytes / 1e6
+        _say(
+            f"{len(health.leftovers)} leftover(s) of killed runs ({mb:.1f} MB); "
+            "`skintrace repair` removes them:"
+        )
+        _warn(list(health.leftovers), file=sys.stdout)
     return 0
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from core.project import Project
+    from core.project.repair import repair
+
+    with Project.open(args.project, user=args.user) as p:
+        report = repair(p, deep=args.deep)
+        recovered = list(p.recovered)
+    lines = recovered + report.lines()
+    if not lines:
+        _say("nothing to repair")
+        return 0
+    _say(
+        f"cleared {len(report.cleared)} damaged file(s); {report.cleanup.summary()}"
+        + (f"; {len(report.needs_user)} problem(s) need you" if report.needs_user else "")
+    )
+    _warn(lines, limit=50, file=sys.stdout)
+    return 1 if report.needs_user else 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -340,6 +411,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
         last = drive(gen, desc="export", quiet=args.quiet)
     _report_dataset(last, args.out)
+    skipped = last.info.get("skipped", [])
+    if skipped:
+        _say(f"skipped {len(skipped)} image(s) that cannot be opened:")
+        _warn([f"{name}: {why}" for name, why in skipped], file=sys.stdout)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Image list dock: thumbnails, names, status badges, filter by status, search by name."""
+"""Image list dock: thumbnails, names, status and damage badges, filter by status, search."""
 
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ from .workers import run_function
 THUMB = 56
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
 ID_ROLE = Qt.ItemDataRole.UserRole + 2
+#: Labels of what is wrong with an image's files (``["wrinkle mask damaged"]``), or [].
+DAMAGE_ROLE = Qt.ItemDataRole.UserRole + 3
+DAMAGE_COLOR = "#C0392B"
 
 #: Badge colours per status (Okabe-Ito based, readable with white text).
 STATUS_COLORS = {
@@ -86,6 +89,21 @@ class ImageListModel(QAbstractListModel):
         self._row_of: dict[Any, int] = {}
         self._status: dict[Any, str] = {}
         self._thumbs: dict[Any, QPixmap] = {}
+        self._damage: dict[Any, list[str]] = {}
+
+    def set_damage(self, damage: dict[Any, list[str]]) -> None:
+        """Badge the images in ``damage`` (id → problem labels); clear the others."""
+        changed = set(self._damage) ^ set(damage) | {
+            i for i in damage if self._damage.get(i) != damage[i]
+        }
+        self._damage = {i: list(v) for i, v in damage.items() if v}
+        for image_id in changed:
+            if image_id in self._row_of:
+                idx = self.index(self._row_of[image_id])
+                self.dataChanged.emit(idx, idx, [DAMAGE_ROLE])
+
+    def damage(self, image_id: Any) -> list[str]:
+        return list(self._damage.get(image_id, []))
 
     def set_records(self, records: Sequence[Any]) -> None:
         self.beginResetModel()
@@ -107,7 +125,10 @@ class ImageListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbs.get(rec.id)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{rec.name}\n{rec.cols}×{rec.rows}\n{STATUS_LABELS[self._status[rec.id]]}"
+            tip = f"{rec.name}\n{rec.cols}×{rec.rows}\n{STATUS_LABELS[self._status[rec.id]]}"
+            return "\n".join([tip, *self._damage.get(rec.id, [])])
+        if role == DAMAGE_ROLE:
+            return self._damage.get(rec.id, [])
         if role == STATUS_ROLE:
             return self._status[rec.id]
         if role == ID_ROLE:
@@ -207,6 +228,20 @@ class ImageItemDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(badge, 9, 9)
         painter.setPen(QColor("white"))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
+        damage = index.data(DAMAGE_ROLE) or []
+        if damage:
+            # One short badge, the worst problem (the tooltip lists them all).
+            words = [d.rsplit(" ", 1)[-1] for d in damage]
+            text = next(w for w in ("damaged", "missing", "changed", *words) if w in words)
+            text = f"{text} +{len(damage) - 1}" if len(damage) > 1 else text
+            left = badge.right() + 6
+            text = fm.elidedText(text, Qt.TextElideMode.ElideRight, max(20, r.right() - left - 18))
+            warn = QRect(left, badge.top(), fm.horizontalAdvance(text) + 14, 18)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(DAMAGE_COLOR))
+            painter.drawRoundedRect(warn, 9, 9)
+            painter.setPen(QColor("white"))
+            painter.drawText(warn, Qt.AlignmentFlag.AlignCenter, text)
         painter.restore()
 
 
@@ -214,6 +249,8 @@ class ImageList(QWidget):
     """The image list dock widget; emits :attr:`imageActivated` with an image id."""
 
     imageActivated = Signal(object)
+    #: The records were replaced (a project opened, images imported).
+    recordsChanged = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -257,6 +294,14 @@ class ImageList(QWidget):
         self._load_thumbnails()
         if self._current is not None:
             self.select(self._current)
+        self.recordsChanged.emit()
+
+    def set_damage(self, damage: dict[Any, list[str]]) -> None:
+        """Show a red badge on each image of ``damage`` (id → problem labels)."""
+        self.model.set_damage(damage)
+
+    def damage(self, image_id: Any) -> list[str]:
+        return self.model.damage(image_id)
 
     def _load_thumbnails(self, chunk: int = 4) -> None:
         """Make missing thumbnails in workers, a few per job so they appear progressively."""

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDi
 
 from core.classes import CLASSES
 
-from . import history_view, model_history, prelabel_worker, review, training_panel
+from . import history_view, model_history, prelabel_worker, repair, review, training_panel
 from .actions import build_actions
 from .bridge import DocumentBridge
 from .canvas import ImageCanvas
@@ -74,9 +74,11 @@ class MainWindow(QMainWindow):
         # Model-assisted annotation (docs/model-assisted.md): each part mounts itself.
         for part in (prelabel_worker, training_panel, model_history, review, history_view):
             part.install(self)
+        repair.install(self)  # damage badges, Image → Repair damaged masks
 
         self.bridge.changed.connect(self.canvas.on_document_change)
         self.bridge.changed.connect(self._update_actions)
+        self.bridge.changed.connect(self._on_params_change)
         self.canvas.cursorMoved.connect(
             lambda r, c: self.status.show_cursor(self.canvas.document, r, c)
         )
@@ -221,6 +223,7 @@ class MainWindow(QMainWindow):
             image_id=loaded.image_id,
             has_override=session.has_override(loaded.image_id),
         )
+        self._show_chosen(loaded.document)
         self.params_panel.setEnabled(not session.read_only)
         self.image_list.select(loaded.image_id)
         self._update_title()
@@ -230,6 +233,18 @@ class MainWindow(QMainWindow):
             self.prelabels.next_target(loaded.image_id),
         ):
             session.prefetch(candidate)
+
+    def _show_chosen(self, doc: Any) -> None:
+        """The per-image thresholds in force, for the GT panel's "Auto" display."""
+        self.params_panel.show_chosen(
+            {f"{cls}_threshold": doc.chosen_threshold(cls) for cls in ("wrinkle", "pore")}
+        )
+
+    def _on_params_change(self, change: Any) -> None:
+        session = self.session
+        if getattr(change, "kind", None) == "params" and session is not None:
+            if session.document is not None:
+                self._show_chosen(session.document)
 
     def _on_busy(self, busy: bool) -> None:
         self.canvas.editable = not busy and not (self.session and self.session.read_only)
@@ -255,6 +270,7 @@ class MainWindow(QMainWindow):
             doc = self.session.document
             if doc is not None:
                 self.params_panel.show_params(doc.params, image_id=image_id, has_override=False)
+                self._show_chosen(doc)
 
     # -- editing -----------------------------------------------------------------
 
@@ -370,7 +386,8 @@ class MainWindow(QMainWindow):
         # before the interpreter tears the Qt objects down under them. Their results are
         # dropped: the session is closed. Thumbnails not started yet are not needed.
         self.image_list.thumb_pool.clear()
-        for pool in (self.prelabels.pool, self.image_list.thumb_pool, QThreadPool.globalInstance()):
+        pools = (self.prelabels.pool, self.image_list.thumb_pool, self.damage.pool)
+        for pool in (*pools, QThreadPool.globalInstance()):
             pool.waitForDone(CLOSE_WAIT_MS)
         super().closeEvent(event)
 

@@ -1,17 +1,22 @@
 """GT parameters dock: σ, thresholds and gains on sliders with numbers.
 
 Edits are debounced and emitted as one :attr:`ParamsPanel.paramsEdited` with the
-scope the user chose: the project default or an override for this image.
+scope the user chose: the project default or an override for this image. The two
+thresholds have an "Auto" box (calibrated per image, the default); while it is on, the
+number shows the value the rule chose for the open image, and unticking it keeps that
+number as a fixed threshold.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -24,6 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 DEBOUNCE_MS = 200
+#: Parameters that may be None: calibrated per image ("Auto").
+AUTO_PARAMS = ("wrinkle_threshold", "pore_threshold")
 
 
 @dataclass(frozen=True)
@@ -60,13 +67,17 @@ def spec_for(name: str) -> ParamSpec:
 
 
 class _ParamRow(QWidget):
-    """A slider and a spin box showing the same value."""
+    """A slider and a spin box showing the same value (and an "Auto" box if ``auto``)."""
 
     valueChanged = Signal()
 
-    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, spec: ParamSpec, parent: QWidget | None = None, *, auto: bool = False
+    ) -> None:
         super().__init__(parent)
         self.spec = spec
+        self.auto: QCheckBox | None = None
+        self.chosen: float | None = None
         self.slider = QSlider(Qt.Orientation.Horizontal)
         lo, hi = spec.slider
         self.slider.setRange(0, round((hi - lo) / spec.step))
@@ -82,19 +93,53 @@ class _ParamRow(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.spin)
+        if auto:
+            self.auto = QCheckBox("Auto")
+            self.auto.setToolTip(
+                "Calibrate this threshold on each image (the number shows what it chose); "
+                "untick to keep a fixed number"
+            )
+            layout.addWidget(self.auto)
+            self.auto.toggled.connect(self._from_auto)
         self.slider.valueChanged.connect(self._from_slider)
         self.spin.valueChanged.connect(self._from_spin)
 
-    def value(self) -> float:
+    def value(self) -> float | None:
+        """The number, or None while "Auto" is ticked."""
+        if self.auto is not None and self.auto.isChecked():
+            return None
         return float(self.spin.value())
 
-    def set_value(self, value: float) -> None:
-        for w in (self.slider, self.spin):
+    def set_value(self, value: float | None) -> None:
+        widgets: list[QWidget] = [self.slider, self.spin]
+        if self.auto is not None:
+            widgets.append(self.auto)
+        for w in widgets:
             w.blockSignals(True)
-        self.spin.setValue(value)
-        self.slider.setValue(self._slider_pos(value))
-        for w in (self.slider, self.spin):
+        if self.auto is not None:
+            self.auto.setChecked(value is None)
+        shown = self.chosen if value is None else value
+        if shown is not None:
+            self.spin.setValue(shown)
+            self.slider.setValue(self._slider_pos(shown))
+        self._enable_number()
+        for w in widgets:
             w.blockSignals(False)
+
+    def set_chosen(self, chosen: float | None) -> None:
+        """The value the per-image rule chose; shown in the number while "Auto" is on."""
+        self.chosen = chosen
+        if self.auto is not None and self.auto.isChecked() and chosen is not None:
+            self.set_value(None)
+
+    def _enable_number(self) -> None:
+        fixed = self.auto is None or not self.auto.isChecked()
+        self.slider.setEnabled(fixed)
+        self.spin.setEnabled(fixed)
+
+    def _from_auto(self, _on: bool) -> None:
+        self._enable_number()
+        self.valueChanged.emit()
 
     def _slider_pos(self, value: float) -> int:
         lo, hi = self.spec.slider
@@ -138,6 +183,14 @@ class ParamsPanel(QWidget):
         layout.addLayout(scope_row)
         self.form = QFormLayout()
         layout.addLayout(self.form)
+        self.chosen_label = QLabel("")
+        self.chosen_label.setWordWrap(True)
+        self.chosen_label.setToolTip(
+            "Thresholds set to Auto follow each image: pores at 0.3 × the 99th percentile "
+            "of the Eq. 2 response, wrinkles at 40 % of the local Eq. 1 peak (8–20, median "
+            "shown); see docs/ground-truth.md"
+        )
+        layout.addWidget(self.chosen_label)
         self.override_label = QLabel("")
         self.override_label.setWordWrap(True)
         self.reset_button = QPushButton("Use project default")
@@ -159,15 +212,33 @@ class ParamsPanel(QWidget):
         self._image_id = image_id
         if not self.rows:
             for f in dataclasses.fields(params):
-                row = _ParamRow(spec_for(f.name))
+                row = _ParamRow(spec_for(f.name), auto=f.name in AUTO_PARAMS)
                 row.valueChanged.connect(self._timer.start)
                 self.form.addRow(spec_for(f.name).label, row)
                 self.rows[f.name] = row
         for name, row in self.rows.items():
-            row.set_value(float(getattr(params, name)))
+            value = getattr(params, name)
+            row.set_value(None if value is None else float(value))
         self.scope.setCurrentIndex(1 if has_override else 0)
         self._show_override(has_override)
         self.setEnabled(True)
+
+    def show_chosen(self, chosen: Mapping[str, float]) -> None:
+        """Show the thresholds the per-image rule chose for the open image.
+
+        ``chosen`` maps a parameter name (``"pore_threshold"``, ...) to the value in force
+        (see :meth:`core.document.AnnotationDocument.chosen_threshold`).
+        """
+        for name, value in chosen.items():
+            row = self.rows.get(name)
+            if row is not None:
+                row.set_chosen(float(value))
+        parts = [
+            f"{spec_for(name).label.split(' (')[0]} {value:.2f}"
+            for name, value in chosen.items()
+            if name in self.rows and self.rows[name].value() is None
+        ]
+        self.chosen_label.setText("Auto chose for this image: " + ", ".join(parts) if parts else "")
 
     def flush(self) -> None:
         """Emit a pending edit now (e.g. before switching images)."""

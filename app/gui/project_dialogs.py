@@ -100,7 +100,11 @@ class ProjectActions:
             finish()
             summary = (getattr(last, "info", None) or {}).get("summary")
             if summary is not None:  # what was added and what was skipped, and why
-                self.w.status.showMessage("Import: " + "; ".join(summary.lines()), 15000)
+                text = "Import: " + "; ".join(summary.lines())
+                if summary.unreadable:  # the reason matters: a truncated copy, a format...
+                    self.w.report(f"{text}; first skipped: {summary.unreadable[0][1]}")
+                else:
+                    self.w.status.showMessage(text, 15000)
 
         def failed(message: str) -> None:
             finish()

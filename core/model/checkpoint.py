@@ -34,12 +34,15 @@ from torch import nn
 from core.atomic import (
     atomic_write_bytes,
     atomic_write_text,
+    disk_full_error,
+    is_disk_full,
     make_temp_dir,
     previous_folder,
     replace_folder,
 )
 from core.bounded import TensorEntry, read_bytes_bounded
 from core.errors import CheckpointError, SettingError
+from core.leftovers import clean_folder, replace_folder_leftovers, temp_name_prefix
 from core.model.registry import count_parameters, create_model, model_config
 from core.schemas import (
     CHECKPOINT_CONFIG,
@@ -135,7 +138,16 @@ def save_checkpoint(
     blob = st_save(tensors, metadata={"format": FORMAT, "name": name})
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    # What a killed save next to ``target`` left: dead writers' temps, a swap of it.
+    clean_folder(target.parent)
+    replace_folder_leftovers(target)
+    kept = "the checkpoint already there is unchanged" if target.exists() else "none was saved"
+    try:
+        tmp = make_temp_dir(target.parent, prefix=temp_name_prefix(target.name), suffix=".tmp")
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(target, exc, what="the checkpoint", kept=kept) from None
+        raise
     try:
         atomic_write_bytes(tmp / WEIGHTS, blob)
         atomic_write_text(tmp / CONFIG, text)
@@ -144,8 +156,10 @@ def save_checkpoint(
                 raise ValueError(f"bad extra checkpoint file name {fname!r}")
             atomic_write_bytes(tmp / fname, data)
         replace_folder(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if is_disk_full(exc):  # name the checkpoint, not a file in its temp folder
+            raise disk_full_error(target, exc, what="the checkpoint", kept=kept) from None
         raise
     return target
 

@@ -38,6 +38,7 @@ from core.bounded import MAX_MANIFEST_BYTES, read_json_bounded
 from core.classes import CLASSES
 from core.dataset import read_manifest
 from core.errors import Cancelled, CheckpointError, DatasetError, SettingError, SkinTraceError
+from core.leftovers import clean_folder
 from core.model import ddp
 from core.model.checkpoint import (
     BEST,
@@ -230,7 +231,14 @@ def train(
         raise DatasetError(
             f"{len(train_items)} training images cannot be shared by {env.world_size} processes"
         )
+    # A killed earlier run into ``out`` may have left temp checkpoints or a swap. Resuming
+    # needs the swap settled first (it may put ``last/`` back); a fresh run checks first,
+    # so a ``best/`` put back is simply replaced by its first save.
+    if resume:
+        clean_folder(out, recursive=True, swaps=True)
     _check_out(out, resume)
+    if not resume:
+        clean_folder(out, recursive=True, swaps=True)
     set_threads(cfg.threads)
     device = ddp.init_distributed(resolve_device(cfg.device), env)
     try:

@@ -47,7 +47,14 @@ from core.project.masks import (
     sha256_bytes,
 )
 from core.project.records import HistoryEntry, ImageRecord, utc_now
-from core.project.schema import SCHEMA_VERSION, connect, migrate, schema_version, sql_error
+from core.project.schema import (
+    SCHEMA_VERSION,
+    connect,
+    migrate,
+    newer_schema_error,
+    schema_version,
+    sql_error,
+)
 from core.project.status import Status, check_transition
 
 if TYPE_CHECKING:
@@ -288,6 +295,8 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
         with self._lock:
             version = schema_version(self._db)
             if self.read_only:
+                if version > SCHEMA_VERSION:
+                    raise newer_schema_error(self.catalog_path, version)
                 if version < SCHEMA_VERSION:
                     raise ProjectError(
                         f"{self.catalog_path} has an older schema ({version}); "
@@ -304,6 +313,9 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
                 extra = self._committed_exclusions() if table == "masks" else {}
                 self.recovered += store.recover({(i, c): h for i, c, h in rows} | extra)
             self.recovered += self._annotators.recover(self._committed_annotator_files())
+            from core.project.repair import recover_images
+
+            self.recovered += recover_images(self)
 
     def _now_and_user(self) -> tuple[str, str]:
         return utc_now(), self.user
@@ -556,6 +568,7 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
         gt_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
         cancel: CancelToken | None = None,
         files: Iterable[str | os.PathLike[str]] | None = None,
+        fast: bool = False,
     ) -> Iterator[Progress]:
         """Import a folder recursively; see :func:`core.project.importer.import_images`."""
         from core.project.importer import import_images
@@ -569,6 +582,7 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
             gt_dirs=gt_dirs,
             cancel=cancel,
             files=files,
+            fast=fast,
         )
 
     def export(self, out: str | os.PathLike[str], **options: Any) -> Iterator[Progress]:

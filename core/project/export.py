@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 from core.dataset import DEFAULT_VAL_RATIO, DatasetEntry, safe_item_id, write_dataset
 from core.errors import ImageLoadError, ProjectError
@@ -31,6 +32,8 @@ def export_project(
     per-image override). The image file is checked against its content hash first:
     a missing or changed image stops the export with a message naming it, and no
     dataset folder is left behind (the write is atomic, see :func:`write_dataset`).
+    An image that cannot be decoded (imported with ``fast``) is skipped and named in
+    the last progress's ``info["skipped"]``, so it does not block the others.
 
     Parameters
     ----------
@@ -55,7 +58,8 @@ def export_project(
     Yields
     ------
     Progress
-        One per image; the last one's ``info`` has ``out``, ``items``, ``train``, ``val``.
+        One per image; the last one's ``info`` has ``out``, ``items``, ``train``, ``val``
+        and ``skipped``, a list of ``(image name, reason)``.
     """
     if consensus is not None:
         from core.agreement import CONSENSUS_METHODS
@@ -70,17 +74,29 @@ def export_project(
     if not records:
         names = ", ".join(s.label for s in wanted)
         raise ProjectError(f"no images with status {names} to export")
-    return write_dataset(
-        out,
-        _entries(project, records, consensus),
-        params=project.params(),
-        val_ratio=val_ratio,
-        seed=seed,
-        total=len(records),
-        force=force,
-        cancel=cancel,
-        protected=((project.root, "the project"),),
+    skipped: list[tuple[str, str]] = []
+    return _with_skipped(
+        write_dataset(
+            out,
+            _entries(project, records, skipped, consensus),
+            params=project.params(),
+            val_ratio=val_ratio,
+            seed=seed,
+            total=len(records),
+            force=force,
+            cancel=cancel,
+            protected=((project.root, "the project"),),
+        ),
+        skipped,
     )
+
+
+def _with_skipped(
+    progress: Iterator[Progress], skipped: list[tuple[str, str]]
+) -> Iterator[Progress]:
+    """The write's progress; the last one's ``info`` adds ``skipped``."""
+    for p in progress:
+        yield replace(p, info={**p.info, "skipped": list(skipped)}) if "out" in p.info else p
 
 
 def _item_ids(records: list[ImageRecord]) -> dict[int, str]:
@@ -93,12 +109,16 @@ def _item_ids(records: list[ImageRecord]) -> dict[int, str]:
 
 
 def _entries(
-    project: Project, records: list[ImageRecord], consensus: str | None = None
+    project: Project,
+    records: list[ImageRecord],
+    skipped: list[tuple[str, str]],
+    consensus: str | None = None,
 ) -> Iterator[DatasetEntry]:
     from core.imageio import load_image
 
     ids = _item_ids(records)
     default = project.params()
+    written = 0
     for rec in records:
         if not rec.path.is_file():
             raise ProjectError(
@@ -112,7 +132,8 @@ def _entries(
         try:
             pixels = load_image(rec.path).pixels
         except ImageLoadError as exc:
-            raise ProjectError(f"image {rec.name!r}: {exc}") from None
+            skipped.append((rec.name, str(exc)))
+            continue
         if pixels.shape[:2] != (rec.rows, rec.cols):
             raise ProjectError(
                 f"image {rec.name!r} is {pixels.shape[1]}×{pixels.shape[0]}, the catalog "
@@ -134,4 +155,10 @@ def _entries(
             content_hash=rec.content_hash,
             params=params,
             info=info,
+        )
+        written += 1
+    if not written and skipped:
+        name, reason = skipped[0]
+        raise ProjectError(
+            f"no image could be exported: image {name!r} cannot be opened ({reason})"
         )

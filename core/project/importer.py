@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import hashlib
+import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,14 +112,10 @@ def image_shape(path: Path) -> tuple[int, int]:
     """
     from PIL import Image
 
-    from core.imageio import MAX_PIXELS, MIN_IMAGE_SIDE, SUPPORTED_FORMATS, read_image_size
+    from core.imageio import MAX_PIXELS, SUPPORTED_FORMATS, read_image_size
 
     rows, cols = read_image_size(path, max_pixels=MAX_PIXELS)
-    if min(rows, cols) < MIN_IMAGE_SIDE:
-        raise ImageLoadError(
-            f"{shown_path(path)}: image is {cols}×{rows} pixels, smaller than the minimum of "
-            f"{MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE}"
-        )
+    _check_min_size(path, rows, cols)
     if path.suffix.lower() == ".png":
         _check_png_complete(path)
     if path.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".webp"):
@@ -125,6 +123,17 @@ def image_shape(path: Path) -> tuple[int, int]:
             if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
                 rows, cols = cols, rows
     return rows, cols
+
+
+def _check_min_size(path: Path, rows: int, cols: int) -> None:
+    """ImageLoadError, with the minimum in the message, for an image too small to annotate."""
+    from core.imageio import MIN_IMAGE_SIDE
+
+    if min(rows, cols) < MIN_IMAGE_SIDE:
+        raise ImageLoadError(
+            f"{shown_path(path)}: image is {cols}×{rows} pixels, smaller than the minimum of "
+            f"{MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE}"
+        )
 
 
 def _check_png_complete(path: Path) -> None:
@@ -184,23 +193,52 @@ def _stem_index(folder: Path | None) -> dict[str, Path]:
     return index
 
 
-def _copy_in(project: Project, src: Path, digest: str) -> str:
-    """Copy ``src`` into ``images/`` atomically; return its project-relative path."""
-    from core.atomic import atomic_open, disk_full_error
+#: A copy waiting for its catalog row: ``images/.<name>.importing`` (see :func:`_copy_in`).
+IMPORTING = ".importing"
+
+
+def pending_copy(dest: Path) -> Path:
+    """Where the copy that will become ``dest`` waits until the catalog lists it."""
+    return dest.with_name(f".{dest.name}{IMPORTING}")
+
+
+def _copy_in(project: Project, src: Path, digest: str, taken: set[str]) -> tuple[str, Path]:
+    """Copy ``src`` into ``images/`` as a pending file; return (stored path, pending file).
+
+    The copy is written atomically to ``images/.<name>.importing`` and renamed to its
+    final name only after the catalog transaction that lists it commits, the same
+    protocol as mask saves: a killed import leaves only ``.importing`` files, which the
+    next writable open completes (committed) or removes (not committed).
+    """
+    from core.atomic import atomic_open
 
     name = src.name
     if len(os.fsencode(name)) > _MAX_NAME_BYTES:  # room for the digest and temp names
         name = f"{_shorten(src.stem, _MAX_NAME_BYTES - 20)}-{digest[:8]}{src.suffix}"
     dest = project.root / "images" / name
-    if dest.exists():
+    if dest.exists() or pending_copy(dest).exists() or dest.name in taken:
         dest = dest.with_name(f"{_shorten(Path(name).stem, 200)}-{digest[:8]}{src.suffix}")
-    try:
-        with open(src, "rb") as fin, atomic_open(dest, "wb") as fout:
-            shutil.copyfileobj(fin, fout, 1 << 20)
-    except DiskFullError as exc:
-        kept = "the images imported before it are kept (importing again skips them)"
-        raise disk_full_error(dest, exc, what=f"a copy of {src.name}", kept=kept) from None
-    return dest.relative_to(project.root).as_posix()
+    taken.add(dest.name)
+    pending = pending_copy(dest)
+    with open(src, "rb") as fin, atomic_open(pending, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+    return dest.relative_to(project.root).as_posix(), pending
+
+
+def _decoded_shape(path: Path, *, fast: bool) -> tuple[int, int]:
+    """``(rows, cols)`` after a full decode (or, with ``fast``, from the header only).
+
+    The full decode goes through :func:`core.imageio.load_image`, the function the
+    window and export use, so an image that imports is one that opens. Images smaller
+    than :data:`core.imageio.MIN_IMAGE_SIDE` are refused either way.
+    """
+    if fast:
+        return image_shape(path)
+    from core.imageio import load_image
+
+    rows, cols = load_image(path).pixels.shape[:2]
+    _check_min_size(path, int(rows), int(cols))
+    return int(rows), int(cols)
 
 
 #: Longest copied file name, in bytes (file systems allow 255; temp names add a few).
@@ -230,8 +268,12 @@ def import_images(
     gt_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
     cancel: CancelToken | None = None,
     files: Iterable[str | os.PathLike[str]] | None = None,
+    fast: bool = False,
 ) -> Iterator[Progress]:
     """Import every image under ``folder`` (recursively) into ``project``.
+
+    Each image is decoded in full, so a truncated file or an unsupported pixel format
+    is skipped with the reason instead of entering the project and failing later.
 
     Parameters
     ----------
@@ -252,6 +294,9 @@ def import_images(
     files : iterable of path, optional
         Import exactly these files inside ``folder`` instead of searching it (their
         names are still relative to ``folder``; ``patterns`` still apply).
+    fast : bool
+        Check headers only (for trusted sources): much faster, but an image that
+        cannot be decoded is imported, and later skipped by export with its reason.
 
     Yields
     ------
@@ -300,7 +345,8 @@ def import_images(
     added: list[tuple[str, str]] = []  # (content hash, stem) of imported images
     # Stems of skipped duplicates: their masks serve the copy that was imported.
     aliases: dict[str, list[str]] = {}
-    copied: list[Path] = []
+    copied: list[tuple[Path, Path]] = []  # (pending copy, final name) of the batch
+    taken: set[str] = set()
     cancelled = False
     total = len(found)
     yield Progress(0, total, "importing")
@@ -311,6 +357,7 @@ def import_images(
         try:
             with project._tx() as db:
                 now, user = project._now_and_user()
+                new_ids = []
                 for name, stored, was_copied, digest, size, rows, cols in batch:
                     cur = db.execute(
                         "INSERT INTO images(name, path, copied, content_hash, size_bytes, rows, "
@@ -322,14 +369,24 @@ def import_images(
                         "comment) VALUES (?, NULL, 'new', ?, ?, ?)",
                         (cur.lastrowid, user, now, f"imported from {src}"),
                     )
+                    new_ids.append(int(cur.lastrowid or 0))
+                if fast:
+                    _remember_header_only(db, new_ids)
         except BaseException:
-            for p in copied:
-                with contextlib.suppress(OSError):
-                    p.unlink()
+            drop_copies()
             raise
+        for pending, final in copied:
+            os.replace(pending, final)  # committed: the copy takes its listed name
         added.extend((b[3], Path(b[0]).stem) for b in batch)
         batch.clear()
         copied.clear()
+
+    def drop_copies() -> None:
+        for pending, _ in copied:
+            with contextlib.suppress(OSError):
+                pending.unlink()
+        copied.clear()
+        batch.clear()
 
     try:
         for n, path in enumerate(found):
@@ -347,7 +404,7 @@ def import_images(
             else:
                 try:
                     size = path.stat().st_size
-                    rows, cols = image_shape(path)
+                    rows, cols = _decoded_shape(path, fast=fast)
                     digest = file_sha256(path)
                 except ImageLoadError as exc:
                     unreadable.append((shown, str(exc)))
@@ -359,19 +416,18 @@ def import_images(
                         aliases.setdefault(digest, []).append(path.stem)
                     else:
                         try:
-                            stored = (
-                                _copy_in(project, path, digest)
-                                if copy
-                                else _stored_path(project, path)
-                            )
-                        except DiskFullError:
-                            raise
+                            if copy:
+                                stored, pending = _copy_in(project, path, digest, taken)
+                            else:
+                                stored = _stored_path(project, path)
+                        except DiskFullError as exc:
+                            raise _copy_failed(project, path, exc, flush, added) from None
                         except OSError as exc:
                             unreadable.append((shown, f"{shown}: cannot copy ({exc.strerror})"))
                         else:
                             known[digest] = rel
                             if copy:
-                                copied.append(project.root / stored)
+                                copied.append((pending, project.root / stored))
                             batch.append((rel, stored, int(copy), digest, size, rows, cols))
                             if len(batch) >= _BATCH:
                                 flush()
@@ -379,9 +435,7 @@ def import_images(
         flush()
     except BaseException:
         # Copies not yet in the catalog (a full disk, a closed generator) are orphans.
-        for p in copied:
-            with contextlib.suppress(OSError):
-                p.unlink()
+        drop_copies()
         raise
 
     matched: dict[str, int] = {c: 0 for c in CLASSES}
@@ -401,6 +455,43 @@ def import_images(
         bad_names=tuple(bad_names),
     )
     yield Progress(total, total, "done", {"summary": summary})
+
+
+#: Project setting: ids of images imported with ``fast`` (headers checked, not decoded);
+#: :func:`core.project.repair.check_project` decodes these in full.
+HEADER_ONLY = "import.header_only_ids"
+
+
+def _remember_header_only(db: sqlite3.Connection, ids: list[int]) -> None:
+    """Add ``ids`` to :data:`HEADER_ONLY`, in the import's own transaction."""
+    row = db.execute("SELECT value_json FROM settings WHERE key = ?", (HEADER_ONLY,)).fetchone()
+    known = json.loads(row[0]) if row else []
+    db.execute(
+        "INSERT OR REPLACE INTO settings(key, value_json) VALUES (?, ?)",
+        (HEADER_ONLY, json.dumps(sorted({*known, *ids}))),
+    )
+
+
+def _copy_failed(
+    project: Project,
+    src: Path,
+    exc: DiskFullError,
+    flush: Callable[[], None],
+    added: list[tuple[str, str]],
+) -> DiskFullError:
+    """The disk filled while copying ``src``: keep what was copied before, say so truly."""
+    from core.atomic import disk_full_error
+
+    with contextlib.suppress(SkinTraceError, OSError):
+        flush()  # the images copied before this one get their catalog rows
+    n = len(added)
+    kept = (
+        f"the {n} image(s) imported before it are kept (importing again skips them)"
+        if n
+        else "no image was imported"
+    )
+    dest = project.root / "images" / src.name
+    return disk_full_error(dest, exc, what=f"a copy of {src.name}", kept=kept)
 
 
 def _attach_masks(
@@ -501,13 +592,16 @@ def relink(
 
 
 __all__ = [
+    "HEADER_ONLY",
     "IMAGE_EXTENSIONS",
+    "IMPORTING",
     "ImportSummary",
     "RelinkResult",
     "changed_images",
     "file_sha256",
     "image_shape",
     "import_images",
+    "pending_copy",
     "shown_path",
     "relink",
 ]

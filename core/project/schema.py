@@ -8,6 +8,7 @@ version. A catalog newer than this SkinTrace is refused, never downgraded.
 from __future__ import annotations
 
 import errno
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -113,14 +114,23 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def newer_schema_error(catalog: Path, version: int) -> ProjectError:
+    """The refusal of a catalog written by a newer SkinTrace, for reading and writing alike.
+
+    Reading it could misreport what a newer schema stores differently, so read-only
+    commands (``status``, ``export``, the read-only window) refuse it too.
+    """
+    return ProjectError(
+        f"{catalog} has schema version {version}, newer than this SkinTrace supports "
+        f"({SCHEMA_VERSION}); update SkinTrace to open it"
+    )
+
+
 def migrate(conn: sqlite3.Connection, *, catalog: str) -> int:
     """Bring the catalog to :data:`SCHEMA_VERSION`; return the version it had before."""
     before = schema_version(conn)
     if before > SCHEMA_VERSION:
-        raise ProjectError(
-            f"{catalog} has schema version {before}, newer than this SkinTrace "
-            f"({SCHEMA_VERSION}); update SkinTrace to open it"
-        )
+        raise newer_schema_error(Path(catalog), before)
     for version in range(before + 1, SCHEMA_VERSION + 1):
         script = MIGRATIONS[version - 1]
         # executescript commits first; BEGIN IMMEDIATE makes the DDL + version bump atomic.
@@ -137,14 +147,35 @@ def migrate(conn: sqlite3.Connection, *, catalog: str) -> int:
     return before
 
 
+#: Below this many free bytes, an SQLite I/O error is taken to mean a full disk.
+LOW_SPACE = 1 << 20
+
+
+def _disk_is_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < LOW_SPACE
+    except OSError:
+        return False
+
+
 def sql_error(path: Path, exc: sqlite3.Error) -> SkinTraceError:
-    """A damaged catalog names the file; a full disk is a DiskFullError; others say what."""
-    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+    """A damaged catalog names the file; a full disk is a DiskFullError; others say what.
+
+    SQLite reports a full disk as ``SQLITE_FULL`` while writing pages, but as a plain
+    "disk I/O error" (``SQLITE_IOERR_SHMSIZE``, ``..._WRITE``) when it cannot grow its
+    shared-memory or journal file, which is what opening a WAL catalog does first. An
+    I/O error on a disk with almost no room left is called what it is.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    full = code == sqlite3.SQLITE_FULL
+    if not full and code is not None and code & 0xFF == sqlite3.SQLITE_IOERR:
+        full = _disk_is_full(path)
+    if full:
         # SQLite rolled the transaction back: the catalog still holds the last commit.
         return DiskFullError(
             errno.ENOSPC,
-            f"disk full: cannot write the catalog {path} ({exc}); free some space and "
-            "try again, the last saved state is unchanged",
+            f"disk full: cannot use the catalog {path}; free some space and try again, "
+            "the last saved state is unchanged",
             str(path),
         )
     if type(exc) is sqlite3.DatabaseError:  # "file is not a database", "malformed"

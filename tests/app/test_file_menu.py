@@ -42,6 +42,7 @@ def test_new_project_then_import_with_progress(window, tmp_path, qtbot):
     qtbot.waitUntil(lambda: len(window.image_list.model.records) == 3, timeout=5000)
     report = window.status.currentMessage()  # the user learns what was skipped
     assert "added 3 image(s)" in report and "1 unreadable" in report
+    assert f"first skipped: {src / 'broken.png'}: not a recognised image file" in report
     from app.gui.project_dialogs import last_import_folder
 
     assert last_import_folder() == str(src.absolute())  # the next import starts there

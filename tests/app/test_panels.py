@@ -84,7 +84,7 @@ def test_layers_panel_round_trip(qtbot):
 def test_params_panel_debounces_and_scopes(qtbot):
     panel = ParamsPanel()
     qtbot.addWidget(panel)
-    params = GTParams()
+    params = GTParams(pore_threshold=8.0)  # a fixed number: its slider is live
     panel.show_params(params, image_id=7, has_override=False)
     emitted = []
     panel.paramsEdited.connect(lambda p, scope: emitted.append((p, scope)))
@@ -102,6 +102,40 @@ def test_params_panel_debounces_and_scopes(qtbot):
     assert emitted[-1][0].pore_threshold != params.pore_threshold
     # the panel says at once that this image now has its own parameters
     assert panel.reset_button.isEnabled() and "own parameters" in panel.override_label.text()
+
+
+def test_params_panel_shows_the_chosen_thresholds_and_keeps_a_fixed_number(qtbot):
+    panel = ParamsPanel()
+    qtbot.addWidget(panel)
+    panel.show_params(GTParams(), image_id=3, has_override=False)
+    panel.show_chosen({"wrinkle_threshold": 12.5, "pore_threshold": 4.01})
+    row = panel.rows["pore_threshold"]
+    assert row.auto is not None and row.auto.isChecked() and not row.spin.isEnabled()
+    assert row.spin.value() == pytest.approx(4.01, abs=0.05)
+    assert "Pore" in panel.chosen_label.text() or "Th" in panel.chosen_label.text()
+    assert "4.01" in panel.chosen_label.text() and "12.50" in panel.chosen_label.text()
+    assert panel.rows["sigma"].auto is None  # only thresholds can be calibrated
+    emitted = []
+    panel.paramsEdited.connect(lambda p, scope: emitted.append((p, scope)))
+    row.auto.click()  # untick: keep the number
+    panel.flush()
+    new, scope = emitted[-1]
+    assert scope is None and new.pore_threshold == pytest.approx(4.0, abs=0.05)
+    assert new.wrinkle_threshold is None and row.spin.isEnabled()
+    # a fixed value shown later (another image) keeps Auto off; back to Auto emits None
+    panel.show_params(new, image_id=4, has_override=False)
+    assert not row.auto.isChecked() and row.spin.value() == pytest.approx(new.pore_threshold)
+    row.auto.setChecked(True)
+    panel.flush()
+    assert emitted[-1][0].pore_threshold is None
+
+
+def test_window_shows_the_open_images_chosen_thresholds(window, qtbot):
+    doc = window.canvas.document
+    row = window.params_panel.rows["pore_threshold"]
+    assert doc.params.is_auto("pore")
+    assert row.spin.value() == pytest.approx(doc.chosen_threshold("pore"), abs=0.05)
+    assert f"{doc.chosen_threshold('pore'):.2f}" in window.params_panel.chosen_label.text()
 
 
 def test_preferences_persist_in_qsettings(qtbot):

@@ -117,10 +117,10 @@ def test_params_update_texture_and_gt_live_and_are_stored(window, qtbot):
     image_id = w.session.current.image_id
     old = doc.params
     panel = w.params_panel
-    panel.rows["wrinkle_threshold"].spin.setValue(old.wrinkle_threshold + 15)
-    qtbot.waitUntil(
-        lambda: doc.params.wrinkle_threshold == old.wrinkle_threshold + 15, timeout=3000
-    )
+    assert old.wrinkle_threshold is None  # calibrated per image by default
+    panel.rows["wrinkle_threshold"].auto.setChecked(False)  # a fixed number from here
+    panel.rows["wrinkle_threshold"].spin.setValue(35.0)
+    qtbot.waitUntil(lambda: doc.params.wrinkle_threshold == 35.0, timeout=3000)
     rough = {c: doc.rough(c) for c in ("wrinkle", "pore")}
     np.testing.assert_array_equal(
         doc.gt("wrinkle"), compute_gt(doc.image, rough, doc.params)["wrinkle"]
@@ -133,7 +133,7 @@ def test_params_update_texture_and_gt_live_and_are_stored(window, qtbot):
     assert doc.params.sigma == pytest.approx(old.sigma + 1)
     assert w.session.writer.wait_idle(10)
     with Project.open(w.project_dir, read_only=True) as p:
-        assert p.params(None).wrinkle_threshold == pytest.approx(old.wrinkle_threshold + 15)
+        assert p.params(None).wrinkle_threshold == pytest.approx(35.0)
         assert p.params(None).sigma == pytest.approx(old.sigma)
         assert p.params(image_id).sigma == pytest.approx(old.sigma + 1)
     w._clear_override(image_id)

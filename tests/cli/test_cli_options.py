@@ -209,8 +209,9 @@ def test_gt_option_help_states_the_core_defaults(command, capsys):
     text = " ".join(capsys.readouterr().out.split())
     d = GTParams()
     assert f"(0, 100] (default {d.sigma:g})" in text
-    assert f"0-255 (default {d.wrinkle_threshold:g})" in text
-    assert f"(Eq. 2), 0-255 (default {d.pore_threshold:g})" in text
+    assert d.wrinkle_threshold is None and d.pore_threshold is None
+    assert "threshold, 0-255, or 'auto' (default auto: calibrated per image)" in text
+    assert "(Eq. 2), 0-255, or 'auto' (default auto: calibrated per image)" in text
 
 
 def test_export_help_lists_every_status(capsys):

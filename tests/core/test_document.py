@@ -121,8 +121,22 @@ stroke = st.tuples(
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(strokes=st.lists(stroke, min_size=1, max_size=6))
 def test_incremental_gt_equals_full_recompute_and_undo_redo_round_trip(strokes):
+    _check_incremental(strokes, PARAMS)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(strokes=st.lists(stroke, min_size=1, max_size=4))
+def test_incremental_gt_stays_exact_with_calibrated_thresholds(strokes):
+    # both thresholds calibrated per image (per pixel for wrinkles): GT must still be
+    # pointwise in (texture, rough), so dab updates equal a full recompute
+    params = GTParams(sigma=2.0)
+    assert params.is_auto("wrinkle") and params.is_auto("pore")
+    _check_incremental(strokes, params)
+
+
+def _check_incremental(strokes, params: GTParams) -> None:
     face = make_face(11, shape=SHAPE)
-    doc = AnnotationDocument(face.image, params=PARAMS, rough=face.rough)
+    doc = AnnotationDocument(face.image, params=params, rough=face.rough)
     snapshots = [_snapshot(doc)]
     expected = {cls: face.rough[cls].copy() for cls in CLASSES}
     for cls, erase, radius, points in strokes:
@@ -329,7 +343,9 @@ def test_set_params_steps_apply_only_after_the_last_step(face):
     _assert_gt_is_full_recompute(doc)
     # only a threshold changed: no texture map is recomputed, one GT step
     wrinkle_map = doc.textures.wrinkle
-    steps = list(doc.set_params_steps(GTParams(sigma=3.0, pore_threshold=5.0)))
+    steps = list(
+        doc.set_params_steps(GTParams(sigma=3.0, wrinkle_threshold=30.0, pore_threshold=5.0))
+    )
     assert [(p.done, p.total) for p in steps] == [(0, 1), (1, 1)]
     assert doc.textures.wrinkle is wrinkle_map
     _assert_gt_is_full_recompute(doc)

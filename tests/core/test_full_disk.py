@@ -294,15 +294,42 @@ def test_import_copy_on_full_disk_leaves_no_orphan_copies(tmp_path, full_disk):
     with pytest.raises(DiskFullError) as info:
         list(p.import_images(src, copy=True))
     _assert_one_line(info.value, "a copy of face1.png", str(p.root / "images" / "face1.png"))
-    assert "importing again skips them" in str(info.value)
-    assert len(p) == 0
-    assert list((p.root / "images").iterdir()) == []
-    assert _temp_files(p.root) == []
+    # True to what was kept: the image copied before the disk filled is in the project.
+    assert "the 1 image(s) imported before it are kept (importing again skips them)" in str(
+        info.value
+    )
+    assert len(p) == 1
+    assert [f.name for f in (p.root / "images").iterdir()] == ["face0.png"]
+    assert _temp_files(p.root) == [] and not list((p.root / "images").glob(".*"))
     p.close()
     full_disk(None)
     with Project.open(p.root) as again:
         list(again.import_images(src, copy=True))
         assert len(again) == 3
+
+
+def test_import_copy_on_full_disk_before_any_image_says_none_was_kept(tmp_path, full_disk):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "face0.png").write_bytes(encode_png(_image(0)))
+    with Project.create(tmp_path / "proj") as p:
+        full_disk(10)
+        with pytest.raises(DiskFullError) as info:
+            list(p.import_images(src, copy=True))
+        _assert_one_line(info.value, "a copy of face0.png", "no image was imported")
+        assert "kept" not in str(info.value) and len(p) == 0
+        assert list((p.root / "images").iterdir()) == []
+
+
+def test_disk_full_message_says_each_thing_once(tmp_path, full_disk):
+    entries = [DatasetEntry("item0", _image(0), _masks(0), "accepted", "0" * 64)]
+    full_disk(100)
+    with pytest.raises(DiskFullError) as info:
+        list(write_dataset(tmp_path / "ds", iter(entries), params=GTParams()))
+    text = str(info.value)
+    _assert_one_line(info.value, "the dataset to", "no dataset was written")
+    assert text.count("disk full") == 1 and text.count("free some space") == 1, text
+    assert "unchanged" not in text  # there was no earlier dataset to keep
 
 
 def test_prelabel_on_full_disk_keeps_previous_prelabel(proj, full_disk):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -67,6 +69,11 @@ def test_gt_is_zero_outside_rough_and_binary_mask_is_threshold_and_rough(rng):
     )
 
 
+def test_gt_from_rough_refuses_an_auto_threshold():
+    with pytest.raises(GTParamsError, match="TextureMaps.threshold"):
+        gt_from_rough(np.zeros((3, 4), np.float32), np.zeros((3, 4), bool), threshold=None)
+
+
 def test_gt_from_rough_shape_mismatch():
     with pytest.raises(GTParamsError, match="same shape"):
         gt_from_rough(np.zeros((3, 4), np.float32), np.zeros((4, 3), bool), threshold=1)
@@ -97,12 +104,12 @@ def test_compute_gt_missing_class_is_zero_and_unknown_class_refused(rng):
 
 def test_textures_reused_only_when_their_parameter_is_unchanged(rng):
     img = rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)
-    p = GTParams(sigma=3.0, pore_threshold=2.0)
+    p = GTParams(sigma=3.0, pore_threshold=2.0, wrinkle_threshold=20)
     tex = compute_textures(img, p)
     assert not tex.wrinkle.flags.writeable and not tex.pore.flags.writeable
-    same_sigma = compute_textures(img, GTParams(sigma=3.0, pore_threshold=5.0), reuse=tex)
+    same_sigma = compute_textures(img, replace(p, pore_threshold=5.0), reuse=tex)
     assert same_sigma.wrinkle is tex.wrinkle and same_sigma.pore is not tex.pore
-    same_th = compute_textures(img, GTParams(sigma=6.0, pore_threshold=2.0), reuse=tex)
+    same_th = compute_textures(img, replace(p, sigma=6.0), reuse=tex)
     assert same_th.pore is tex.pore and same_th.wrinkle is not tex.wrinkle
     np.testing.assert_array_equal(same_th.wrinkle, wrinkle_texture(img, sigma=6.0))
     only_threshold = compute_textures(
@@ -117,3 +124,59 @@ def test_compute_gt_refuses_stale_textures(rng):
     assert isinstance(tex, TextureMaps) and tex.shape == (20, 20)
     with pytest.raises(GTParamsError, match="recompute"):
         compute_gt(tex, {}, GTParams(sigma=4.0))
+
+
+# -- calibrated thresholds (issue #9) ----------------------------------------------------
+
+
+def test_thresholds_default_to_auto_and_round_trip_as_auto():
+    d = GTParams()
+    assert d.wrinkle_threshold is None and d.pore_threshold is None
+    assert d.is_auto("wrinkle") and d.is_auto("pore")
+    assert d.to_dict()["pore_threshold"] == "auto" == d.to_dict()["wrinkle_threshold"]
+    assert GTParams.from_dict(d.to_dict()) == d
+    assert GTParams.from_dict({"pore_threshold": "AUTO", "wrinkle_threshold": None}) == d
+    # numbers (what older projects stored) stay fixed thresholds
+    old = GTParams.from_dict({"sigma": 5, "wrinkle_threshold": 20, "pore_threshold": 8})
+    assert old.wrinkle_threshold == 20.0 and old.pore_threshold == 8.0
+    assert not old.is_auto("pore")
+    with pytest.raises(GTParamsError, match="pore_threshold must be a number .* or 'auto'"):
+        GTParams.from_dict({"pore_threshold": "automatic"})
+    with pytest.raises(GTParamsError, match="wrinkle_threshold"):
+        GTParams.from_dict({"wrinkle_threshold": True})
+
+
+def test_calibrated_maps_report_the_chosen_values():
+    from core.synthetic import make_face
+    from core.texture import auto_pore_threshold, pore_response, to_gray
+
+    face = make_face(2, shape=(160, 192))
+    tex = compute_textures(face.image, GTParams())
+    t = pore_response(to_gray(face.image))
+    assert tex.pore_used == auto_pore_threshold(t)
+    np.testing.assert_array_equal(tex.pore, np.where(t > tex.pore_used, t, 0))
+    assert tex.chosen("pore", GTParams()) == tex.pore_used
+    assert 8.0 <= tex.chosen("wrinkle", GTParams()) <= 20.0
+    fixed = GTParams(wrinkle_threshold=17.0, pore_threshold=3.0)
+    tex_fixed = compute_textures(face.image, fixed)
+    assert tex_fixed.chosen("wrinkle", fixed) == 17.0 and tex_fixed.chosen("pore", fixed) == 3.0
+    # switching a threshold between auto and fixed recomputes its map
+    with pytest.raises(GTParamsError, match="recompute"):
+        compute_gt(tex, {}, fixed)
+
+
+def test_default_pore_gt_follows_exposure_where_a_fixed_threshold_does_not():
+    from core.synthetic import make_face
+
+    face = make_face(0)
+    dim = (face.image.astype(np.float32) * 0.5).astype(np.uint8)
+
+    def pore_iou(img, params):
+        gt = compute_gt(img, {"pore": face.rough_pore}, params)["pore"] > 0
+        return (gt & face.pore).sum() / (gt | face.pore).sum()
+
+    auto_bright, auto_dim = pore_iou(face.image, GTParams()), pore_iou(dim, GTParams())
+    fixed = GTParams(pore_threshold=8.0)
+    fixed_bright, fixed_dim = pore_iou(face.image, fixed), pore_iou(dim, fixed)
+    assert auto_bright >= fixed_bright - 0.01  # no worse than the old default
+    assert auto_dim > 0.8 and auto_dim > fixed_dim + 0.1

@@ -214,6 +214,20 @@ def test_params_default_and_override(project):
     assert project.params(rec.id).sigma == 7.0
 
 
+def test_calibrated_and_fixed_thresholds_are_stored_per_project_and_image(project):
+    rec, other = project.images()[0].id, project.images()[1].id
+    assert project.params(None).is_auto("pore") and project.params(None).is_auto("wrinkle")
+    # an older project stored the old numeric defaults: they stay fixed numbers
+    old = GTParams(wrinkle_threshold=20.0, pore_threshold=8.0)
+    project.set_params(old)
+    assert project.params(other) == old and not project.params(other).is_auto("pore")
+    # a fixed pore threshold for one image over a calibrated project default
+    project.set_params(GTParams())
+    project.set_params(GTParams(pore_threshold=4.5), image_id=rec)
+    assert project.params(rec).pore_threshold == 4.5 and project.params(rec).is_auto("wrinkle")
+    assert project.params(other) == GTParams()
+
+
 def test_prelabels_models_settings(project, rng):
     rec = project.images()[0]
     assert project.load_prelabel(rec.id) is None
