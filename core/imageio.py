@@ -164,7 +164,7 @@ def _not_supported(path: Path) -> str:
     except OSError:
         head = b""
     found = next((name for magic, name in _KNOWN_OTHERS if head.startswith(magic)), None)
-    what = f"is a {found} file" if found else "is not a recognised image file"
+    what = f"is a {found} file" if found else "not a recognised image file"
     return f"{what}; only PNG, JPEG, TIFF, BMP and WebP are read"
 
 
