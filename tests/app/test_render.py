@@ -24,6 +24,9 @@ def window(qtbot, tmp_path):
     assert w.open_project(w.project_dir)
     w.show()
     qtbot.waitExposed(w)
+    # The open image's pre-label is computed in the background: let it arrive first, or it
+    # would replace the prediction a test sets (a race that depends on machine load).
+    qtbot.waitUntil(lambda: w.layers.prediction() is not None, timeout=30_000)
     w.canvas.set_zoom(4.0)
     w.canvas.centerOn(64, 48)
     yield w
@@ -69,6 +72,7 @@ def test_screenshot_shows_class_colours_where_painted(window, tmp_path):
 def test_gt_layer_colour_follows_preferences(window):
     w = window
     w.layers.set_visible("rough", False)
+    w.layers.set_visible("prediction", False)  # the GT's colour is under test
     w.layers.set_opacity("gt", 1.0)
     w.tools.set_radius(4)
     drag(w.canvas, [(48, 20), (48, 110)])
