@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,15 @@ class MainWindow(QMainWindow):
 
     # -- project -----------------------------------------------------------------
 
-    def open_project(self, folder: str | Path, *, read_only: bool = False) -> bool:
-        """Open the project in ``folder``; offers read-only if another process has it."""
+    def open_project(
+        self, folder: str | Path, *, read_only: bool = False, reason: str | None = None
+    ) -> bool:
+        """Open the project in ``folder``.
+
+        A folder that cannot be written (read-only medium, no permission) opens
+        read-only at once; a project open in another SkinTrace offers read-only. The
+        status bar's "Read-only" badge and message say why (``reason``).
+        """
         from core.errors import ProjectLockedError, ProjectNotWritableError, SkinTraceError
         from core.project import Project
 
@@ -135,16 +143,23 @@ class MainWindow(QMainWindow):
             project = Project.open(folder, read_only=read_only, user=self.prefs.user_name)
         except SkinTraceError as exc:
             message = str(exc)
-            # Another SkinTrace has it, or the folder cannot be written (permissions, a
-            # read-only medium): both can still be opened read-only.
-            offer = not read_only and isinstance(exc, ProjectLockedError | ProjectNotWritableError)
-            if not offer:
-                self.report(message)
+            if not read_only and isinstance(exc, ProjectNotWritableError):
+                # A read-only medium or missing permission: writing can never work here,
+                # so open read-only straight away and keep saying why.
+                why = message.removesuffix("; open it read-only?")
+                return self.open_project(folder, read_only=True, reason=f"{why}: opened read-only")
+            if not read_only and isinstance(exc, ProjectLockedError):
+                # Another SkinTrace has it: the user may rather wait for it to close.
+                if self.ask(_as_question(message, "Open it read-only?")):
+                    why = message.removesuffix("; open it read-only?")
+                    return self.open_project(folder, read_only=True, reason=why)
                 return False
-            if self.ask(_as_question(message, "Open it read-only?")):
-                return self.open_project(folder, read_only=True)
+            self.report(message)
             return False
         self.set_session(AnnotationSession(project, self))
+        if project.read_only:
+            why = reason or f"{project.root} was opened read-only"
+            self.status.show_read_only(why, _short_cause(why))
         remember(folder)
         return True
 
@@ -152,6 +167,7 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self._close_session()
         self.session = session
+        self.status.show_read_only(None)
         session.documentOpened.connect(self._on_document_opened)
         session.statusChanged.connect(self.image_list.set_status)
         session.error.connect(self.report)
@@ -426,6 +442,14 @@ class MainWindow(QMainWindow):
         for pool in (*pools, QThreadPool.globalInstance()):
             pool.waitForDone(CLOSE_WAIT_MS)
         super().closeEvent(event)
+
+
+def _short_cause(reason: str) -> str:
+    """A few words for the read-only badge: the system's reason in brackets, if any."""
+    if "open in another SkinTrace" in reason:
+        return "open in another SkinTrace"
+    found = re.search(r"cannot be opened for writing \(([^)]*)\)", reason)
+    return found.group(1).lower() if found else "as asked"
 
 
 def _as_question(message: str, question: str) -> str:

@@ -25,6 +25,10 @@ class StatusBar(QStatusBar):
         self.values = QLabel("")
         self.zoom = QLabel("")
         self.save_state = QLabel("")
+        #: "Read-only" while the project cannot be changed; its tooltip says why.
+        self.read_only = QLabel("")
+        self.read_only.setObjectName("readOnlyBadge")
+        self.read_only.hide()
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # "busy" until a step count is known
         self.busy.setTextVisible(False)
@@ -57,6 +61,8 @@ class StatusBar(QStatusBar):
                 self.addPermanentWidget(w, stretch)
             else:
                 self.addWidget(w, stretch)
+        # Its text changes only when a project opens, never under the moving cursor.
+        self.addPermanentWidget(self.read_only)
 
     def show_cursor(self, document: Any, row: float, col: float) -> None:
         if document is None or row < 0 or col < 0:
@@ -102,6 +108,16 @@ class StatusBar(QStatusBar):
 
     def show_zoom(self, zoom: float) -> None:
         self.zoom.setText(f"{zoom * 100:.0f} %")
+
+    def show_read_only(self, reason: str | None, cause: str = "") -> None:
+        """Show the read-only badge, ``Read-only (cause)``, with the whole ``reason`` as
+        its tooltip and as a message; None hides it."""
+        self.read_only.setVisible(reason is not None)
+        text = "Read-only" + (f" ({cause})" if cause else "")
+        self.read_only.setText(text if reason is not None else "")
+        self.read_only.setToolTip(reason or "")
+        if reason:
+            self.showMessage(reason, 30000)
 
     def show_save_state(self, text: str) -> None:
         self.save_state.setText(text)
