@@ -184,6 +184,68 @@ class AgreementReport:
         return buf.getvalue()
 
 
+@dataclass(frozen=True)
+class ImageAgreement:
+    """Agreement of the annotators of one image, on their GT (rough × texture).
+
+    Attributes
+    ----------
+    annotators : tuple of str
+        Everyone with kept masks of the image, sorted (fewer than two: nothing to compare,
+        ``counts`` and ``rows`` are empty).
+    counts : dict of str to (M, N) uint8 ndarray
+        Per class, how many annotators' GT marks each pixel (:func:`count_map`).
+    rows : tuple of PairRow
+        Per class and pair of annotators, their scores (:func:`pair_scores`).
+    """
+
+    image: str
+    annotators: tuple[str, ...]
+    counts: dict[str, np.ndarray] = field(default_factory=dict)
+    rows: tuple[PairRow, ...] = ()
+
+
+def image_agreement(project: Any, image_id: Any) -> ImageAgreement:
+    """Count maps and pairwise scores of every annotator of one image (a worker's job).
+
+    Each annotator's GT is rough × texture with the image's GT parameters, the
+    image's exclusion mask removed (as in the annotation window).
+    """
+    from core.gt import compute_textures, gt_from_rough
+    from core.imageio import load_image
+
+    rec = project.image(image_id)
+    found = {name: project.gt_rough(rec.id, m) for name, m in project.annotations(rec.id).items()}
+    names = tuple(sorted(found))
+    if len(names) < 2:
+        return ImageAgreement(rec.name, names)
+    params = project.params(rec.id)
+    textures = compute_textures(load_image(rec.path).pixels, params)
+    counts: dict[str, np.ndarray] = {}
+    rows: list[PairRow] = []
+    for cls in CLASSES:
+        gts = {
+            name: gt_from_rough(
+                textures[cls], found[name][cls], threshold=textures.threshold(cls, params)
+            ) > 0
+            for name in names
+        }  # fmt: skip
+        for a, b in itertools.combinations(names, 2):
+            rows.append(
+                PairRow(
+                    rec.name,
+                    cls,
+                    a,
+                    b,
+                    int(gts[a].sum()),
+                    int(gts[b].sum()),
+                    pair_scores(gts[a], gts[b]),
+                )  # fmt: skip
+            )
+        counts[cls] = count_map([gts[name] for name in names])
+    return ImageAgreement(rec.name, names, counts, tuple(rows))
+
+
 def agreement_iter(
     project: Any,
     *,
@@ -209,8 +271,7 @@ def agreement_iter(
     Progress
         One per image; the last one's ``info["report"]`` is an :class:`AgreementReport`.
     """
-    from core.gt import compute_textures, gt_from_rough
-    from core.imageio import load_image, save_png
+    from core.imageio import save_png
 
     records = project.images(status=list(statuses)) if statuses else project.images()
     rows: list[PairRow] = []
@@ -220,38 +281,17 @@ def agreement_iter(
     for n, rec in enumerate(records, 1):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        found = {
-            name: project.gt_rough(rec.id, m) for name, m in project.annotations(rec.id).items()
-        }
-        if len(found) < 2:
+        found = image_agreement(project, rec.id)
+        if len(found.annotators) < 2:
             skipped += 1
             yield Progress(n, len(records), rec.name)
             continue
         scored += 1
-        params = project.params(rec.id)
-        textures = compute_textures(load_image(rec.path).pixels, params)
-        for cls in CLASSES:
-            gts = {
-                name: gt_from_rough(
-                    textures[cls], masks[cls], threshold=textures.threshold(cls, params)
-                ) > 0
-                for name, masks in found.items()
-            }  # fmt: skip
-            for a, b in itertools.combinations(sorted(gts), 2):
-                rows.append(
-                    PairRow(
-                        rec.name,
-                        cls,
-                        a,
-                        b,
-                        int(gts[a].sum()),
-                        int(gts[b].sum()),
-                        pair_scores(gts[a], gts[b]),
-                    )  # fmt: skip
-                )
-            if out is not None:
-                counts = count_map(list(gts.values())).astype(np.float32)
-                scaled = np.rint(counts * (255.0 / len(gts))).astype(np.uint8)
+        rows.extend(found.rows)
+        if out is not None:
+            for cls in CLASSES:
+                counts = found.counts[cls].astype(np.float32)
+                scaled = np.rint(counts * (255.0 / len(found.annotators))).astype(np.uint8)
                 save_png(os.path.join(out, f"{rec.id}-{cls}-agreement.png"), scaled)
         yield Progress(n, len(records), rec.name)
     report = AgreementReport(tuple(rows), scored, skipped)

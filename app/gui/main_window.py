@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDi
 from core.classes import CLASSES
 
 from . import (
+    agreement_view,
     faces,
     history_view,
     model_history,
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         # Model-assisted annotation (docs/model-assisted.md): each part mounts itself.
         for part in (prelabel_worker, training_panel, model_history, review, history_view, faces):
             part.install(self)
+        agreement_view.install(self)  # several annotators: mode switch, Agreement dock
         repair.install(self)  # damage badges, Image → Repair damaged masks
         start_hint.install(self)
 

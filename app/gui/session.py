@@ -193,13 +193,14 @@ class AnnotationSession(QObject):
 
     # -- opening images ----------------------------------------------------------
 
-    def open_image(self, image_id: Any, *, wait: bool = False) -> None:
+    def open_image(self, image_id: Any, *, wait: bool = False, reload: bool = False) -> None:
         """Show ``image_id``: from the cache, a prefetch, or a background load.
 
         With ``wait`` the load runs on the calling thread (used by benchmarks and at
-        start-up); errors are reported through :attr:`error` either way.
+        start-up); errors are reported through :attr:`error` either way. With ``reload``
+        the open image is read from disk again (the old document stays shown meanwhile).
         """
-        if self.current is not None and self.current.image_id == image_id:
+        if not reload and self.current is not None and self.current.image_id == image_id:
             return
         self.save_current()
         self._load_token += 1
@@ -267,7 +268,7 @@ class AnnotationSession(QObject):
         self.error.emit(describe_error(exc))
 
     def _show(self, loaded: LoadedDocument) -> None:
-        if self.current is not None:
+        if self.current is not None and self.current.image_id != loaded.image_id:
             self._remember(self.current)
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -342,6 +343,47 @@ class AnnotationSession(QObject):
         self._prefetching[image_id] = run_function(
             lambda: load_document(self.project, image_id), on_error=lambda _m: None
         )
+
+    # -- annotation mode -----------------------------------------------------------
+
+    def independent(self) -> bool:
+        """Whether annotators open their own masks (project setting ``annotation.independent``)."""
+        try:
+            return bool(self.project.independent())
+        except Exception:
+            return False
+
+    def set_independent(self, on: bool) -> None:
+        """Store the independent-annotators setting (on the writer, after pending saves)
+        and reopen the open image with the masks that mode gives."""
+        if self.read_only:
+            self.error.emit("the project is open read-only; its settings cannot change")
+            return
+        from core.project.annotators import SETTING_INDEPENDENT
+
+        self.save_current()
+        project = self.project
+        self.writer.submit(
+            ("mode", None, next(self._seq)),
+            lambda: project.set_setting(SETTING_INDEPENDENT, bool(on)),
+        )
+
+    def reload_masks(self) -> None:
+        """Reopen the open image from disk once its pending saves are written; cached
+        and prefetched documents are dropped (they hold the other mode's masks)."""
+        self.save_current()
+        self.writer.submit(("mode", None, next(self._seq)), lambda: None)
+
+    def _reopen(self) -> None:
+        self._cache.clear()
+        self._prefetching.clear()
+        cur = self.current
+        if cur is None or self._closed:
+            return
+        if cur.image_id in self._dirty or cur.image_id in self._pending_saves:
+            self.reload_masks()  # painted meanwhile: save that first
+            return
+        self.open_image(cur.image_id, reload=True)
 
     # -- editing -----------------------------------------------------------------
 
@@ -500,6 +542,9 @@ class AnnotationSession(QObject):
 
     def _on_written(self, key: Any, result: Any) -> None:
         kind, image_id = key[0], key[1]
+        if kind == "mode":
+            self._reopen()
+            return
         if kind == "rough":
             result, seq = result
             save = self._pending_saves.get(image_id)
