@@ -5,8 +5,8 @@
 image with the masks that mode gives (each annotator's own, or the newest).
 
 The **Agreement** dock shows, for the open image and the active class, how many
-annotators' GT marks each pixel (an overlay on the image: orange where some of them did,
-bluish green where all did) and the pairwise scores of :mod:`core.agreement` (IoU, Dice,
+annotators' GT marks each pixel (an overlay on the image: yellow where some of them did,
+blue where all did) and the pairwise scores of :mod:`core.agreement` (IoU, Dice,
 clDice, F1 within 1-3 px). They are computed in a worker when an image opens and after
 each save of its masks.
 """
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.agreement import PAIR_SCORES, ImageAgreement
+from core.classes import CLASSES
 
 from .fit import fit_table
 from .overlay import OverlayImage, OverlayItem
@@ -35,10 +36,10 @@ from .workers import run_function
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
-#: Colour where some annotators marked a pixel (Okabe-Ito orange) ...
-SOME_COLOR = "#E69F00"
-#: ... and where all of them did (Okabe-Ito bluish green).
-ALL_COLOR = "#009E73"
+#: Colour where some annotators marked a pixel (Okabe-Ito yellow) ...
+SOME_COLOR = "#F0E442"
+#: ... and where all of them did (Okabe-Ito blue; not the exclusion mask's green).
+ALL_COLOR = "#0072B2"
 #: Above every other overlay (layers.LAYERS z-values are 0-4).
 AGREEMENT_Z = 10
 _ALPHA = 200
@@ -51,8 +52,8 @@ def _premultiplied(color: str, alpha: int) -> int:
 
 
 def count_colors(annotators: int) -> np.ndarray:
-    """ARGB32-premultiplied colour per count ``0..annotators`` (0 transparent): orange
-    blending to bluish green as more annotators agree; all of them is bluish green."""
+    """ARGB32-premultiplied colour per count ``0..annotators`` (0 transparent): yellow
+    blending to blue as more annotators agree; all of them is blue."""
     lut = np.zeros(max(annotators, 1) + 1, dtype=np.uint32)
     some, every = QColor(SOME_COLOR), QColor(ALL_COLOR)
     for k in range(1, annotators + 1):
@@ -82,8 +83,8 @@ class AgreementView(QWidget):
         self.summary.setWordWrap(True)
         self.show_map = QCheckBox("Show count map on the image")
         self.show_map.setToolTip(
-            "How many annotators' GT marks each pixel of the active class: orange where "
-            "some did, bluish green where all did"
+            "How many annotators' GT marks each pixel of the active class: yellow where "
+            "some did, blue where all did"
         )
         self.show_map.setChecked(True)
         self.show_map.toggled.connect(lambda _on: self._render())
@@ -128,7 +129,7 @@ class AgreementView(QWidget):
 
     def _on_tools(self) -> None:
         cls = self.window_.tools.cls
-        if cls != self.cls and cls in (self.result.counts if self.result else {"wrinkle", "pore"}):
+        if cls != self.cls and cls in CLASSES:  # not the exclusion mask
             self.cls = cls
             self._render()
 

@@ -12,7 +12,7 @@ from app.gui.agreement_view import count_colors
 from core.project import Project
 from core.project.annotators import SETTING_INDEPENDENT
 
-from .helpers import SHAPE, make_project, open_window
+from .helpers import SHAPE, drag, make_project, open_window
 
 ROWS, COLS = SHAPE
 HALF = COLS // 2
@@ -88,6 +88,9 @@ def test_independent_mode_opens_an_empty_image_for_a_new_annotator(qtbot, projec
     assert w.independent_action.isChecked()
     assert not w.session.document.rough("wrinkle").any()  # carol has no masks yet
     w.close()
+    ro = open_window(qtbot, project_dir, read_only=True)
+    assert ro.independent_action.isChecked() and not ro.independent_action.isEnabled()
+    ro.close()
 
 
 def test_agreement_dock_counts_annotators_per_pixel(qtbot, project_dir):
@@ -124,8 +127,10 @@ def test_agreement_dock_counts_annotators_per_pixel(qtbot, project_dir):
     QTest.mouseClick(view.show_map, Qt.MouseButton.LeftButton, pos=box)
     assert view.item is not None and view.item.scene() is w.canvas.scene()
 
-    # switching the class shows that class's map
+    # switching the class shows that class's map; the exclusion mask keeps the last one
     w.tools.set_class("pore")
+    assert view.cls == "pore"
+    w.tools.set_class("exclude")
     assert view.cls == "pore"
     np.testing.assert_array_equal(view.counts(), view.result.counts["pore"])
     w.close()
@@ -139,4 +144,21 @@ def test_agreement_dock_says_when_there_is_nothing_to_compare(qtbot, project_dir
     assert view.counts() is None and view.item is None
     assert view.table.rowCount() == 0
     assert "nothing to compare" in view.summary.text()
+    w.close()
+
+
+def test_a_third_annotators_saved_strokes_join_the_agreement(qtbot, project_dir):
+    with Project.open(project_dir, user="alice") as p:
+        p.set_setting(SETTING_INDEPENDENT, True)
+    w = _open_as(qtbot, project_dir, "carol")
+    view = w.agreement_view
+    qtbot.waitUntil(lambda: view.result is not None and len(view.result.annotators) == 2)
+    w.tools.set_tool("brush")
+    drag(w.canvas, [(ROWS // 2, c) for c in range(4, COLS - 4, 4)])
+    assert w.session.document.rough(view.cls).any()
+    w.session.save_current()  # what autosave does a moment later
+    qtbot.waitUntil(lambda: view.result is not None and len(view.result.annotators) == 3)
+    assert view.result.annotators == ("alice", "bob", "carol")
+    assert view.table.rowCount() == 3  # every pair
+    assert view.counts().max() <= 3
     w.close()
