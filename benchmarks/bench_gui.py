@@ -10,8 +10,17 @@ bench-results/bench_gui.json.
   shown and painted): prefetched (the normal case: the annotator spends more than a
   moment per image) and cold. Target: < 150 ms.
 * ``memory``: process RSS with a 6000x4000 image open and every layer on.
+* ``large``: cold open of a 6000x4000 photo (PNG and JPEG) in the real window, each in a
+  fresh process: time to the first paint of the new image (its preview), to the image
+  itself painted and paintable, and to its texture maps and GT ready; memory per layer
+  (bytes of each buffer) and process RSS, current and peak. With ``--against DIR`` the
+  same opens also run on the source tree in DIR (e.g. the commit before, exported with
+  ``git archive``) for before/after figures from one run.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_gui.py [--quick]
+    mkdir -p /tmp/before && git archive dcfe6cb | tar -x -C /tmp/before
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_gui.py --large-only \
+        --against /tmp/before
 """
 
 from __future__ import annotations
@@ -28,7 +37,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# --against runs the large opens on another source tree (an older commit, exported with
+# `git archive`), for before/after figures measured in the same run.
+sys.path.insert(0, os.environ.get("SKINTRACE_BENCH_SOURCE") or str(ROOT))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -41,10 +52,11 @@ from core.gt import GTParams  # noqa: E402
 from core.synthetic import make_face  # noqa: E402
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """Resident memory of this process in MB (``VmHWM``: its peak so far)."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -198,10 +210,191 @@ def bench_open(app: QApplication, tmp: Path, count: int) -> dict[str, float]:
     }
 
 
+LARGE = (4000, 6000)
+
+
+def make_large_project(tmp: Path) -> Path:
+    """A project: one small face (opened first), a 6000x4000 PNG and the same as JPEG."""
+    from PIL import Image
+
+    from core.imageio import save_png
+    from core.project import Project
+
+    src = tmp / "src"
+    src.mkdir(parents=True)
+    save_png(src / "a-small.png", make_face(7).image)
+    big, _ = face_image(LARGE)
+    save_png(src / "b-large.png", big)
+    Image.fromarray(big).save(src / "c-large.jpg", quality=92)
+    root = tmp / "project"
+    with Project.create(root, name="bench-large") as p:
+        for _ in p.import_images(src, copy=True):
+            pass
+    return root
+
+
+def layer_bytes(window) -> dict[str, int]:
+    """Bytes held per layer for the open document (numpy buffers and display images)."""
+    doc = window.session.document
+    stack = window.canvas.stack
+    tex = doc.textures
+    item = stack.image_item
+    pixmap = getattr(item, "pixmap", None)
+    display = 0
+    if callable(pixmap):  # a QGraphicsPixmapItem (before issue #10): a copy of the pixels
+        pm = pixmap()
+        display = pm.width() * pm.height() * pm.depth() // 8
+    out = {
+        "image pixels (uint8 RGB)": doc.image.nbytes,
+        "image display": display,
+        "texture maps (float32 x2, core)": 0
+        if tex is None
+        else tex.wrinkle.nbytes + tex.pore.nbytes,
+        "rough masks (bool x2)": sum(doc.rough(c).nbytes for c in ("wrinkle", "pore")),
+        "GT (uint8 x2)": sum(doc.gt(c).nbytes for c in ("wrinkle", "pore")),
+    }
+    for name in ("rough", "texture", "gt", "prediction"):
+        overlay = stack.overlays.get(name)
+        out[f"{name} overlay"] = 0 if overlay is None else overlay.array.nbytes
+    return out
+
+
+def bench_large(root: Path, fmt: str) -> dict[str, object]:
+    """One cold open of the 6000x4000 ``fmt`` image of the project ``root`` in the window
+    (works on the source trees before and after issue #10)."""
+    from app.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow()
+    window.prelabels.ahead = False
+    window.resize(1400, 900)
+    window.show()
+    window.open_project(root)
+    flush(app)
+    session = window.session
+    ids = {r.name: r.id for r in session.records()}
+    target = ids[f"{'b' if fmt == 'png' else 'c'}-large.{fmt}"]
+    rss_before = rss_mb()
+    canvas = window.canvas
+    t0 = time.perf_counter()
+    window.open_image(target)
+    marks: dict[str, float] = {}
+    deadline = t0 + 600
+    while time.perf_counter() < deadline:
+        app.processEvents()
+        now = time.perf_counter() - t0
+        if "first_paint_s" not in marks and (
+            getattr(canvas, "previewing", False)
+            or (session.current and session.current.image_id == target)
+        ):
+            canvas.viewport().repaint()
+            marks["first_paint_s"] = time.perf_counter() - t0
+        if "image_s" not in marks and session.current and session.current.image_id == target:
+            canvas.viewport().repaint()
+            marks["image_s"] = time.perf_counter() - t0
+            marks["rss_mb_image"] = rss_mb()
+        if "image_s" in marks and getattr(session.document, "textures_ready", True):
+            flush(app)
+            canvas.viewport().repaint()
+            marks["maps_s"] = time.perf_counter() - t0
+            marks["rss_mb_maps"] = rss_mb()
+            marks["rss_mb_peak_open"] = rss_mb("VmHWM")  # before any layer is switched on
+            break
+        if now > 0 and "image_s" not in marks:
+            time.sleep(0.001)
+    result: dict[str, object] = dict(marks)
+    result["rss_mb_before"] = rss_before
+    result["rss_mb_open"] = rss_mb()
+    result["layers_default"] = layer_bytes(window)
+    for name in ("texture", "prediction"):
+        window.layers.set_visible(name, True)
+    doc = session.document
+    window.layers.set_prediction({c: np.full(doc.shape, 200, np.uint8) for c in ("pore",)})
+    flush(app)
+    result["layers_all_on"] = layer_bytes(window)
+    result["rss_mb_all_layers"] = rss_mb()
+    result["rss_mb_peak"] = rss_mb("VmHWM")
+    window.close()
+    return result
+
+
+def run_large(against: str | None = None) -> dict[str, object]:
+    """Each open in a fresh process, so that its peak memory is its own."""
+    import subprocess
+
+    out: dict[str, object] = {}
+    root = make_large_project(Path(tempfile.mkdtemp(prefix="skintrace-bench-large-")))
+    trees = {"this tree": None} | ({"before": against} if against else {})
+    for tree, source in trees.items():
+        env = dict(os.environ)
+        env.pop("SKINTRACE_BENCH_SOURCE", None)
+        if source:
+            env["SKINTRACE_BENCH_SOURCE"] = str(Path(source).resolve())
+        for fmt in ("png", "jpg"):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--one-large", fmt, str(root)],
+                capture_output=True,
+                text=True,
+                check=False,
+                env=env,
+            )
+            if proc.returncode != 0:
+                raise RuntimeError(f"large open {fmt} ({tree}) failed:\n{proc.stderr[-2000:]}")
+            out[f"{fmt}, {tree}"] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def print_large(large: dict[str, object]) -> None:
+    print(f"{'cold open 6000x4000':40s} {'first paint':>12s} {'image':>8s} {'maps+GT':>8s}")
+    for key, r in large.items():
+        assert isinstance(r, dict)
+        print(
+            f"{'  ' + key:40s} {r['first_paint_s']:10.2f} s {r['image_s']:6.2f} s"
+            f" {r['maps_s']:6.2f} s"
+        )
+    for key, r in large.items():
+        assert isinstance(r, dict)
+        print(
+            f"memory {key}: RSS before {r['rss_mb_before']:.0f} MB, open {r['rss_mb_open']:.0f} MB"
+            f" (peak {r['rss_mb_peak_open']:.0f} MB), all layers on"
+            f" {r['rss_mb_all_layers']:.0f} MB (peak {r['rss_mb_peak']:.0f} MB)"
+        )
+    for key, r in large.items():
+        assert isinstance(r, dict)
+        if not key.startswith("png"):
+            continue
+        print(f"{'layer (6000x4000), ' + key:40s} {'default':>10s} {'all on':>10s}")
+        for name, size in r["layers_default"].items():
+            print(f"  {name:38s} {size / 1e6:8.0f} MB {r['layers_all_on'][name] / 1e6:8.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples")
+    parser.add_argument("--large-only", action="store_true", help="only the 6000x4000 opens")
+    parser.add_argument(
+        "--against", metavar="DIR", help="also run the large opens on the source tree in DIR"
+    )
+    parser.add_argument("--one-large", nargs=2, help=argparse.SUPPRESS)  # FORMAT PROJECT
     args = parser.parse_args()
+    if args.one_large:
+        tmp = Path(tempfile.mkdtemp(prefix="skintrace-bench-gui-"))
+        os.environ["SKINTRACE_DATA_DIR"] = str(tmp / "data")
+        QCoreApplication.setOrganizationName("SkinTraceBench")
+        QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "cfg"))
+        cv2.setNumThreads(2)
+        fmt, root = args.one_large
+        print(json.dumps(bench_large(Path(root), fmt)))
+        return
+    if args.large_only:
+        large = run_large(args.against)
+        print_large(large)
+        out = ROOT / "bench-results" / "bench_gui_large.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(large, indent=2))
+        print(f"wrote {out}")
+        return
     moves = 60 if args.quick else 240
     tmp = Path(tempfile.mkdtemp(prefix="skintrace-bench-gui-"))
     os.environ["SKINTRACE_DATA_DIR"] = str(tmp / "data")
@@ -215,6 +408,7 @@ def main() -> None:
     results["open_768x640"] = bench_open(app, tmp, 8 if args.quick else 16)
     results["move_768x640"] = bench_moves(app, (640, 768), moves)
     results["move_6000x4000"] = bench_moves(app, (4000, 6000), moves)
+    results["large_open"] = run_large(args.against)
     results["platform"] = QApplication.platformName()
     print(f"{'measure':40s} {'median':>10s}")
     o = results["open_768x640"]
@@ -236,6 +430,7 @@ def main() -> None:
     big = results["move_6000x4000"]
     print(f"{'RSS, 6000x4000 open, all layers on':40s} {big['rss_mb_all_layers']:8.0f} MB")
     print(f"{'RSS at start':40s} {results['rss_mb_start']:8.0f} MB")
+    print_large(results["large_open"])  # type: ignore[arg-type]
     out = ROOT / "bench-results" / "bench_gui.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

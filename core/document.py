@@ -73,6 +73,10 @@ class AnnotationDocument:
         classes' GT; it is painted, undone and saved like a class.
     history_limit : int, optional
         Undo steps kept (oldest dropped first), at least 1.
+    defer_textures : bool, optional
+        Do not compute the texture maps now: the document is usable at once (painting
+        changes the rough masks, GT stays empty) until :meth:`compute_textures_steps`
+        has run, e.g. in a worker while a large image is already on screen.
     """
 
     def __init__(
@@ -82,6 +86,7 @@ class AnnotationDocument:
         params: GTParams,
         rough: Mapping[str, np.ndarray] | None = None,
         history_limit: int = 200,
+        defer_textures: bool = False,
     ) -> None:
         img = np.asarray(image)
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
@@ -93,7 +98,9 @@ class AnnotationDocument:
         self._image = readonly_view(img)
         self._shape = (int(img.shape[0]), int(img.shape[1]))
         self._params = params
-        self._textures = compute_textures(img, params)
+        self._textures: TextureMaps | None = (
+            None if defer_textures else compute_textures(img, params)
+        )
         self._rough = {name: np.zeros(self._shape, dtype=np.bool_) for name in LAYER_NAMES}
         for name, mask in (rough or {}).items():
             self._rough[self._layer(name)][...] = self._check_mask(mask)
@@ -125,12 +132,20 @@ class AnnotationDocument:
         return self._params
 
     @property
-    def textures(self) -> TextureMaps:
+    def textures(self) -> TextureMaps | None:
+        """The texture maps; None until computed (``defer_textures``)."""
         return self._textures
+
+    @property
+    def textures_ready(self) -> bool:
+        """False while the texture maps are deferred: GT is empty until they are computed."""
+        return self._textures is not None
 
     def chosen_threshold(self, cls: str) -> float:
         """The threshold in force for ``cls``: the fixed parameter, or the value the
         per-image calibration chose (see :meth:`core.gt.TextureMaps.chosen`)."""
+        if self._textures is None:
+            raise DocumentError("the texture maps are still being computed")
         return self._textures.chosen(check_class(cls), self._params)
 
     def rough(self, cls: str) -> np.ndarray:
@@ -215,13 +230,17 @@ class AnnotationDocument:
         except ValueError as exc:
             raise DocumentError(str(exc)) from None
 
-    def _full_gt(self, cls: ClassName, tex: TextureMaps, params: GTParams) -> np.ndarray:
+    def _full_gt(self, cls: ClassName, tex: TextureMaps | None, params: GTParams) -> np.ndarray:
+        if tex is None:
+            return np.zeros(self._shape, dtype=np.uint8)
         rough = self._rough[cls] & ~self._rough[EXCLUDE]
         return gt_from_rough(
             tex[cls], rough, threshold=tex.threshold(cls, params), gain=params.gain(cls)
         )
 
     def _update_gt(self, cls: ClassName, rect: Rect) -> None:
+        if self._textures is None:
+            return  # GT is computed in full when the maps arrive
         sl = rect.slices
         p = self._params
         excluded = str(cls) == EXCLUDE
@@ -555,12 +574,14 @@ class AnnotationDocument:
         tex = self._textures
         # The expensive part depends only on the image: compute it outside the lock.
         steps: list[tuple[str, GTParams]] = []
-        if tex.sigma != params.sigma or tex.wrinkle_auto != params.is_auto("wrinkle"):
+        if tex is None:
+            steps.append(("texture maps", params))
+        elif tex.sigma != params.sigma or tex.wrinkle_auto != params.is_auto("wrinkle"):
             # New sigma (or wrinkle mode), old pore threshold: only the wrinkle map.
             steps.append(
                 ("wrinkle texture map", replace(params, pore_threshold=tex.pore_threshold))
             )
-        if tex.pore_threshold != params.pore_threshold:
+        if tex is not None and tex.pore_threshold != params.pore_threshold:
             steps.append(("pore texture map", params))
         total = len(steps) + 1
         for done, (what, step_params) in enumerate(steps):
@@ -574,6 +595,29 @@ class AnnotationDocument:
             self._revision += 1
         self._emit(DocumentChange("params", None, None))
         yield Progress(total, total, "ground truth updated")
+
+    def compute_textures_steps(self) -> Iterator[Progress]:
+        """Compute deferred texture maps, then GT, yielding a Progress before each step.
+
+        Nothing to do (one final Progress) if the maps exist. If the parameters change
+        meanwhile (:meth:`set_params` computes its own maps), the maps computed here are
+        dropped. Subscribers get a "params" change when GT is filled in.
+        """
+        params = self._params
+        if self._textures is not None:
+            yield Progress(2, 2, "texture maps ready")
+            return
+        yield Progress(0, 2, "computing the texture maps")
+        tex = compute_textures(self._image, params)
+        yield Progress(1, 2, "computing ground truth")
+        with self._lock:
+            if self._textures is not None or self._params != params:
+                return
+            self._textures = tex
+            self._gt = {cls: self._full_gt(cls, tex, params) for cls in CLASSES}
+            self._revision += 1
+        self._emit(DocumentChange("params", None, None))
+        yield Progress(2, 2, "ground truth ready")
 
     def reset(self, rough: Mapping[str, np.ndarray] | None = None) -> None:
         """Replace all rough masks (e.g. reloaded from disk), clear the history and mark

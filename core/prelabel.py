@@ -34,16 +34,20 @@ from core.progress import CancelToken, Progress
 
 _K = TypeVar("_K", bound=Hashable)
 
-#: Source name stored with baseline pre-labels.
-BASELINE_SOURCE = "baseline:frangi+kmeans"
+#: Source name stored with baseline pre-labels (restricted to skin; older pre-labels
+#: stored as ``"baseline:frangi+kmeans"`` are made again, see :func:`needs_prelabel`).
+BASELINE_SOURCE = "baseline:frangi+kmeans+skin"
+#: Prefix of every baseline source name, current or older.
+BASELINE_PREFIX = "baseline:"
 #: Prefix of the source name stored with model pre-labels: ``"model:<id>:<path>"``.
 MODEL_PREFIX = "model:"
 #: Statuses whose images may receive a pre-label (nobody has painted them).
 PRELABEL_STATUSES = ("new", "prelabeled")
 #: Project-setting key prefix remembering a rejected pre-label's source per image.
 REJECTED_PREFIX = "prelabel.rejected."
-#: Dilation (pixels) from a predicted mask to a rough mask, see :func:`prelabel_to_rough`.
-ROUGH_GROW = 2
+#: Margin (pixels) from a predicted mask to a rough mask on a 768×640 image, like an
+#: annotator's generous stroke; it scales with the image (:func:`rough_grow`).
+ROUGH_GROW = 5
 
 Maps = dict[str, np.ndarray]
 PredictFn = Callable[[np.ndarray], Maps]
@@ -84,7 +88,7 @@ def describe_source(name: str | None) -> str:
     """A short label for the UI, e.g. ``"model #3 (run-2026…/best)"`` or the baselines."""
     if not name:
         return "no pre-label"
-    if name == BASELINE_SOURCE:
+    if name.startswith(BASELINE_PREFIX):
         return "image-processing baselines (Frangi, k-means)"
     if name.startswith(MODEL_PREFIX):
         model_id, _, path = name[len(MODEL_PREFIX) :].partition(":")
@@ -153,39 +157,58 @@ def mask_levels(source: PrelabelSource) -> dict[str, float]:
     return {c: float(stored.get(c, DEFAULT_MASK_LEVEL)) for c in CLASSES}
 
 
-def prelabel_to_rough(
-    maps: Mapping[str, np.ndarray], levels: Mapping[str, float], *, grow: int = ROUGH_GROW
-) -> dict[str, np.ndarray]:
-    """Rough masks from a pre-label: ``map >= level``, dilated by a disk of radius ``grow``.
+def rough_grow(shape: tuple[int, ...]) -> int:
+    """Margin in pixels of a rough mask made from a pre-label, for an image of ``shape``.
 
-    The predicted mask approximates the binary GT, which is thinner than the generous
-    rough mask an annotator paints; growing it keeps the structures' edges when GT is
-    recomputed as rough × texture.
+    :data:`ROUGH_GROW` pixels at the paper's 768×640, scaled with the square root of
+    the image's area (about 35 px at 6000×4000), never under 1.
+    """
+    from core.baselines import size_scale
+
+    return max(1, round(ROUGH_GROW * size_scale(shape)))
+
+
+def grow_mask(mask: np.ndarray, grow: int) -> np.ndarray:
+    """``mask`` dilated by a round disk of radius ``grow`` pixels (offsets with
+    ``row² + col² <= grow * (grow + 1)``), in time independent of ``grow``."""
+    import cv2
+
+    m = np.asarray(mask, dtype=bool)
+    if grow <= 0 or not m.any():
+        return m.copy()
+    distance = cv2.distanceTransform((~m).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return distance <= np.float32(np.sqrt(grow * (grow + 1)) + 1e-3)
+
+
+def prelabel_to_rough(
+    maps: Mapping[str, np.ndarray], levels: Mapping[str, float], *, grow: int | None = None
+) -> dict[str, np.ndarray]:
+    """Rough masks from a pre-label: ``map >= level``, grown by a generous margin.
+
+    The predicted mask approximates the binary GT, which is much thinner than the rough
+    mask an annotator paints round a structure; growing it by a stroke-like margin
+    keeps the structures and their edges when GT is recomputed as rough × texture,
+    and gives the annotator a region to correct rather than a tracing.
 
     Parameters
     ----------
     maps : mapping of class to (M, N) ndarray of uint8
     levels : mapping of class to float
-    grow : int
-        Dilation radius in pixels (0: none).
+    grow : int, optional
+        Margin in pixels (0: none); :func:`rough_grow` of the image's shape by default.
 
     Returns
     -------
     dict of class to (M, N) ndarray of bool
     """
-    import cv2
-
     from core.model.masks import maps_to_masks
 
+    masks = maps_to_masks({c: np.asarray(maps[c]) for c in CLASSES}, dict(levels))
+    if grow is None:
+        grow = rough_grow(next(iter(masks.values())).shape)
     if grow < 0:
         raise ValueError(f"grow must be >= 0 pixels, got {grow}")
-    masks = maps_to_masks({c: np.asarray(maps[c]) for c in CLASSES}, dict(levels))
-    if grow == 0:
-        return {c: np.asarray(m, dtype=bool) for c, m in masks.items()}
-    # A round disk: offsets with row² + col² <= grow * (grow + 1).
-    yy, xx = np.mgrid[-grow : grow + 1, -grow : grow + 1]
-    kernel = ((yy * yy + xx * xx) <= grow * (grow + 1)).astype(np.uint8)
-    return {c: cv2.dilate(m.astype(np.uint8), kernel).astype(bool) for c, m in masks.items()}
+    return {c: grow_mask(m, grow) for c, m in masks.items()}
 
 
 # ---------------------------------------------------------------------------- order
@@ -367,6 +390,7 @@ def prelabel_images(
         was started meanwhile) or ``error`` (one line; the batch goes on). The last
         Progress's ``info["summary"]`` counts ``done``, ``skipped`` and ``failed``.
     """
+    from core.face.prior import project_zone_prior
     from core.imageio import load_image
 
     ids = list(ids)
@@ -392,6 +416,7 @@ def prelabel_images(
             pixels = load_image(record.path).pixels
             t0 = time.perf_counter()
             maps = {c: np.ascontiguousarray(m, dtype=np.uint8) for c, m in predict(pixels).items()}
+            maps = project_zone_prior(project, record, maps)  # off unless faces.zone_prior
             seconds = time.perf_counter() - t0
             if set(maps) != set(CLASSES):
                 raise SkinTraceError(f"the pre-label source gave {sorted(maps)}, not {CLASSES}")

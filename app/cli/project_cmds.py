@@ -102,6 +102,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--copy", action="store_true", help="copy images into the project")
     p.add_argument(
+        "--align",
+        nargs="?",
+        const="768x640",
+        metavar="WxH",
+        help="crop each face photo to the paper's frame (default 768x640) and import the "
+        "crops; originals and transforms are kept (docs/faces.md)",
+    )
+    p.add_argument(
         "--fast",
         action="store_true",
         help="check image headers only instead of decoding each image (trusted sources; "
@@ -186,6 +194,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=["accepted"],
         metavar="STATUS",
         help=f"statuses to export (default: accepted; choices: {_STATUSES})",
+    )
+    p.add_argument(
+        "--coords",
+        choices=("crop", "original"),
+        default="crop",
+        help="for a project imported with --align: masks and GT in crop coordinates "
+        "(default, for training) or mapped back onto the original photos",
     )
     p.add_argument(
         "--consensus",
@@ -279,9 +294,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     rough = {c: getattr(args, f"rough_{c}") for c in ("wrinkle", "pore")}
     gt = {c: getattr(args, f"gt_{c}") for c in ("wrinkle", "pore")}
     with Project.open(args.project, user=args.user) as p:
+        folder = args.folder
+        if args.align:  # crops into PROJECT/aligned/crops, transforms beside (docs/faces.md)
+            from app.cli.face_cmds import align_for_import
+
+            folder = align_for_import(p, args, has_masks=any(rough.values()) or any(gt.values()))  # fmt: skip
         last = drive(
             p.import_images(
-                args.folder,
+                folder,
                 patterns=args.include,
                 copy=args.copy,
                 rough_dirs={c: d for c, d in rough.items() if d},
@@ -410,6 +430,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if skipped:
         _say(f"skipped {len(skipped)} image(s) that cannot be opened:")
         _warn([f"{name}: {why}" for name, why in skipped], file=sys.stdout)
+    if args.coords == "original":
+        from app.cli.face_cmds import map_back_export
+
+        map_back_export(args)
     return 0
 
 

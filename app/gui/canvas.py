@@ -121,16 +121,48 @@ class ImageCanvas(QGraphicsView):
         return self.stack.document
 
     def set_document(self, document: Any) -> None:
-        """Show ``document`` (None clears), fitted in the view."""
+        """Show ``document`` (None clears), fitted in the view.
+
+        A document replacing the preview of the same size keeps the preview's view,
+        so the picture sharpens in place.
+        """
         self._abort_interaction()
         self._pores = None
+        same_view = (
+            document is not None
+            and self.stack.preview_item is not None
+            and self.stack.preview_item.shape_ == tuple(document.shape[:2])
+        )
         self.stack.set_document(document)
         if document is None:
             return
-        rows, cols = document.shape[:2]
+        self._set_scene_for(document.shape[:2])
+        if not same_view:
+            self.fit()
+
+    def show_preview(self, preview: Any, shape: tuple[int, int]) -> None:
+        """Show a small QImage ``preview`` of an image of ``shape`` while it loads.
+
+        The previous image is cleared at once; painting waits for the document.
+        """
+        self._abort_interaction()
+        same = self.stack.preview_item is not None and self.stack.preview_item.shape_ == tuple(
+            shape
+        )
+        self.stack.show_preview(preview, shape)
+        self._set_scene_for(shape)
+        if not same:
+            self.fit()
+
+    @property
+    def previewing(self) -> bool:
+        """True while only a preview is shown (the image is still loading)."""
+        return self.stack.preview_item is not None
+
+    def _set_scene_for(self, shape: tuple[int, int]) -> None:
+        rows, cols = shape
         margin = max(rows, cols)
         self.scene().setSceneRect(QRectF(-margin, -margin, cols + 2 * margin, rows + 2 * margin))
-        self.fit()
 
     def on_document_change(self, change: Any) -> None:
         self.stack.on_change(change)
@@ -182,9 +214,10 @@ class ImageCanvas(QGraphicsView):
     def fit(self) -> None:
         """Fit the whole image in the view."""
         doc = self.document
-        if doc is None:
+        preview = self.stack.preview_item
+        if doc is None and preview is None:
             return
-        rows, cols = doc.shape[:2]
+        rows, cols = doc.shape[:2] if doc is not None else preview.shape_  # type: ignore[union-attr]
         vp = self.viewport().rect()
         zoom = 0.98 * min(vp.width() / cols, vp.height() / rows) if cols and rows else 1.0
         self.setTransform(QTransform.fromScale(zoom, zoom))
@@ -220,7 +253,7 @@ class ImageCanvas(QGraphicsView):
             return
         doc = self.document
         if button != Qt.MouseButton.LeftButton or doc is None or not self.editable:
-            if button == Qt.MouseButton.LeftButton and doc is not None:
+            if button == Qt.MouseButton.LeftButton and (doc is not None or self.previewing):
                 self.editRefused.emit()  # say why nothing is painted
             event.accept()
             return
@@ -412,6 +445,9 @@ class ImageCanvas(QGraphicsView):
         if not in_box:
             blob = finder.at(box[2], box[3])
             self._apply_pores(doc, [] if blob is None else [blob], in_box=False)
+            return
+        if doc.textures is None:  # a large image's maps are still being computed
+            self.editRefused.emit()
             return
         texture = doc.textures["pore"]  # Eq. 2 at the current threshold
 

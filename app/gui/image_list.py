@@ -153,6 +153,10 @@ class ImageListModel(QAbstractListModel):
     def has_thumbnail(self, image_id: Any) -> bool:
         return image_id in self._thumbs
 
+    def thumbnail(self, image_id: Any) -> QPixmap | None:
+        """The image's list thumbnail, None until it is made."""
+        return self._thumbs.get(image_id)
+
 
 class StatusFilterProxy(QSortFilterProxyModel):
     """Filters by status (None = all, "unfinished", or a status value) and name."""

@@ -12,13 +12,14 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDi
 
 from core.classes import CLASSES
 
-from . import history_view, model_history, prelabel_worker, repair, review, training_panel
+from . import faces, history_view, model_history, prelabel_worker, repair, review, training_panel
 from .actions import build_actions
 from .bridge import DocumentBridge
 from .canvas import ImageCanvas
 from .image_list import ImageList
 from .layers import LayersModel
 from .layers_panel import LayersPanel
+from .loading import LoadFeedback
 from .params_panel import ParamsPanel
 from .preferences import Preferences, PreferencesDialog
 from .project_dialogs import ProjectActions, remember
@@ -47,6 +48,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.prefs = prefs or Preferences.load()
         self.session: AnnotationSession | None = None
+        self.load_feedback: LoadFeedback | None = None
         self.messages: list[str] = []  # every message shown to the user (tests read it)
         self.layers = LayersModel(self)
         self.layers.set_colors(self.prefs.colors)
@@ -71,7 +73,7 @@ class MainWindow(QMainWindow):
         self.add_dock("Layers", self.layers_panel, right, "layers")
         self.add_dock("GT parameters", self.params_panel, right, "params")
         # Model-assisted annotation (docs/model-assisted.md): each part mounts itself.
-        for part in (prelabel_worker, training_panel, model_history, review, history_view):
+        for part in (prelabel_worker, training_panel, model_history, review, history_view, faces):
             part.install(self)
         repair.install(self)  # damage badges, Image → Repair damaged masks
 
@@ -138,6 +140,9 @@ class MainWindow(QMainWindow):
         session.busyChanged.connect(self._on_busy)
         session.busyProgress.connect(self._on_busy_progress)
         session.loadFailed.connect(lambda _id: self.image_list.select(self._current_id()))
+        if self.load_feedback is not None:
+            self.load_feedback.disconnect_all()
+        self.load_feedback = LoadFeedback(self, session)  # large images: preview first
         self.params_panel.paramsEdited.connect(session.set_params)
         self.params_panel.overrideCleared.connect(self._clear_override)
         self.canvas.editable = not session.read_only
@@ -220,6 +225,8 @@ class MainWindow(QMainWindow):
 
     def _show_chosen(self, doc: Any) -> None:
         """The per-image thresholds in force, for the GT panel's "Auto" display."""
+        if not doc.textures_ready:
+            return  # shown when the deferred maps arrive (a "params" change)
         self.params_panel.show_chosen(
             {f"{cls}_threshold": doc.chosen_threshold(cls) for cls in ("wrinkle", "pore")}
         )

@@ -5,16 +5,28 @@ and its single :class:`~app.gui.writer.SerialWriter`: rough-mask autosaves, stat
 changes (:meth:`AnnotationSession.set_status` is the one place statuses change) and
 GT parameter edits. Image loading and texture computation run in workers; the next
 image is prefetched so that switching is instant.
+
+A large image (over :data:`LARGE_IMAGE_PIXELS`) that is not prefetched opens in
+stages, each shown as soon as it is there: :attr:`AnnotationSession.loading` (the
+window shows the list thumbnail at once), :attr:`~AnnotationSession.previewReady` (a
+reduced decode, JPEG only), :attr:`~AnnotationSession.documentOpened` with the texture
+maps deferred (painting works from here on), then :attr:`~AnnotationSession.mapsProgress`
+while the maps are computed in a worker and :attr:`~AnnotationSession.mapsReady`
+when GT is filled in.
 """
 
 from __future__ import annotations
 
+import ctypes
 import itertools
+import sys
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.classes import CLASSES
@@ -26,7 +38,23 @@ AUTOSAVE_MS = int(default_settings()["autosave_ms"])
 CACHE_SIZE = 4  # documents kept after leaving them (with their undo history)
 CACHE_PIXELS = 40_000_000  # ... and at most this many image pixels among them
 PREFETCH_MAX_PIXELS = 12_000_000  # a 6000x4000 document takes ~0.6 GB: not prefetched
-LARGE_IMAGE_PIXELS = 2_000_000  # recompute GT parameters in a worker above this
+LARGE_IMAGE_PIXELS = 2_000_000  # above this: maps deferred to a worker, GT edits too
+PREVIEW_SIDE = 1600  # longer side of a reduced preview decode (pixels)
+
+
+def trim_heap() -> None:
+    """Hand freed memory back to the system.
+
+    Decoding a large image and computing its maps on worker threads frees hundreds of MB
+    that glibc keeps in the threads' heaps; without this the process stays that much
+    bigger after each large image. No-op elsewhere than Linux/glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 @dataclass
@@ -38,8 +66,12 @@ class LoadedDocument:
     document: Any
 
 
-def load_document(project: Any, image_id: Any) -> LoadedDocument:
-    """Read image, rough masks and parameters and build the document (worker thread)."""
+def load_document(project: Any, image_id: Any, *, defer_textures: bool = False) -> LoadedDocument:
+    """Read image, rough masks and parameters and build the document (worker thread).
+
+    With ``defer_textures`` the texture maps are left to
+    :meth:`~core.document.AnnotationDocument.compute_textures_steps`.
+    """
     from core.document import AnnotationDocument
     from core.imageio import load_image
 
@@ -47,7 +79,28 @@ def load_document(project: Any, image_id: Any) -> LoadedDocument:
     pixels = load_image(record.path).pixels
     rough = project.load_rough_for_editing(image_id)  # own masks in independent mode
     params = project.params(image_id)
-    return LoadedDocument(image_id, record, AnnotationDocument(pixels, params=params, rough=rough))
+    document = AnnotationDocument(pixels, params=params, rough=rough, defer_textures=defer_textures)
+    return LoadedDocument(image_id, record, document)
+
+
+def load_preview(path: str | Path, *, side: int = PREVIEW_SIDE) -> np.ndarray | None:
+    """A reduced ``(m, n, 3) uint8`` decode of a JPEG for a quick preview (worker thread).
+
+    JPEG decodes at 1/2 to 1/8 scale for a fraction of the full decode's time; other
+    formats cannot, so they give None (the list thumbnail stands in). EXIF
+    orientation is applied, as :func:`core.imageio.load_image` does.
+    """
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        if im.format != "JPEG":
+            return None
+        cols, rows = im.size
+        scale = max(1, max(rows, cols) // side)
+        im.draft("RGB", (max(1, cols // scale), max(1, rows // scale)))
+        small = ImageOps.exif_transpose(im.convert("RGB"))
+        small.thumbnail((side, side))
+        return np.asarray(small, dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -82,6 +135,15 @@ class AnnotationSession(QObject):
     busyProgress = Signal(object)
     #: (image id) opening this image failed (the previous one stays open).
     loadFailed = Signal(object)
+    #: (record) a large image not in memory started loading (show its thumbnail).
+    loading = Signal(object)
+    #: (image id, (m, n, 3) uint8 ndarray) a reduced decode of the image being loaded.
+    previewReady = Signal(object, object)
+    #: (core.progress.Progress) the open image's texture maps are being computed;
+    #: painting stays on meanwhile.
+    mapsProgress = Signal(object)
+    #: (image id) the open image's texture maps and GT are ready.
+    mapsReady = Signal(object)
 
     def __init__(self, project: Any, parent: QObject | None = None) -> None:
         from .writer import SerialWriter
@@ -96,6 +158,7 @@ class AnnotationSession(QObject):
         self._cache: OrderedDict[Any, LoadedDocument] = OrderedDict()
         self._prefetching: dict[Any, FunctionWorker] = {}
         self._params_worker: ProgressWorker | None = None
+        self._maps_worker: ProgressWorker | None = None
         self._pending_params: tuple[Any, Any] | None = None  # (document, params)
         self._load_token = 0
         self._pending_saves: dict[Any, _PendingSave] = {}  # the latest save queued per image
@@ -149,13 +212,17 @@ class AnnotationSession(QObject):
         if ready is not None:
             self._show(ready)
             return
+        # A large image is shown before its texture maps exist (they follow in a worker).
+        big = self._pixels.get(image_id, 0) > LARGE_IMAGE_PIXELS
         if wait:
             try:
-                self._show(load_document(self.project, image_id))
+                self._show(load_document(self.project, image_id, defer_textures=big))
             except Exception as exc:
                 self._report_load_error(image_id, exc)
             return
         self.busyChanged.emit(True)
+        if big and prefetch is None:
+            self._start_preview(image_id, token)
 
         def done(loaded: LoadedDocument) -> None:
             if token == self._load_token and not self._closed:
@@ -173,7 +240,25 @@ class AnnotationSession(QObject):
             prefetch.done.connect(done)
             prefetch.failed.connect(failed)
             return
-        run_function(lambda: load_document(self.project, image_id), on_done=done, on_error=failed)
+        run_function(
+            lambda: load_document(self.project, image_id, defer_textures=big),
+            on_done=done,
+            on_error=failed,
+        )
+
+    def _start_preview(self, image_id: Any, token: int) -> None:
+        """Announce the load (thumbnail) and decode a reduced preview when the format allows."""
+        try:
+            record = self.project.image(image_id)
+        except Exception:
+            return  # the load itself reports the problem
+        self.loading.emit(record)
+
+        def shown(preview: Any) -> None:
+            if preview is not None and token == self._load_token and not self._closed:
+                self.previewReady.emit(image_id, preview)
+
+        run_function(lambda: load_preview(record.path), on_done=shown, on_error=lambda _m: None)
 
     def _report_load_error(self, image_id: Any, exc: Exception) -> None:
         from .workers import describe_error
@@ -193,6 +278,42 @@ class AnnotationSession(QObject):
         self._unsubscribe = loaded.document.subscribe(self._on_document_change)
         self.documentOpened.emit(loaded)
         self._emit_save_state()
+        self._start_maps(loaded)
+
+    def _start_maps(self, loaded: LoadedDocument) -> None:
+        """Compute the open document's deferred texture maps in a worker (one at a time)."""
+        if self._maps_worker is not None and not self._maps_worker.finished:
+            self._maps_worker.cancel()  # the image left before its maps were done
+        self._maps_worker = None
+        doc = loaded.document
+        if doc.textures_ready or self._closed:
+            return
+        trim_heap()  # what the decode left behind
+        worker = ProgressWorker(doc.compute_textures_steps)
+
+        def progress(step: Any) -> None:
+            if self.current is loaded:
+                self.mapsProgress.emit(step)
+
+        def done(_last: Any) -> None:
+            trim_heap()
+            if self.current is loaded and not self._closed and doc.textures_ready:
+                self.mapsReady.emit(loaded.image_id)
+
+        def failed(message: str) -> None:
+            if self.current is loaded and not self._closed:
+                self.error.emit(message)
+
+        worker.progress.connect(progress)
+        worker.done.connect(done)
+        worker.failed.connect(failed)
+        self._maps_worker = worker.start()
+
+    @property
+    def maps_pending(self) -> bool:
+        """True while the open document's texture maps are being computed."""
+        doc = self.document
+        return doc is not None and not doc.textures_ready
 
     def _remember(self, loaded: LoadedDocument) -> None:
         self._cache[loaded.image_id] = loaded
@@ -439,6 +560,8 @@ class AnnotationSession(QObject):
             return
         self.save_current()
         self._closed = True
+        if self._maps_worker is not None and not self._maps_worker.finished:
+            self._maps_worker.cancel()
         self.writer.stop()
         if self._unsubscribe is not None:
             self._unsubscribe()

@@ -63,9 +63,12 @@ class StatusBar(QStatusBar):
             return
         self.position.setText(f"row {r}, col {c}")
         textures = document.textures
-        tex = " ".join(
-            f"{cls[0].upper()} {float(getattr(textures, cls)[r, c]):.1f}" for cls in CLASSES
-        )
+        if textures is None:  # still being computed
+            tex = "…"
+        else:
+            tex = " ".join(
+                f"{cls[0].upper()} {float(getattr(textures, cls)[r, c]):.1f}" for cls in CLASSES
+            )
         gt = " ".join(f"{cls[0].upper()} {int(document.gt(cls)[r, c])}" for cls in CLASSES)
         self.values.setText(f"gray {gray_at(document.image, r, c):.0f}   texture {tex}   GT {gt}")
 

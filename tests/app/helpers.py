@@ -57,15 +57,6 @@ def open_window(
     return w
 
 
-def wait_for_prelabel(qtbot, w: MainWindow, timeout: int = 30_000) -> None:
-    """Wait until the open image's background pre-label is shown in the prediction layer.
-
-    After this nothing computed in the background replaces the open image's prediction
-    layer (pre-labels for other images are only cached), so pixels can be checked.
-    """
-    qtbot.waitUntil(lambda: w.prelabels.shown_source() is not None, timeout=timeout)
-
-
 def widget_point(canvas: ImageCanvas, row: float, col: float) -> QPoint:
     """Viewport position of image pixel ``(row, col)``."""
     return canvas.image_to_view(row, col).toPoint()

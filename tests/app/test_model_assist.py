@@ -39,8 +39,12 @@ TINY = {
 COMMENT = "forehead wrinkles missing"
 
 
-def expected_rough(maps, levels, grow=2):
-    """Independent pre-label -> rough rule: map >= level, dilated by a disk of radius 2."""
+def expected_rough(maps, levels, grow=None):
+    """Independent pre-label -> rough rule: map >= level, dilated by a disk whose radius
+    is 5 px at 768x640, scaled with the square root of the image area."""
+    if grow is None:
+        rows, cols = next(iter(maps.values())).shape
+        grow = max(1, round(5 * np.sqrt(rows * cols / (768 * 640))))
     yy, xx = np.mgrid[-grow : grow + 1, -grow : grow + 1]
     disk = (yy**2 + xx**2) <= grow * (grow + 1)
     return {

@@ -135,7 +135,7 @@ def test_polyline_clicks_then_enter_paint_one_snapped_stroke(window):
 
 
 def _shown(window) -> np.ndarray:
-    qimage = window.canvas.stack.image_item.pixmap().toImage()
+    qimage = window.canvas.stack.image_item.qimage  # the shown pixels (drawn without a pixmap)
     qimage = qimage.convertToFormat(qimage.Format.Format_RGB888)
     rows, cols = qimage.height(), qimage.width()
     buf = np.frombuffer(qimage.constBits(), np.uint8, count=qimage.sizeInBytes())

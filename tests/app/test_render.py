@@ -12,7 +12,7 @@ from app.gui.main_window import MainWindow
 from core.gt import compute_gt
 from core.project import Project
 
-from .helpers import drag, hover, make_project, wait_for_prelabel, widget_point
+from .helpers import drag, hover, make_project, widget_point
 
 
 @pytest.fixture
@@ -24,12 +24,11 @@ def window(qtbot, tmp_path):
     assert w.open_project(w.project_dir)
     w.show()
     qtbot.waitExposed(w)
+    # The open image's pre-label is computed in the background: let it arrive first, or it
+    # would replace the prediction a test sets (a race that depends on machine load).
+    qtbot.waitUntil(lambda: w.layers.prediction() is not None, timeout=30_000)
     w.canvas.set_zoom(4.0)
     w.canvas.centerOn(64, 48)
-    # The open image's baseline pre-label is computed on a worker thread and replaces the
-    # prediction layer when it lands. Wait for it here, so it cannot land between a test's
-    # set-up and its screenshot (under load it used to, turning checked pixels blue).
-    wait_for_prelabel(qtbot, w)
     yield w
     w.close()
 
@@ -73,7 +72,7 @@ def test_screenshot_shows_class_colours_where_painted(window, tmp_path):
 def test_gt_layer_colour_follows_preferences(window):
     w = window
     w.layers.set_visible("rough", False)
-    w.layers.set_visible("prediction", False)  # the pre-label's pores would cover the GT
+    w.layers.set_visible("prediction", False)  # the GT's colour is under test
     w.layers.set_opacity("gt", 1.0)
     w.tools.set_radius(4)
     drag(w.canvas, [(48, 20), (48, 110)])
@@ -95,7 +94,8 @@ def test_gt_layer_colour_follows_preferences(window):
 def test_status_bar_shows_values_under_cursor(window, qtbot):
     w = window
     # The pre-label's note ("Pre-label by ...") takes the read-out's place while shown:
-    # the fixture waited for it; clear it so it cannot hide the labels.
+    # wait for it, then clear it, so the background job's timing cannot hide the labels.
+    qtbot.waitUntil(lambda: w.prelabels.shown_source() is not None, timeout=10000)
     w.status.clearMessage()
     w.tools.set_radius(3)
     drag(w.canvas, [(48, 30), (48, 90)])

@@ -259,11 +259,11 @@ def test_opening_an_image_still_prefetching_waits_for_it(qtbot, project_dir, mon
 
     real, loads, release = session_module.load_document, [], threading.Event()
 
-    def load_document(project, image_id):
+    def load_document(project, image_id, **kwargs):
         loads.append(image_id)
         if threading.current_thread() is not threading.main_thread():
             release.wait(5)  # hold background loads until the image is asked for
-        return real(project, image_id)
+        return real(project, image_id, **kwargs)
 
     monkeypatch.setattr(session_module, "load_document", load_document)
     w = MainWindow()

@@ -395,3 +395,43 @@ def test_invalid_use(face):
         AnnotationDocument(np.zeros((5, 5), np.uint8), params=PARAMS)
     with pytest.raises(DocumentError, match="history_limit"):
         AnnotationDocument(face.image, params=PARAMS, history_limit=0)
+
+
+def test_deferred_textures_keep_strokes_and_fill_gt_when_computed():
+    from core.document import AnnotationDocument
+    from core.gt import GTParams, compute_gt
+    from core.synthetic import make_face
+
+    face = make_face(4, shape=(96, 112))
+    doc = AnnotationDocument(face.image, params=GTParams(), defer_textures=True)
+    changes = []
+    doc.subscribe(changes.append)
+    assert not doc.textures_ready and doc.textures is None
+    # painting works at once: the stroke is kept, GT waits for the maps
+    doc.begin_stroke("wrinkle", radius=6)
+    doc.stroke_to(40, 20)
+    doc.stroke_to(40, 90)
+    doc.end_stroke()
+    assert doc.rough("wrinkle").sum() > 300 and doc.gt("wrinkle").max() == 0
+    steps = list(doc.compute_textures_steps())
+    assert [s.done for s in steps] == [0, 1, 2] and steps[-1].total == 2
+    assert doc.textures_ready and changes[-1].kind == "params"
+    expected = compute_gt(face.image, {"wrinkle": doc.rough("wrinkle")}, GTParams())
+    assert np.array_equal(doc.gt("wrinkle"), expected["wrinkle"])
+    assert doc.can_undo and doc.undo() and not doc.rough("wrinkle").any()
+    assert list(doc.compute_textures_steps())[-1].done == 2  # nothing left to do
+
+
+def test_deferred_textures_give_way_to_new_params():
+    from core.document import AnnotationDocument
+    from core.gt import GTParams
+    from core.synthetic import make_face
+
+    face = make_face(5, shape=(64, 80))
+    doc = AnnotationDocument(face.image, params=GTParams(), defer_textures=True)
+    steps = doc.compute_textures_steps()
+    next(steps)  # the worker started on the old parameters...
+    doc.set_params(GTParams(sigma=3.0))  # ...the user changed sigma meanwhile
+    assert doc.textures is not None and doc.textures.sigma == 3.0
+    list(steps)  # the stale maps are dropped
+    assert doc.textures.sigma == 3.0 and doc.params.sigma == 3.0

@@ -16,6 +16,7 @@ from core.prelabel import (
     baseline_source,
     describe_source,
     model_source,
+    needs_prelabel,
     order_ahead,
     plan_prelabels,
     prelabel_images,
@@ -229,3 +230,33 @@ def test_reject_prelabel_remembers_the_source_and_refuses_what_it_cannot_reject(
     project.set_status(c, "prelabeled")  # a status without stored maps
     with pytest.raises(ProjectError, match="has no stored pre-label to reject"):
         reject_prelabel(project, c)
+
+
+def test_rough_margin_is_generous_and_scales_with_the_image():
+    from core.prelabel import ROUGH_GROW, grow_mask, prelabel_to_rough, rough_grow
+
+    assert rough_grow((640, 768)) == ROUGH_GROW >= 4  # a few pixels, like a brush stroke
+    assert rough_grow((4000, 6000)) == round(ROUGH_GROW * np.sqrt(24e6 / (640 * 768)))
+    assert rough_grow((64, 64)) >= 1
+    # the default margin is rough_grow of the map's shape: a one-pixel line widens to a band
+    w = np.zeros((640, 768), np.uint8)
+    w[320, 100:600] = 255
+    p = np.zeros_like(w)
+    rough = prelabel_to_rough({"wrinkle": w, "pore": p}, {"wrinkle": 128, "pore": 128})
+    band = np.flatnonzero(rough["wrinkle"][:, 350])
+    assert band.min() == 320 - ROUGH_GROW and band.max() == 320 + ROUGH_GROW
+    assert not rough["pore"].any()
+    # grow_mask is the same round disk as a dilation, for any radius
+    dot = np.zeros((41, 41), bool)
+    dot[20, 20] = True
+    for r in (1, 3, 12):
+        yy, xx = np.mgrid[-20:21, -20:21]
+        assert (grow_mask(dot, r) == (yy * yy + xx * xx <= r * (r + 1))).all()
+
+
+def test_old_baseline_prelabels_are_described_and_refreshed():
+    from core.prelabel import describe_source
+
+    old = "baseline:frangi+kmeans"
+    assert "baselines" in describe_source(old)
+    assert needs_prelabel("prelabeled", old, BASELINE_SOURCE)
