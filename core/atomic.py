@@ -8,9 +8,11 @@ previous file is left as it was.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,24 +57,164 @@ def make_temp_dir(parent: str | os.PathLike[str], *, prefix: str, suffix: str = 
 
 
 def previous_folder(target: Path) -> Path:
-    """Where :func:`replace_folder` keeps the old ``target`` while it swaps folders."""
+    """Where :func:`replace_folder` puts the old ``target`` once the new one is in place.
+
+    In the fallback swap (no ``RENAME_EXCHANGE``) the old folder waits here *before* the
+    new one is renamed in, so a kill between the two renames leaves ``target`` missing and
+    this folder complete: :func:`restore_folder` (and checkpoint readers) use it.
+    """
     return target.with_name(f".{target.name}.previous")
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+#: errno values of ``renameat2`` that mean "this kernel or file system cannot exchange".
+_NO_EXCHANGE_ERRNOS = frozenset(
+    {errno.EINVAL, errno.ENOSYS, getattr(errno, "ENOTSUP", errno.EINVAL), errno.EPERM}
+)
+
+
+def _load_renameat2() -> Any:
+    """``renameat2`` from the C library, or None (not Linux, or glibc older than 2.28)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        func = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+#: ``renameat2`` when the platform has it; tests set it to None to exercise the fallback.
+_renameat2: Any = _load_renameat2()
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the names ``a`` and ``b`` in one atomic step; False where that is not possible.
+
+    Raises
+    ------
+    OSError
+        For any failure other than "exchange not supported here".
+    """
+    if _renameat2 is None:
+        return False
+    ret = _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if ret == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in _NO_EXCHANGE_ERRNOS:
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _rename(src: Path, dst: Path) -> None:
+    os.rename(src, dst)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the names in ``folder`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):  # some file systems refuse fsync on folders
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def restore_folder(target: str | os.PathLike[str]) -> str | None:
+    """Finish what a killed :func:`replace_folder` left at ``target``.
+
+    * ``target`` missing and :func:`previous_folder` present (killed between the two
+      renames of the fallback swap): the old folder is renamed back to ``target``.
+    * both present (killed after the swap, before the old one was deleted): the old
+      folder is deleted.
+
+    Returns
+    -------
+    str or None
+        ``"restored"``, ``"removed"`` or None when there was nothing to do.
+    """
+    target = Path(target)
+    prev = previous_folder(target)
+    if not prev.is_dir() or prev.is_symlink():
+        return None
+    if not os.path.lexists(target):
+        _rename(prev, target)
+        _fsync_dir(target.parent)
+        return "restored"
+    shutil.rmtree(prev)
+    return "removed"
 
 
 def replace_folder(tmp: Path, target: Path) -> None:
     """Move the complete folder ``tmp`` to ``target``, replacing a folder there.
 
-    The old folder waits at :func:`previous_folder` until the new one is in place, so a
-    crash in between leaves a complete version on disk (readers may fall back to it).
+    There is no moment at which neither version is at ``target``:
+
+    1. :func:`restore_folder` first finishes a swap an earlier run was killed in;
+       ``tmp`` and its parent are fsynced.
+    2. ``target`` absent: ``rename(tmp, target)``.
+    3. ``target`` present, Linux with ``renameat2(RENAME_EXCHANGE)``: the two names
+       are exchanged in one atomic step; the old folder (now at ``tmp``) is renamed to
+       :func:`previous_folder` and deleted.
+    4. Otherwise (other systems, file systems without exchange): ``target`` is renamed to
+       :func:`previous_folder`, ``tmp`` to ``target``, and the old folder deleted. A
+       failure between the two renames puts the old folder back.
+
+    **What a kill can leave** (SIGKILL, power loss), and who cleans it up:
+
+    * before the swap: ``tmp`` (the caller's temp name, e.g. ``OUT.partial-XXXX`` for
+      datasets, ``.NAME.XXXX.tmp`` for checkpoints) beside an unchanged ``target``.
+      Such folders are never in use once their writer is gone; delete them.
+    * during a fallback swap: no ``target``, the complete old folder at
+      ``.NAME.previous``. :func:`restore_folder` renames it back (every
+      ``replace_folder`` on that target calls it first; checkpoint readers read it).
+    * after the swap: the new ``target`` and a complete or half-deleted
+      ``.NAME.previous``, or (exchange path) the old folder still at the ``tmp`` name.
+      :func:`restore_folder` deletes ``.NAME.previous``; the ``tmp`` name is deleted as
+      in the first case.
+
+    So a repair tool finds leftovers as the siblings of ``target`` named
+    ``.NAME.previous`` (call :func:`restore_folder`) and the writer's temp names.
+
+    Parameters
+    ----------
+    tmp : Path
+        A complete folder in the same folder as ``target`` (same file system).
+    target : Path
+        Where it goes.
     """
+    tmp, target = Path(tmp), Path(target)
+    parent = target.parent
+    restore_folder(target)
+    _fsync_dir(tmp)
+    if not os.path.lexists(target):
+        _rename(tmp, target)
+        _fsync_dir(parent)
+        return
     prev = previous_folder(target)
-    if prev.exists():
-        shutil.rmtree(prev)
-    if target.exists():
-        os.replace(target, prev)
-    os.replace(tmp, target)
-    with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(prev)
+    if _exchange(tmp, target):
+        _fsync_dir(parent)
+        _rename(tmp, prev)  # the old folder, under the one name restore_folder knows
+    else:
+        _rename(target, prev)
+        try:
+            _rename(tmp, target)
+        except BaseException:
+            # Not a kill (that runs no code): put the old folder back where it was.
+            if not os.path.lexists(target):
+                with contextlib.suppress(OSError):
+                    _rename(prev, target)
+            raise
+    _fsync_dir(parent)
+    shutil.rmtree(prev, ignore_errors=True)
 
 
 def _target_mode(target: Path) -> int:
@@ -125,8 +267,10 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         # The pid in the name tells a later cleanup whether the writer still runs
-        # (core.leftovers); a killed writer's temp is removed by its next run.
-        prefix = f".{target.name}.{os.getpid()}-"
+        # (core.leftovers); a killed writer's temp is removed by its next run. The
+        # target's name is cut short: a 250-byte file name must still fit.
+        short = os.fsencode(target.name)[:100].decode("utf-8", "ignore") or "f"
+        prefix = f".{short}.{os.getpid()}-"
         fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
     except OSError as exc:
         if is_disk_full(exc):

@@ -42,10 +42,11 @@ from core.atomic import (
     is_disk_full,
     make_temp_dir,
     replace_folder,
+    restore_folder,
 )
 from core.bounded import MAX_MANIFEST_BYTES
 from core.classes import CLASSES
-from core.errors import DatasetError
+from core.errors import DatasetError, ImageLoadError, SkinTraceError
 from core.formats import read_versioned_json
 from core.imageio import encode_png
 from core.leftovers import clean_folder, partial_prefix, replace_folder_leftovers
@@ -61,6 +62,8 @@ FORMAT_VERSION = 1
 DEFAULT_VAL_RATIO = 50 / 314
 MANIFEST = "manifest.json"
 INDEX = "index.csv"
+#: Marker file in every dataset folder SkinTrace writes: ``--force`` replaces only those.
+MARKER = ".skintrace-dataset"
 
 Split = Literal["train", "val"]
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -282,18 +285,17 @@ def load_painted(
 ) -> np.ndarray:
     """Load a rough mask or GT map as ``(M, N) bool``: any nonzero pixel is painted.
 
-    Unlike :func:`core.imageio.load_mask` (``> 127``), a GT magnitude map's faint
-    pixels count too, so a GT map can stand in for the rough mask it came from.
+    :func:`core.imageio.load_mask` at any integer depth, so a GT magnitude map's faint
+    pixels count too and a GT map can stand in for the rough mask it came from.
 
     Raises
     ------
     ImageLoadError
-        If the file cannot be read or its ``(rows, cols)`` differ from ``shape``.
+        If the file cannot be read as a mask or its ``(rows, cols)`` differ from ``shape``.
     """
-    from core.errors import ImageLoadError
-    from core.imageio import load_image
+    from core.imageio import load_mask
 
-    mask = load_image(path).pixels.max(axis=2) > 0
+    mask = load_mask(path)
     if shape is not None and mask.shape != tuple(shape):
         raise ImageLoadError(
             f"{path}: mask is {mask.shape[1]}×{mask.shape[0]} (cols×rows), "
@@ -316,12 +318,28 @@ def safe_item_id(name: str) -> str:
     return cleaned or "item"
 
 
-def _prepare_out(out: Path, *, force: bool) -> None:
-    if out.exists():
-        if not out.is_dir():
-            raise DatasetError(f"{out} exists and is not a folder")
-        if any(out.iterdir()) and not force:
-            raise DatasetError(f"{out} is not empty; choose another folder or use --force")
+def is_skintrace_dataset(folder: Path) -> bool:
+    """True if ``folder`` was written by SkinTrace: it has :data:`MARKER` (or, for
+    datasets written before the marker existed, a manifest of this format)."""
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        head = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(head, dict) and head.get("format") == FORMAT_NAME
+
+
+def _prepare_out(
+    out: Path, *, force: bool, protected: Iterable[tuple[str | os.PathLike[str], str]]
+) -> None:
+    from core.targets import check_output_folder
+
+    with contextlib.suppress(OSError):
+        restore_folder(out)  # a swap killed mid-way: put the user's old dataset back first
+    check_output_folder(
+        out, force=force, is_ours=is_skintrace_dataset, protected=protected, what="dataset"
+    )
 
 
 def write_dataset(
@@ -334,13 +352,20 @@ def write_dataset(
     total: int | None = None,
     force: bool = False,
     cancel: CancelToken | None = None,
+    protected: Iterable[tuple[str | os.PathLike[str], str]] = (),
 ) -> Iterator[Progress]:
     """Compute GT for each entry and write a dataset folder, atomically.
 
     Everything is written to ``OUT.partial-XXXX`` next to ``out``; ``manifest.json`` is
-    written last, then the folder is renamed to ``out``. A failed or cancelled write
-    removes the partial folder; a killed one leaves only a ``.partial-`` folder without
-    a manifest, never a complete-looking ``out``.
+    written last, then the folder is swapped in with :func:`core.atomic.replace_folder`.
+    A failed or cancelled write removes the partial folder; a killed one leaves a
+    ``.partial-`` folder beside a complete ``out`` (old or new), never a half-written
+    ``out`` and never no ``out`` at all.
+
+    Destructive targets are refused before anything is written
+    (:func:`core.targets.check_output_folder`): the home folder, a folder that is,
+    contains or is inside a ``protected`` one or a SkinTrace project, and with ``force``
+    any non-empty folder without SkinTrace's :data:`MARKER`.
 
     Parameters
     ----------
@@ -355,9 +380,11 @@ def write_dataset(
     total : int, optional
         Number of entries, for progress; ``len(entries)`` when it has one.
     force : bool
-        Replace a non-empty ``out``.
+        Replace a non-empty ``out`` that SkinTrace wrote (it has :data:`MARKER`).
     cancel : CancelToken, optional
         Checked between images.
+    protected : iterable of (path, label)
+        Folders ``out`` must not be, contain or lie in (the project, input folders).
 
     Yields
     ------
@@ -368,10 +395,11 @@ def write_dataset(
 
     out = Path(out).absolute()
     split_for("x", val_ratio)  # validates the ratio before anything is written
+    # Destructive targets are refused before anything is touched.
+    _prepare_out(out, force=force, protected=protected)
     # What a killed write next to ``out`` left (partial folders, a swap in progress).
     clean_folder(out.parent)
     replace_folder_leftovers(out)
-    _prepare_out(out, force=force)
     kept = (
         "the dataset already there is unchanged"
         if out.is_dir() and any(out.iterdir())
@@ -416,7 +444,11 @@ def write_dataset(
                     )
                 rough[c] = mask
             item_params = entry.params or params
-            gt = compute_gt(image, rough, item_params)
+            try:
+                gt = compute_gt(image, rough, item_params)
+            except SkinTraceError as exc:  # e.g. an image too small for the GT engine
+                source = entry.info.get("source", item_id)
+                raise DatasetError(f"item {item_id!r} ({source}): {exc}") from None
             rel: dict[str, Any] = {"image": f"images/{item_id}.png", "gt": {}, "masks": {}}
             rel["rough"] = {}
             atomic_write_bytes(tmp / rel["image"], encode_png(image))
@@ -466,6 +498,7 @@ def write_dataset(
             "seed": seed,
             "items": items,
         }
+        atomic_write_text(tmp / MARKER, f"{FORMAT_NAME} {FORMAT_VERSION}\n")
         # The manifest goes last: a folder without one never looks complete.
         atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=1))
         replace_folder(tmp, out)
@@ -520,9 +553,8 @@ def dataset_from_masks(
         As :func:`write_dataset`; the last one's ``info`` adds ``skipped``, a list of
         ``(image, reason)``.
     """
-    from core.errors import ImageLoadError
     from core.gt import GTParams
-    from core.imageio import load_image
+    from core.imageio import MIN_IMAGE_SIDE, load_image
 
     params = params or GTParams()
     image_files = _files_by_stem(Path(images), "image")
@@ -545,6 +577,12 @@ def dataset_from_masks(
         for stem, path in chosen:
             try:
                 pixels = load_image(path).pixels
+                if min(pixels.shape[:2]) < MIN_IMAGE_SIDE:
+                    rows, cols = pixels.shape[:2]
+                    raise ImageLoadError(
+                        f"{path}: image is {cols}×{rows} pixels, smaller than the minimum of "
+                        f"{MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE}"
+                    )
                 rough: dict[str, np.ndarray] = {
                     c: load_painted(masks[c][stem], shape=pixels.shape[:2])
                     for c in CLASSES
@@ -568,6 +606,11 @@ def dataset_from_masks(
         total=len(chosen),
         force=force,
         cancel=cancel,
+        protected=(
+            (images, "the image folder"),
+            (rough_wrinkle, "the wrinkle mask folder"),
+            (rough_pore, "the pore mask folder"),
+        ),
     ):
         final = "out" in p.info
         yield replace(p, info={**p.info, "skipped": skipped}) if final else p

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as text safe in a one-line message: bytes that are not UTF-8 become
+    ``\\xNN`` escapes, control characters (a newline in a file name) their escapes."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    if any(ch < " " or ch == "\x7f" for ch in text):
+        text = text.encode("unicode_escape").decode("ascii")
+    return text
+
 
 class SkinTraceError(Exception):
     """Base class for every error SkinTrace reports to a user (one-line message)."""

@@ -5,25 +5,41 @@ BMP and WebP; gray, gray+alpha, palette, RGB and RGBA sources. Alpha is dropped 
 composited). 16-bit samples are scaled to 8 bit by ``round(v * 255 / 65535)``, so
 0 stays 0 and 65535 becomes 255.
 
-The pixel count is checked from the file header before any pixel data is decoded;
-files above :data:`MAX_PIXELS` are refused with :class:`~core.errors.ImageLoadError`.
+Only these five formats are ever decoded (:data:`SUPPORTED_FORMATS`, passed to
+``PIL.Image.open(formats=...)``; the only OpenCV decode is of a file Pillow has already
+identified as PNG): a file named ``face.jpg`` that is really EPS, PDF or any other
+format is refused by its content, so no external program (Ghostscript) ever runs on it.
+
+Budgets: the pixel count is checked from the file header before any pixel data is
+decoded (files above :data:`MAX_PIXELS` are refused), and a decode that runs longer
+than :data:`MAX_DECODE_SECONDS` is abandoned with an error (it runs in a helper thread
+that finishes on its own; the caller is not kept waiting). Both raise
+:class:`~core.errors.ImageLoadError` naming the file.
+
+Masks (:func:`load_mask`) keep their raw values at any integer depth (1, 8, 16, 32 bit;
+0/1, 0/255, label values, palette indices): nonzero is painted. A mask whose values
+cannot be read that way (floating point, painting only in the alpha channel) is an
+error naming the file, never an empty mask.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from core.atomic import atomic_write_bytes
-from core.errors import ImageLoadError
+from core.errors import ImageLoadError, shown_path
 
 #: Largest image (rows × cols) that :func:`load_image` decodes, and so that import
 #: accepts: 75 megapixels. Decoding takes about 13 MB per megapixel, but the annotation
@@ -31,6 +47,38 @@ from core.errors import ImageLoadError
 #: 0.3 GB (benchmarks/bench_large_image.py), so an image at this limit opens in about
 #: 7.8 GB: within half of a 16 GB laptop. Pass ``max_pixels=`` to override it per call.
 MAX_PIXELS: int = 75_000_000
+
+#: The only formats SkinTrace decodes (Pillow's names). Never EPS, PDF or anything that
+#: hands the file to an external program.
+SUPPORTED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")
+
+#: Smallest image side SkinTrace works on (import refuses smaller images): the GT
+#: engine needs 2×2, and an annotator needs something to paint.
+MIN_IMAGE_SIDE: int = 8
+
+#: The first bytes of every PNG file; checked before any ``cv2.imdecode`` of a PNG.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+#: Longest a single decode may take before :func:`load_image` gives up on it, seconds.
+#: The pixel budget bounds ordinary files far below this (100 MP decode in ~1-3 s);
+#: it is the backstop for pathological ones. Pass ``max_seconds=`` to override it.
+MAX_DECODE_SECONDS: float = 60.0
+
+#: File signatures of formats people save under an image name by mistake, for the message.
+_KNOWN_OTHERS = (
+    (b"%!PS", "PostScript/EPS"),
+    (b"\xc5\xd0\xd3\xc6", "EPS"),
+    (b"%PDF", "PDF"),
+    (b"GIF8", "GIF"),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+    (b"\xffO\xffQ", "JPEG 2000"),
+    (b"8BPS", "Photoshop PSD"),
+    (b"\x00\x00\x01\x00", "ICO"),
+    (b"<svg", "SVG"),
+    (b"<?xml", "XML/SVG"),
+)
+
+_T = TypeVar("_T")
 
 _EXIF_ORIENTATION = 0x0112
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error, IndexError, KeyError)
@@ -59,7 +107,7 @@ class LoadedImage:
 
 
 def _name(path: Path) -> str:
-    return str(path)
+    return shown_path(path)
 
 
 def _amount(pixels: int) -> str:
@@ -79,7 +127,7 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
         with warnings.catch_warnings():
             # Our own limit below is the documented one; Pillow's warning adds nothing.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
+            im = Image.open(path, formats=SUPPORTED_FORMATS)
     except Image.DecompressionBombError as exc:
         # Pillow refuses to even read the header of such files; its message is about
         # "DOS attacks", so say what a user needs: how big, and what the limit is.
@@ -90,7 +138,7 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
             f"{_name(path)}: image is {size}over the limit of {_amount(limit)}; it was not decoded"
         ) from exc
     except UnidentifiedImageError as exc:
-        raise ImageLoadError(f"{_name(path)}: not a recognised image file") from exc
+        raise ImageLoadError(f"{_name(path)}: {_not_supported(path)}") from exc
     except _DECODE_ERRORS as exc:
         raise ImageLoadError(
             f"{_name(path)}: image is corrupt or truncated (header: {exc})"
@@ -106,6 +154,47 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
         im.close()
         raise ImageLoadError(f"{_name(path)}: image has no pixels ({cols}×{rows})")
     return im
+
+
+def _not_supported(path: Path) -> str:
+    """Why ``path`` was not decoded, naming its real format when it is a common one."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        head = b""
+    found = next((name for magic, name in _KNOWN_OTHERS if head.startswith(magic)), None)
+    what = f"is a {found} file" if found else "not a recognised image file"
+    return f"{what}; only PNG, JPEG, TIFF, BMP and WebP are read"
+
+
+def _within_budget(func: Callable[[], _T], path: Path, seconds: float | None) -> _T:
+    """Run ``func`` in a helper thread; ImageLoadError if it takes over ``seconds``.
+
+    A decoder in C cannot be interrupted, so an over-budget decode is abandoned: its
+    thread finishes (or fails) on its own and its result is dropped.
+    """
+    if seconds is None:
+        return func()
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = func()
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name=f"decode {path.name}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise ImageLoadError(
+            f"{_name(path)}: decoding took longer than {seconds:g} s; it was abandoned "
+            "(is the file damaged or crafted?)"
+        )
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
 
 
 def read_image_size(
@@ -160,6 +249,8 @@ def _to_rgb3(a: np.ndarray) -> np.ndarray:
 
 def _decode_16bit_color(path: Path, fmt: str | None) -> np.ndarray:
     """Decode a 16-bit RGB(A) file at full precision (Pillow would keep only the high byte)."""
+    if fmt not in ("TIFF", "PNG"):
+        raise ValueError(f"16-bit colour {fmt} is not supported")
     if fmt == "TIFF":
         import tifffile
 
@@ -203,7 +294,12 @@ def _bit_depth(mode: str, sixteen: bool) -> int:
     return 8
 
 
-def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+def load_image(
+    path: str | os.PathLike[str],
+    *,
+    max_pixels: int = MAX_PIXELS,
+    max_seconds: float | None = MAX_DECODE_SECONDS,
+) -> LoadedImage:
     """Load an image file as RGB ``uint8``.
 
     Parameters
@@ -213,6 +309,9 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
     max_pixels : int, optional
         Refuse images with more than this many pixels (checked from the header
         before decoding). Default :data:`MAX_PIXELS`.
+    max_seconds : float or None, optional
+        Give up on a decode that takes longer (default :data:`MAX_DECODE_SECONDS`;
+        None: no limit).
 
     Returns
     -------
@@ -222,10 +321,15 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) ->
     Raises
     ------
     ImageLoadError
-        Naming the file, if it is missing, empty, not an image, corrupt,
-        truncated, in an unsupported pixel format, or over the pixel limit.
+        Naming the file, if it is missing, empty, not one of the
+        :data:`SUPPORTED_FORMATS`, corrupt, truncated, in an unsupported pixel format,
+        over the pixel limit or over the time budget.
     """
     p = Path(path)
+    return _within_budget(lambda: _load_image(p, max_pixels), p, max_seconds)
+
+
+def _load_image(p: Path, max_pixels: int) -> LoadedImage:
     im = _open_checked(p, max_pixels)
     with im:
         mode = im.mode
@@ -295,21 +399,82 @@ def save_png(path: str | os.PathLike[str], array: np.ndarray) -> None:
     atomic_write_bytes(path, encode_png(array))
 
 
-def load_mask(path: str | os.PathLike[str], *, shape: tuple[int, int] | None = None) -> np.ndarray:
-    """Load a 0/255 mask PNG (or any image) as ``(M, N) bool`` (True where value > 127).
+def _mask_values(im: Image.Image, p: Path) -> np.ndarray:
+    """The raw sample values of an opened mask as ``(M, N)`` integers (max over colour)."""
+    mode = im.mode
+    if mode == "F":
+        raise ImageLoadError(
+            f"{_name(p)}: mask has floating-point values; save it as 8 or 16-bit integers "
+            "(nonzero = painted)"
+        )
+    if mode in ("RGB", "RGBA") and _is_16bit(im):
+        arr = np.asarray(_decode_16bit_color(p, im.format))  # Pillow keeps the high byte only
+    else:
+        im.load()
+        if mode in ("1", "L", "P", "I", "LA", "RGB", "RGBA") or mode.startswith("I;16"):
+            arr = np.asarray(im)
+        else:  # CMYK, YCbCr, LAB, ...: compare in RGB
+            arr = np.asarray(im.convert("RGB"))
+    if arr.ndim == 3:
+        color, alpha = (arr[..., :-1], arr[..., -1]) if arr.shape[2] in (2, 4) else (arr, None)
+        flat = color.max(axis=2)
+        if alpha is not None and not flat.any() and alpha.min() != alpha.max():
+            raise ImageLoadError(
+                f"{_name(p)}: mask is painted only in its alpha channel; save the painting "
+                "as gray or colour values (nonzero = painted)"
+            )
+        arr = flat
+    if not np.issubdtype(arr.dtype, np.integer) and arr.dtype != np.bool_:
+        raise ImageLoadError(f"{_name(p)}: mask values of type {arr.dtype} cannot be read")
+    return arr
+
+
+def load_mask(
+    path: str | os.PathLike[str],
+    *,
+    shape: tuple[int, int] | None = None,
+    max_seconds: float | None = MAX_DECODE_SECONDS,
+) -> np.ndarray:
+    """Load a mask image as ``(M, N) bool``: any nonzero value is painted.
+
+    The raw values are read at any integer depth: 1-bit, 8 and 16-bit gray (0/1,
+    0/255, label values), palette images (nonzero index), 8 and 16-bit RGB(A) (nonzero
+    in any colour channel). EXIF orientation is applied, as for its image.
 
     Parameters
     ----------
     path : path-like
-        The mask image.
+        The mask image (PNG, JPEG, TIFF, BMP or WebP).
     shape : (int, int), optional
         Expected ``(rows, cols)``; a mismatch raises :class:`ImageLoadError`.
+    max_seconds : float or None, optional
+        Time budget of the decode, as for :func:`load_image`.
+
+    Raises
+    ------
+    ImageLoadError
+        Naming the file: unreadable as an image (see :func:`load_image`), values that
+        are not integers (floating point), painting only in the alpha channel, or the
+        wrong size. Never an empty mask in place of the painting.
     """
-    img = load_image(path)
-    mask = img.pixels.max(axis=2) > 127
+    p = Path(path)
+
+    def decode() -> np.ndarray:
+        with _open_checked(p, MAX_PIXELS) as im:
+            try:
+                values = _mask_values(im, p)
+            except (*_DECODE_ERRORS, MemoryError) as exc:
+                raise ImageLoadError(f"{_name(p)}: mask is corrupt or truncated ({exc})") from exc
+            try:
+                orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+            except _DECODE_ERRORS:
+                orientation = 1
+        return _apply_orientation(values != 0, orientation)
+
+    mask = _within_budget(decode, p, max_seconds)
     if shape is not None and tuple(mask.shape) != tuple(shape):
         raise ImageLoadError(
-            f"{_name(Path(path))}: mask is {mask.shape[1]}×{mask.shape[0]}, "
+            f"{_name(p)}: mask is {mask.shape[1]}×{mask.shape[0]}, "
             f"expected {shape[1]}×{shape[0]} (cols×rows) to match its image"
         )
-    return mask
+    return np.ascontiguousarray(mask)

@@ -6,7 +6,7 @@ frozen bundle ``sys.executable`` is this launcher, so ``-m app`` is accepted and
 
 import sys
 
-from app.cli import main
+from app.launch import main
 
 if __name__ == "__main__":
     argv = sys.argv[1:]

@@ -35,7 +35,7 @@ def test_wheel_holds_all_modules_and_resources(wheel):
     data = {n.split("/data/share/skintrace/", 1)[1] for n in names if "/data/share/skintrace/" in n}
     assert res and res == data
     entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt")))
-    assert b"skintrace = app.cli:main" in entry
+    assert b"skintrace = app.launch:main" in entry
 
 
 def test_installed_wheel_finds_resources_outside_the_checkout(wheel, tmp_path):

@@ -242,9 +242,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         last = drive(_echo(gen, as_json=as_json, quiet=quiet), desc="train", quiet=quiet)
     except Cancelled as exc:
         if as_json:
-            _json_line(
-                {"event": "cancelled", "message": str(exc), "best_checkpoint": str(out / "best")}
-            )
+            best = out / "best"
+            kept = str(best) if (best / "config.json").is_file() else None
+            _json_line({"event": "cancelled", "message": str(exc), "best_checkpoint": kept})
         if main_rank:
             print(f"skintrace: {exc}", file=sys.stderr)
         return EXIT_CANCELLED

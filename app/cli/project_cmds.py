@@ -66,7 +66,11 @@ def _add_split(p: argparse.ArgumentParser) -> None:
         "the paper's 264/50 split)",
     )
     p.add_argument("--seed", type=int, default=0, help="changes the split as a whole (default 0)")
-    p.add_argument("--force", action="store_true", help="replace a non-empty OUT folder")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an OUT folder that SkinTrace wrote (it has the dataset marker)",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -316,6 +320,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     _warn([f"duplicate: {f} (same as {n})" for f, n in summary.duplicates])
     _warn([f"not an image: {f}" for f in summary.not_images])
     _warn([f"unreadable: {reason}" for _, reason in summary.unreadable])
+    _warn([f"bad file name: {f}: {reason}" for f, reason in summary.bad_names])
     _warn([f"mask not used: {reason}" for _, reason in summary.mask_errors])
     return 0
 

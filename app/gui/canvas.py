@@ -74,6 +74,10 @@ class ImageCanvas(QGraphicsView):
         self._snapper: Any = None  # CentrelineSnapper of the stroke in progress
         self._pores: Any = None  # PoreFinder of the open document (made on first use)
         self._zoom_anchor: tuple[QPointF, QPointF, tuple[int, int]] | None = None
+        #: True while the whole image is fitted: resizing the window fits it again.
+        self.fit_mode = True
+        #: A view (zoom, centre row, centre col) to apply once the canvas has its size.
+        self._pending_view: tuple[float, float, float] | None = None
 
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setBackgroundBrush(QBrush(QColor("#2b2b2b")))
@@ -188,6 +192,7 @@ class ImageCanvas(QGraphicsView):
     def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Zoom to ``zoom`` keeping the image point under viewport ``anchor`` fixed."""
         zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
+        self.fit_mode = False
         if anchor is None:
             anchor = QPointF(self.viewport().rect().center())
         # Repeated zooms at the same spot aim at the same scene point, so scroll-bar
@@ -222,7 +227,54 @@ class ImageCanvas(QGraphicsView):
         zoom = 0.98 * min(vp.width() / cols, vp.height() / rows) if cols and rows else 1.0
         self.setTransform(QTransform.fromScale(zoom, zoom))
         self.centerOn(QPointF(cols / 2, rows / 2))
+        self.fit_mode = True
+        self._pending_view = None
         self.zoomChanged.emit(self.zoom)
+
+    def view_state(self) -> tuple[float, float, float] | None:
+        """(zoom, centre row, centre col) of the view; None while the image is fitted."""
+        if self.document is None or self.fit_mode:
+            return None
+        if self._pending_view is not None:
+            return self._pending_view
+        centre = self.view_to_image(QPointF(self.viewport().rect().center()))
+        return self.zoom, centre[0], centre[1]
+
+    def set_view_state(self, view: tuple[float, float, float] | None) -> None:
+        """Show ``view`` (from :meth:`view_state`; None fits), once the canvas has its size."""
+        if view is None:
+            self.fit()
+            return
+        self._pending_view = tuple(float(v) for v in view)  # type: ignore[assignment]
+        self.fit_mode = False
+        if self.isVisible():
+            self._apply_pending_view()
+
+    def _apply_pending_view(self) -> None:
+        view, self._pending_view = self._pending_view, None
+        if view is None or self.document is None:
+            return
+        zoom, row, col = view
+        self.set_zoom(zoom)
+        self.centerOn(QPointF(col + 0.5, row + 0.5))
+        self.fit_mode = False
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802
+        super().showEvent(event)
+        self._refit()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._refit()
+
+    def _refit(self) -> None:
+        """The first show (and any resize while fitted) fits the image to the real size."""
+        if not self.isVisible():
+            return
+        if self._pending_view is not None:
+            self._apply_pending_view()
+        elif self.fit_mode:
+            self.fit()
 
     def actual_size(self) -> None:
         """1:1 — one screen pixel per image pixel, about the view centre."""
@@ -280,6 +332,7 @@ class ImageCanvas(QGraphicsView):
         if self._panning is not None:
             delta = pos - self._panning
             self._panning = pos
+            self.fit_mode = False
             h, v = self.horizontalScrollBar(), self.verticalScrollBar()
             h.setValue(h.value() - round(delta.x()))
             v.setValue(v.value() - round(delta.y()))

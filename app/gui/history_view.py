@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import (
-    QHeaderView,
     QLabel,
     QTableWidget,
     QTableWidgetItem,
@@ -17,13 +16,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .fit import fit_table
 from .image_list import STATUS_LABELS
 from .workers import describe_error
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
-COLUMNS = ("When (UTC)", "Who", "Change", "Comment")
+COLUMNS = ("When\n(UTC)", "Who", "Change", "Comment")
 
 
 def status_label(value: Any) -> str:
@@ -52,11 +52,8 @@ class HistoryView(QWidget):
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(True)
-        header = self.table.horizontalHeader()
-        for i in range(len(COLUMNS) - 1):
-            header.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.setToolTip("Every status change of the open image, newest first")
+        fit_table(self.table)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.banner)
@@ -102,7 +99,7 @@ class HistoryView(QWidget):
         for row, e in enumerate(reversed(self.entries)):
             when = str(e.time).replace("T", " ").rstrip("Z")
             cells = (
-                when[:16],  # to the minute: the dock is narrow; the tooltip has it all
+                when[:16].replace(" ", "\n"),  # day over minute: the dock is narrow
                 str(e.user),
                 f"{status_label(e.from_status)} → {status_label(e.to_status)}",
                 e.comment or "",
@@ -111,6 +108,7 @@ class HistoryView(QWidget):
                 item = QTableWidgetItem(text)
                 item.setToolTip(when if col == 0 else text)
                 self.table.setItem(row, col, item)
+        fit_table(self.table)
         comment = self.rejection_comment()
         if comment is None:
             self.banner.hide()
@@ -118,6 +116,7 @@ class HistoryView(QWidget):
             who = self.entries[-1].user
             self.banner.setText(f"Rejected by {who}: {comment}")
             self.banner.show()
+        fit_table(self.table)
 
     def rejection_comment(self) -> str | None:
         """The comment of the rejection, if the image's latest move rejected it."""

@@ -249,6 +249,16 @@ class ImageItemDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+class WholeNamesComboBox(QComboBox):
+    """A combo box whose list is as wide as its longest entry (never "Pre-…eled")."""
+
+    def showPopup(self) -> None:  # noqa: N802
+        view = self.view()
+        # measured now: the style and fonts in force are the ones the list is drawn with
+        view.setMinimumWidth(view.sizeHintForColumn(0) + 2 * view.frameWidth() + 4)
+        super().showPopup()
+
+
 class ImageList(QWidget):
     """The image list dock widget; emits :attr:`imageActivated` with an image id."""
 
@@ -264,7 +274,11 @@ class ImageList(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search by name…")
         self.search.setClearButtonEnabled(True)
-        self.filter = QComboBox()
+        self.search.setToolTip("Show only images whose name contains this text")
+        self.filter = WholeNamesComboBox()
+        self.filter.setToolTip("Show only images with this status")
+        # the whole status names, in the box and in its list ("Pre-labeled", not "Pre-…")
+        self.filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.filter.addItem("All", None)
         self.filter.addItem("Unfinished", "unfinished")
         for value, label in STATUS_LABELS.items():
@@ -364,6 +378,13 @@ class ImageList(QWidget):
         else:
             target = index.row() + step
         return self.proxy.index(target, 0).data(ID_ROLE) if 0 <= target < count else None
+
+    def first_with_status(self, *statuses: str) -> Any:
+        """The first image in list order whose status is one of ``statuses`` (else None)."""
+        for record in self.model.records:
+            if self.model.status(record.id) in statuses:
+                return record.id
+        return None
 
     def next_unfinished(self, image_id: Any) -> Any:
         """The next unfinished image after ``image_id`` in list order, wrapping; or None."""

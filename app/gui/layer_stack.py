@@ -18,11 +18,13 @@ from core.classes import CLASSES
 from .image_item import ImageItem, PreviewItem
 from .layers import LAYERS, LayersModel
 from .overlay import (
+    GT_ALPHA_FLOOR,
     OverlayImage,
     OverlayItem,
     Region,
+    compose_contours,
     compose_magnitudes,
-    compose_masks,
+    compose_rough,
 )
 
 #: Colour of the exclusion mask in the rough layer (Okabe-Ito bluish green, over both classes).
@@ -38,6 +40,15 @@ def texture_to_uint8(texture: np.ndarray) -> np.ndarray:
     if hi <= 0:
         return np.zeros(t.shape, dtype=np.uint8)
     return np.clip(t * (255.0 / hi), 0, 255).astype(np.uint8)
+
+
+def _grown(region: Region, by: int, shape: tuple[int, int]) -> Region:
+    """``region`` grown by ``by`` pixels on every side, inside an image of ``shape``."""
+    rs, cs = region
+    return (
+        slice(max(0, rs.start - by), min(shape[0], rs.stop + by)),
+        slice(max(0, cs.start - by), min(shape[1], cs.stop + by)),
+    )
 
 
 class GrayImage:
@@ -130,7 +141,8 @@ class LayerStack(QObject):
             return
         if change.kind == "rough" and change.rect is not None:
             region = change.rect.slices
-            self.render("rough", region)
+            # a stroke moves the outline of the pixels next to it too
+            self.render("rough", _grown(region, 1, self.document.shape[:2]))
             self.render("gt", region)
         elif change.kind == "params":
             self.render("texture")
@@ -199,10 +211,21 @@ class LayerStack(QObject):
         colors = [self.layers.color(cls) for cls in CLASSES]
         target = self.overlays[name].array
         if name == "rough":
-            masks = [doc.rough(cls)[sl] for cls in CLASSES] + [doc.exclude[sl]]
-            target[sl] = compose_masks(masks, [*colors, EXCLUDE_COLOR])
+            # one pixel of context around the region: the outline depends on neighbours
+            rows, cols = doc.shape[:2]
+            r0, r1 = max(0, sl[0].start - 1), min(rows, sl[0].stop + 1)
+            c0, c1 = max(0, sl[1].start - 1), min(cols, sl[1].stop + 1)
+            context = (slice(r0, r1), slice(c0, c1))
+            layers = [doc.rough(cls)[context] for cls in CLASSES] + [doc.exclude[context]]
+            masks = [np.pad(m, 1, mode="edge") for m in layers]
+            styled = compose_rough(masks, [*colors, EXCLUDE_COLOR], origin=(r0, c0), pad=1)
+            target[sl] = styled[
+                sl[0].start - r0 : sl[0].stop - r0, sl[1].start - c0 : sl[1].stop - c0
+            ]
         elif name == "gt":
-            target[sl] = compose_magnitudes([doc.gt(cls)[sl] for cls in CLASSES], colors)
+            target[sl] = compose_magnitudes(
+                [doc.gt(cls)[sl] for cls in CLASSES], colors, floor=GT_ALPHA_FLOOR
+            )
         elif name == "texture":
             textures = doc.textures
             target[sl] = texture_to_uint8(getattr(textures, self.texture_class))[sl]
@@ -212,9 +235,8 @@ class LayerStack(QObject):
                 target[sl] = 0
             else:
                 zero = np.zeros(doc.shape[:2], dtype=np.uint8)
-                target[sl] = compose_magnitudes(
-                    [maps.get(cls, zero)[sl] for cls in CLASSES], colors
-                )
+                styled = compose_contours([maps.get(cls, zero) for cls in CLASSES], colors)
+                target[sl] = styled[sl]
         self.items[name].update_region(region)
 
     def _blank(self, name: str) -> bool:

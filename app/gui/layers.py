@@ -25,6 +25,17 @@ LAYER_TITLES: dict[str, str] = {
     "prediction": "Prediction",
 }
 
+#: What each layer shows and how it is drawn (the Layers panel's tooltips; R / G / T /
+#: Shift+P toggle them).
+LAYER_TIPS: dict[str, str] = {
+    "image": "The photo (always under the overlays)",
+    "rough": "Your painted rough masks: outlined and hatched in the class colour (R)",
+    "texture": "The texture map of the active class, in gray (T)",
+    "gt": "Ground truth = texture map × rough mask: solid class colour (G)",
+    "prediction": "The pre-label: outlines around what it marks, empty inside, so it never "
+    "looks painted (Shift+P)",
+}
+
 #: Okabe-Ito colour-blind-safe defaults per class (resources/default_settings.json).
 DEFAULT_COLORS: dict[str, str] = dict(default_settings()["colors"])
 

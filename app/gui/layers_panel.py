@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QCheckBox, QGridLayout, QLabel, QSlider, QWidget
 
 from core.classes import CLASSES
 
-from .layers import LAYER_TITLES, LAYERS, LayersModel
+from .layers import LAYER_TIPS, LAYER_TITLES, LAYERS, LayersModel
 
 
 class LayersPanel(QWidget):
@@ -22,10 +22,11 @@ class LayersPanel(QWidget):
         self.sliders: dict[str, QSlider] = {}
         for i, name in enumerate(LAYERS):
             check = QCheckBox(LAYER_TITLES[name])
+            check.setToolTip(LAYER_TIPS[name])
             check.toggled.connect(lambda on, n=name: layers.set_visible(n, on))
             slider = QSlider(Qt.Orientation.Horizontal)
             slider.setRange(0, 100)
-            slider.setToolTip(f"{LAYER_TITLES[name]} opacity")
+            slider.setToolTip(f"{LAYER_TITLES[name]} opacity (0-100 %)")
             slider.valueChanged.connect(lambda v, n=name: layers.set_opacity(n, v / 100))
             grid.addWidget(check, i, 0)
             grid.addWidget(slider, i, 1)

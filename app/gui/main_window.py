@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,21 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDi
 
 from core.classes import CLASSES
 
-from . import faces, history_view, model_history, prelabel_worker, repair, review, training_panel
+from . import (
+    faces,
+    history_view,
+    model_history,
+    prelabel_worker,
+    repair,
+    review,
+    start_hint,
+    training_panel,
+    window_state,
+)
 from .actions import build_actions
 from .bridge import DocumentBridge
 from .canvas import ImageCanvas
+from .focus import InputGuard
 from .image_list import ImageList
 from .layers import LayersModel
 from .layers_panel import LayersPanel
@@ -48,8 +60,11 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.prefs = prefs or Preferences.load()
         self.session: AnnotationSession | None = None
+        self._busy = False
         self.load_feedback: LoadFeedback | None = None
         self.messages: list[str] = []  # every message shown to the user (tests read it)
+        # wheel and focus rules for every panel, present and future (docs/annotation-window.md)
+        self.input_guard = InputGuard(self)
         self.layers = LayersModel(self)
         self.layers.set_colors(self.prefs.colors)
         self.tools = ToolState(radius=self.prefs.brush_radius, parent=self)
@@ -76,6 +91,7 @@ class MainWindow(QMainWindow):
         for part in (prelabel_worker, training_panel, model_history, review, history_view, faces):
             part.install(self)
         repair.install(self)  # damage badges, Image → Repair damaged masks
+        start_hint.install(self)
 
         self.bridge.changed.connect(self.canvas.on_document_change)
         self.bridge.changed.connect(self._update_actions)
@@ -89,6 +105,10 @@ class MainWindow(QMainWindow):
         self.tools.changed.connect(lambda: self.canvas.stack.set_texture_class(self.tools.cls))
         self.image_list.imageActivated.connect(self.open_image)
         self.resize(1480, 920)
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is not None and screen.width() > 0 and screen.height() > 0:
+            # a laptop screen (1366×768): the window fits it rather than hanging off it
+            self.resize(min(1480, screen.width()), min(920, screen.height()))
         self._update_title()
         self._update_actions()
 
@@ -107,8 +127,15 @@ class MainWindow(QMainWindow):
 
     # -- project -----------------------------------------------------------------
 
-    def open_project(self, folder: str | Path, *, read_only: bool = False) -> bool:
-        """Open the project in ``folder``; offers read-only if another process has it."""
+    def open_project(
+        self, folder: str | Path, *, read_only: bool = False, reason: str | None = None
+    ) -> bool:
+        """Open the project in ``folder``.
+
+        A folder that cannot be written (read-only medium, no permission) opens
+        read-only at once; a project open in another SkinTrace offers read-only. The
+        status bar's "Read-only" badge and message say why (``reason``).
+        """
         from core.errors import ProjectLockedError, ProjectNotWritableError, SkinTraceError
         from core.project import Project
 
@@ -116,16 +143,23 @@ class MainWindow(QMainWindow):
             project = Project.open(folder, read_only=read_only, user=self.prefs.user_name)
         except SkinTraceError as exc:
             message = str(exc)
-            # Another SkinTrace has it, or the folder cannot be written (permissions, a
-            # read-only medium): both can still be opened read-only.
-            offer = not read_only and isinstance(exc, ProjectLockedError | ProjectNotWritableError)
-            if not offer:
-                self.report(message)
+            if not read_only and isinstance(exc, ProjectNotWritableError):
+                # A read-only medium or missing permission: writing can never work here,
+                # so open read-only straight away and keep saying why.
+                why = message.removesuffix("; open it read-only?")
+                return self.open_project(folder, read_only=True, reason=f"{why}: opened read-only")
+            if not read_only and isinstance(exc, ProjectLockedError):
+                # Another SkinTrace has it: the user may rather wait for it to close.
+                if self.ask(_as_question(message, "Open it read-only?")):
+                    why = message.removesuffix("; open it read-only?")
+                    return self.open_project(folder, read_only=True, reason=why)
                 return False
-            if self.ask(_as_question(message, "Open it read-only?")):
-                return self.open_project(folder, read_only=True)
+            self.report(message)
             return False
         self.set_session(AnnotationSession(project, self))
+        if project.read_only:
+            why = reason or f"{project.root} was opened read-only"
+            self.status.show_read_only(why, _short_cause(why))
         remember(folder)
         return True
 
@@ -133,6 +167,7 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self._close_session()
         self.session = session
+        self.status.show_read_only(None)
         session.documentOpened.connect(self._on_document_opened)
         session.statusChanged.connect(self.image_list.set_status)
         session.error.connect(self.report)
@@ -145,13 +180,24 @@ class MainWindow(QMainWindow):
         self.load_feedback = LoadFeedback(self, session)  # large images: preview first
         self.params_panel.paramsEdited.connect(session.set_params)
         self.params_panel.overrideCleared.connect(self._clear_override)
-        self.canvas.editable = not session.read_only
+        self.update_editable()
         self.refresh_images()
-        first = self.image_list.next_unfinished(None) or next(
-            iter(self.image_list.visible_ids()), None
-        )
+        saved = window_state.load(session.project.root)
+        ids = self.image_list.visible_ids()
+        if saved is not None and saved.image_id in {r.id for r in self.image_list.model.records}:
+            first = saved.image_id  # where this project was left
+        else:  # the first image nobody started, else the first unfinished one
+            first = (
+                self.image_list.first_with_status("new", "prelabeled")
+                or self.image_list.next_unfinished(None)
+                or next(iter(ids), None)
+            )
+        if saved is not None:
+            window_state.apply_tools_and_layers(self, saved)
         if first is not None:
             session.open_image(first, wait=True)
+            if saved is not None and first == saved.image_id:
+                self.canvas.set_view_state(saved.view)
         self._update_title()
         self.sessionChanged.emit(session)
         if first is None and not session.read_only:  # a new project: say what comes next
@@ -223,6 +269,14 @@ class MainWindow(QMainWindow):
         ):
             session.prefetch(candidate)
 
+    def update_editable(self) -> None:
+        """Painting is on unless the project is read-only, an image is loading, or in review."""
+        s = self.session
+        review = getattr(self, "review", None)
+        self.canvas.editable = not (
+            self._busy or (s is not None and s.read_only) or (review is not None and review.active)
+        )
+
     def _show_chosen(self, doc: Any) -> None:
         """The per-image thresholds in force, for the GT panel's "Auto" display."""
         if not doc.textures_ready:
@@ -238,7 +292,8 @@ class MainWindow(QMainWindow):
                 self._show_chosen(session.document)
 
     def _on_busy(self, busy: bool) -> None:
-        self.canvas.editable = not busy and not (self.session and self.session.read_only)
+        self._busy = busy
+        self.update_editable()
         if busy:
             self.status.show_busy("Working…")
         else:
@@ -247,6 +302,8 @@ class MainWindow(QMainWindow):
     def _explain_no_edit(self) -> None:
         if self.session is not None and self.session.read_only:
             text = "The project is open read-only: painting is off (reopen it for writing)."
+        elif self.review.active:
+            text = "Review mode: painting is off. A accepts, R rejects; Ctrl+R leaves review mode."
         else:
             text = "Painting resumes when the image is ready."
         if not self.status.busy.isVisible():  # a progress message already says it
@@ -258,9 +315,12 @@ class MainWindow(QMainWindow):
     def _clear_override(self, image_id: Any) -> None:
         if self.session is not None:
             self.session.clear_override(image_id)
+            # the values the image uses from now on: a large image's document still holds
+            # the old ones until its maps are recomputed in the background
+            default = self.session.project.params(None)
+            self.params_panel.show_params(default, image_id=image_id, has_override=False)
             doc = self.session.document
             if doc is not None:
-                self.params_panel.show_params(doc.params, image_id=image_id, has_override=False)
                 self._show_chosen(doc)
 
     # -- editing -----------------------------------------------------------------
@@ -346,6 +406,7 @@ class MainWindow(QMainWindow):
         session = self.session
         if session is None:
             return
+        window_state.save(self)
         self.params_panel.flush()
         importer = self.project_actions.import_worker
         if importer is not None and not importer.finished:
@@ -381,6 +442,14 @@ class MainWindow(QMainWindow):
         for pool in (*pools, QThreadPool.globalInstance()):
             pool.waitForDone(CLOSE_WAIT_MS)
         super().closeEvent(event)
+
+
+def _short_cause(reason: str) -> str:
+    """A few words for the read-only badge: the system's reason in brackets, if any."""
+    if "open in another SkinTrace" in reason:
+        return "open in another SkinTrace"
+    found = re.search(r"cannot be opened for writing \(([^)]*)\)", reason)
+    return found.group(1).lower() if found else "as asked"
 
 
 def _as_question(message: str, question: str) -> str:

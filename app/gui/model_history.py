@@ -26,7 +26,6 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidget,
@@ -35,10 +34,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .fit import fit_table
+
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
-COLUMNS = ("", "Model", "Added (UTC)", "IoU wrinkle", "IoU pore", "IoU mean", "Val images", "Note")
+COLUMNS = (
+    "",
+    "Model",
+    "Added\n(UTC)",
+    "IoU\nwrinkle",
+    "IoU\npore",
+    "IoU\nmean",
+    "Val\nimages",
+    "Note",
+)
 
 
 def _number(value: Any) -> str:
@@ -69,14 +79,16 @@ class ModelHistoryView(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        header = self.table.horizontalHeader()
-        for i in range(len(COLUMNS) - 1):
-            header.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.setToolTip("Every model trained in this project; ● marks the one in use")
+        fit_table(self.table)
         self.rollback_button = QPushButton("Roll back")
         self.rollback_button.setToolTip("Go back to the model that was current before")
         self.use_button = QPushButton("Use selected")
         self.baseline_button = QPushButton("Use baselines")
+        self.use_button.setToolTip("Make the selected model the one that pre-labels")
+        self.baseline_button.setToolTip(
+            "Pre-label with the Frangi / k-means baselines instead of a trained model"
+        )
         self.add_button = QPushButton("Add…")
         self.add_button.setToolTip(
             "Register a checkpoint folder trained elsewhere and use it for pre-labels "
@@ -128,7 +140,7 @@ class ModelHistoryView(QWidget):
             cells = (
                 "●" if m.id == self.current_id else "",
                 f"#{m.id}",
-                str(m.added).replace("T", " ").rstrip("Z")[:16],  # to the minute: a narrow dock
+                str(m.added).rstrip("Z")[:16].replace("T", "\n"),  # day over minute: narrow dock
                 _number(metrics.get("iou_wrinkle")),
                 _number(metrics.get("iou_pore")),
                 _number(metrics.get("iou_mean")),
@@ -142,6 +154,7 @@ class ModelHistoryView(QWidget):
                 if m.id == self.current_id:
                     item.setFont(bold)
                 self.table.setItem(row, col, item)
+        fit_table(self.table)
 
     def selected_id(self) -> int | None:
         items = self.table.selectedItems()

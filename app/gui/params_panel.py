@@ -46,17 +46,49 @@ class ParamSpec:
 
 
 SPECS: dict[str, ParamSpec] = {
-    "sigma": ParamSpec("σ (Eq. 1)", (0.5, 30), (0.1, 100), 0.1, 1, "Gaussian σ of the wrinkle map"),
+    "sigma": ParamSpec(
+        "Wrinkle scale σ",
+        (0.5, 30),
+        (0.1, 100),
+        0.1,
+        1,
+        "Width in pixels of the blur the wrinkle map compares against (Gaussian σ of "
+        "Eq. 1, T = I_σ / I): larger finds wider, deeper wrinkles",
+    ),
     "wrinkle_threshold": ParamSpec(
-        "Wrinkle threshold", (0, 128), (0, 255), 0.5, 1, "Eq. 1 values at or below are dropped"
+        "Wrinkle threshold",
+        (0, 128),
+        (0, 255),
+        0.5,
+        1,
+        "Wrinkle-map values at or below this are dropped from the ground truth "
+        "(threshold of Eq. 1); higher keeps only the strongest lines",
     ),
     "pore_threshold": ParamSpec(
-        "Th (Eq. 2)", (0, 32), (0, 255), 0.1, 1, "Pore threshold in gray levels"
+        "Pore threshold",
+        (0, 32),
+        (0, 255),
+        0.1,
+        1,
+        "Pore-map values at or below this, in gray levels, are dropped from the ground "
+        "truth (Th of Eq. 2, the Laplacian pyramid); higher keeps only the darkest pores",
     ),
     "wrinkle_gain": ParamSpec(
-        "Wrinkle gain", (0.1, 16), (0.01, 255), 0.1, 2, "GT magnitude = gain × T"
+        "Wrinkle strength",
+        (0.1, 16),
+        (0.01, 255),
+        0.1,
+        2,
+        "How strong the wrinkle ground truth is drawn: GT magnitude = gain × T (Eq. 1)",
     ),
-    "pore_gain": ParamSpec("Pore gain", (0.1, 64), (0.01, 255), 0.1, 2, "GT magnitude = gain × T"),
+    "pore_gain": ParamSpec(
+        "Pore strength",
+        (0.1, 64),
+        (0.01, 255),
+        0.1,
+        2,
+        "How strong the pore ground truth is drawn: GT magnitude = gain × T (Eq. 2)",
+    ),
 }
 
 
@@ -89,6 +121,7 @@ class _ParamRow(QWidget):
         self.spin.setMinimumWidth(72)
         for w in (self.slider, self.spin):
             w.setToolTip(spec.tip)
+        self.spin.setAccelerated(True)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.slider, 1)
@@ -177,8 +210,13 @@ class ParamsPanel(QWidget):
         self.scope = QComboBox()
         self.scope.addItem("Project default", "project")
         self.scope.addItem("This image only", "image")
-        self.scope.setToolTip("Where edits are stored")
-        scope_row.addWidget(QLabel("Apply to"))
+        self.scope.setToolTip(
+            "Where edits are stored: the project default (every image without its own "
+            "values) or this image only"
+        )
+        scope_label = QLabel("Apply to")
+        scope_label.setToolTip(self.scope.toolTip())
+        scope_row.addWidget(scope_label)
         scope_row.addWidget(self.scope, 1)
         layout.addLayout(scope_row)
         self.form = QFormLayout()
@@ -194,7 +232,9 @@ class ParamsPanel(QWidget):
         self.override_label = QLabel("")
         self.override_label.setWordWrap(True)
         self.reset_button = QPushButton("Use project default")
-        self.reset_button.setToolTip("Drop this image's override")
+        self.reset_button.setToolTip(
+            "Drop this image's own values: it uses the project default again"
+        )
         self.reset_button.clicked.connect(lambda: self.overrideCleared.emit(self._image_id))
         layout.addWidget(self.override_label)
         layout.addWidget(self.reset_button)
@@ -214,7 +254,10 @@ class ParamsPanel(QWidget):
             for f in dataclasses.fields(params):
                 row = _ParamRow(spec_for(f.name), auto=f.name in AUTO_PARAMS)
                 row.valueChanged.connect(self._timer.start)
-                self.form.addRow(spec_for(f.name).label, row)
+                label = QLabel(spec_for(f.name).label)
+                label.setToolTip(spec_for(f.name).tip)
+                label.setBuddy(row.spin)
+                self.form.addRow(label, row)
                 self.rows[f.name] = row
         for name, row in self.rows.items():
             value = getattr(params, name)

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QProgressDialog, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QProgressDialog, QWidget
 
 from core.classes import CLASSES
 
+from .fit import FitScrollArea
 from .workers import FunctionWorker, ProgressWorker
 
 if TYPE_CHECKING:
@@ -55,13 +56,11 @@ def add_tabbed_dock(
 ) -> QDockWidget:
     """Add a dock tabbed with the existing dock ``dock_<beside>`` (keeps the window size).
 
-    The widget sits in a scroll area, so a small window never has to grow for it.
+        The widget sits in a vertical scroll area, so a short window never has to grow for it;
+    the dock is as wide as the widget needs (no horizontal scroll bar, no cut buttons).
     """
     area = area or Qt.DockWidgetArea.RightDockWidgetArea
-    scroll = QScrollArea()
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-    scroll.setWidget(widget)
+    scroll = FitScrollArea(widget)  # as wide as the panel needs: nothing cut off
     dock = window.add_dock(title, scroll, area, key)
     other = window.findChild(QDockWidget, f"dock_{beside}")
     if other is not None:

@@ -1,16 +1,24 @@
 """Review mode: two queues, submitted images and model pre-labels, each with A / R.
 
 While review mode is on, ``A`` accepts and ``R`` rejects the open image of the queue
-shown (the "show rough masks" toggle moves from R to Shift+R meanwhile), and the next
-image of that queue opens.
+shown (the "show rough masks" toggle moves from R to Shift+R meanwhile), the status bar
+confirms the decision ("accepted face-02 → face-03"), and the next image of that queue
+opens. ``Ctrl+Z`` (or *Undo review decision*) reverts the last decision in the catalog
+(:func:`core.project.review.undo_review`, recorded in the history) and reopens that
+image. Painting is off in review mode: the reviewer judges, the annotator paints.
 
 - **Submitted** images: a rejection asks for a comment, stored with the status change
   in the image's history; rejected images count as unfinished, so they come back to the
   annotator, and the history dock shows the comment when the image is opened.
-- **Pre-labeled** images: *Accept pre-label* turns the shown pre-label into rough masks
-  through the document (as Ctrl+P does, so GT = rough × texture), saves them and moves
-  the image in progress → submitted → accepted, each step in the history as "accepted
-  model pre-label (source: …)" under the reviewer's name. *Reject pre-label* discards
+- **Pre-labeled** images (the prediction layer is shown while this queue is): ``A``
+  (*Correct pre-label*) turns the shown pre-label into rough masks through the document
+  (as Ctrl+P does, so GT = rough × texture), moves the image to "in progress"
+  (:func:`core.project.review.open_prelabel_for_correction`) and leaves review mode, so
+  the reviewer corrects it and submits it like any annotation. ``Shift+A`` (*Accept
+  pre-label unedited…*) asks for a confirmation that the pre-label goes into training
+  unedited, then saves it and moves the image in progress → submitted → accepted, each
+  step in the history as "accepted model pre-label (source: …)" under the reviewer's
+  name (:func:`core.project.review.accept_prelabel_unedited`). *Reject pre-label* discards
   the stored pre-label and sends the image back to "new" for the annotator to paint;
   :func:`core.prelabel.reject_prelabel` remembers the source, so only a different
   (newer) model pre-labels that image again.
@@ -20,75 +28,41 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QPlainTextEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QDialog
 
 from core.classes import CLASSES
+
+from .review_panel import (
+    ACCEPT_KEY,
+    QUEUES,
+    REJECT_KEY,
+    UNDO_KEY,
+    UNEDITED_KEY,
+    CommentDialog,
+    ReviewPanel,
+)
+
+__all__ = ["QUEUES", "CommentDialog", "ReviewController", "ReviewPanel", "install"]
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
-#: Shortcuts of review mode, and the window shortcut they displace meanwhile.
-ACCEPT_KEY, REJECT_KEY = "A", "R"
-DISPLACED = {"toggle_rough": "Shift+R"}
-#: The review queues: the status each one lists, and its label.
-QUEUES = {"submitted": "Submitted images", "prelabeled": "Model pre-labels"}
-
-
-class CommentDialog(QDialog):
-    """Asks why an image is rejected; OK needs a non-empty comment."""
-
-    def __init__(self, image_name: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Reject image")
-        self.setObjectName("reject_dialog")
-        self.text = QPlainTextEdit()
-        self.text.setPlaceholderText("What should the annotator fix? (Ctrl+Enter sends)")
-        self.text.installEventFilter(self)  # Ctrl+Enter sends: the keyboard flow of A / R
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Reject <b>{image_name}</b> and send it back because:"))
-        layout.addWidget(self.text)
-        layout.addWidget(self.buttons)
-        self.text.textChanged.connect(self._update)
-        self._update()
-
-    def _update(self) -> None:
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setEnabled(bool(self.comment()))
-
-    def comment(self) -> str:
-        return self.text.toPlainText().strip()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-        if (
-            watched is self.text
-            and event.type() == QEvent.Type.KeyPress
-            and isinstance(event, QKeyEvent)
-            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
-        ):
-            if self.comment():
-                self.accept()
-            return True
-        return super().eventFilter(watched, event)
+#: Window shortcuts review mode displaces while it is on, and their stand-ins ("" = none).
+DISPLACED = {"toggle_rough": "Shift+R", "undo": ""}
+#: Window actions that paint: off in review mode.
+PAINT_ACTIONS = (
+    "tool_brush",
+    "tool_eraser",
+    "tool_lasso",
+    "tool_pore",
+    "tool_polyline",
+    "toggle_snap",
+    "class_exclude",
+    "clear_class",
+    "prelabel_to_rough",
+)
 
 
 class ReviewController(QObject):
@@ -110,11 +84,15 @@ class ReviewController(QObject):
         self.kind = "submitted"
         self._saved_shortcuts: dict[str, list[QKeySequence]] = {}
         self._reviewed: set[Any] = set()  # moved by us; their status is being written
+        #: (image id, name, what was decided), newest last: what Ctrl+Z reverts.
+        self.decisions: list[tuple[Any, str, str]] = []
+        self._prediction_was: bool | None = None  # its visibility before the pre-label queue
 
     def attach(self, session: Any) -> None:
         if self.session is not None:
             self.session.statusChanged.disconnect(self._on_status)
         self.set_active(False)
+        self.decisions.clear()
         self.session = session
         if session is not None:
             session.statusChanged.connect(self._on_status)
@@ -137,6 +115,7 @@ class ReviewController(QObject):
             return
         self.kind = kind
         self._update_action_labels()
+        self._show_prediction()
         self.kindChanged.emit(kind)
         self.queueChanged.emit()
         if self.active:
@@ -144,8 +123,9 @@ class ReviewController(QObject):
 
     def _update_action_labels(self) -> None:
         reg = self.window.registry
+        reg["review_unedited"].setEnabled(self.active and self.kind == "prelabeled")
         if self.kind == "prelabeled":
-            reg["review_accept"].setText("&Accept pre-label (review)")
+            reg["review_accept"].setText("&Correct pre-label (review)")
             reg["review_reject"].setText("Re&ject pre-label (review)")
         else:
             reg["review_accept"].setText("&Accept (review)")
@@ -165,22 +145,59 @@ class ReviewController(QObject):
             for key, replacement in DISPLACED.items():
                 self._saved_shortcuts[key] = list(reg[key].shortcuts())
                 reg[key].setShortcut(QKeySequence(replacement))
-            reg["review_accept"].setShortcut(QKeySequence(ACCEPT_KEY))
-            reg["review_reject"].setShortcut(QKeySequence(REJECT_KEY))
+            for key, seq in (
+                ("review_accept", ACCEPT_KEY),
+                ("review_reject", REJECT_KEY),
+                ("review_unedited", UNEDITED_KEY),
+                ("review_undo", UNDO_KEY),
+            ):
+                reg[key].setShortcut(QKeySequence(seq))
         else:
-            reg["review_accept"].setShortcut(QKeySequence())
-            reg["review_reject"].setShortcut(QKeySequence())
+            for key in ("review_accept", "review_reject", "review_unedited", "review_undo"):
+                reg[key].setShortcut(QKeySequence())
             for key, shortcuts in self._saved_shortcuts.items():
                 reg[key].setShortcuts(shortcuts)
             self._saved_shortcuts.clear()
         for key in ("review_accept", "review_reject"):
             reg[key].setEnabled(on)
         self.active = on
+        self._update_action_labels()
+        for key in PAINT_ACTIONS:
+            if key in reg:
+                reg[key].setEnabled(not on)
+        self.window.tools_panel.setEnabled(not on)
+        self.window.update_editable()
+        self._show_prediction()
         if reg["review_mode"].isChecked() != on:
             reg["review_mode"].setChecked(on)
         self.modeChanged.emit(on)
         if on:
             self.open_next()
+
+    def _show_prediction(self) -> None:
+        """The pre-label queue shows the prediction layer (the thing judged); restore after."""
+        layers = self.window.layers
+        if self.active and self.kind == "prelabeled":
+            if self._prediction_was is None:
+                self._prediction_was = layers.state("prediction").visible
+            layers.set_visible("prediction", True)
+        elif self._prediction_was is not None:
+            layers.set_visible("prediction", self._prediction_was)
+            self._prediction_was = None
+
+    def _name(self, image_id: Any) -> str:
+        for record in self.window.image_list.model.records:
+            if record.id == image_id:
+                return str(record.name)
+        return str(image_id)
+
+    def _confirm(self, what: str, image_id: Any) -> None:
+        """Say in the status bar what was decided and which image opens next."""
+        nxt = self.current_id()
+        after = "queue empty" if nxt == image_id or nxt not in self.queue() else self._name(nxt)
+        self.window.status.showMessage(
+            f"{what} {self._name(image_id)} → {after}   (Ctrl+Z undoes)", 10000
+        )
 
     def current_id(self) -> Any:
         s = self.session
@@ -218,8 +235,9 @@ class ReviewController(QObject):
         if image_id is None:
             return False
         if self.kind == "prelabeled":
-            return self._accept_prelabel(image_id)
+            return self._correct_prelabel(image_id)
         self._move(image_id, "accepted", "")
+        self._confirm("accepted", image_id)
         return True
 
     def reject(self) -> bool:
@@ -238,11 +256,45 @@ class ReviewController(QObject):
         if answer != QDialog.DialogCode.Accepted or not dialog.comment():
             return False
         self._move(image_id, "rejected", dialog.comment())
+        self._confirm("rejected", image_id)
         return True
 
     def _move(self, image_id: Any, status: str, comment: str) -> None:
         self.session.set_status(image_id, status, comment=comment)
+        self.decisions.append((image_id, self._name(image_id), status))
         self._done(image_id)
+
+    def undo(self) -> bool:
+        """Revert the last review decision in the catalog (with history) and reopen it."""
+        from core.project.review import undo_review
+
+        if self.session is None or not self.decisions:
+            self.window.status.showMessage("No review decision to undo.", 5000)
+            return False
+        if self.session.read_only:
+            self.window.report("the project is open read-only; statuses cannot change")
+            return False
+        image_id, name, what = self.decisions.pop()
+        if what == "pre-label rejected":
+            self.window.status.showMessage(
+                f"The pre-label of {name} was discarded and cannot come back: "
+                "open it and press Ctrl+P for a new one.",
+                10000,
+            )
+            return False
+        project = self.session.project
+
+        def job() -> Any:
+            undo_review(project, image_id)
+            return project.image(image_id).status
+
+        self.session.submit_status_job(image_id, job)
+        self._reviewed.discard(image_id)
+        self.window.status.showMessage(
+            f"Undone: {name} is no longer {what}; it is back in its queue.", 10000
+        )
+        self.window.open_image(image_id)
+        return True
 
     def _done(self, image_id: Any) -> None:
         """``image_id`` left the queue (its new status is being written): open the next."""
@@ -250,31 +302,86 @@ class ReviewController(QObject):
         self.queueChanged.emit()
         self.open_next()
 
-    def _accept_prelabel(self, image_id: Any) -> bool:
-        """Pre-label → rough masks (one undo step), saved; then submitted and accepted."""
-        from core.prelabel import accept_comment
-
+    def _prelabel_to_rough(self) -> str | None:
+        """The shown pre-label → rough masks (one undo step); its source, or None."""
         prelabels = self.window.prelabels
         source = prelabels.shown_source()
         doc = self.session.document
         if source is None or doc is None:
             self.window.status.showMessage("The pre-label is not shown yet; try again.", 5000)
-            return False
+            return None
         if not prelabels.use_as_rough():
-            return False
+            return None
         if not any(doc.rough(c).any() for c in CLASSES):
             # an accepted image with nothing painted would teach the model empty masks
             self.window.status.showMessage(
                 "This pre-label marks nothing: reject it (R) so the image is painted.", 8000
             )
+            return None
+        return source
+
+    def _correct_prelabel(self, image_id: Any) -> bool:
+        """Pre-label → rough masks, image → in progress, review mode off: correct, submit."""
+        from core.project.review import open_prelabel_for_correction
+
+        if self._prelabel_to_rough() is None:
+            return False
+        project = self.session.project
+
+        def job() -> Any:
+            open_prelabel_for_correction(project, image_id)
+            return project.image(image_id).status
+
+        # queued before the save: saving a pre-labeled image would move it without saying why
+        self.session.submit_status_job(image_id, job)
+        self.session.save_current()
+        name = self._name(image_id)
+        self.decisions.append((image_id, name, "opened for correction"))
+        self._reviewed.add(image_id)
+        self.set_active(False)
+        self.window.status.showMessage(
+            f"{name}: correct the pre-label (review mode is off, painting is on), "
+            "then Ctrl+Enter submits it.",
+            15000,
+        )
+        return True
+
+    def accept_unedited(self) -> bool:
+        """Accept the shown pre-label as training data unedited, after a confirmation."""
+        from core.prelabel import accept_comment
+        from core.project.review import UNEDITED_WARNING, accept_prelabel_unedited
+
+        image_id = self._reviewable()
+        if image_id is None:
+            return False
+        if self.kind != "prelabeled":
+            self.window.status.showMessage("Shift+A is for the Model pre-labels queue.", 5000)
+            return False
+        name = self._name(image_id)
+        question = (
+            f"Accept the pre-label of {name} unedited?\n\n{UNEDITED_WARNING[0].upper()}"
+            f"{UNEDITED_WARNING[1:]}. To correct it first, press A instead."
+        )
+        answer = self.window.ask(question)
+        self.window.activateWindow()  # keep the keyboard flow after the dialog
+        self.window.canvas.setFocus()
+        if not answer:
+            return False
+        source = self._prelabel_to_rough()
+        if source is None:
             return False
         comment = accept_comment(source)
         self.session.save_current(comment=comment)
-        self.session.set_status(
-            image_id, "accepted", comment=comment, through=("in_progress", "submitted")
-        )
-        self.window.status.showMessage(f"Pre-label accepted ({source}).", 5000)
+        project = self.session.project
+
+        def job() -> Any:
+            accept_prelabel_unedited(project, image_id, confirmed=True)
+            return project.image(image_id).status
+
+        self.session.submit_status_job(image_id, job)
+        self.decisions.append((image_id, name, "accepted (pre-label, unedited)"))
         self._done(image_id)
+        self._confirm("accepted (pre-label, unedited)", image_id)
         return True
 
     def _reject_prelabel(self, image_id: Any) -> bool:
@@ -289,92 +396,10 @@ class ReviewController(QObject):
 
         self.session.submit_status_job(image_id, job)
         self.window.prelabels.forget(image_id)
-        self.window.status.showMessage("Pre-label rejected; the image goes back to annotation.")
+        self.decisions.append((image_id, self._name(image_id), "pre-label rejected"))
         self._done(image_id)
+        self._confirm("rejected the pre-label of", image_id)
         return True
-
-
-class ReviewPanel(QWidget):
-    """The review dock: mode toggle, queue, accept and reject buttons."""
-
-    def __init__(self, controller: ReviewController, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.controller = controller
-        self.mode = QPushButton("Review mode")
-        self.mode.setCheckable(True)
-        self.kind = QComboBox()
-        self.kind.setObjectName("review_queue")
-        for key, label in QUEUES.items():
-            self.kind.addItem(label, key)
-        self.count = QLabel("")
-        self.list = QListWidget()
-        self.accept_button = QPushButton(f"Accept ({ACCEPT_KEY})")
-        self.reject_button = QPushButton(f"Reject… ({REJECT_KEY})")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.accept_button)
-        buttons.addWidget(self.reject_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.mode)
-        layout.addWidget(self.kind)
-        layout.addWidget(self.count)
-        layout.addWidget(self.list, 1)
-        layout.addLayout(buttons)
-        self.mode.toggled.connect(controller.set_active)
-        self.kind.currentIndexChanged.connect(lambda i: controller.set_queue(self.kind.itemData(i)))
-        controller.kindChanged.connect(self._on_kind)
-        controller.modeChanged.connect(self._on_mode)
-        controller.queueChanged.connect(self.refresh)
-        self.accept_button.clicked.connect(controller.accept)
-        self.reject_button.clicked.connect(controller.reject)
-        self.list.itemActivated.connect(self._open)
-        self.list.itemClicked.connect(self._open)
-        self._on_mode(False)
-
-    def refresh(self) -> None:
-        records = {r.id: r for r in self.controller.window.image_list.model.records}
-        self.list.clear()
-        queue = self.controller.queue()
-        for image_id in queue:
-            item = QListWidgetItem(records[image_id].name)
-            item.setData(Qt.ItemDataRole.UserRole, image_id)
-            self.list.addItem(item)
-        if self.controller.kind == "prelabeled":
-            self.count.setText(f"{len(queue)} model pre-label(s) to review")
-        else:
-            self.count.setText(f"{len(queue)} submitted image(s) to review")
-        self.highlight(self.controller.current_id())
-
-    def highlight(self, image_id: Any) -> None:
-        """Select the queue entry of the image on the canvas (none if it is not queued)."""
-        for row in range(self.list.count()):
-            item = self.list.item(row)
-            if item.data(Qt.ItemDataRole.UserRole) == image_id:
-                self.list.setCurrentItem(item)
-                return
-        self.list.setCurrentItem(None)
-
-    def _on_kind(self, kind: str) -> None:
-        index = self.kind.findData(kind)
-        if self.kind.currentIndex() != index:
-            self.kind.setCurrentIndex(index)
-        pre = kind == "prelabeled"
-        self.accept_button.setText(
-            f"Accept pre-label ({ACCEPT_KEY})" if pre else f"Accept ({ACCEPT_KEY})"
-        )
-        self.reject_button.setText(
-            f"Reject pre-label ({REJECT_KEY})" if pre else f"Reject… ({REJECT_KEY})"
-        )
-
-    def _on_mode(self, on: bool) -> None:
-        if self.mode.isChecked() != on:
-            self.mode.setChecked(on)
-        self.accept_button.setEnabled(on)
-        self.reject_button.setEnabled(on)
-        self.refresh()
-
-    def _open(self, item: QListWidgetItem) -> None:
-        self.controller.window.open_image(item.data(Qt.ItemDataRole.UserRole))
 
 
 def install(window: MainWindow) -> ReviewController:
@@ -388,7 +413,13 @@ def install(window: MainWindow) -> ReviewController:
     )
     menu.addAction(reg.add("review_accept", "&Accept (review)", controller.accept))
     menu.addAction(reg.add("review_reject", "Re&ject with comment… (review)", controller.reject))
-    for key in ("review_accept", "review_reject"):
+    menu.addAction(
+        reg.add(
+            "review_unedited", "Accept pre-label &unedited… (review)", controller.accept_unedited
+        )
+    )
+    menu.addAction(reg.add("review_undo", "&Undo review decision", controller.undo))
+    for key in ("review_accept", "review_reject", "review_unedited"):
         reg[key].setEnabled(False)
     panel = ReviewPanel(controller)
     window.review = controller

@@ -61,6 +61,9 @@ class ActionRegistry:
     def __getitem__(self, key: str) -> QAction:
         return self._actions[key]
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._actions
+
     def actions(self) -> list[QAction]:
         return list(self._actions.values())
 

@@ -25,11 +25,22 @@ class StatusBar(QStatusBar):
         self.values = QLabel("")
         self.zoom = QLabel("")
         self.save_state = QLabel("")
+        #: "Read-only" while the project cannot be changed; its tooltip says why.
+        self.read_only = QLabel("")
+        self.read_only.setObjectName("readOnlyBadge")
+        self.read_only.hide()
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # "busy" until a step count is known
         self.busy.setTextVisible(False)
         self.busy.setFixedWidth(140)
         self.busy.hide()
+        # Retraining runs for minutes in the background: its own bar, beside the others.
+        self.training = QProgressBar()
+        self.training.setObjectName("training_progress")
+        self.training.setFixedWidth(170)
+        self.training.setToolTip("Retraining in the background (Model → Cancel retraining)")
+        self.training.hide()
+        self.addPermanentWidget(self.training)
         # Fixed widths: text changing under the moving cursor must never re-layout the
         # window (that would resize and shift the canvas while painting). The cursor
         # read-out is a normal widget, so a message (showMessage) takes its place while
@@ -50,6 +61,8 @@ class StatusBar(QStatusBar):
                 self.addPermanentWidget(w, stretch)
             else:
                 self.addWidget(w, stretch)
+        # Its text changes only when a project opens, never under the moving cursor.
+        self.addPermanentWidget(self.read_only)
 
     def show_cursor(self, document: Any, row: float, col: float) -> None:
         if document is None or row < 0 or col < 0:
@@ -79,12 +92,32 @@ class StatusBar(QStatusBar):
         self.busy.show()
         self.showMessage(message)
 
+    def show_training(self, step: str, done: int = 0, total: int = 0) -> None:
+        """Show the retraining step, with the epoch count once it is known."""
+        self.training.setRange(0, max(0, total))
+        self.training.setValue(min(done, total))
+        self.training.setFormat(f"{step} {done}/{total}" if total else step)
+        self.training.show()
+
+    def hide_training(self) -> None:
+        self.training.hide()
+
     def hide_busy(self) -> None:
         self.busy.hide()
         self.clearMessage()
 
     def show_zoom(self, zoom: float) -> None:
         self.zoom.setText(f"{zoom * 100:.0f} %")
+
+    def show_read_only(self, reason: str | None, cause: str = "") -> None:
+        """Show the read-only badge, ``Read-only (cause)``, with the whole ``reason`` as
+        its tooltip and as a message; None hides it."""
+        self.read_only.setVisible(reason is not None)
+        text = "Read-only" + (f" ({cause})" if cause else "")
+        self.read_only.setText(text if reason is not None else "")
+        self.read_only.setToolTip(reason or "")
+        if reason:
+            self.showMessage(reason, 30000)
 
     def show_save_state(self, text: str) -> None:
         self.save_state.setText(text)

@@ -74,6 +74,8 @@ class ToolsPanel(QWidget):
                 rb.setToolTip(
                     "Exclusion mask (X): hair, beard, glasses; removed from both classes' GT"
                 )
+            else:
+                rb.setToolTip(f"Paint {cls} rough masks ({cls[0].upper()}; Tab switches the class)")
             rb.clicked.connect(lambda _c=False, c=cls: tools.set_class(c))
             cls_row.addWidget(rb)
             self.class_buttons[cls] = rb
@@ -84,6 +86,8 @@ class ToolsPanel(QWidget):
         self.spin = QSpinBox()
         self.spin.setRange(MIN_RADIUS, MAX_RADIUS)
         self.spin.setSuffix(" px")
+        for w in (self.slider, self.spin):
+            w.setToolTip("Brush and eraser radius in image pixels ([ smaller, ] bigger)")
         self.slider.valueChanged.connect(tools.set_radius)
         self.spin.valueChanged.connect(tools.set_radius)
         size_row = QHBoxLayout()

@@ -19,6 +19,7 @@ loss and IoU with a small live plot drawn with QPainter.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -26,8 +27,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QPointF, QProcess, QProcessEnvironment, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .metrics_plot import MetricsPlot
 from .workers import ProgressWorker, describe_error
 
 if TYPE_CHECKING:
@@ -46,82 +47,13 @@ if TYPE_CHECKING:
 
     from .main_window import MainWindow
 
+#: Accepted images from which retraining is worth it: below this the panel warns (the
+#: paper trained on 264 images; a few images teach a model little beyond its baselines).
+RECOMMENDED_ACCEPTED = 20
+
 #: Repository root (the folder holding the ``app`` package), put on the child's path.
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 STDERR_LINES = 40
-
-SERIES = (  # (key in the epoch record, label, colour, axis)
-    ("train_loss", "train loss", "#E69F00", "loss"),
-    ("val_loss", "val loss", "#0072B2", "loss"),
-    ("iou_wrinkle", "IoU wrinkle", "#D55E00", "iou"),
-    ("iou_pore", "IoU pore", "#56B4E9", "iou"),
-)
-
-
-class MetricsPlot(QWidget):
-    """Loss (left scale, from 0) and IoU (right scale, 0-1) per epoch."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.records: list[dict[str, Any]] = []
-        self.setMinimumSize(220, 120)
-
-    def set_records(self, records: list[dict[str, Any]]) -> None:
-        self.records = list(records)
-        self.update()
-
-    def points(self, key: str, rect: QRectF) -> list[QPointF]:
-        """Widget coordinates of one series inside ``rect`` (tests read them)."""
-        values = [(r["epoch"], float(r[key])) for r in self.records if r.get(key) is not None]
-        if not values:
-            return []
-        epochs = [r["epoch"] for r in self.records]
-        e0, e1 = min(epochs), max(max(epochs), min(epochs) + 1)
-        if key.startswith("iou"):
-            top = 1.0
-        else:
-            top = max(
-                float(r[k])
-                for r in self.records
-                for k in ("train_loss", "val_loss")
-                if r.get(k) is not None
-            )
-            top = top * 1.1 if top > 0 else 1.0
-        return [
-            QPointF(
-                rect.left() + rect.width() * (e - e0) / (e1 - e0),
-                rect.bottom() - rect.height() * min(max(v / top, 0.0), 1.0),
-            )
-            for e, v in values
-        ]
-
-    def paintEvent(self, _event: Any) -> None:  # noqa: N802
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.fillRect(self.rect(), self.palette().base())
-        rect = QRectF(self.rect()).adjusted(8, 8, -8, -20)
-        painter.setPen(QPen(self.palette().mid().color(), 1))
-        painter.drawRect(rect)
-        if not self.records:
-            painter.setPen(self.palette().text().color())
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "no epochs yet")
-            painter.end()
-            return
-        x = rect.left()
-        for key, label, color, _axis in SERIES:
-            pts = self.points(key, rect)
-            pen = QPen(QColor(color), 2)
-            painter.setPen(pen)
-            if len(pts) == 1:
-                painter.drawEllipse(pts[0], 2.5, 2.5)
-            elif pts:
-                path = QPainterPath(pts[0])
-                for p in pts[1:]:
-                    path.lineTo(p)
-                painter.drawPath(path)
-            painter.drawText(QPointF(x, self.height() - 5), label)
-            x += painter.fontMetrics().horizontalAdvance(label) + 12
-        painter.end()
 
 
 class RetrainController(QObject):
@@ -133,6 +65,8 @@ class RetrainController(QObject):
     epochReported = Signal(dict)
     #: (result dict: ``outcome`` replaced | kept | cancelled | failed, ``message``, ...)
     finished = Signal(dict)
+    #: () an image was accepted or left "accepted" (the panel's warning follows).
+    acceptedChanged = Signal()
     #: () the current model changed (a better model, or a rollback elsewhere).
     modelChanged = Signal()
 
@@ -162,6 +96,7 @@ class RetrainController(QObject):
             self.session.writer.written.disconnect(self._on_written)
             self.session.writer.failed.disconnect(self._on_write_failed)
         self.session = session
+        self.acceptedChanged.emit()
         if session is not None:
             session.statusChanged.connect(self._on_status)
             session.writer.written.connect(self._on_written)
@@ -170,6 +105,7 @@ class RetrainController(QObject):
     def _on_status(self, _image_id: Any, status: str) -> None:
         from core.retrain import should_retrain
 
+        self.acceptedChanged.emit()
         s = self.session
         if status == "accepted" and self.state == "idle" and s is not None and not s.read_only:
             if should_retrain(s.project):
@@ -180,6 +116,16 @@ class RetrainController(QObject):
     def _set_state(self, state: str) -> None:
         self.state = state
         self.stateChanged.emit(state)
+        if state == "idle":
+            self.window.status.hide_training()
+        elif state == "training" and self.options is not None:
+            self.window.status.show_training("Training", len(self.records), self.options.epochs)
+        else:
+            self.window.status.show_training(state.capitalize() + "…")
+
+    def accepted_count(self) -> int:
+        s = self.session
+        return 0 if s is None else int(s.project.counts().get("accepted", 0))
 
     def start(self) -> bool:
         """Start a retraining run now; False (with a message) if it cannot start."""
@@ -207,6 +153,13 @@ class RetrainController(QObject):
         except SkinTraceError as exc:
             self.window.report(str(exc))
             return False
+        accepted = self.accepted_count()
+        if accepted < RECOMMENDED_ACCEPTED:
+            self.window.status.showMessage(
+                f"Retraining on only {accepted} accepted images; {RECOMMENDED_ACCEPTED} or "
+                "more are recommended (docs/model-assisted.md).",
+                10000,
+            )
         s.writer.submit(("retrain_mark", str(self.run.root)), lambda: mark_run_started(project))
         self.records, self.train_info, self._stderr = [], {}, []
         self._cancelling = False
@@ -337,6 +290,8 @@ class RetrainController(QObject):
                 continue
             if event.get("event") == "epoch":
                 self.records.append(event)
+                total = int(event.get("epochs") or (self.options.epochs if self.options else 0))
+                self.window.status.show_training("Training", len(self.records), total)
                 self.epochReported.emit(event)
             elif event.get("event") == "done":
                 self.train_info = event
@@ -420,11 +375,24 @@ class TrainingPanel(QWidget):
         self.epoch = QLabel("—")
         self.loss = QLabel("—")
         self.iou = QLabel("—")
+        #: The last run's verdict (replaced / kept / cancelled / failed), at the top.
         self.result = QLabel("")
+        self.result.setObjectName("training_verdict")
         self.result.setWordWrap(True)
+        self.result.setTextFormat(Qt.TextFormat.RichText)
+        #: Says when too few images are accepted to train on.
+        self.warning = QLabel("")
+        self.warning.setObjectName("training_warning")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #D55E00;")
         self.plot = MetricsPlot()
         self.start_button = QPushButton("Retrain now")
         self.cancel_button = QPushButton("Cancel")
+        self.start_button.setToolTip(
+            "Train a new model on the accepted images now (Ctrl+Shift+T); it replaces "
+            "the current one only if it scores better"
+        )
+        self.cancel_button.setToolTip("Stop the training; the current model stays")
         self.after = QSpinBox()
         self.after.setRange(0, 10000)
         self.after.setSpecialValueText("only on demand")
@@ -432,6 +400,7 @@ class TrainingPanel(QWidget):
         self.after.setToolTip("Retrain automatically after this many newly accepted images")
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 1000)
+        self.epochs.setToolTip("How many passes over the accepted images one training makes")
         from core.retrain import DECISION_METRICS
 
         self.decide_by = QComboBox()
@@ -454,10 +423,12 @@ class TrainingPanel(QWidget):
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        # what matters first: the verdict, the warning, the buttons; the details below
+        layout.addWidget(self.result)
+        layout.addWidget(self.warning)
+        layout.addLayout(buttons)
         layout.addLayout(form)
         layout.addWidget(self.plot, 1)
-        layout.addWidget(self.result)
-        layout.addLayout(buttons)
         self.start_button.clicked.connect(controller.start)
         self.cancel_button.clicked.connect(controller.cancel)
         self.after.valueChanged.connect(self._store_after)
@@ -466,6 +437,7 @@ class TrainingPanel(QWidget):
         controller.stateChanged.connect(self._on_state)
         controller.epochReported.connect(self._on_epoch)
         controller.finished.connect(self._on_finished)
+        controller.acceptedChanged.connect(self.update_warning)
         self._loading = False
         self._on_state("idle")
 
@@ -544,7 +516,38 @@ class TrainingPanel(QWidget):
         self.plot.set_records(self.controller.records)
 
     def _on_finished(self, result: dict[str, Any]) -> None:
-        self.result.setText(f"{result['outcome']}: {result['message']}")
+        outcome = result["outcome"]
+        color = {"replaced": "#009E73", "kept": "#0072B2"}.get(outcome, "#D55E00")
+        title = {
+            "replaced": "New model in use",
+            "kept": "Current model kept",
+            "cancelled": "Cancelled",
+            "failed": "Failed",
+        }.get(outcome, outcome)
+        self.result.setText(
+            f'<b style="color:{color}">{title}</b> ({outcome}): {html.escape(result["message"])}'
+        )
+
+    def update_warning(self) -> None:
+        """Warn while fewer images are accepted than retraining needs or is worth."""
+        from core.retrain import MIN_IMAGES
+
+        n = self.controller.accepted_count()
+        if self.controller.session is None or n >= RECOMMENDED_ACCEPTED:
+            self.warning.setText("")
+            self.warning.hide()
+            return
+        need = (
+            f"retraining needs at least {MIN_IMAGES}"
+            if n < MIN_IMAGES
+            else f"a model learns little from so few: {RECOMMENDED_ACCEPTED} or more are"
+            " recommended"
+        )
+        self.warning.setText(
+            f"⚠ {n} accepted image{'s' if n != 1 else ''}: {need} "
+            f"(accept annotated images in review mode, Ctrl+R)."
+        )
+        self.warning.show()
 
 
 def install(window: MainWindow) -> RetrainController:

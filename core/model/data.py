@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 from core.classes import CLASSES
 from core.dataset import DatasetItem, DatasetManifest, read_manifest
 from core.errors import DatasetError
-from core.imageio import load_image
+from core.imageio import PNG_SIGNATURE, load_image
 from core.model.masks import mask_levels_from_gt
 
 
@@ -51,7 +51,9 @@ def load_gt(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
         data = np.frombuffer(Path(path).read_bytes(), np.uint8)
     except OSError as exc:
         raise DatasetError(f"cannot read GT map {path}: {exc.strerror}") from None
-    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    # Only PNG reaches OpenCV's decoders (the closed list of core.imageio).
+    is_png = data[: len(PNG_SIGNATURE)].tobytes() == PNG_SIGNATURE
+    arr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if is_png else None
     if arr is None:
         raise DatasetError(f"cannot read GT map {path}: not a PNG image")
     if arr.ndim == 3:

@@ -40,7 +40,13 @@ from core.dataset import read_manifest
 from core.errors import Cancelled, CheckpointError, DatasetError, SettingError, SkinTraceError
 from core.leftovers import clean_folder
 from core.model import ddp
-from core.model.checkpoint import BEST, load_checkpoint, read_checkpoint_info, save_checkpoint
+from core.model.checkpoint import (
+    BEST,
+    CONFIG,
+    load_checkpoint,
+    read_checkpoint_info,
+    save_checkpoint,
+)
 from core.model.data import Augment, GTDataset, data_hash, pad_collate
 from core.model.device import amp_dtype, resolve_device, set_threads
 from core.model.infer import OutOfMemoryError
@@ -329,10 +335,7 @@ def _train(
         for b, (x, y, valid) in enumerate(loader):
             stop = cancel is not None and cancel.cancelled
             if ddp.any_rank(stop, env, device):
-                raise Cancelled(
-                    f"training cancelled at epoch {epoch + 1}; the best checkpoint so far is "
-                    f"kept in {out / BEST}"
-                )
+                raise Cancelled(_cancelled_message(out, epoch))
             x, y, valid = x.to(device), y.to(device), valid.to(device)
             optimizer.zero_grad(set_to_none=True)
             try:
@@ -512,6 +515,19 @@ def _save_state(
     )
 
 
+def _cancelled_message(out: Path, epoch: int) -> str:
+    """What a cancel at ``epoch`` (0-based) leaves: the best checkpoint, or none yet."""
+    if (out / BEST / CONFIG).is_file():
+        return (
+            f"training cancelled at epoch {epoch + 1}; the best checkpoint so far is kept "
+            f"in {out / BEST}"
+        )
+    return (
+        f"training cancelled at epoch {epoch + 1}, before the first checkpoint was written; "
+        f"nothing was saved in {out}"
+    )
+
+
 def _load_state(
     out: Path,
     cfg: TrainConfig,
@@ -530,15 +546,61 @@ def _load_state(
         )
     loaded, _ = load_checkpoint(last, device=device)
     net.load_state_dict(loaded.state_dict())
+    state = _read_state(last / STATE_JSON)
     try:
-        state = read_json_bounded(
-            last / STATE_JSON, error=CheckpointError, max_bytes=MAX_MANIFEST_BYTES, root=last
-        )
         _restore_optimizer(optimizer, (last / OPTIM).read_bytes(), state["optimizer"])
-    except (OSError, ValueError, KeyError, SafetensorError) as exc:
-        raise CheckpointError(f"training state in {last} is unusable: {exc}") from None
-    if state.get("scaler") and scaler.is_enabled():
-        scaler.load_state_dict(state["scaler"])
+        if state.get("scaler") and scaler.is_enabled():
+            scaler.load_state_dict(state["scaler"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, SafetensorError) as exc:
+        raise CheckpointError(
+            f"cannot resume: the optimizer state in {last} is damaged ({exc}); start a new "
+            "run with another --out"
+        ) from None
     if state["best_val_loss"] is None:
         state["best_val_loss"] = math.inf
+    return state
+
+
+#: Fields of train_state.json and the types a resume needs.
+_STATE_FIELDS: dict[str, tuple[type, ...]] = {
+    "epoch": (int,),
+    "best_val_loss": (int, float, type(None)),
+    "best_epoch": (int,),
+    "bad_epochs": (int,),
+    "history": (list,),
+    "optimizer": (dict,),
+}
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    """Read and check ``train_state.json``; one-line CheckpointError saying why not."""
+
+    def damaged(why: str) -> CheckpointError:
+        return CheckpointError(
+            f"cannot resume: {path} is damaged ({why}); start a new run with another --out"
+        )
+
+    try:
+        # Bounded: a huge or deeply nested file is refused before it is parsed.
+        state = read_json_bounded(
+            path, error=CheckpointError, max_bytes=MAX_MANIFEST_BYTES, root=path.parent
+        )
+    except CheckpointError as exc:
+        why = str(exc).removeprefix(str(path)).strip(" :")
+        corrupt = "is corrupt or cannot be read: "
+        raise damaged(
+            f"not valid JSON: {why.removeprefix(corrupt)}" if why.startswith(corrupt) else why
+        ) from None
+    if not isinstance(state, dict):
+        raise damaged(f"expected a JSON object, found {type(state).__name__}")
+    for key, types in _STATE_FIELDS.items():
+        if key not in state:
+            raise damaged(f"{key!r} is missing")
+        value = state[key]
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise damaged(f"{key!r} is {value!r}")
+    if state["epoch"] < 0:
+        raise damaged(f"epoch {state['epoch']} is negative")
+    if not all(isinstance(h, dict) for h in state["history"]):
+        raise damaged("'history' must be a list of objects")
     return state

@@ -40,13 +40,15 @@ def export_project(
     project : Project
         Read-only is enough.
     out : path
-        Dataset folder; must be new or empty unless ``force``.
+        Dataset folder; must be new or empty unless ``force``. The project folder, a
+        folder holding it or inside it (except under ``exports/`` and ``models/``) and
+        the home folder are refused, with or without ``force``.
     statuses : iterable of Status or str
         Which images to export; accepted ones by default.
     val_ratio, seed : float, int
         Deterministic split keyed by content hash (:func:`core.dataset.split_for`).
     force : bool
-        Replace a non-empty ``out``.
+        Replace a non-empty ``out`` that SkinTrace wrote (it has the dataset marker).
     consensus : {"majority", "staple"}, optional
         Write the consensus of every annotator's rough masks (:mod:`core.agreement`) for
         images that several annotators worked on, instead of the newest masks; an image
@@ -83,6 +85,7 @@ def export_project(
             total=len(records),
             force=force,
             cancel=cancel,
+            protected=((project.root, "the project"),),
         ),
         skipped,
     )

@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.classes import CLASSES, check_class
-from core.errors import DiskFullError, ImageLoadError, ProjectError, SkinTraceError
+from core.errors import (
+    DiskFullError,
+    ImageLoadError,
+    ProjectError,
+    SkinTraceError,
+    shown_path,
+)
 from core.progress import CancelToken, Progress
 
 if TYPE_CHECKING:
@@ -42,13 +48,15 @@ class ImportSummary:
     duplicates: tuple[tuple[str, str], ...] = ()
     #: Files skipped because their extension is not an image format.
     not_images: tuple[str, ...] = ()
-    #: (file, reason) for image files that cannot be read.
+    #: (file, reason) for image files that cannot be read, or are too small or too large.
     unreadable: tuple[tuple[str, str], ...] = ()
     #: Rough masks / GT maps attached to imported images, by class.
     masks_matched: Mapping[str, int] = field(default_factory=dict)
     #: (file, reason) for mask files that matched an image but could not be used.
     mask_errors: tuple[tuple[str, str], ...] = ()
     cancelled: bool = False
+    #: (file, reason) for files whose name cannot be stored (not valid UTF-8).
+    bad_names: tuple[tuple[str, str], ...] = ()
 
     def lines(self) -> list[str]:
         """A short human-readable report."""
@@ -58,7 +66,11 @@ class ImportSummary:
         if self.not_images:
             out.append(f"skipped {len(self.not_images)} non-image file(s)")
         if self.unreadable:
-            out.append(f"skipped {len(self.unreadable)} unreadable or too large image(s)")
+            out.append(
+                f"skipped {len(self.unreadable)} unreadable, too small or too large image(s)"
+            )
+        if self.bad_names:
+            out.append(f"skipped {len(self.bad_names)} file(s) whose name is not valid UTF-8")
         for c, n in self.masks_matched.items():
             if n:
                 out.append(f"attached {n} {c} mask(s)")
@@ -77,6 +89,14 @@ class RelinkResult:
     still_missing: tuple[int, ...] = ()
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """sha256 of a file's bytes, read in chunks (memory stays flat for any size)."""
     with open(path, "rb") as fh:
@@ -92,16 +112,28 @@ def image_shape(path: Path) -> tuple[int, int]:
     """
     from PIL import Image
 
-    from core.imageio import MAX_PIXELS, read_image_size
+    from core.imageio import MAX_PIXELS, SUPPORTED_FORMATS, read_image_size
 
     rows, cols = read_image_size(path, max_pixels=MAX_PIXELS)
+    _check_min_size(path, rows, cols)
     if path.suffix.lower() == ".png":
         _check_png_complete(path)
     if path.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".webp"):
-        with contextlib.suppress(Exception), Image.open(path) as im:
+        with contextlib.suppress(Exception), Image.open(path, formats=SUPPORTED_FORMATS) as im:
             if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
                 rows, cols = cols, rows
     return rows, cols
+
+
+def _check_min_size(path: Path, rows: int, cols: int) -> None:
+    """ImageLoadError, with the minimum in the message, for an image too small to annotate."""
+    from core.imageio import MIN_IMAGE_SIDE
+
+    if min(rows, cols) < MIN_IMAGE_SIDE:
+        raise ImageLoadError(
+            f"{shown_path(path)}: image is {cols}×{rows} pixels, smaller than the minimum of "
+            f"{MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE}"
+        )
 
 
 def _check_png_complete(path: Path) -> None:
@@ -116,8 +148,10 @@ def _check_png_complete(path: Path) -> None:
 
     from PIL import Image
 
+    from core.imageio import SUPPORTED_FORMATS
+
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=SUPPORTED_FORMATS) as im:
             im.verify()
     except (OSError, SyntaxError, ValueError, EOFError, zlib.error, IndexError) as exc:
         raise ImageLoadError(f"{path}: image is corrupt or truncated ({exc})") from exc
@@ -178,9 +212,12 @@ def _copy_in(project: Project, src: Path, digest: str, taken: set[str]) -> tuple
     """
     from core.atomic import atomic_open
 
-    dest = project.root / "images" / src.name
+    name = src.name
+    if len(os.fsencode(name)) > _MAX_NAME_BYTES:  # room for the digest and temp names
+        name = f"{_shorten(src.stem, _MAX_NAME_BYTES - 20)}-{digest[:8]}{src.suffix}"
+    dest = project.root / "images" / name
     if dest.exists() or pending_copy(dest).exists() or dest.name in taken:
-        dest = dest.with_name(f"{src.stem}-{digest[:8]}{src.suffix}")
+        dest = dest.with_name(f"{_shorten(Path(name).stem, 200)}-{digest[:8]}{src.suffix}")
     taken.add(dest.name)
     pending = pending_copy(dest)
     with open(src, "rb") as fin, atomic_open(pending, "wb") as fout:
@@ -192,14 +229,25 @@ def _decoded_shape(path: Path, *, fast: bool) -> tuple[int, int]:
     """``(rows, cols)`` after a full decode (or, with ``fast``, from the header only).
 
     The full decode goes through :func:`core.imageio.load_image`, the function the
-    window and export use, so an image that imports is one that opens.
+    window and export use, so an image that imports is one that opens. Images smaller
+    than :data:`core.imageio.MIN_IMAGE_SIDE` are refused either way.
     """
     if fast:
         return image_shape(path)
     from core.imageio import load_image
 
     rows, cols = load_image(path).pixels.shape[:2]
+    _check_min_size(path, int(rows), int(cols))
     return int(rows), int(cols)
+
+
+#: Longest copied file name, in bytes (file systems allow 255; temp names add a few).
+_MAX_NAME_BYTES = 200
+
+
+def _shorten(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` UTF-8 bytes, never inside a character."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
 
 
 def _stored_path(project: Project, path: Path) -> str:
@@ -257,7 +305,11 @@ def import_images(
     """
     src = Path(folder).absolute()
     if not src.is_dir():
-        raise ProjectError(f"{src} is not a folder")
+        raise ProjectError(f"{shown_path(src)} is not a folder")
+    if not _is_utf8(str(src)):
+        raise ProjectError(
+            f"{shown_path(src)}: the folder name is not valid UTF-8; rename it to import from it"
+        )
     project._check_writable()
     pats = tuple(p.lower() for p in patterns) or ("*",)
     mask_dirs: dict[str, list[Path]] = {c: [] for c in CLASSES}
@@ -288,6 +340,7 @@ def import_images(
     duplicates: list[tuple[str, str]] = []
     not_images: list[str] = []
     unreadable: list[tuple[str, str]] = []
+    bad_names: list[tuple[str, str]] = []
     batch: list[tuple] = []
     added: list[tuple[str, str]] = []  # (content hash, stem) of imported images
     # Stems of skipped duplicates: their masks serve the copy that was imported.
@@ -341,34 +394,43 @@ def import_images(
                 cancelled = True
                 break
             rel = path.relative_to(src).as_posix()
-            if path.suffix.lower() not in IMAGE_EXTENSIONS:
-                not_images.append(str(path))
+            shown = shown_path(path)
+            if not _is_utf8(rel):
+                # The catalog stores names as text: say which file and go on with the rest.
+                bad_names.append((shown, "file name is not valid UTF-8; rename it to import it"))
+                rel = shown_path(rel)
+            elif path.suffix.lower() not in IMAGE_EXTENSIONS:
+                not_images.append(shown)
             else:
                 try:
                     size = path.stat().st_size
                     rows, cols = _decoded_shape(path, fast=fast)
                     digest = file_sha256(path)
                 except ImageLoadError as exc:
-                    unreadable.append((str(path), str(exc)))
+                    unreadable.append((shown, str(exc)))
                 except OSError as exc:
-                    unreadable.append((str(path), f"{path}: {exc.strerror}"))
+                    unreadable.append((shown, f"{shown}: {exc.strerror}"))
                 else:
                     if digest in known:
-                        duplicates.append((str(path), known[digest]))
+                        duplicates.append((shown, known[digest]))
                         aliases.setdefault(digest, []).append(path.stem)
                     else:
-                        known[digest] = rel
-                        if copy:
-                            try:
+                        try:
+                            if copy:
                                 stored, pending = _copy_in(project, path, digest, taken)
-                            except DiskFullError as exc:
-                                raise _copy_failed(project, path, exc, flush, added) from None
-                            copied.append((pending, project.root / stored))
+                            else:
+                                stored = _stored_path(project, path)
+                        except DiskFullError as exc:
+                            raise _copy_failed(project, path, exc, flush, added) from None
+                        except OSError as exc:
+                            unreadable.append((shown, f"{shown}: cannot copy ({exc.strerror})"))
                         else:
-                            stored = _stored_path(project, path)
-                        batch.append((rel, stored, int(copy), digest, size, rows, cols))
-                        if len(batch) >= _BATCH:
-                            flush()
+                            known[digest] = rel
+                            if copy:
+                                copied.append((pending, project.root / stored))
+                            batch.append((rel, stored, int(copy), digest, size, rows, cols))
+                            if len(batch) >= _BATCH:
+                                flush()
             yield Progress(n + 1, total, rel)
         flush()
     except BaseException:
@@ -390,6 +452,7 @@ def import_images(
         masks_matched=matched,
         mask_errors=tuple(mask_errors),
         cancelled=cancelled,
+        bad_names=tuple(bad_names),
     )
     yield Progress(total, total, "done", {"summary": summary})
 
@@ -456,7 +519,7 @@ def _attach_masks(
             try:
                 masks[c] = load_painted(found, shape=(rec.rows, rec.cols))
             except SkinTraceError as exc:
-                errors.append((str(found), str(exc)))
+                errors.append((shown_path(found), str(exc)))
         if masks:
             project.save_rough(image_id, masks, comment="imported with existing masks")
             for name in masks:
@@ -539,5 +602,6 @@ __all__ = [
     "image_shape",
     "import_images",
     "pending_copy",
+    "shown_path",
     "relink",
 ]

@@ -28,7 +28,7 @@ import numpy as np
 
 from core.atomic import atomic_write_bytes, disk_full_error
 from core.errors import DiskFullError, ProjectError
-from core.imageio import encode_png
+from core.imageio import PNG_SIGNATURE, encode_png
 
 PENDING = ".pending"
 
@@ -98,7 +98,10 @@ def encode_map(values: np.ndarray) -> bytes:
 
 def decode_gray(data: bytes, *, name: str) -> np.ndarray:
     """PNG bytes → ``(M, N) uint8``; MaskFileError naming ``name`` if undecodable."""
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    # Only PNG reaches OpenCV's decoders (the closed list of core.imageio).
+    arr = None
+    if data.startswith(PNG_SIGNATURE):
+        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None or arr.ndim != 2 or arr.dtype != np.uint8:
         raise MaskFileError(f"{name} is damaged or not a single-channel 8-bit PNG")
     return arr

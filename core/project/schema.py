@@ -190,12 +190,42 @@ def _damaged(path: Path, exc: Exception) -> ProjectError:
     )
 
 
+def _cannot_open(exc: sqlite3.Error) -> bool:
+    """SQLite's way of saying it cannot create the WAL index (-shm) beside a read-only catalog."""
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        words in str(exc) for words in ("unable to open", "readonly", "read-only")
+    )
+
+
 def connect(catalog: Path, *, read_only: bool) -> sqlite3.Connection:
-    """Open the catalog (WAL, foreign keys, full sync) and check it is a sound database."""
+    """Open the catalog (WAL, foreign keys, full sync) and check it is a sound database.
+
+    A read-only open works wherever the project lives: where SQLite cannot create the
+    WAL index beside the catalog (a read-only mount, a folder without write permission)
+    it reads the catalog as an immutable file, which is what it is there. A catalog with
+    a non-empty ``-wal`` journal it cannot read that way is refused with a message.
+    """
+    try:
+        return _connect(catalog, read_only=read_only, immutable=False)
+    except _RetryImmutable:
+        wal = catalog.with_name(catalog.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise ProjectError(
+                f"catalog {catalog} has changes in {wal.name} that cannot be read from a "
+                "read-only folder; copy the project to a writable folder and open it there"
+            ) from None
+        return _connect(catalog, read_only=True, immutable=True)
+
+
+class _RetryImmutable(Exception):
+    """The read-only open needs ``immutable=1``."""
+
+
+def _connect(catalog: Path, *, read_only: bool, immutable: bool) -> sqlite3.Connection:
     try:
         if read_only:
             conn = sqlite3.connect(
-                f"{catalog.as_uri()}?mode=ro",
+                f"{catalog.as_uri()}?mode=ro" + ("&immutable=1" if immutable else ""),
                 uri=True,
                 isolation_level=None,
                 check_same_thread=False,
@@ -206,6 +236,8 @@ def connect(catalog: Path, *, read_only: bool) -> sqlite3.Connection:
                 catalog, isolation_level=None, check_same_thread=False, timeout=10
             )
     except sqlite3.Error as exc:
+        if read_only and not immutable and _cannot_open(exc):
+            raise _RetryImmutable from None
         raise ProjectError(f"catalog {catalog} cannot be opened: {exc}") from None
     try:
         if schema_version(conn) == 0:
@@ -225,5 +257,7 @@ def connect(catalog: Path, *, read_only: bool) -> sqlite3.Connection:
             raise sqlite3.DatabaseError(result)
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if read_only and not immutable and _cannot_open(exc):
+            raise _RetryImmutable from None
         raise sql_error(catalog, exc) from None
     return conn

@@ -1,12 +1,16 @@
-"""Render docs/images/window.png and review.png from the demo project.
+"""Render the screenshots of the README and docs/ from the demo project.
 
-window.png: the window with painted strokes. review.png: review mode on an image whose
-baseline pre-label was turned into rough masks, with the prediction layer and the
-image's history.
+- ``start.png`` (1366×768): the first run: the first *new* image, fitted, with the start
+  hint.
+- ``window.png`` (1600×1000): the same image with a few strokes: rough masks (outlined
+  and hatched), their ground truth (solid) and the baseline pre-label (dashed contours).
+- ``review.png`` (1366×768): review mode on the *Model pre-labels* queue, the pre-label
+  shown as the prediction layer, and the image's history.
 
-Run under a real X server for true fonts and window decorations, e.g.::
+Run under a real X server with a window manager, for true fonts and decorations::
 
-    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python docs/images/make_screenshot.py
+    xvfb-run -s "-screen 0 1600x1000x24" sh -c \
+        "openbox & sleep 1; .venv/bin/python docs/images/make_screenshot.py"
 
 Uses a temporary data folder and settings, so the user's own demo is untouched.
 """
@@ -16,64 +20,22 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "docs" / "images"
 sys.path.insert(0, str(ROOT))
 
 
-def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="skintrace-shot-"))
-    os.environ["SKINTRACE_DATA_DIR"] = str(tmp / "data")
-    from PySide6.QtCore import QCoreApplication, QSettings
+def settle(ms: int = 400) -> None:
     from PySide6.QtTest import QTest
 
-    from app.gui.app import application
-    from app.gui.main_window import MainWindow
-    from core.demo import ensure_demo_project
-
-    app = application()
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "cfg"))
-    window = MainWindow()
-    window.resize(1560, 940)
-    window.open_project(ensure_demo_project())
-    window.show()
-    records = window.image_list.model.records
-    for _ in range(200):  # wait for the thumbnails (made in workers)
-        QTest.qWait(20)
-        if all(window.image_list.model.has_thumbnail(r.id) for r in records):
-            break
-    canvas = window.canvas
-    canvas.fit()
-    # A few extra strokes on the painted demo face: a forehead wrinkle and a pore patch.
-    sys.path.insert(0, str(ROOT / "tests" / "app"))
-    from helpers import drag  # type: ignore[import-not-found]
-
-    window.tools.set_class("wrinkle")
-    window.tools.set_radius(7)
-    drag(canvas, [(150, 300), (146, 360), (150, 420), (158, 470)])
-    window.tools.set_class("pore")
-    window.tools.set_tool("lasso")
-    drag(canvas, [(430, 560), (420, 640), (480, 660), (500, 590)])
-    window.tools.set_tool("brush")
-    window.tools.set_radius(9)
-    pos = canvas.image_to_view(300, 420).toPoint()
-    QTest.mouseMove(canvas.viewport(), pos)
-    for _ in range(20):
-        app.processEvents()
-        QTest.qWait(20)
-    out = ROOT / "docs" / "images" / "window.png"
-    window.grab().save(str(out))
-    print(f"wrote {out}")
-    review_shot(window)
-    window.close()
-    QCoreApplication.processEvents()
+    QTest.qWait(ms)
 
 
-def _wait(condition, timeout_s: float = 30.0) -> None:
-    import time
-
+def wait(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
     from PySide6.QtTest import QTest
 
     end = time.monotonic() + timeout_s
@@ -83,33 +45,77 @@ def _wait(condition, timeout_s: float = 30.0) -> None:
         QTest.qWait(20)
 
 
-def review_shot(window) -> None:  # type: ignore[no-untyped-def]
-    """Two images pre-labeled, turned into rough masks and submitted; then review mode."""
+def save(window, name: str) -> None:  # type: ignore[no-untyped-def]
+    window.status.clearMessage()
+    settle()
+    out = OUT / name
+    window.grab().save(str(out))
+    print(f"wrote {out} ({window.width()}x{window.height()})")
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="skintrace-shot-"))
+    os.environ["SKINTRACE_DATA_DIR"] = str(tmp / "data")
+    from PySide6.QtCore import QCoreApplication, QSettings
     from PySide6.QtWidgets import QDockWidget
 
-    session = window.session
-    ids = {r.name: r.id for r in window.image_list.model.records}
-    for name in ("face-02.png", "face-03.png"):
-        window.open_image(ids[name])
-        _wait(lambda n=name: session.current is not None and session.current.record.name == n)
-        _wait(lambda: window.prelabels.shown_source() is not None)
-        window.prelabels.use_as_rough()
-        window.submit()
-    session.flush(30)
-    window.review.set_active(True)
-    _wait(lambda: session.current.record.name == "face-02.png")
-    window.findChild(QDockWidget, "dock_history").raise_()
-    window.canvas.fit()
-    _wait(lambda: window.review_panel.list.currentItem() is not None)
-    window.status.clearMessage()
-    for _ in range(20):
-        window.repaint()
-        from PySide6.QtTest import QTest
+    from app.gui.app import application
+    from app.gui.main_window import MainWindow
+    from core.demo import ensure_demo_project
 
-        QTest.qWait(20)
-    out = ROOT / "docs" / "images" / "review.png"
-    window.grab().save(str(out))
-    print(f"wrote {out}")
+    app = application()
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "cfg"))
+    window = MainWindow()
+    window.resize(1366, 768)
+    window.open_project(ensure_demo_project())
+    window.show()
+    records = window.image_list.model.records
+    wait(lambda: all(window.image_list.model.has_thumbnail(r.id) for r in records))
+    session = window.session
+    wait(lambda: window.prelabels.shown_source() is not None)  # the open image's pre-label
+    save(window, "start.png")
+
+    window.start_hint.dismiss()
+    window.resize(1600, 1000)
+    settle()
+    canvas = window.canvas
+    canvas.fit()
+    sys.path.insert(0, str(ROOT / "tests" / "app"))
+    from helpers import drag  # type: ignore[import-not-found]
+
+    window.tools.set_class("wrinkle")
+    window.tools.set_radius(8)
+    drag(canvas, [(150, 290), (144, 360), (146, 430), (156, 480)])
+    drag(canvas, [(196, 300), (192, 380), (198, 460)])
+    window.tools.set_class("pore")
+    window.tools.set_tool("lasso")
+    drag(canvas, [(420, 180), (400, 260), (470, 300), (520, 240), (490, 180)])
+    window.tools.set_tool("brush")
+    window.tools.set_class("wrinkle")
+    pos = canvas.image_to_view(300, 420).toPoint()
+    from PySide6.QtTest import QTest
+
+    QTest.mouseMove(canvas.viewport(), pos)
+    save(window, "window.png")
+
+    # review mode on the pre-label queue (the images pre-labelled ahead of the annotator;
+    # the one painted above is in progress now), at the small laptop size
+    window.resize(1366, 768)
+    window.review.set_queue("prelabeled")
+    wait(lambda: len(window.review.queue()) >= 2, timeout_s=180)
+    window.review.set_active(True)
+    wait(
+        lambda: session.current is not None
+        and session.current.image_id in window.review.queue()
+        and window.prelabels.shown_source() is not None
+    )
+    window.findChild(QDockWidget, "dock_history").raise_()
+    canvas.fit()
+    save(window, "review.png")
+    window.close()
+    QCoreApplication.processEvents()
+    del app
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def test_second_instance_is_asked_once_and_opens_read_only(qtbot, project_dir, m
         w.close()
 
 
-def test_unwritable_project_folder_offers_read_only(qtbot, project_dir):
+def test_unwritable_project_folder_opens_read_only_and_says_why(qtbot, project_dir):
     lock = project_dir / ".skintrace.lock"
     lock.unlink(missing_ok=True)
     lock.mkdir()  # cannot be opened for writing, even by root (like a read-only share)
@@ -53,8 +53,13 @@ def test_unwritable_project_folder_offers_read_only(qtbot, project_dir):
     w.ask = lambda q: questions.append(q) or True  # type: ignore[method-assign]
     assert w.open_project(project_dir)
     assert w.session.read_only and w.session.current is not None
-    assert len(questions) == 1 and "cannot be opened for writing" in questions[0]
-    assert w.messages == []  # asked, not reported as a dead-end error
+    assert questions == []  # writing can never work there: nothing to ask
+    assert w.messages == []  # not a dead-end error either
+    badge = w.status.read_only
+    assert not badge.isHidden() and badge.text().startswith("Read-only (is a directory")
+    assert "cannot be opened for writing" in badge.toolTip()
+    assert "opened read-only" in w.status.currentMessage()
+    assert "[read-only]" in w.windowTitle() and not w.canvas.editable
     w.close()
 
 

@@ -150,11 +150,17 @@ def test_model_assisted_annotation_end_to_end(qtbot, window, project_dir):
     key(w, Qt.Key.Key_A)
     wait_open(qtbot, w, "face-1.png")
     assert queue.currentItem().data(Qt.ItemDataRole.UserRole) == ids["face-1.png"]
+    bar = w.status.training  # the status bar follows the run, epoch by epoch
+    shown: list[str] = []
+    w.training.epochReported.connect(lambda _r: shown.append(bar.format()))
     with qtbot.waitSignal(w.training.finished, timeout=120000) as blocker:
         key(w, Qt.Key.Key_A)
         qtbot.waitUntil(lambda: w.training.state == "training", timeout=10000)
+        assert bar.isVisible() and bar.format().startswith("Training")
         # the training runs in another process; the window stays responsive meanwhile
         assert w.training.process.processId() not in (0, QApplication.applicationPid())
+    assert shown == ["Training 1/2", "Training 2/2"]
+    assert not bar.isVisible()
     result = blocker.args[0]
     assert result["outcome"] == "replaced", result
     assert [r["epoch"] for r in w.training.records] == [1, 2]
@@ -226,7 +232,8 @@ def test_model_assisted_annotation_end_to_end(qtbot, window, project_dir):
     ]
     assert changes[0] == "submitted → rejected"
     when = w.history_view.table.item(0, 0)
-    assert len(when.text()) == 16 and when.toolTip().startswith(when.text())  # to the minute
+    assert len(when.text()) == 16  # to the minute, the day over the time
+    assert when.toolTip().startswith(when.text().replace("\n", " "))
     assert w.canvas.editable
     with Project.open(project_dir, read_only=True) as ro:
         last = ro.history(ids["face-2.png"])[-1]

@@ -39,8 +39,10 @@ def _window_pixel(w: MainWindow, shot, row: float, col: float) -> str:
     return QColor(shot.pixel(QPoint(round(pos.x() * ratio), round(pos.y() * ratio)))).name()
 
 
-def test_screenshot_shows_class_colours_where_painted(window, tmp_path):
+def test_screenshot_shows_class_colours_where_painted(window, tmp_path, qtbot):
     w = window
+    # the open image's own pre-label is shown first (it would replace the one set below)
+    qtbot.waitUntil(lambda: w.prelabels.shown_source() is not None, timeout=10000)
     for name, visible in (("rough", True), ("gt", False), ("texture", False), ("prediction", True)):
         w.layers.set_visible(name, visible)
     w.layers.set_opacity("rough", 1.0)
@@ -58,15 +60,21 @@ def test_screenshot_shows_class_colours_where_painted(window, tmp_path):
     image = w.grab().toImage()
     out = tmp_path / "window.png"
     assert image.save(str(out)) and out.stat().st_size > 0
-    assert _window_pixel(w, image, 40, 52) == "#d55e00"
-    assert _window_pixel(w, image, 54, 75) == "#56b4e9"
-    assert _window_pixel(w, image, 32, 77) == "#56b4e9"  # prediction layer
-    for r, c in ((20, 20), (70, 100), (45, 52)):
+    # rough masks: solid outline (the stroke's top edge, the lasso's left edge), then a
+    # faint tint between the hatch lines; the prediction: a dashed contour, empty inside
+    assert _window_pixel(w, image, 38, 52) == "#d55e00"
+    assert _window_pixel(w, image, 54, 70) == "#56b4e9"
+    rough = w.canvas.stack.overlays["rough"].array
+    tint = [(r, c) for r in range(51, 58) for c in range(71, 80) if rough[r, c] >> 24 == 60]
+    assert tint and _window_pixel(w, image, *tint[0]) not in ("#56b4e9", "#d55e00")
+    assert _window_pixel(w, image, 29, 77) == "#56b4e9"  # its outline, just outside
+    assert _window_pixel(w, image, 32, 77) != "#56b4e9"  # nothing inside it
+    for r, c in ((20, 20), (70, 100)):
         assert _window_pixel(w, image, r, c) not in ("#d55e00", "#56b4e9")
     # hiding a layer removes its colour
     w.layers.set_visible("rough", False)
     image = w.grab().toImage()
-    assert _window_pixel(w, image, 40, 52) != "#d55e00"
+    assert _window_pixel(w, image, 38, 52) != "#d55e00"
 
 
 def test_gt_layer_colour_follows_preferences(window):

@@ -247,7 +247,7 @@ def test_import_skips_and_reports_image_over_pixel_limit(tmp_path, faces, capsys
     assert main(["import", str(proj), str(faces), "-q"]) == 0
     out = capsys.readouterr()
     assert "added 4 image(s)" in out.out
-    assert "skipped 1 unreadable or too large image(s)" in out.out
+    assert "skipped 1 unreadable, too small or too large image(s)" in out.out
     assert f"unreadable: {huge}: image is 12000×9000 = 108.0 MP, over the limit" in out.err
     with Project.open(proj, read_only=True) as p:
         assert sorted(r.name for r in p.images()) == [f"f{i}.png" for i in range(4)]

@@ -24,17 +24,21 @@ def test_replace_folder_swaps_in_the_new_folder_and_leaves_nothing_behind(tmp_pa
     assert (tmp_path / "absent" / "f.txt").read_text() == "x"
 
 
-def test_a_failed_swap_keeps_the_old_folder_complete_beside_the_target(tmp_path, monkeypatch):
+def test_a_failed_second_rename_puts_the_old_folder_back(tmp_path, monkeypatch):
+    import core.atomic as atomic
+
+    monkeypatch.setattr(atomic, "_renameat2", None)  # the two-rename fallback
     target = _folder(tmp_path / "out", "old")
     new = _folder(tmp_path / "new", "new")
-    real_replace = os.replace
+    real_rename = os.rename
 
     def crash_on_second(src, dst):
         if str(src) == str(new):
-            raise OSError(5, "I/O error")  # the crash between the two renames
-        real_replace(src, dst)
+            raise OSError(5, "I/O error")  # the failure between the two renames
+        real_rename(src, dst)
 
-    monkeypatch.setattr(os, "replace", crash_on_second)
+    monkeypatch.setattr(os, "rename", crash_on_second)
     with pytest.raises(OSError):
         replace_folder(new, target)
-    assert (previous_folder(target) / "f.txt").read_text() == "old"
+    assert (target / "f.txt").read_text() == "old"
+    assert not previous_folder(target).exists()

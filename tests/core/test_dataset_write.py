@@ -99,9 +99,15 @@ def test_non_empty_out_needs_force(tmp_path, rng):
     with pytest.raises(DatasetError, match="not empty; .* --force"):
         _drain(write_dataset(out, _entries(rng, 1), params=GTParams()))
     assert (out / "keep.txt").exists()
-    _drain(write_dataset(out, _entries(rng, 2), params=GTParams(), force=True))
-    assert not (out / "keep.txt").exists() and len(read_manifest(out).items) == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+    # --force replaces only a folder SkinTrace wrote: the user's folder stays as it was.
+    with pytest.raises(DatasetError, match="not a folder SkinTrace wrote"):
+        _drain(write_dataset(out, _entries(rng, 1), params=GTParams(), force=True))
+    assert (out / "keep.txt").read_text() == "mine"
+    ours = tmp_path / "ours"
+    _drain(write_dataset(ours, _entries(rng, 1), params=GTParams()))
+    _drain(write_dataset(ours, _entries(rng, 2), params=GTParams(), force=True))
+    assert len(read_manifest(ours).items) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "ours"]
     evil = DatasetEntry("../a", np.zeros((2, 2, 3), np.uint8), {}, "new", "h")
     with pytest.raises(DatasetError, match="must be 1-128 letters"):
         _drain(write_dataset(tmp_path / "x", [evil], params=GTParams()))

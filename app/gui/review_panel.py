@@ -1,0 +1,182 @@
+"""The review dock (mode toggle, queue, decision buttons) and the rejection comment dialog."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+if TYPE_CHECKING:
+    from .review import ReviewController
+
+#: Shortcuts of review mode (the controller installs them while review mode is on).
+ACCEPT_KEY, REJECT_KEY, UNEDITED_KEY, UNDO_KEY = "A", "R", "Shift+A", "Ctrl+Z"
+#: The review queues: the status each one lists, and its label.
+QUEUES = {"submitted": "Submitted images", "prelabeled": "Model pre-labels"}
+
+
+class CommentDialog(QDialog):
+    """Asks why an image is rejected; OK needs a non-empty comment."""
+
+    def __init__(self, image_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Reject image")
+        self.setObjectName("reject_dialog")
+        self.text = QPlainTextEdit()
+        self.text.setPlaceholderText("What should the annotator fix? (Ctrl+Enter sends)")
+        self.text.installEventFilter(self)  # Ctrl+Enter sends: the keyboard flow of A / R
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Reject <b>{image_name}</b> and send it back because:"))
+        layout.addWidget(self.text)
+        layout.addWidget(self.buttons)
+        self.text.textChanged.connect(self._update)
+        self._update()
+
+    def _update(self) -> None:
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(bool(self.comment()))
+
+    def comment(self) -> str:
+        return self.text.toPlainText().strip()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if (
+            watched is self.text
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            if self.comment():
+                self.accept()
+            return True
+        return super().eventFilter(watched, event)
+
+
+class ReviewPanel(QWidget):
+    """The review dock: mode toggle, queue, accept and reject buttons."""
+
+    def __init__(self, controller: ReviewController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.mode = QPushButton("Review mode")
+        self.mode.setCheckable(True)
+        self.kind = QComboBox()
+        self.kind.setObjectName("review_queue")
+        for key, label in QUEUES.items():
+            self.kind.addItem(label, key)
+        self.kind.setToolTip(
+            "Which queue A / R act on: images annotators submitted, or model pre-labels"
+        )
+        self.mode.setToolTip(
+            "Ctrl+R: judge images with A / R; painting is off while review mode is on"
+        )
+        self.count = QLabel("")
+        self.list = QListWidget()
+        self.list.setToolTip("The queue, in list order; click an image to open it")
+        self.accept_button = QPushButton(f"Accept ({ACCEPT_KEY})")
+        self.reject_button = QPushButton(f"Reject… ({REJECT_KEY})")
+        self.unedited_button = QPushButton(f"Accept as is… ({UNEDITED_KEY})")
+        self.unedited_button.setToolTip(
+            "Put the pre-label into the training data as it is (asks for a confirmation)"
+        )
+        self.undo_button = QPushButton(f"Undo review ({UNDO_KEY})")
+        self.undo_button.setToolTip("Revert the last accept / reject and reopen that image")
+        buttons = QGridLayout()
+        buttons.addWidget(self.accept_button, 0, 0)
+        buttons.addWidget(self.reject_button, 0, 1)
+        buttons.addWidget(self.unedited_button, 1, 0, 1, 2)
+        buttons.addWidget(self.undo_button, 2, 0, 1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.mode)
+        layout.addWidget(self.kind)
+        layout.addWidget(self.count)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        self.mode.toggled.connect(controller.set_active)
+        self.kind.currentIndexChanged.connect(lambda i: controller.set_queue(self.kind.itemData(i)))
+        controller.kindChanged.connect(self._on_kind)
+        controller.modeChanged.connect(self._on_mode)
+        controller.queueChanged.connect(self.refresh)
+        self.accept_button.clicked.connect(controller.accept)
+        self.reject_button.clicked.connect(controller.reject)
+        self.unedited_button.clicked.connect(controller.accept_unedited)
+        self.undo_button.clicked.connect(controller.undo)
+        self.list.itemActivated.connect(self._open)
+        self.list.itemClicked.connect(self._open)
+        self._on_kind(controller.kind)
+
+    def refresh(self) -> None:
+        self.undo_button.setEnabled(bool(self.controller.decisions))
+        records = {r.id: r for r in self.controller.window.image_list.model.records}
+        self.list.clear()
+        queue = self.controller.queue()
+        for image_id in queue:
+            item = QListWidgetItem(records[image_id].name)
+            item.setData(Qt.ItemDataRole.UserRole, image_id)
+            self.list.addItem(item)
+        if self.controller.kind == "prelabeled":
+            self.count.setText(f"{len(queue)} model pre-label(s) to review")
+        else:
+            self.count.setText(f"{len(queue)} submitted image(s) to review")
+        self.highlight(self.controller.current_id())
+
+    def highlight(self, image_id: Any) -> None:
+        """Select the queue entry of the image on the canvas (none if it is not queued)."""
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == image_id:
+                self.list.setCurrentItem(item)
+                return
+        self.list.setCurrentItem(None)
+
+    def _on_kind(self, kind: str) -> None:
+        index = self.kind.findData(kind)
+        if self.kind.currentIndex() != index:
+            self.kind.setCurrentIndex(index)
+        pre = kind == "prelabeled"
+        self.accept_button.setText(f"Correct ({ACCEPT_KEY})" if pre else f"Accept ({ACCEPT_KEY})")
+        self.accept_button.setToolTip(
+            "Turn the pre-label into rough masks and leave review mode to correct them"
+            if pre
+            else "Accept the image as training data and open the next one"
+        )
+        self.reject_button.setText(f"Reject ({REJECT_KEY})" if pre else f"Reject… ({REJECT_KEY})")
+        self.reject_button.setToolTip(
+            "Discard the pre-label; the image goes back to the annotators"
+            if pre
+            else "Send the image back to its annotator with a comment"
+        )
+        self.unedited_button.setVisible(pre)
+        self._on_mode(self.controller.active)
+
+    def _on_mode(self, on: bool) -> None:
+        if self.mode.isChecked() != on:
+            self.mode.setChecked(on)
+        self.accept_button.setEnabled(on)
+        self.reject_button.setEnabled(on)
+        self.unedited_button.setEnabled(on and self.controller.kind == "prelabeled")
+        self.refresh()
+
+    def _open(self, item: QListWidgetItem) -> None:
+        self.controller.window.open_image(item.data(Qt.ItemDataRole.UserRole))
