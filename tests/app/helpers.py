@@ -39,13 +39,18 @@ def open_window(
     size: tuple[int, int] = (1100, 700),
     read_only: bool = False,
     ahead: bool = True,
+    messages: list[str] | None = None,
 ) -> MainWindow:
     """A shown, active window on the project ``root``; the canvas has the focus.
 
-    ``ahead=False`` turns off pre-labels computed ahead of the annotator.
+    ``ahead=False`` turns off pre-labels computed ahead of the annotator. ``messages``
+    collects every status-bar message from the start (so none is missed when a later one
+    replaces it before the test looks).
     """
     w = MainWindow()
     qtbot.addWidget(w)
+    if messages is not None:
+        w.status.messageChanged.connect(messages.append)
     w.prelabels.ahead = ahead
     w.resize(*size)
     assert w.open_project(root, read_only=read_only)

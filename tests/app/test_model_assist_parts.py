@@ -56,8 +56,11 @@ def test_damaged_saved_prelabel_is_reported_and_computed_again(qtbot, tmp_path):
     w.close()
     for f in (root / "prelabels").rglob("*.png"):
         f.write_bytes(b"\x89PNG\r\n\x1a\ndamaged")
-    w = open_window(qtbot, root)  # a new window: nothing cached, the files are read
-    qtbot.waitUntil(lambda: "computing it again" in w.status.currentMessage(), timeout=10000)
+    messages: list[str] = []
+    w = open_window(qtbot, root, messages=messages)  # a new window: the files are read
+    # Every message is recorded: a later one (the texture maps' progress, "Pre-label by")
+    # may replace this one before a poll of currentMessage() sees it on a loaded machine.
+    qtbot.waitUntil(lambda: any("computing it again" in m for m in messages), timeout=20000)
     qtbot.waitUntil(lambda: w.prelabels.shown_source() is not None, timeout=20000)
     assert w.layers.prediction() is not None
     w.session.flush(10)
