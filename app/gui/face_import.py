@@ -235,10 +235,8 @@ def _detect_one(root: Any, item: tuple[int, Any, str], token: CancelToken) -> di
 
     if token.cancelled:
         return None
-    last: Progress | None = None
-    for last in detect_and_store(root, [item]):
-        pass
-    return None if last is None else dict(last.info)
+    steps = list(detect_and_store(root, [item]))  # a handful of steps: one image
+    return dict(steps[-1].info) if steps else None
 
 
 __all__ = ["ImportChoice", "ImportDialog", "FaceQueue", "aligned_import"]

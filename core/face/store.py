@@ -166,8 +166,9 @@ def detect_and_store(
 
     detect = detect or detect_faces
     total = len(images)
-    detected, states, skipped = 0, {}, []  # type: ignore[var-annotated]
-    error = ""
+    detected, error = 0, ""
+    states: dict[str, int] = {}
+    skipped: list[tuple[int, str]] = []
 
     def info() -> dict[str, Any]:
         return {"detected": detected, "states": dict(states), "skipped": list(skipped), "error": error}  # fmt: skip
