@@ -119,6 +119,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="check image headers only instead of decoding each image (trusted sources; "
         "an image that cannot be decoded is then skipped by export, with its reason)",
     )
+    p.add_argument(
+        "--no-faces",
+        action="store_true",
+        help="do not find the faces of the imported images now (each is then found when "
+        "it is first opened)",
+    )
     for kind in ("rough", "gt"):
         for cls in ("wrinkle", "pore"):
             p.add_argument(
@@ -303,6 +309,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             from app.cli.face_cmds import align_for_import
 
             folder = align_for_import(p, args, has_masks=any(rough.values()) or any(gt.values()))  # fmt: skip
+        before = {r.id for r in p.images()}
         last = drive(
             p.import_images(
                 folder,
@@ -315,6 +322,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             desc="import",
             quiet=args.quiet,
         )
+        if not args.no_faces:
+            _find_faces(p, [r for r in p.images() if r.id not in before], quiet=args.quiet)
     summary = last.info["summary"]
     _say("; ".join(summary.lines()))
     _warn([f"duplicate: {f} (same as {n})" for f, n in summary.duplicates])
@@ -323,6 +332,24 @@ def cmd_import(args: argparse.Namespace) -> int:
     _warn([f"bad file name: {f}: {reason}" for f, reason in summary.bad_names])
     _warn([f"mask not used: {reason}" for _, reason in summary.mask_errors])
     return 0
+
+
+def _find_faces(project, records, *, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+    """Detect and store the faces of newly imported images (docs/faces.md); never fails."""
+    if not records:
+        return
+    from app.cli.progress import drive
+    from core.face.store import detect_and_store
+
+    items = [(r.id, r.path, r.content_hash) for r in records]
+    last = drive(detect_and_store(project.root, items), desc="faces", quiet=quiet)
+    info = last.info if last is not None else {}
+    if info.get("error"):
+        print(f"warning: faces not found: {info['error']}", file=sys.stderr)
+        return
+    states = ", ".join(f"{n} {s}" for s, n in sorted(info.get("states", {}).items()))
+    _say(f"faces of {info.get('detected', 0)} image(s) found ({states or 'none new'})")
+    _warn([f"face not found for image {i}: {reason}" for i, reason in info.get("skipped", [])])
 
 
 _HEADINGS = {

@@ -592,6 +592,10 @@ def install(window: MainWindow) -> FaceController:
     )
     menu.addAction(reg.add("face_detect", "Detect face &again", controller.detect_again))
     menu.addAction(reg.add("zones_toggle", "Show &zones", panel.show_zones.toggle, "Z"))
+    from .face_import import FaceQueue
+
+    window.face_queue = FaceQueue(controller)  # faces of imported images, in the background
+    window.sessionChanged.connect(window.face_queue.cancel)  # before attach waits for the pool
     window.sessionChanged.connect(controller.attach)
     controller.attach(window.session)
     return controller

@@ -201,6 +201,7 @@ class MainWindow(QMainWindow):
             if saved is not None and first == saved.image_id:
                 self.canvas.set_view_state(saved.view)
         self._update_title()
+        self._update_actions()  # an empty new project: Import must be enabled
         self.sessionChanged.emit(session)
         if first is None and not session.read_only:  # a new project: say what comes next
             self.status.showMessage("No images yet: File → Import images… (Ctrl+I) adds a folder.")

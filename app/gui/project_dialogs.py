@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QProgressDialog
+from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QProgressDialog
 
 from .preferences import add_recent_project, recent_projects
 from .workers import ProgressWorker
@@ -22,6 +22,7 @@ class ProjectActions:
         self.w = window
         self.import_worker: ProgressWorker | None = None
         self.progress_dialog: QProgressDialog | None = None
+        self.import_dialog: QDialog | None = None
 
     def new_project(self) -> None:
         folder = QFileDialog.getExistingDirectory(self.w, "Folder for the new project")
@@ -60,14 +61,21 @@ class ProjectActions:
         if self.w.session is None:
             self.w.report("open or create a project first")
             return
-        folder = QFileDialog.getExistingDirectory(
-            self.w, "Import images from folder", last_import_folder()
-        )
-        if folder:
-            self.start_import(folder)
+        from .face_import import ImportDialog
 
-    def start_import(self, folder: str, *, copy: bool = False) -> ProgressWorker | None:
-        """Run ``Project.import_images`` in a worker with a cancellable progress dialog."""
+        dialog = ImportDialog(self.w, last_import_folder())
+        self.import_dialog = dialog
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            choice = dialog.choice()
+            self.start_import(choice.folder, align=choice.align)
+
+    def start_import(self, folder: str, *, copy: bool = False, align: tuple[int, int] | None = None) -> ProgressWorker | None:  # fmt: skip
+        """Run ``Project.import_images`` in a worker with a cancellable progress dialog.
+
+        With ``align`` (crop rows, cols) the face photos are first aligned into
+        ``PROJECT/aligned/`` and the crops imported (``skintrace import --align``). The faces
+        of the new images are then found in the background (:class:`~.face_import.FaceQueue`).
+        """
         session = self.w.session
         if session is None or session.read_only:
             self.w.report("the project is open read-only; reopen it for writing to import")
@@ -80,7 +88,13 @@ class ProjectActions:
         dialog.setMinimumDuration(300)
         worker: ProgressWorker
 
+        before = {r.id for r in project.images()}
+
         def make() -> Any:
+            if align is not None:
+                from .face_import import aligned_import
+
+                return aligned_import(project, folder, align, copy=copy, cancel=worker.token)
             return project.import_images(folder, copy=copy, cancel=worker.token)
 
         worker = ProgressWorker(make)
@@ -95,12 +109,22 @@ class ProjectActions:
             dialog.reset()
             dialog.close()
             self.w.refresh_images()
+            queue = getattr(self.w, "face_queue", None)
+            if queue is not None and self.w.session is not None:
+                queue.add([r for r in self.w.session.project.images() if r.id not in before])
 
         def done(last: Any) -> None:
             finish()
-            summary = (getattr(last, "info", None) or {}).get("summary")
+            info = getattr(last, "info", None) or {}
+            summary = info.get("summary")
             if summary is not None:  # what was added and what was skipped, and why
-                text = "Import: " + "; ".join(summary.lines())
+                lines = summary.lines()
+                if "aligned" in info:
+                    skipped = info["aligned"].get("skipped", [])
+                    lines.insert(0, f"aligned {info['aligned'].get('aligned', 0)} photo(s)")
+                    if skipped:  # photos without a usable face: not aligned, not imported
+                        lines.append(f"{len(skipped)} not aligned (first: {skipped[0][0]}: {skipped[0][1]})")  # fmt: skip
+                text = "Import: " + "; ".join(lines)
                 if summary.unreadable:  # the reason matters: a truncated copy, a format...
                     self.w.report(f"{text}; first skipped: {summary.unreadable[0][1]}")
                 else:

@@ -95,9 +95,10 @@ class FunctionWorker(QObject):
         self.result: Any = None
         self.error: str | None = None
 
-    def start(self, pool: QThreadPool | None = None) -> FunctionWorker:
+    def start(self, pool: QThreadPool | None = None, priority: int = 0) -> FunctionWorker:
+        """Queue on ``pool`` (default: the global pool); a higher ``priority`` runs first."""
         FunctionWorker._alive.add(self)
-        (pool or QThreadPool.globalInstance()).start(self._runnable)
+        (pool or QThreadPool.globalInstance()).start(self._runnable, priority)
         return self
 
     def _on_done(self, result: Any) -> None:

@@ -9,6 +9,7 @@ image's content hash: when the image file changes, its face is detected again. T
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from core.atomic import atomic_write_text
 from core.face.landmarks import Face, FaceError, FaceResult
 from core.formats import read_versioned_json
+from core.progress import CancelToken, Progress
 
 FORMAT = "skintrace-face"
 FORMAT_VERSION = 1
@@ -135,3 +137,63 @@ def parse_scale(text: str) -> Scale:
         f"scale {text!r} not understood: write pixels per mm as '12.5px/mm' "
         "or the interocular distance as '63mm'"
     )
+
+
+def detect_and_store(
+    root: str | Path,
+    images: Sequence[tuple[int, str | Path, str]],
+    *,
+    detect: Any = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[Progress]:
+    """Find and store the face of each ``(image_id, path, content_hash)`` that has none yet.
+
+    Used right after an import (``skintrace import`` and the window's import) so opening an
+    image finds its face ready. Images whose face is already stored (and still fits the
+    image) are left alone; an unreadable image is skipped and listed. Without dlib the
+    work stops at once with one message (``info["error"]``), nothing is written.
+
+    Yields
+    ------
+    Progress
+        One step per image; the last one's ``info`` holds ``detected`` (count), ``states``
+        (``{state: count}``), ``skipped`` (``[(image_id, reason)]``) and ``error`` ("" or
+        the reason nothing was detected).
+    """
+    from core.errors import SkinTraceError
+    from core.face.landmarks import LandmarkerUnavailable, detect_faces
+    from core.imageio import load_image
+
+    detect = detect or detect_faces
+    total = len(images)
+    detected, error = 0, ""
+    states: dict[str, int] = {}
+    skipped: list[tuple[int, str]] = []
+
+    def info() -> dict[str, Any]:
+        return {"detected": detected, "states": dict(states), "skipped": list(skipped), "error": error}  # fmt: skip
+
+    yield Progress(0, total, "finding faces", info())
+    for i, (image_id, path, content_hash) in enumerate(images):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        try:
+            if load_face(root, image_id, content_hash=content_hash) is not None:
+                yield Progress(i + 1, total, f"face of {Path(path).name} already stored", info())
+                continue
+        except FaceError:
+            pass  # a corrupt file: detect again and replace it
+        try:
+            result = detect(load_image(path).pixels)
+        except LandmarkerUnavailable as exc:
+            error = str(exc)
+            yield Progress(i, total, error, info())
+            return
+        except SkinTraceError as exc:
+            skipped.append((int(image_id), str(exc)))
+            yield Progress(i + 1, total, f"skipped {Path(path).name}", info())
+            continue
+        save_face(root, image_id, result, content_hash=content_hash)
+        detected += 1
+        states[result.state] = states.get(result.state, 0) + 1
+        yield Progress(i + 1, total, f"{Path(path).name}: {result.state}", info())

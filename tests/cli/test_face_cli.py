@@ -109,3 +109,46 @@ def test_import_with_alignment_and_export_in_both_coordinates(tmp_path, capsys):
     again = t.crop_map(back)
     assert np.abs(again.sum() - rough.sum()) <= 0.02 * rough.sum()
     assert (again & ~cv2.dilate(rough.astype(np.uint8), np.ones((3, 3))).astype(bool)).sum() == 0
+
+
+def test_import_finds_the_faces_of_new_images_unless_no_faces(tmp_path, capsys):
+    from core.face.store import face_file, load_face
+
+    photos = tmp_path / "photos"
+    save_png(photos / "astronaut.png", data.astronaut()[::2, ::2])
+    save_png(photos / "blank.png", np.full((120, 160, 3), 200, np.uint8))
+    root = tmp_path / "proj"
+    assert main(["new", str(root)]) == 0
+    assert main(["import", str(root), str(photos), "-q"]) == 0
+    assert "faces of 2 image(s) found (1 found, 1 none)" in capsys.readouterr().out
+    with Project.open(root, read_only=True) as p:
+        recs = {r.name: r for r in p.images()}
+    astro = load_face(root, recs["astronaut.png"].id, content_hash=recs["astronaut.png"].content_hash)  # fmt: skip
+    assert astro is not None and astro.state == "found"
+    assert load_face(root, recs["blank.png"].id).state == "none"
+
+    root2 = tmp_path / "proj2"
+    assert main(["new", str(root2)]) == 0
+    assert main(["import", str(root2), str(photos), "-q", "--no-faces"]) == 0
+    assert "faces of" not in capsys.readouterr().out
+    assert not any(face_file(root2, i).exists() for i in (1, 2))
+    assert not (root2 / "faces").exists() or not any((root2 / "faces").iterdir())
+
+
+def test_import_without_dlib_warns_in_one_line_and_imports(tmp_path, capsys, monkeypatch):
+    from core.face import landmarks
+
+    def no_dlib():
+        raise landmarks.LandmarkerUnavailable("face landmarks need dlib; install dlib-bin")
+
+    monkeypatch.setattr(landmarks, "_dlib", no_dlib)
+    monkeypatch.setattr(landmarks, "_CACHE", {})
+    photos = tmp_path / "photos"
+    save_png(photos / "astronaut.png", data.astronaut()[::4, ::4])
+    root = tmp_path / "proj"
+    assert main(["new", str(root)]) == 0
+    assert main(["import", str(root), str(photos), "-q"]) == 0
+    out = capsys.readouterr()
+    assert "added 1 image(s)" in out.out
+    assert out.err == "warning: faces not found: face landmarks need dlib; install dlib-bin\n"
+    assert not (root / "faces").exists() or not any((root / "faces").iterdir())
