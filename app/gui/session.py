@@ -158,6 +158,7 @@ class AnnotationSession(QObject):
         self._cache: OrderedDict[Any, LoadedDocument] = OrderedDict()
         self._prefetching: dict[Any, FunctionWorker] = {}
         self._params_worker: ProgressWorker | None = None
+        self._params_doc: Any = None  # the document the running recomputation changes
         self._maps_worker: ProgressWorker | None = None
         self._pending_params: tuple[Any, Any] | None = None  # (document, params)
         self._load_token = 0
@@ -514,7 +515,12 @@ class AnnotationSession(QObject):
     def apply_params(self, params: Any) -> None:
         """Recompute texture and GT of the open document (in a worker when large)."""
         doc = self.document
-        if doc is None or doc.params == params:
+        if doc is None:
+            return
+        # While a recomputation of this document runs, doc.params still holds the old
+        # parameters: going back to them must still queue, or the running one wins.
+        running = self._params_worker is not None and not self._params_worker.finished
+        if doc.params == params and not (running and self._params_doc is doc):
             return
         rows, cols = doc.shape[:2]
         if rows * cols <= LARGE_IMAGE_PIXELS:
@@ -534,6 +540,7 @@ class AnnotationSession(QObject):
             self.busyChanged.emit(False)
             return
         doc, params = pending
+        self._params_doc = doc
         worker = ProgressWorker(lambda: doc.set_params_steps(params))
         worker.progress.connect(self.busyProgress)
         worker.done.connect(self._next_params)

@@ -198,3 +198,34 @@ def test_jpeg_preview_is_a_reduced_decode_and_png_has_none(tmp_path):
     assert max(small.shape[:2]) <= 150 and small.shape[2] == 3
     assert abs(small.shape[0] / small.shape[1] - 400 / 600) < 0.05
     assert load_preview(tmp_path / "a.png") is None
+
+
+def test_back_to_the_default_while_other_parameters_compute_ends_on_the_default(
+    qtbot, project_dir, gate
+):
+    """Back to the old parameters while a recomputation runs: the old ones must win.
+
+    The running worker still shows the old parameters on the document; returning to them
+    must queue behind it, or the worker finishes last and its parameters stay applied.
+    """
+    from dataclasses import replace
+
+    w = open_window(qtbot, project_dir, ahead=False)
+    try:
+        s = w.session
+        doc = s.document
+        qtbot.waitUntil(lambda: doc.textures_ready, timeout=10000)
+        image_id = s.current.image_id
+        default = s.project.params(None)
+        gate.clear()  # the recomputation for sigma 25 waits on the gate
+        s.set_params(replace(default, sigma=25.0), image_id)
+        assert doc.params == default  # not applied before its maps are done
+        s.clear_override(image_id)
+        gate.set()
+        qtbot.waitUntil(
+            lambda: s._params_worker is None or s._params_worker.finished, timeout=10000
+        )
+        assert doc.params == default
+    finally:
+        gate.set()
+        w.close()
