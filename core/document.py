@@ -18,13 +18,13 @@ import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from typing import Any
 
-import cv2
 import numpy as np
 
 from core.classes import CLASSES, EXCLUDE, LAYER_NAMES, ClassName, check_class, check_layer
 from core.document_parts import (
+    TILE,
     ChangeKind,
     DocumentChange,
     HistoryEntry,
@@ -32,11 +32,13 @@ from core.document_parts import (
     Rect,
     Stroke,
     capsule,
+    check_radius,
     diff_patch,
+    polygon,
     readonly_view,
 )
 from core.errors import SkinTraceError
-from core.gt import GTParams, TextureMaps, compute_textures, gt_from_rough
+from core.gt import GTParams, TextureMaps, compute_textures, gt_from_rough, texture_steps
 from core.progress import Progress
 
 __all__ = [
@@ -50,12 +52,16 @@ __all__ = [
     "Rect",
 ]
 
-#: Side of the square tiles a stroke backs up before changing them (pixels).
-TILE: int = 64
-
 
 class DocumentError(SkinTraceError, ValueError):
     """An annotation document was used with invalid arguments or in the wrong state."""
+
+
+def _radius(radius: object) -> float:
+    try:
+        return check_radius(radius)
+    except (TypeError, ValueError) as exc:
+        raise DocumentError(str(exc)) from None
 
 
 class AnnotationDocument:
@@ -230,27 +236,23 @@ class AnnotationDocument:
         except ValueError as exc:
             raise DocumentError(str(exc)) from None
 
-    def _full_gt(self, cls: ClassName, tex: TextureMaps | None, params: GTParams) -> np.ndarray:
+    def _full_gt(
+        self, cls: ClassName, tex: TextureMaps | None, params: GTParams, sl: Any = np.s_[:, :]
+    ) -> np.ndarray:
+        """GT of ``cls`` in ``sl``: rough minus the exclusion mask × the thresholded map."""
         if tex is None:
-            return np.zeros(self._shape, dtype=np.uint8)
-        rough = self._rough[cls] & ~self._rough[EXCLUDE]
+            return np.zeros(self._shape, dtype=np.uint8)[sl]
+        rough = self._rough[cls][sl] & ~self._rough[EXCLUDE][sl]
         return gt_from_rough(
-            tex[cls], rough, threshold=tex.threshold(cls, params), gain=params.gain(cls)
+            tex[cls][sl], rough, threshold=tex.threshold(cls, params), gain=params.gain(cls)
         )
 
     def _update_gt(self, cls: ClassName, rect: Rect) -> None:
         if self._textures is None:
             return  # GT is computed in full when the maps arrive
-        sl = rect.slices
-        p = self._params
         excluded = str(cls) == EXCLUDE
         for c in CLASSES if excluded else (cls,):  # the exclusion changes both GTs
-            self._gt[c][sl] = gt_from_rough(
-                self._textures[c][sl],
-                self._rough[c][sl] & ~self._rough[EXCLUDE][sl],
-                threshold=self._textures.threshold(c, p),
-                gain=p.gain(c),
-            )
+            self._gt[c][rect.slices] = self._full_gt(c, self._textures, self._params, rect.slices)
 
     def _current_state(self) -> int:
         return self._undo[-1].state if self._undo else self._base_state
@@ -327,9 +329,7 @@ class AnnotationDocument:
         A stroke still in progress is ended first.
         """
         name = self._layer(cls)
-        r = float(radius)
-        if not math.isfinite(r) or r <= 0:
-            raise DocumentError(f"brush radius must be a positive number of pixels; got {radius!r}")
+        r = _radius(radius)
         with self._lock:
             if self._stroke is not None:
                 self.end_stroke()
@@ -355,12 +355,7 @@ class AnnotationDocument:
             if not (math.isfinite(point[0]) and math.isfinite(point[1])):
                 raise DocumentError(f"stroke point must be finite; got {(row, col)!r}")
             if radius is not None:
-                r = float(radius)
-                if not math.isfinite(r) or r <= 0:
-                    raise DocumentError(
-                        f"brush radius must be a positive number of pixels; got {radius!r}"
-                    )
-                s.radius = r
+                s.radius = _radius(radius)
             start = s.last if s.last is not None else point
             s.last = point
             hit = capsule(self._shape, start, point, s.radius)
@@ -373,7 +368,7 @@ class AnnotationDocument:
             todo = inside & region if s.erase else inside & ~region
             if not todo.any():
                 return None
-            self._backup_tiles(s, rect)
+            s.backup(mask, rect)
             if s.erase:
                 region[todo] = False
             else:
@@ -384,34 +379,13 @@ class AnnotationDocument:
         self._emit(DocumentChange("rough", s.cls, rect))
         return rect
 
-    def _backup_tiles(self, s: Stroke, rect: Rect) -> None:
-        mask = self._rough[s.cls]
-        for ti in range(rect.row0 // TILE, (rect.row1 - 1) // TILE + 1):
-            for tj in range(rect.col0 // TILE, (rect.col1 - 1) // TILE + 1):
-                if (ti, tj) not in s.tiles:
-                    s.tiles[(ti, tj)] = mask[
-                        ti * TILE : (ti + 1) * TILE, tj * TILE : (tj + 1) * TILE
-                    ].copy()
-
     def end_stroke(self) -> None:
         """Finish the stroke: its changes become one undo step (none if nothing changed)."""
         with self._lock:
             s, self._stroke = self._stroke, None
             if s is None or not s.changed:
                 return
-            mask = self._rough[s.cls]
-            patches = []
-            for (ti, tj), old in sorted(s.tiles.items()):
-                rect = Rect(
-                    ti * TILE,
-                    tj * TILE,
-                    min(self._shape[0], (ti + 1) * TILE),
-                    min(self._shape[1], (tj + 1) * TILE),
-                )
-                patch = diff_patch(rect, old, mask[rect.slices])
-                if patch is not None:
-                    patches.append(patch)
-            self._push(s.cls, patches, "erase" if s.erase else "brush")
+            self._push(s.cls, s.patches(self._rough[s.cls]), "erase" if s.erase else "brush")
 
     def fill_polygon(
         self, cls: str, points: Sequence[tuple[float, float]], *, erase: bool = False
@@ -427,18 +401,10 @@ class AnnotationDocument:
             raise DocumentError("a polygon needs at least 3 finite (row, col) points")
         with self._lock:
             self.end_stroke()
-            row0 = max(0, math.floor(pts[:, 0].min()))
-            row1 = min(self._shape[0], math.ceil(pts[:, 0].max()) + 1)
-            col0 = max(0, math.floor(pts[:, 1].min()))
-            col1 = min(self._shape[1], math.ceil(pts[:, 1].max()) + 1)
-            if row1 <= row0 or col1 <= col0:
+            hit = polygon(self._shape, pts)
+            if hit is None:
                 return None
-            rect = Rect(row0, col0, row1, col1)
-            shift = 8
-            local = np.round((pts[:, ::-1] - [col0, row0]) * (1 << shift)).astype(np.int32)
-            poly = np.zeros((rect.height, rect.width), np.uint8)
-            cv2.fillPoly(poly, [local], 1, cv2.LINE_8, shift)
-            inside = poly.astype(bool)
+            rect, inside = hit
             old = self._rough[name][rect.slices]
             new = old & ~inside if erase else old | inside
             changed = self._replace_region(name, rect, new, "erase polygon" if erase else "fill")
@@ -573,28 +539,23 @@ class AnnotationDocument:
             return
         tex = self._textures
         # The expensive part depends only on the image: compute it outside the lock.
-        steps: list[tuple[str, GTParams]] = []
-        if tex is None:
-            steps.append(("texture maps", params))
-        elif tex.sigma != params.sigma or tex.wrinkle_auto != params.is_auto("wrinkle"):
-            # New sigma (or wrinkle mode), old pore threshold: only the wrinkle map.
-            steps.append(
-                ("wrinkle texture map", replace(params, pore_threshold=tex.pore_threshold))
-            )
-        if tex is not None and tex.pore_threshold != params.pore_threshold:
-            steps.append(("pore texture map", params))
+        steps = texture_steps(tex, params)
         total = len(steps) + 1
         for done, (what, step_params) in enumerate(steps):
             yield Progress(done, total, f"computing the {what}")
             tex = compute_textures(self._image, step_params, reuse=tex)
         yield Progress(total - 1, total, "computing ground truth")
         with self._lock:
-            self._textures = tex
-            self._params = params
-            self._gt = {cls: self._full_gt(cls, tex, params) for cls in CLASSES}
-            self._revision += 1
+            self._install(tex, params)
         self._emit(DocumentChange("params", None, None))
         yield Progress(total, total, "ground truth updated")
+
+    def _install(self, tex: TextureMaps | None, params: GTParams) -> None:
+        """Use these maps and parameters, and GT from them (the lock is held)."""
+        self._textures = tex
+        self._params = params
+        self._gt = {cls: self._full_gt(cls, tex, params) for cls in CLASSES}
+        self._revision += 1
 
     def compute_textures_steps(self) -> Iterator[Progress]:
         """Compute deferred texture maps, then GT, yielding a Progress before each step.
@@ -613,9 +574,7 @@ class AnnotationDocument:
         with self._lock:
             if self._textures is not None or self._params != params:
                 return
-            self._textures = tex
-            self._gt = {cls: self._full_gt(cls, tex, params) for cls in CLASSES}
-            self._revision += 1
+            self._install(tex, params)
         self._emit(DocumentChange("params", None, None))
         yield Progress(2, 2, "ground truth ready")
 

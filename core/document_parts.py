@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from core.classes import ClassName
@@ -134,6 +135,10 @@ def capsule(
     return Rect(row0, col0, row1, col1), inside
 
 
+#: Side of the square tiles a stroke backs up before their first change (undo patches).
+TILE: int = 64
+
+
 class Stroke:
     """State of the stroke in progress: the tiles backed up before their first change."""
 
@@ -144,6 +149,56 @@ class Stroke:
         self.last: tuple[float, float] | None = None
         self.tiles: dict[tuple[int, int], np.ndarray] = {}
         self.changed = False
+
+    def backup(self, mask: np.ndarray, rect: Rect) -> None:
+        """Copy the tiles of ``mask`` that ``rect`` touches, unless already copied."""
+        for ti in range(rect.row0 // TILE, (rect.row1 - 1) // TILE + 1):
+            for tj in range(rect.col0 // TILE, (rect.col1 - 1) // TILE + 1):
+                if (ti, tj) not in self.tiles:
+                    self.tiles[(ti, tj)] = mask[
+                        ti * TILE : (ti + 1) * TILE, tj * TILE : (tj + 1) * TILE
+                    ].copy()
+
+    def patches(self, mask: np.ndarray) -> list[Patch]:
+        """Region diffs between the backed-up tiles and ``mask`` now (one per changed tile)."""
+        rows, cols = mask.shape[:2]
+        out = []
+        for (ti, tj), old in sorted(self.tiles.items()):
+            rect = Rect(
+                ti * TILE, tj * TILE, min(rows, (ti + 1) * TILE), min(cols, (tj + 1) * TILE)
+            )
+            patch = diff_patch(rect, old, mask[rect.slices])
+            if patch is not None:
+                out.append(patch)
+        return out
+
+
+def polygon(shape: tuple[int, int], points: np.ndarray) -> tuple[Rect, np.ndarray] | None:
+    """Bounding rectangle and inside mask of the polygon through ``(row, col)`` points.
+
+    Pixels whose centres are inside (OpenCV ``fillPoly`` rule, sub-pixel vertices); None
+    when the polygon lies outside the image.
+    """
+    row0 = max(0, math.floor(points[:, 0].min()))
+    row1 = min(shape[0], math.ceil(points[:, 0].max()) + 1)
+    col0 = max(0, math.floor(points[:, 1].min()))
+    col1 = min(shape[1], math.ceil(points[:, 1].max()) + 1)
+    if row1 <= row0 or col1 <= col0:
+        return None
+    rect = Rect(row0, col0, row1, col1)
+    shift = 8
+    local = np.round((points[:, ::-1] - [col0, row0]) * (1 << shift)).astype(np.int32)
+    poly = np.zeros((rect.height, rect.width), np.uint8)
+    cv2.fillPoly(poly, [local], 1, cv2.LINE_8, shift)
+    return rect, poly.astype(bool)
+
+
+def check_radius(radius: object) -> float:
+    """A brush radius as a positive finite float, or DocumentError-ready ValueError text."""
+    r = float(radius)  # type: ignore[arg-type]
+    if not math.isfinite(r) or r <= 0:
+        raise ValueError(f"brush radius must be a positive number of pixels; got {radius!r}")
+    return r
 
 
 def readonly_view(a: np.ndarray) -> np.ndarray:

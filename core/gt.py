@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -300,6 +300,26 @@ def compute_textures(
         wrinkle_typical=float(typical),
         level=level,
     )
+
+
+def texture_steps(textures: TextureMaps | None, params: GTParams) -> list[tuple[str, GTParams]]:
+    """The texture-map computations that turn ``textures`` into maps for ``params``.
+
+    Each step is ``(what, step_params)`` for ``compute_textures(image, step_params,
+    reuse=previous)``: all maps when there are none, only the wrinkle map for a new σ (or
+    wrinkle mode), only the pore map for a new pore threshold; empty when nothing changes.
+    """
+    if textures is None:
+        return [("texture maps", params)]
+    steps: list[tuple[str, GTParams]] = []
+    if textures.sigma != params.sigma or textures.wrinkle_auto != params.is_auto("wrinkle"):
+        # New sigma (or wrinkle mode), old pore threshold: only the wrinkle map.
+        steps.append(
+            ("wrinkle texture map", replace(params, pore_threshold=textures.pore_threshold))
+        )
+    if textures.pore_threshold != params.pore_threshold:
+        steps.append(("pore texture map", params))
+    return steps
 
 
 def gt_from_rough(
