@@ -56,6 +56,19 @@ SUPPORTED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "TIFF", "BMP", "WEBP")
 #: engine needs 2×2, and an annotator needs something to paint.
 MIN_IMAGE_SIDE: int = 8
 
+#: File suffixes of :data:`SUPPORTED_FORMATS` (what import and the batch tools look at).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
+
+
+def check_min_size(path: str | os.PathLike[str], rows: int, cols: int) -> None:
+    """Raise ImageLoadError, with the minimum in the message, for an image too small to use."""
+    if min(rows, cols) < MIN_IMAGE_SIDE:
+        raise ImageLoadError(
+            f"{shown_path(path)}: image is {cols}×{rows} pixels, smaller than the minimum of "
+            f"{MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE}"
+        )
+
+
 #: The first bytes of every PNG file; checked before any ``cv2.imdecode`` of a PNG.
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -499,7 +499,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
 
 def cmd_from_masks(args: argparse.Namespace) -> int:
     from app.cli.progress import drive
-    from core.dataset import dataset_from_masks
+    from core.from_masks import dataset_from_masks
 
     gen = dataset_from_masks(
         args.images,

@@ -23,6 +23,7 @@ import numpy as np
 from core.atomic import atomic_write_text
 from core.face.landmarks import Face, FaceError
 from core.formats import read_versioned_json
+from core.imageio import IMAGE_SUFFIXES
 from core.progress import CancelToken, Progress
 
 #: (rows, cols) of the paper's crop ("768×640").
@@ -190,9 +191,8 @@ def align_folder(
     src, out = Path(src), Path(out)
     if not src.is_dir():
         raise FaceError(f"{src} is not a folder of photos")
-    exts = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
     names = list(files) if files is not None else sorted(
-        p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in exts and out not in p.parents
+        p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and out not in p.parents
     )  # fmt: skip
     aligned, skipped = 0, []
     for i, path in enumerate(names):

@@ -27,6 +27,7 @@ from core.errors import (
     SkinTraceError,
     shown_path,
 )
+from core.imageio import IMAGE_SUFFIXES, check_min_size
 from core.progress import CancelToken, Progress
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from core.project.catalog import Project
     from core.project.records import ImageRecord
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
+IMAGE_EXTENSIONS = IMAGE_SUFFIXES  # the decodable formats (core.imageio)
 _BATCH = 64  # images per catalog transaction during import
 
 
@@ -115,7 +116,7 @@ def image_shape(path: Path) -> tuple[int, int]:
     from core.imageio import MAX_PIXELS, SUPPORTED_FORMATS, read_image_size
 
     rows, cols = read_image_size(path, max_pixels=MAX_PIXELS)
-    _check_min_size(path, rows, cols)
+    check_min_size(path, rows, cols)
     if path.suffix.lower() == ".png":
         _check_png_complete(path)
     if path.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".webp"):
@@ -123,17 +124,6 @@ def image_shape(path: Path) -> tuple[int, int]:
             if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
                 rows, cols = cols, rows
     return rows, cols
-
-
-def _check_min_size(path: Path, rows: int, cols: int) -> None:
-    """ImageLoadError, with the minimum in the message, for an image too small to annotate."""
-    from core.imageio import MIN_IMAGE_SIDE
-
-    if min(rows, cols) < MIN_IMAGE_SIDE:
-        raise ImageLoadError(
-            f"{shown_path(path)}: image is {cols}×{rows} pixels, smaller than the minimum of "
-            f"{MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE}"
-        )
 
 
 def _check_png_complete(path: Path) -> None:
@@ -237,7 +227,7 @@ def _decoded_shape(path: Path, *, fast: bool) -> tuple[int, int]:
     from core.imageio import load_image
 
     rows, cols = load_image(path).pixels.shape[:2]
-    _check_min_size(path, int(rows), int(cols))
+    check_min_size(path, int(rows), int(cols))
     return int(rows), int(cols)
 
 

@@ -12,13 +12,13 @@ import pytest
 from core.classes import CLASSES
 from core.dataset import (
     DatasetEntry,
-    dataset_from_masks,
     encode_png,
     read_manifest,
     split_for,
     write_dataset,
 )
 from core.errors import DatasetError
+from core.from_masks import dataset_from_masks
 from core.gt import GTParams, compute_gt
 from core.imageio import load_image
 

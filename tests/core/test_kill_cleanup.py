@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.dataset import dataset_from_masks, read_manifest
+from core.dataset import read_manifest
+from core.from_masks import dataset_from_masks
 from core.imageio import encode_png
 from core.project import Project
 from core.project.repair import repair
