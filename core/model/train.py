@@ -17,7 +17,6 @@ reproducible and a resumed run continues exactly as an uninterrupted one would.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -28,36 +27,23 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
-from core.bounded import MAX_MANIFEST_BYTES, read_json_bounded
 from core.classes import CLASSES
 from core.dataset import read_manifest
 from core.errors import Cancelled, CheckpointError, DatasetError, SettingError, SkinTraceError
 from core.leftovers import clean_folder
 from core.model import ddp
-from core.model.checkpoint import (
-    BEST,
-    CONFIG,
-    load_checkpoint,
-    read_checkpoint_info,
-    save_checkpoint,
-)
+from core.model.checkpoint import BEST, CONFIG, save_checkpoint
 from core.model.data import Augment, GTDataset, data_hash, pad_collate
 from core.model.device import amp_dtype, resolve_device, set_threads
 from core.model.infer import OutOfMemoryError
 from core.model.losses import LOSS_NAMES, SegmentationLoss, balanced_class_weights
 from core.model.memory import check_memory
 from core.model.registry import MODEL_NAMES, count_parameters, create_model, model_config
+from core.model.train_state import LAST, STATE_JSON, load_state, save_state
 from core.progress import CancelToken, Progress
-
-LAST = "last"
-STATE_JSON = "train_state.json"
-OPTIM = "optimizer.safetensors"
 
 
 @dataclass(frozen=True)
@@ -125,29 +111,6 @@ def _shard(n: int, seed: int, epoch: int, env: ddp.DistEnv, shuffle: bool) -> li
         per_rank = n // env.world_size if shuffle else math.ceil(n / env.world_size)
         order = order[env.rank :: env.world_size][:per_rank]
     return [int(i) for i in order]
-
-
-def _optimizer_blobs(opt: torch.optim.Optimizer) -> tuple[bytes, dict[str, Any]]:
-    """Split an optimiser state into safetensors tensors and JSON (no pickling)."""
-    state = opt.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, Any] = {}
-    for pid, entry in state["state"].items():
-        for key, value in entry.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"{pid}.{key}"] = value.detach().cpu().contiguous()
-            else:
-                scalars[f"{pid}.{key}"] = value
-    return st_save(tensors), {"param_groups": state["param_groups"], "scalars": scalars}
-
-
-def _restore_optimizer(opt: torch.optim.Optimizer, blob: bytes, meta: dict[str, Any]) -> None:
-    tensors = st_load(blob)
-    state: dict[int, dict[str, Any]] = {}
-    for flat, value in [*tensors.items(), *meta.get("scalars", {}).items()]:
-        pid, key = flat.split(".", 1)
-        state.setdefault(int(pid), {})[key] = value
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
 def _check_training_memory(
@@ -289,7 +252,7 @@ def _train(
     start_epoch, best_loss, best_epoch, bad_epochs = 0, math.inf, 0, 0
     history: list[dict[str, Any]] = []
     if resume:
-        state = _load_state(out, cfg, model_opts, net, optimizer, scaler, device)
+        state = load_state(out, cfg, model_opts, net, optimizer, scaler, device)
         start_epoch = state["epoch"]
         best_loss = state["best_val_loss"]
         best_epoch = state["best_epoch"]
@@ -395,7 +358,7 @@ def _train(
             meta = {**base_meta, "metrics": record, "epoch": epoch + 1}
             if improved:
                 save_checkpoint(out / BEST, net, name=cfg.model, config=model_opts, metadata=meta)
-            _save_state(
+            save_state(
                 out,
                 net,
                 cfg,
@@ -479,42 +442,6 @@ def validate(
     }
 
 
-def _save_state(
-    out: Path,
-    net: torch.nn.Module,
-    cfg: TrainConfig,
-    model_opts: dict[str, Any],
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    meta: dict[str, Any],
-    history: list[dict[str, Any]],
-    epoch: int,
-    best_loss: float,
-    best_epoch: int,
-    bad_epochs: int,
-) -> None:
-    blob, opt_meta = _optimizer_blobs(optimizer)
-    state = {
-        "epoch": epoch,
-        "best_val_loss": best_loss if math.isfinite(best_loss) else None,
-        "best_epoch": best_epoch,
-        "bad_epochs": bad_epochs,
-        "history": history,
-        "train_config": cfg.to_dict(),
-        "optimizer": opt_meta,
-        "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-    }
-    text = json.dumps(state, indent=1, allow_nan=False).encode()
-    save_checkpoint(
-        out / LAST,
-        net,
-        name=cfg.model,
-        config=model_opts,
-        metadata=meta,
-        extra_files={OPTIM: blob, STATE_JSON: text},
-    )
-
-
 def _cancelled_message(out: Path, epoch: int) -> str:
     """What a cancel at ``epoch`` (0-based) leaves: the best checkpoint, or none yet."""
     if (out / BEST / CONFIG).is_file():
@@ -526,81 +453,3 @@ def _cancelled_message(out: Path, epoch: int) -> str:
         f"training cancelled at epoch {epoch + 1}, before the first checkpoint was written; "
         f"nothing was saved in {out}"
     )
-
-
-def _load_state(
-    out: Path,
-    cfg: TrainConfig,
-    model_opts: dict[str, Any],
-    net: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    device: torch.device,
-) -> dict[str, Any]:
-    last = out / LAST
-    info = read_checkpoint_info(last)
-    if info.name != cfg.model or info.config != model_opts:
-        raise CheckpointError(
-            f"{last} was trained as {info.name} {info.config}, not {cfg.model} {model_opts}; "
-            "resume with the same --model and --width"
-        )
-    loaded, _ = load_checkpoint(last, device=device)
-    net.load_state_dict(loaded.state_dict())
-    state = _read_state(last / STATE_JSON)
-    try:
-        _restore_optimizer(optimizer, (last / OPTIM).read_bytes(), state["optimizer"])
-        if state.get("scaler") and scaler.is_enabled():
-            scaler.load_state_dict(state["scaler"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, SafetensorError) as exc:
-        raise CheckpointError(
-            f"cannot resume: the optimizer state in {last} is damaged ({exc}); start a new "
-            "run with another --out"
-        ) from None
-    if state["best_val_loss"] is None:
-        state["best_val_loss"] = math.inf
-    return state
-
-
-#: Fields of train_state.json and the types a resume needs.
-_STATE_FIELDS: dict[str, tuple[type, ...]] = {
-    "epoch": (int,),
-    "best_val_loss": (int, float, type(None)),
-    "best_epoch": (int,),
-    "bad_epochs": (int,),
-    "history": (list,),
-    "optimizer": (dict,),
-}
-
-
-def _read_state(path: Path) -> dict[str, Any]:
-    """Read and check ``train_state.json``; one-line CheckpointError saying why not."""
-
-    def damaged(why: str) -> CheckpointError:
-        return CheckpointError(
-            f"cannot resume: {path} is damaged ({why}); start a new run with another --out"
-        )
-
-    try:
-        # Bounded: a huge or deeply nested file is refused before it is parsed.
-        state = read_json_bounded(
-            path, error=CheckpointError, max_bytes=MAX_MANIFEST_BYTES, root=path.parent
-        )
-    except CheckpointError as exc:
-        why = str(exc).removeprefix(str(path)).strip(" :")
-        corrupt = "is corrupt or cannot be read: "
-        raise damaged(
-            f"not valid JSON: {why.removeprefix(corrupt)}" if why.startswith(corrupt) else why
-        ) from None
-    if not isinstance(state, dict):
-        raise damaged(f"expected a JSON object, found {type(state).__name__}")
-    for key, types in _STATE_FIELDS.items():
-        if key not in state:
-            raise damaged(f"{key!r} is missing")
-        value = state[key]
-        if not isinstance(value, types) or isinstance(value, bool):
-            raise damaged(f"{key!r} is {value!r}")
-    if state["epoch"] < 0:
-        raise damaged(f"epoch {state['epoch']} is negative")
-    if not all(isinstance(h, dict) for h in state["history"]):
-        raise damaged("'history' must be a list of objects")
-    return state
