@@ -33,7 +33,7 @@ from core.atomic import default_mode, disk_full_error, is_disk_full
 from core.bounded import loads_bounded
 from core.classes import CLASSES, ClassName, check_class
 from core.errors import ProjectError
-from core.progress import CancelToken, Progress
+from core.progress import Progress
 from core.project.annotators import AnnotatorsMixin
 from core.project.assist import AssistMixin
 from core.project.exclusion import ExclusionMixin
@@ -558,32 +558,11 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
 
     # ------------------------------------------------------------------ import, files
 
-    def import_images(
-        self,
-        folder: str | os.PathLike[str],
-        *,
-        patterns: Iterable[str] = ("*",),
-        copy: bool = False,
-        rough_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
-        gt_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
-        cancel: CancelToken | None = None,
-        files: Iterable[str | os.PathLike[str]] | None = None,
-        fast: bool = False,
-    ) -> Iterator[Progress]:
+    def import_images(self, folder: str | os.PathLike[str], **options: Any) -> Iterator[Progress]:
         """Import a folder recursively; see :func:`core.project.importer.import_images`."""
         from core.project.importer import import_images
 
-        return import_images(
-            self,
-            folder,
-            patterns=patterns,
-            copy=copy,
-            rough_dirs=rough_dirs,
-            gt_dirs=gt_dirs,
-            cancel=cancel,
-            files=files,
-            fast=fast,
-        )
+        return import_images(self, folder, **options)
 
     def export(self, out: str | os.PathLike[str], **options: Any) -> Iterator[Progress]:
         """Export a GT dataset; see :func:`core.project.export.export_project`."""
