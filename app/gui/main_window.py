@@ -28,6 +28,7 @@ from . import (
 from .actions import build_actions
 from .bridge import DocumentBridge
 from .canvas import ImageCanvas
+from .documents import LoadedDocument
 from .focus import InputGuard
 from .image_list import ImageList
 from .layers import LayersModel
@@ -36,7 +37,7 @@ from .loading import LoadFeedback
 from .params_panel import ParamsPanel
 from .preferences import Preferences, PreferencesDialog
 from .project_dialogs import ProjectActions, remember
-from .session import AnnotationSession, LoadedDocument
+from .session import AnnotationSession
 from .shortcuts import ActionRegistry, ShortcutsDialog
 from .status_bar import StatusBar
 from .tools import ToolState

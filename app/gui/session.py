@@ -17,20 +17,17 @@ when GT is filled in.
 
 from __future__ import annotations
 
-import ctypes
 import itertools
-import sys
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from core.classes import CLASSES
 
+from .documents import LoadedDocument, load_document, load_preview, pixel_count, trim_heap
 from .resources import default_settings
 from .workers import FunctionWorker, ProgressWorker, run_function
 
@@ -39,68 +36,6 @@ CACHE_SIZE = 4  # documents kept after leaving them (with their undo history)
 CACHE_PIXELS = 40_000_000  # ... and at most this many image pixels among them
 PREFETCH_MAX_PIXELS = 12_000_000  # a 6000x4000 document takes ~0.6 GB: not prefetched
 LARGE_IMAGE_PIXELS = 2_000_000  # above this: maps deferred to a worker, GT edits too
-PREVIEW_SIDE = 1600  # longer side of a reduced preview decode (pixels)
-
-
-def trim_heap() -> None:
-    """Hand freed memory back to the system.
-
-    Decoding a large image and computing its maps on worker threads frees hundreds of MB
-    that glibc keeps in the threads' heaps; without this the process stays that much
-    bigger after each large image. No-op elsewhere than Linux/glibc.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-@dataclass
-class LoadedDocument:
-    """A document ready to show, with the record it was loaded for."""
-
-    image_id: Any
-    record: Any
-    document: Any
-
-
-def load_document(project: Any, image_id: Any, *, defer_textures: bool = False) -> LoadedDocument:
-    """Read image, rough masks and parameters and build the document (worker thread).
-
-    With ``defer_textures`` the texture maps are left to
-    :meth:`~core.document.AnnotationDocument.compute_textures_steps`.
-    """
-    from core.document import AnnotationDocument
-    from core.imageio import load_image
-
-    record = project.image(image_id)
-    pixels = load_image(record.path).pixels
-    rough = project.load_rough_for_editing(image_id)  # own masks in independent mode
-    params = project.params(image_id)
-    document = AnnotationDocument(pixels, params=params, rough=rough, defer_textures=defer_textures)
-    return LoadedDocument(image_id, record, document)
-
-
-def load_preview(path: str | Path, *, side: int = PREVIEW_SIDE) -> np.ndarray | None:
-    """A reduced ``(m, n, 3) uint8`` decode of a JPEG for a quick preview (worker thread).
-
-    JPEG decodes at 1/2 to 1/8 scale for a fraction of the full decode's time; other
-    formats cannot, so they give None (the list thumbnail stands in). EXIF
-    orientation is applied, as :func:`core.imageio.load_image` does.
-    """
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as im:
-        if im.format != "JPEG":
-            return None
-        cols, rows = im.size
-        scale = max(1, max(rows, cols) // side)
-        im.draft("RGB", (max(1, cols // scale), max(1, rows // scale)))
-        small = ImageOps.exif_transpose(im.convert("RGB"))
-        small.thumbnail((side, side))
-        return np.asarray(small, dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -111,11 +46,6 @@ class _PendingSave:
     revision: int
     comment: str
     seq: int
-
-
-def _pixels(loaded: LoadedDocument) -> int:
-    rows, cols = loaded.document.shape[:2]
-    return int(rows) * int(cols)
 
 
 class AnnotationSession(QObject):
@@ -321,12 +251,12 @@ class AnnotationSession(QObject):
         self._cache[loaded.image_id] = loaded
         self._cache.move_to_end(loaded.image_id)
         # Evict the oldest documents beyond the budget, only once their masks are on disk.
-        pixels = sum(_pixels(v) for v in self._cache.values())
+        pixels = sum(pixel_count(v) for v in self._cache.values())
         for key in list(self._cache):
             if len(self._cache) <= CACHE_SIZE and pixels <= CACHE_PIXELS:
                 break
             if key not in self._dirty and key not in self._pending_saves:
-                pixels -= _pixels(self._cache.pop(key))
+                pixels -= pixel_count(self._cache.pop(key))
 
     def prefetch(self, image_id: Any) -> None:
         """Load ``image_id`` in the background so a later :meth:`open_image` is instant."""

@@ -188,7 +188,7 @@ def test_image_layer_shares_the_document_pixels_and_texture_layer_is_one_byte(qt
 def test_jpeg_preview_is_a_reduced_decode_and_png_has_none(tmp_path):
     from PIL import Image
 
-    from app.gui.session import load_preview
+    from app.gui.documents import load_preview
 
     image = np.array(make_face(3, shape=(400, 600)).image)
     Image.fromarray(image).save(tmp_path / "a.jpg", quality=90)
