@@ -65,6 +65,9 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=48)
     ap.add_argument("--val-ratio", type=float, default=0.25)
     ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument(
+        "--patience", type=int, default=None, help="early stopping (default: --epochs, none)"
+    )
     ap.add_argument("--width-scale", type=float, default=0.25)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -108,7 +111,7 @@ def main() -> None:
                     batch_size=args.batch_size,
                     lr=args.lr,
                     seed=seed,
-                    patience=args.epochs,
+                    patience=args.patience or args.epochs,
                     device=args.device,
                     **opts,
                 ):

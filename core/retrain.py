@@ -4,7 +4,8 @@ One retraining run lives in ``<project>/models/run-<UTC time>/``:
 
 * ``dataset/`` — the accepted images exported as a GT dataset (:func:`prepare_dataset`,
   the project's own export code);
-* ``train/`` — the output of ``skintrace train`` (``train/best`` is the candidate);
+* ``train-job.json`` — the training job (:class:`~core.model.train_config.TrainJob`);
+* ``train/`` — the output of ``python -m core.model.run`` (``train/best`` is the candidate);
 * ``evaluation.json`` — ``skintrace evaluate`` of the candidate *and* the current model on
   the same validation images of that dataset.
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from core.bounded import MAX_MANIFEST_BYTES, read_json_bounded
 from core.classes import CLASSES
 from core.errors import SkinTraceError
 from core.metrics import TOLERANCES
+from core.model.train_config import TrainConfig, TrainJob, write_job
 from core.progress import CancelToken, Progress
 from core.schemas import RetrainOptions, check_checkpoint_folder, validate
 
@@ -38,7 +40,20 @@ from core.schemas import RetrainOptions, check_checkpoint_folder, validate
 SETTING_AFTER = "retrain.after_accepted"  # retrain after N newly accepted images (0: never)
 SETTING_LAST_COUNT = "retrain.accepted_at_last_run"
 SETTING_LOG = "retrain.current_log"  # model ids that were made current, oldest first
-SETTING_OPTIONS = "retrain.options"  # dict of train options, see TrainOptions
+SETTING_OPTIONS = "retrain.options"  # beat_baselines, decision_metric (see TrainOptions)
+#: The project's partial TrainConfig: only the options that differ from the defaults.
+SETTING_TRAIN_CONFIG = "train_config"
+#: Training options that versions before ``train_config`` kept in ``retrain.options``.
+LEGACY_TRAIN_KEYS = (
+    "model",
+    "width",
+    "epochs",
+    "batch_size",
+    "patience",
+    "device",
+    "threads",
+    "seed",
+)
 DEFAULT_AFTER = 10
 MIN_IMAGES = 2
 
@@ -66,16 +81,14 @@ def check_metric(metric: str) -> str:
 
 @dataclass(frozen=True)
 class TrainOptions:
-    """Options of a background retraining run (a project setting, JSON)."""
+    """A retraining run's options: its training config and how its candidate is judged.
 
-    model: str = "proposed"
-    width: int | None = None
-    epochs: int = 30
-    batch_size: int = 4
-    patience: int = 10
-    device: str = "auto"
-    threads: int | None = None
-    seed: int = 0
+    ``config`` comes from the project setting ``train_config`` (a partial
+    :class:`~core.model.train_config.TrainConfig`: only the options that differ from the
+    defaults); the two judging options from ``retrain.options``.
+    """
+
+    config: TrainConfig = field(default_factory=TrainConfig)
     #: With no current model, the first one must beat the image-processing baselines
     #: (the pre-label source it would replace) on the validation images.
     beat_baselines: bool = True
@@ -84,20 +97,66 @@ class TrainOptions:
     decision_metric: str = "iou"
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> TrainOptions:
-        """Options from the project setting; validated (:class:`core.schemas.RetrainOptions`)."""
+    def from_settings(cls, options: Any = None, train_config: Any = None) -> TrainOptions:
+        """Options from the two project settings (parsed JSON); validated, one-line errors.
+
+        Training options that older versions kept in ``retrain.options`` still apply;
+        ``train_config`` overrides them.
+        """
         checked = validate(
             RetrainOptions,
-            {} if d is None else d,
+            {} if options is None else options,
             what=f"project setting {SETTING_OPTIONS!r}",
             error=RetrainError,
         )
-        opts = cls(**checked.model_dump())
-        check_metric(opts.decision_metric)
-        return opts
+        check_metric(checked.decision_metric)
+        config = TrainConfig.from_partial(
+            _partial_config(options, train_config),
+            what=f"project setting {SETTING_TRAIN_CONFIG!r}",
+            error=RetrainError,
+        )
+        return cls(config, checked.beat_baselines, checked.decision_metric)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+    @classmethod
+    def from_project(cls, project: Any) -> TrainOptions:
+        """The project's retraining options (:meth:`from_settings`)."""
+        return cls.from_settings(
+            project.get_setting(SETTING_OPTIONS), project.get_setting(SETTING_TRAIN_CONFIG)
+        )
+
+
+def _partial_config(options: Any, train_config: Any) -> Any:
+    """The legacy training keys of ``retrain.options`` overridden by ``train_config``."""
+    legacy = options if isinstance(options, Mapping) else {}
+    merged = {k: legacy[k] for k in LEGACY_TRAIN_KEYS if k in legacy}
+    if train_config is None:
+        return merged
+    if not isinstance(train_config, Mapping):
+        return train_config  # refused by TrainConfig.from_partial, naming the setting
+    return {**merged, **train_config}
+
+
+def store_train_config(project: Any, **changes: Any) -> dict[str, Any]:
+    """Change the project's training options; returns the partial config stored.
+
+    Only the options that differ from the defaults are stored (setting ``train_config``),
+    so a later version's better default reaches every option the user left alone.
+    Training options an older version kept in ``retrain.options`` move there too. A bad
+    value raises :class:`~core.errors.SettingError` and stores nothing.
+    """
+    options = project.get_setting(SETTING_OPTIONS)
+    try:
+        current = TrainConfig.from_partial(
+            _partial_config(options, project.get_setting(SETTING_TRAIN_CONFIG))
+        )
+    except SkinTraceError:  # a bad stored row is replaced, not a reason to refuse the edit
+        current = TrainConfig()
+    partial = current.replace(**changes).partial()
+    project.set_setting(SETTING_TRAIN_CONFIG, partial)
+    if isinstance(options, Mapping) and any(k in options for k in LEGACY_TRAIN_KEYS):
+        rest = {k: v for k, v in options.items() if k not in LEGACY_TRAIN_KEYS}
+        project.set_setting(SETTING_OPTIONS, rest)
+    return partial
 
 
 @dataclass(frozen=True)
@@ -113,6 +172,10 @@ class RetrainRun:
     @property
     def train_out(self) -> Path:
         return self.root / "train"
+
+    @property
+    def job(self) -> Path:
+        return self.root / "train-job.json"
 
     @property
     def candidate(self) -> Path:
@@ -214,37 +277,15 @@ def validation_split(dataset: str | os.PathLike[str]) -> str:
 def train_command(
     run: RetrainRun, options: TrainOptions, *, python: str | None = None
 ) -> list[str]:
-    """The argv of the training process (``skintrace train ... --progress-json``).
+    """Write the run's training job file and return the argv that runs it.
 
-    ``--device auto`` (the default) trains on the GPU when there is one.
+    The process is ``python -m core.model.run RUN/train-job.json`` (the core training
+    entry point, progress as JSON lines). ``device`` "auto" (the default) trains on the
+    GPU when there is one.
     """
-    argv = [
-        python or sys.executable,
-        "-m",
-        "app",
-        "train",
-        str(run.dataset),
-        "--out",
-        str(run.train_out),
-        "--model",
-        options.model,
-        "--epochs",
-        str(options.epochs),
-        "--batch-size",
-        str(options.batch_size),
-        "--patience",
-        str(options.patience),
-        "--seed",
-        str(options.seed),
-        "--device",
-        options.device,
-        "--progress-json",
-    ]
-    if options.width is not None:
-        argv += ["--width", str(options.width)]
-    if options.threads is not None:
-        argv += ["--threads", str(options.threads)]
-    return argv
+    job = TrainJob(dataset=run.dataset, out=run.train_out, config=options.config)
+    write_job(run.job, job)
+    return [python or sys.executable, "-m", "core.model.run", str(run.job)]
 
 
 def evaluate_command(
@@ -275,11 +316,11 @@ def evaluate_command(
         "--json",
         str(run.evaluation),
         "--device",
-        options.device,
+        options.config.device,
         "-q",
     ]
-    if options.threads is not None:
-        argv += ["--threads", str(options.threads)]
+    if options.config.threads is not None:
+        argv += ["--threads", str(options.config.threads)]
     return argv
 
 

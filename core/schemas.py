@@ -175,25 +175,16 @@ class ModelMetrics(BaseModel):
 
 
 class RetrainOptions(BaseModel):
-    """The project setting ``retrain.options`` (unknown keys ignored, as older versions wrote)."""
+    """The project setting ``retrain.options``: how a retraining candidate is judged.
+
+    Unknown keys are ignored here: the training options older versions kept in this
+    setting are read as a partial training config (:class:`core.retrain.TrainOptions`).
+    """
 
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
-    model: str = "proposed"
-    width: Width | None = None
-    epochs: Annotated[int, Field(ge=1, le=100_000)] = 30
-    batch_size: Annotated[int, Field(ge=1, le=4096)] = 4
-    patience: Annotated[int, Field(ge=1, le=100_000)] = 10
-    device: Annotated[str, Field(max_length=32)] = "auto"
-    threads: Annotated[int, Field(ge=1, le=4096)] | None = None
-    seed: int = 0
     beat_baselines: bool = True
     decision_metric: Annotated[str, Field(max_length=32)] = "iou"
-
-    @field_validator("model")
-    @classmethod
-    def _known_net(cls, value: str) -> str:
-        return _known_net(value)
 
 
 # ----------------------------------------------------------------------------- validation

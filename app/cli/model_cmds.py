@@ -3,12 +3,12 @@
 torch is imported inside each command, so ``skintrace --help`` stays fast. Failures raise
 SkinTraceError; the dispatcher prints the one-line message and exits 1.
 
-``skintrace train ... --progress-json`` prints one JSON object per line on stdout for a
-QProcess to follow: ``{"event": "start", ...}``, one ``{"event": "epoch", ...}`` per epoch
-(``epoch``, ``epochs``, ``train_loss``, ``val_loss``, ``iou_wrinkle``, ``iou_pore``,
-``best``, ``best_val_loss``, ``lr``, ``images_per_s``), then ``{"event": "done", ...}`` or
-``{"event": "cancelled", ...}``. SIGTERM and SIGINT cancel cleanly between batches: the
-best checkpoint stays in ``OUT/best`` and the exit status is 130.
+``skintrace train`` builds a :class:`core.model.train_config.TrainConfig` from the options
+given (and ``--config``); the others take its defaults. ``--progress-json`` prints the
+progress lines of the core entry point ``python -m core.model.run`` (:mod:`core.model.run`:
+``start``, one ``epoch`` per epoch, then ``done``, ``cancelled`` or ``error``). SIGTERM
+and SIGINT cancel cleanly between batches: the best checkpoint stays in ``OUT/best`` and
+the exit status is 130.
 
 Checkpoints and datasets may come from elsewhere: they are validated before anything is
 built or written (core.schemas, core.bounded, core.model.memory), so a bad one ends in
@@ -57,10 +57,10 @@ def _one_line(command: Callable[[argparse.Namespace], int]) -> Callable[[argpars
     return run
 
 
-def _add_device(p: argparse.ArgumentParser) -> None:
+def _add_device(p: argparse.ArgumentParser, *, device_default: str | None = "auto") -> None:
     p.add_argument(
         "--device",
-        default="auto",
+        default=device_default,
         help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps (default auto)",
     )
     p.add_argument(
@@ -76,20 +76,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train a segmentation network on a GT dataset",
         description="Train on the train split of a GT dataset, validating on its val split "
         "every epoch. OUT/best is the checkpoint to use; OUT/last lets --resume continue. "
-        "Several GPUs or processes: torchrun --nproc_per_node=N -m app train ...",
+        "Options not given take the training defaults (core.model.train_config.TrainConfig; "
+        "the Training dock of a project uses the same ones). Several GPUs or processes: "
+        "torchrun --nproc_per_node=N -m app train ...",
     )
     p.add_argument("dataset", help="GT dataset folder (skintrace export)")
-    p.add_argument(
-        "--model", choices=MODEL_NAMES, default="proposed", help="network (default proposed)"
-    )
+    p.add_argument("--model", choices=MODEL_NAMES, help="network (default proposed)")
     p.add_argument("--out", required=True, help="output folder for checkpoints")
-    p.add_argument("--epochs", type=positive_int, default=100, help="maximum epochs (default 100)")
     p.add_argument(
-        "--batch-size", type=positive_int, default=4, help="images per batch (default 4)"
+        "--config",
+        metavar="JSON",
+        help='a JSON object of training options (e.g. {"epochs": 100}); the options '
+        "given on the command line override it",
     )
-    p.add_argument(
-        "--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 1e-3)"
-    )
+    p.add_argument("--epochs", type=positive_int, help="maximum epochs (default 30)")
+    p.add_argument("--batch-size", type=positive_int, help="images per batch (default 4)")
+    p.add_argument("--lr", type=positive_float, help="Adam learning rate (default 0.001)")
     p.add_argument(
         "--width",
         type=positive_int,
@@ -101,32 +103,38 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=non_negative_int,
         help="proposed: zero padding per side, pixels (default 32)",
     )
-    p.add_argument("--loss", choices=LOSSES, default="mse", help="loss (default mse, the paper)")
+    p.add_argument("--loss", choices=LOSSES, help="loss (default mse, the paper)")
     p.add_argument(
         "--patience",
         type=positive_int,
-        default=15,
-        help="stop after this many epochs without a better val loss (default 15)",
+        help="stop after this many epochs without a better val loss (default 10)",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=non_negative_int, help="random seed (default 0)")
     p.add_argument(
         "--precision",
         choices=("auto", "bf16", "fp16", "fp32"),
-        default="auto",
-        help="mixed precision on CUDA (default: bf16 where supported)",
+        help="mixed precision on CUDA (default auto: bf16 where supported)",
     )
     p.add_argument(
         "--workers",
         type=non_negative_int,
-        default=0,
         help="data loading processes (default 0: load in the training process)",
     )
-    p.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    p.add_argument(
+        "--no-augment",
+        dest="augment",
+        action="store_const",
+        const=False,
+        help="train without augmentation",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in OUT")
     p.add_argument(
-        "--progress-json", action="store_true", help="print one JSON object per epoch on stdout"
+        "--progress-json",
+        action="store_true",
+        help="print one JSON object per line of progress on stdout (as python -m "
+        "core.model.run does)",
     )
-    _add_device(p)
+    _add_device(p, device_default=None)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
@@ -184,24 +192,53 @@ def register(sub: argparse._SubParsersAction) -> None:
 # ----------------------------------------------------------------------------- train
 
 
-def _json_line(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj, allow_nan=False, default=str) + "\n")
-    sys.stdout.flush()
+#: Command-line options (argparse names) that set TrainConfig fields, and the fields.
+TRAIN_OPTIONS = {
+    "model": "model",
+    "width": "width",
+    "zero_pad": "zero_pad",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "loss": "loss",
+    "patience": "patience",
+    "seed": "seed",
+    "device": "device",
+    "precision": "precision",
+    "augment": "augment",
+    "workers": "num_workers",
+    "threads": "threads",
+}
 
 
-def _echo(progress: Iterator[Progress], *, as_json: bool, quiet: bool) -> Iterator[Progress]:
-    """Pass progress through, announcing each epoch (JSON line or a line above the bar)."""
+def train_config(args: argparse.Namespace) -> Any:
+    """The TrainConfig of a ``train`` command line: ``--config`` JSON, then the options given."""
+    from core.bounded import MAX_CONFIG_BYTES, read_json_bounded
+    from core.errors import SettingError
+    from core.model.train_config import TrainConfig
+
+    base: dict[str, Any] = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise SettingError(f"--config {path}: no such file")
+        base = read_json_bounded(path, error=SettingError, max_bytes=MAX_CONFIG_BYTES)
+    given = {
+        field: getattr(args, option)
+        for option, field in TRAIN_OPTIONS.items()
+        if getattr(args, option, None) is not None
+    }
+    config = TrainConfig.from_partial(base, what=f"--config {args.config}") if base else None
+    return (config or TrainConfig()).replace(**given)
+
+
+def _announce(progress: Iterator[Progress], *, quiet: bool) -> Iterator[Progress]:
+    """Pass progress through, writing each epoch's line above the progress bar."""
     from tqdm import tqdm
 
     for p in progress:
-        event = p.info.get("event")
-        if event == "epoch":
-            if as_json:
-                _json_line(p.info)
-            elif not quiet:
-                tqdm.write(p.message, file=sys.stderr)
-        elif event == "done" and as_json:
-            _json_line({k: v for k, v in p.info.items() if k != "history"})
+        if p.info.get("event") == "epoch" and not quiet:
+            tqdm.write(p.message, file=sys.stderr)
         yield p
 
 
@@ -210,41 +247,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     from app.cli.progress import drive
     from core.errors import Cancelled
     from core.model.ddp import env_from_environ
-    from core.model.train import TrainConfig, train
+    from core.model.run import print_event, progress
+    from core.model.train_config import TrainJob
     from core.progress import CancelToken
 
-    config = TrainConfig(
-        model=args.model,
-        width=args.width,
-        zero_pad=args.zero_pad,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        loss=args.loss,
-        patience=args.patience,
-        seed=args.seed,
-        device=args.device,
-        precision=args.precision,
-        augment=not args.no_augment,
-        num_workers=args.workers,
-        threads=args.threads,
+    job = TrainJob(
+        dataset=Path(args.dataset),
+        out=Path(args.out),
+        config=train_config(args),
+        resume=args.resume,
     )
     main_rank = env_from_environ().is_main
-    as_json = args.progress_json and main_rank
     quiet = args.quiet or args.progress_json or not main_rank
     token = CancelToken()
     previous = {s: signal.signal(s, lambda *_: token.cancel()) for s in _signals()}
-    out = Path(args.out)
     try:
-        if as_json:
-            _json_line({"event": "start", "model": args.model, "out": str(out), **config.to_dict()})
-        gen = train(args.dataset, out=out, config=config, resume=args.resume, cancel=token)
-        last = drive(_echo(gen, as_json=as_json, quiet=quiet), desc="train", quiet=quiet)
+        events = progress(job, cancel=token, emit=print_event if args.progress_json else None)
+        last = drive(_announce(events, quiet=quiet), desc="train", quiet=quiet)
     except Cancelled as exc:
-        if as_json:
-            best = out / "best"
-            kept = str(best) if (best / "config.json").is_file() else None
-            _json_line({"event": "cancelled", "message": str(exc), "best_checkpoint": kept})
         if main_rank:
             print(f"skintrace: {exc}", file=sys.stderr)
         return EXIT_CANCELLED

@@ -3,16 +3,18 @@
 :class:`RetrainController` runs one retraining at a time in four steps:
 
 1. export the accepted images as a GT dataset (a worker thread, :mod:`core.retrain`);
-2. ``python -m app train ... --progress-json`` in a :class:`QProcess` — a crash or an
-   out-of-memory there cannot take the window down, and ``--device auto`` uses the GPU
-   when there is one; each epoch's JSON line updates the panel;
+2. ``python -m core.model.run RUN/train-job.json`` (the core training entry point; the
+   job holds the project's :class:`~core.model.train_config.TrainConfig`) in a
+   :class:`QProcess` — a crash or an out-of-memory there cannot take the window down, and
+   device "auto" uses the GPU when there is one; each epoch's JSON line
+   (:func:`core.model.run.parse_event`) updates the panel;
 3. ``python -m app evaluate`` of the candidate and the current model on the same
    validation images (a second process);
 4. :func:`core.retrain.decide` and :func:`core.retrain.register_model` through the
    session's writer: every candidate enters the model history; it becomes current only
    if its validation IoU is better.
 
-Cancel stops whichever step runs (SIGTERM makes ``train`` stop cleanly between batches)
+Cancel stops whichever step runs (SIGTERM makes training stop cleanly between batches)
 and removes the unfinished run folder. :class:`TrainingPanel` shows the step, epoch,
 loss and IoU with a small live plot drawn with QPainter.
 """
@@ -20,7 +22,6 @@ loss and IoU with a small live plot drawn with QPainter.
 from __future__ import annotations
 
 import html
-import json
 import os
 import shutil
 import sys
@@ -84,6 +85,7 @@ class RetrainController(QObject):
         self.last_result: dict[str, Any] | None = None
         self._stdout = b""
         self._stderr: list[str] = []
+        self._error = ""
         self._cancelling = False
         self._current_path: Path | None = None
 
@@ -119,7 +121,8 @@ class RetrainController(QObject):
         if state == "idle":
             self.window.status.hide_training()
         elif state == "training" and self.options is not None:
-            self.window.status.show_training("Training", len(self.records), self.options.epochs)
+            epochs = self.options.config.epochs
+            self.window.status.show_training("Training", len(self.records), epochs)
         else:
             self.window.status.show_training(state.capitalize() + "…")
 
@@ -130,7 +133,7 @@ class RetrainController(QObject):
     def start(self) -> bool:
         """Start a retraining run now; False (with a message) if it cannot start."""
         from core.errors import SkinTraceError
-        from core.retrain import SETTING_OPTIONS, TrainOptions, mark_run_started, new_run
+        from core.retrain import TrainOptions, mark_run_started, new_run
 
         s = self.session
         if s is None:
@@ -144,7 +147,7 @@ class RetrainController(QObject):
         s.flush(5.0)  # the latest accepted statuses and masks are in the catalog
         project = s.project
         try:
-            self.options = TrainOptions.from_dict(project.get_setting(SETTING_OPTIONS))
+            self.options = TrainOptions.from_project(project)
             if len(project.images(status="accepted")) < 2:
                 raise SkinTraceError(
                     "retraining needs at least 2 accepted images (accept them in review mode)"
@@ -161,7 +164,7 @@ class RetrainController(QObject):
                 10000,
             )
         s.writer.submit(("retrain_mark", str(self.run.root)), lambda: mark_run_started(project))
-        self.records, self.train_info, self._stderr = [], {}, []
+        self.records, self.train_info, self._stderr, self._error = [], {}, [], ""
         self._cancelling = False
         self._set_state("exporting")
         run = self.run
@@ -249,8 +252,8 @@ class RetrainController(QObject):
             "best_epoch": self.train_info.get("best_epoch"),
             "best_val_loss": self.train_info.get("best_val_loss"),
             "stop_reason": self.train_info.get("reason"),
-            "model": self.options.model if self.options else None,
-            "width": self.options.width if self.options else None,
+            "model": self.options.config.model if self.options else None,
+            "width": self.options.config.width if self.options else None,
             "train_images": len(project.images(status="accepted")),
         }
         self._decision = decision
@@ -276,25 +279,28 @@ class RetrainController(QObject):
     # -- process output ----------------------------------------------------------
 
     def _read_stdout(self) -> None:
+        from core.model.run import parse_event
+
         proc = self.sender()
         if not isinstance(proc, QProcess):
             return
         self._stdout += bytes(proc.readAllStandardOutput().data())
         *lines, self._stdout = self._stdout.split(b"\n")
         for raw in lines:
-            try:
-                event = json.loads(raw.decode("utf-8", "replace"))
-            except ValueError:
-                continue
-            if not isinstance(event, dict):
+            event = parse_event(raw)
+            if event is None:
                 continue
             if event.get("event") == "epoch":
                 self.records.append(event)
-                total = int(event.get("epochs") or (self.options.epochs if self.options else 0))
+                total = int(
+                    event.get("epochs") or (self.options.config.epochs if self.options else 0)
+                )
                 self.window.status.show_training("Training", len(self.records), total)
                 self.epochReported.emit(event)
             elif event.get("event") == "done":
                 self.train_info = event
+            elif event.get("event") == "error":
+                self._error = str(event.get("message", ""))
 
     def _read_stderr(self) -> None:
         proc = self.sender()
@@ -315,6 +321,8 @@ class RetrainController(QObject):
                 self.window.status.showMessage(f"Cannot keep {name}: {describe_error(exc)}", 8000)
 
     def _last_error(self) -> str:
+        if self._error:  # the training process's own one-line reason
+            return self._error
         for line in reversed(self._stderr):
             if "error" in line.lower() or "skintrace:" in line:
                 return line.strip()
@@ -443,7 +451,7 @@ class TrainingPanel(QWidget):
 
     def load_settings(self) -> None:
         """Show the project's retraining settings (after a session change)."""
-        from core.retrain import SETTING_OPTIONS, TrainOptions, retrain_after
+        from core.retrain import TrainOptions, retrain_after
 
         s = self.controller.session
         self.setEnabled(s is not None and not s.read_only)
@@ -453,8 +461,8 @@ class TrainingPanel(QWidget):
         self._loading = True
         try:
             self.after.setValue(retrain_after(s.project))
-            opts = TrainOptions.from_dict(s.project.get_setting(SETTING_OPTIONS))
-            self.epochs.setValue(opts.epochs)
+            opts = TrainOptions.from_project(s.project)
+            self.epochs.setValue(opts.config.epochs)
             self.decide_by.setCurrentIndex(max(0, self.decide_by.findData(opts.decision_metric)))
         except Exception as exc:  # a bad stored setting must not break the window
             self.result.setText(describe_error(exc))
@@ -474,7 +482,15 @@ class TrainingPanel(QWidget):
         self._store(SETTING_AFTER, int(value))
 
     def _store_epochs(self, value: int) -> None:
-        self._store_option("epochs", int(value))
+        from core.retrain import store_train_config
+
+        s = self.controller.session
+        if self._loading or s is None or s.read_only:
+            return
+        project, epochs = s.project, int(value)
+        s.writer.submit(
+            ("setting", "train_config"), lambda: store_train_config(project, epochs=epochs)
+        )
 
     def _store_metric(self, _index: int) -> None:
         self._store_option("decision_metric", str(self.decide_by.currentData()))

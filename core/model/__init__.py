@@ -20,7 +20,8 @@ _LAZY = {
     "CheckpointInfo": "core.model.checkpoint",
     "Predictor": "core.model.infer",
     "train": "core.model.train",
-    "TrainConfig": "core.model.train",
+    "TrainConfig": "core.model.train_config",
+    "TrainJob": "core.model.train_config",
     "evaluate": "core.model.evaluate",
 }
 

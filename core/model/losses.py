@@ -12,9 +12,9 @@ from typing import Literal
 import torch
 
 from core.errors import SettingError
+from core.model.train_config import LOSS_NAMES
 
 LossName = Literal["mse", "weighted-mse", "dice"]
-LOSS_NAMES: tuple[str, ...] = ("mse", "weighted-mse", "dice")
 
 
 def _valid_mean(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

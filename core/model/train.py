@@ -16,12 +16,10 @@ reproducible and a resumed run continues exactly as an uninterrupted one would.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,63 +37,22 @@ from core.model.checkpoint import BEST, CONFIG, save_checkpoint
 from core.model.data import Augment, GTDataset, data_hash, pad_collate
 from core.model.device import amp_dtype, resolve_device, set_threads
 from core.model.infer import OutOfMemoryError
-from core.model.losses import LOSS_NAMES, SegmentationLoss, balanced_class_weights
+from core.model.losses import SegmentationLoss, balanced_class_weights
 from core.model.memory import check_memory
-from core.model.registry import MODEL_NAMES, count_parameters, create_model, model_config
+from core.model.registry import count_parameters, create_model, model_config
+from core.model.train_config import TrainConfig
 from core.model.train_state import LAST, STATE_JSON, load_state, save_state
 from core.progress import CancelToken, Progress
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Options of a training run (all JSON-serialisable)."""
-
-    model: str = "proposed"
-    width: int | None = None
-    zero_pad: int | None = None
-    epochs: int = 100
-    batch_size: int = 4
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    loss: str = "mse"
-    class_weights: tuple[float, float] | None = None
-    patience: int = 15
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    augment: bool = True
-    num_workers: int = 0
-    threads: int | None = None
-    cache: bool = True
-
-    def __post_init__(self) -> None:
-        if self.model not in MODEL_NAMES:
-            raise SettingError(
-                f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)}"
-            )
-        if self.loss not in LOSS_NAMES:
-            raise SettingError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSS_NAMES)}")
-        for name in ("epochs", "batch_size", "patience"):
-            if int(getattr(self, name)) < 1:
-                raise SettingError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise SettingError(f"learning rate must be a positive number, got {self.lr}")
-        if self.num_workers < 0:
-            raise SettingError(f"num_workers must be >= 0, got {self.num_workers}")
-
-    def model_options(self) -> dict[str, Any]:
-        """Options for ``create_model`` (only those set)."""
-        opts: dict[str, Any] = {}
-        if self.width is not None:
-            opts["width"] = self.width
-        if self.zero_pad is not None:
-            opts["zero_pad"] = self.zero_pad
-        return model_config(self.model, **opts)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["class_weights"] = list(self.class_weights) if self.class_weights else None
-        return d
+def model_options(cfg: TrainConfig) -> dict[str, Any]:
+    """Options for ``create_model`` (only those set), checked by the registry."""
+    opts: dict[str, Any] = {}
+    if cfg.width is not None:
+        opts["width"] = cfg.width
+    if cfg.zero_pad is not None:
+        opts["zero_pad"] = cfg.zero_pad
+    return model_config(cfg.model, **opts)
 
 
 def cosine_lr(base: float, epoch: int, epochs: int) -> float:
@@ -179,7 +136,7 @@ def train(
         ``images_per_s``) or, last, ``"done"`` (``reason``, ``best_checkpoint``,
         ``best_epoch``, ``best_val_loss``).
     """
-    cfg = dataclasses.replace(config or TrainConfig(), **options)  # validates again
+    cfg = (config or TrainConfig()).replace(**options)  # validates again
     out = Path(out)
     manifest = read_manifest(dataset_dir)
     train_items = manifest.split("train")
@@ -224,7 +181,7 @@ def _train(
     env: ddp.DistEnv,
     device: torch.device,
 ) -> Iterator[Progress]:
-    model_opts = cfg.model_options()
+    model_opts = model_options(cfg)
     train_ds = GTDataset(
         manifest,
         items=train_items,

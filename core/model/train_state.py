@@ -22,7 +22,7 @@ from core.errors import CheckpointError
 from core.model.checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
 
 if TYPE_CHECKING:
-    from core.model.train import TrainConfig
+    from core.model.train_config import TrainConfig
 
 LAST = "last"
 STATE_JSON = "train_state.json"

@@ -176,26 +176,35 @@ def test_unforeseen_file_system_errors_are_one_line(checkpoint, tmp_path, capsys
 
 
 def test_train_defaults_are_the_core_defaults():
-    # The parser cannot import core.model.train (torch); its copies must not drift.
+    # The parser holds no training defaults: options not given take TrainConfig's.
     from app.cli import build_parser
+    from app.cli.model_cmds import train_config
     from core.model.infer import DEFAULT_TILE
-    from core.model.train import TrainConfig
+    from core.model.train_config import TrainConfig
 
     args = build_parser().parse_args(["train", "ds", "--out", "o"])
+    assert train_config(args) == TrainConfig()
+    given = build_parser().parse_args(
+        ["train", "ds", "--out", "o", "--epochs", "7", "--workers", "1", "--no-augment"]
+    )
+    assert train_config(given) == TrainConfig(epochs=7, num_workers=1, augment=False)
+    # The defaults the help text quotes are TrainConfig's.
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    helps = {a.dest: a.help for a in sub.choices["train"]._actions}
     core = TrainConfig()
-    for option, field in [
-        ("model", "model"),
-        ("epochs", "epochs"),
-        ("batch_size", "batch_size"),
-        ("lr", "lr"),
-        ("loss", "loss"),
-        ("patience", "patience"),
-        ("seed", "seed"),
-        ("device", "device"),
-        ("precision", "precision"),
-        ("workers", "num_workers"),
+    for option, shown in [
+        ("epochs", core.epochs),
+        ("patience", core.patience),
+        ("batch_size", core.batch_size),
+        ("lr", f"{core.lr:g}"),
+        ("model", core.model),
+        ("loss", core.loss),
+        ("seed", core.seed),
+        ("precision", core.precision),
+        ("workers", core.num_workers),
     ]:
-        assert getattr(args, option) == getattr(core, field), option
+        assert f"(default {shown}" in helps[option], option
     predict = build_parser().parse_args(["predict", "ck", "a.png", "--out", "o"])
     assert predict.tile == DEFAULT_TILE
 

@@ -10,6 +10,8 @@ from core.dataset import read_manifest
 from core.errors import SkinTraceError
 from core.project import Project
 from core.retrain import (
+    SETTING_OPTIONS,
+    SETTING_TRAIN_CONFIG,
     Decision,
     RetrainError,
     TrainOptions,
@@ -23,6 +25,7 @@ from core.retrain import (
     register_model,
     rollback,
     should_retrain,
+    store_train_config,
     train_command,
     validation_split,
 )
@@ -99,8 +102,8 @@ def test_decide_can_compare_a_thin_structure_score(tmp_path):
     with pytest.raises(RetrainError, match="no clDice .* evaluate again"):
         decide(old_report, candidate=cand, current=cur, metric="cldice")
     with pytest.raises(RetrainError, match="decision metric"):
-        TrainOptions.from_dict({"decision_metric": "accuracy"})
-    assert TrainOptions.from_dict({"decision_metric": "cldice"}).decision_metric == "cldice"
+        TrainOptions.from_settings({"decision_metric": "accuracy"})
+    assert TrainOptions.from_settings({"decision_metric": "cldice"}).decision_metric == "cldice"
 
 
 def test_decide_refuses_broken_reports(tmp_path):
@@ -144,29 +147,58 @@ def test_prepare_dataset_exports_only_accepted_images_with_stable_split(project)
     assert validation_split(run2.dataset) in ("val", "all")
 
 
-def test_commands_name_the_run_folders_and_options(project, tmp_path):
+def test_train_command_runs_the_core_entry_point_with_the_project_config(project):
+    from core.model.train_config import TrainConfig, read_job
+
     run = new_run(project)
-    opts = TrainOptions.from_dict({"model": "reduced-unet", "width": 4, "epochs": 2, "x": 1})
+    store_train_config(project, model="reduced-unet", width=4, epochs=2)
+    opts = TrainOptions.from_project(project)
     argv = train_command(run, opts, python="py")
-    assert argv[:5] == ["py", "-m", "app", "train", str(run.dataset)]
-    assert "--progress-json" in argv and argv[argv.index("--width") + 1] == "4"
-    assert argv[argv.index("--device") + 1] == "auto"  # GPU when there is one
-    with pytest.raises(RetrainError):
-        TrainOptions.from_dict({"epochs": 0})
-    # The setting is read back from the catalog: types and ranges are checked, by a
-    # schema that covers every option.
+    assert argv == ["py", "-m", "core.model.run", str(run.job)]  # no app command line
+    job = read_job(run.job)
+    assert (job.dataset, job.out, job.resume) == (run.dataset, run.train_out, False)
+    assert job.config == TrainConfig(model="reduced-unet", width=4, epochs=2)
+    assert job.config.device == "auto"  # GPU when there is one
+
+
+def test_project_stores_a_partial_config_merged_with_the_defaults(project):
+    from core.model.train_config import TrainConfig
+
+    assert TrainOptions.from_project(project).config == TrainConfig()
+    assert store_train_config(project, epochs=7, width=4) == {"epochs": 7, "width": 4}
+    assert project.get_setting(SETTING_TRAIN_CONFIG) == {"epochs": 7, "width": 4}
+    # back to the default: the key leaves the stored partial
+    assert store_train_config(project, epochs=TrainConfig().epochs) == {"width": 4}
+    assert TrainOptions.from_project(project).config == TrainConfig(width=4)
+    with pytest.raises(SkinTraceError, match="epochs"):
+        store_train_config(project, epochs=0)
+    assert project.get_setting(SETTING_TRAIN_CONFIG) == {"width": 4}  # nothing stored
+    # training options an older version kept in retrain.options still apply, and move
+    project.set_setting(SETTING_OPTIONS, {"epochs": 50, "decision_metric": "cldice"})
+    opts = TrainOptions.from_project(project)
+    assert opts.config == TrainConfig(width=4, epochs=50) and opts.decision_metric == "cldice"
+    store_train_config(project, patience=3)
+    assert project.get_setting(SETTING_TRAIN_CONFIG) == {"width": 4, "epochs": 50, "patience": 3}
+    assert project.get_setting(SETTING_OPTIONS) == {"decision_metric": "cldice"}
+
+
+def test_bad_stored_options_are_refused_with_one_line():
     from core.schemas import RetrainOptions
 
-    assert set(RetrainOptions.model_fields) == set(TrainOptions.__dataclass_fields__)
-    for bad, field in (
-        ("not options", "document"),
-        ({"width": 2**40}, "width"),
-        ({"epochs": "30"}, "epochs"),
-        ({"model": "resnet"}, "unknown model"),
-        ({"batch_size": True}, "batch_size"),
+    assert set(RetrainOptions.model_fields) == {"beat_baselines", "decision_metric"}
+    for options, config, field in (
+        ("not options", None, "'retrain.options': document"),
+        (None, "not a config", "'train_config': must be a JSON object"),
+        (None, {"width": 2**40}, "'train_config': width"),
+        (None, {"epochs": "30"}, "'train_config': epochs"),
+        (None, {"model": "resnet"}, "'train_config': model: unknown model"),
+        (None, {"batch_size": True}, "'train_config': batch_size"),
+        (None, {"optimizer": "sgd"}, "unknown training option 'optimizer'"),
+        ({"epochs": 0}, None, "'train_config': epochs"),  # a legacy key, checked as well
     ):
-        with pytest.raises(RetrainError, match=f"'retrain.options': .*{field}"):
-            TrainOptions.from_dict(bad)
+        with pytest.raises(RetrainError, match=field) as exc:
+            TrainOptions.from_settings(options, config)
+        assert "\n" not in str(exc.value)
 
 
 def _checkpoint(path: Path, bias: float) -> Path:
