@@ -32,9 +32,6 @@ TINY = {
     "batch_size": 2,
     "device": "cpu",
     "threads": 1,
-    # A 2-epoch width-4 model cannot beat the baselines; let it replace them anyway so the
-    # test sees model pre-labels (tests/core/test_retrain.py covers the baseline rule).
-    "beat_baselines": False,
 }
 COMMENT = "forehead wrinkles missing"
 
@@ -57,7 +54,10 @@ def expected_rough(maps, levels, grow=None):
 def project_dir(tmp_path):
     root = make_project(tmp_path, count=4, shape=SHAPE)
     with Project.open(root) as project:
-        project.set_setting("retrain.options", TINY)
+        project.set_setting("train_config", TINY)
+        # A 2-epoch width-4 model cannot beat the baselines; let it replace them anyway so
+        # the test sees model pre-labels (tests/core/test_retrain.py covers the baseline rule).
+        project.set_setting("retrain.options", {"beat_baselines": False})
         project.set_setting("retrain.after_accepted", 2)
     return root
 

@@ -106,7 +106,7 @@ def test_retraining_cancel_kills_nothing_but_the_run(qtbot, tmp_path):
             p.set_status(r.id, "submitted")
             p.set_status(r.id, "accepted")
         p.set_setting(
-            "retrain.options",
+            "train_config",
             {"width": 4, "epochs": 200, "device": "cpu", "threads": 1, "patience": 200},
         )
     w = open_window(qtbot, root)
@@ -253,7 +253,14 @@ def test_retraining_decision_metric_is_a_project_option(qtbot, tmp_path):
     assert panel.decide_by.currentData() == "f1@2" and panel.epochs.value() == 7
     panel.decide_by.setCurrentIndex(panel.decide_by.findData("cldice"))
     assert w.session.writer.wait_idle(10)
-    w.close()
     with Project.open(root, read_only=True) as p:
         stored = p.get_setting("retrain.options")
-    assert stored["decision_metric"] == "cldice" and stored["epochs"] == 7
+    assert stored == {"epochs": 7, "decision_metric": "cldice"}  # as an older version wrote
+    # The epoch count is a training option: it goes to the project's partial train_config
+    # (only what differs from the defaults) and leaves retrain.options.
+    panel.epochs.setValue(9)
+    assert w.session.writer.wait_idle(10)
+    w.close()
+    with Project.open(root, read_only=True) as p:
+        assert p.get_setting("train_config") == {"epochs": 9}
+        assert p.get_setting("retrain.options") == {"decision_metric": "cldice"}

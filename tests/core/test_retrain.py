@@ -161,6 +161,32 @@ def test_train_command_runs_the_core_entry_point_with_the_project_config(project
     assert job.config.device == "auto"  # GPU when there is one
 
 
+def test_retraining_trains_in_the_core_entry_point_process(project):
+    # The argv retraining launches, run for real: one tiny epoch, progress lines parsed
+    # as the Training dock parses them, and a candidate checkpoint the registry accepts.
+    import os
+    import subprocess
+
+    from core.model.run import parse_event
+    from core.schemas import check_checkpoint_folder
+
+    _accept(project, [r.id for r in project.images()][:4])
+    run = new_run(project)
+    list(prepare_dataset(project, run))
+    store_train_config(
+        project, width=4, zero_pad=8, epochs=1, batch_size=2, device="cpu", threads=1
+    )
+    argv = train_command(run, TrainOptions.from_project(project))
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": root, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(argv, cwd=run.root, env=env, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [parse_event(line) for line in done.stdout.splitlines()]
+    assert [e and e["event"] for e in events] == ["start", "epoch", "done"]
+    assert events[0] and events[0]["width"] == 4 and events[0]["epochs"] == 1
+    check_checkpoint_folder(run.candidate)
+
+
 def test_project_stores_a_partial_config_merged_with_the_defaults(project):
     from core.model.train_config import TrainConfig
 
