@@ -103,12 +103,12 @@ def progress(
     from core.model.ddp import env_from_environ
 
     def say(event: dict[str, Any]) -> None:
-        if emit is not None and main:
+        if emit is not None and on_main:
             emit(event)
 
-    main = True
+    on_main = True
     try:
-        main = env_from_environ().is_main
+        on_main = env_from_environ().is_main
         say(start_event(job))
         from core.model.train import train
 
