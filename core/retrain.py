@@ -6,8 +6,8 @@ One retraining run lives in ``<project>/models/run-<UTC time>/``:
   the project's own export code);
 * ``train-job.json`` — the training job (:class:`~core.model.train_config.TrainJob`);
 * ``train/`` — the output of ``python -m core.model.run`` (``train/best`` is the candidate);
-* ``evaluation.json`` — ``skintrace evaluate`` of the candidate *and* the current model on
-  the same validation images of that dataset.
+* ``evaluation.json`` — ``python -m core.model.eval_run`` of the candidate *and* the
+  current model on the same validation images of that dataset.
 
 The app runs training and evaluation in separate processes (:func:`train_command`,
 :func:`evaluate_command`); this module is Qt-free and torch-free. :func:`decide` reads
@@ -295,12 +295,15 @@ def evaluate_command(
     *,
     python: str | None = None,
 ) -> list[str]:
-    """The argv that scores the candidate and the current model on the same images."""
+    """The argv that scores the candidate and the current model on the same images.
+
+    The process is the core evaluation entry point (:mod:`core.model.eval_run`), which
+    writes ``run.evaluation``.
+    """
     argv = [
         python or sys.executable,
         "-m",
-        "app",
-        "evaluate",
+        "core.model.eval_run",
         str(run.dataset),
         "--checkpoint",
         str(run.candidate),
@@ -317,7 +320,6 @@ def evaluate_command(
         str(run.evaluation),
         "--device",
         options.config.device,
-        "-q",
     ]
     if options.config.threads is not None:
         argv += ["--threads", str(options.config.threads)]

@@ -8,7 +8,7 @@
    :class:`QProcess` — a crash or an out-of-memory there cannot take the window down, and
    device "auto" uses the GPU when there is one; each epoch's JSON line
    (:func:`core.model.run.parse_event`) updates the panel;
-3. ``python -m app evaluate`` of the candidate and the current model on the same
+3. ``python -m core.model.eval_run`` of the candidate and the current model on the same
    validation images (a second process);
 4. :func:`core.retrain.decide` and :func:`core.retrain.register_model` through the
    session's writer: every candidate enters the model history; it becomes current only

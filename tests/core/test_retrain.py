@@ -288,6 +288,7 @@ def test_real_evaluation_on_the_same_images_decides_and_history_rolls_back(proje
         rollback(project, 999)
     argv = evaluate_command(run, project.current_model().path, TrainOptions(), python="py")
     assert argv.count("--checkpoint") == 2 and argv[argv.index("--split") + 1] == split
+    assert argv[:3] == ["py", "-m", "core.model.eval_run"]  # core's entry point, not the app
     assert "--baselines" not in argv
     # no current model: the first one is scored against the baselines, unless turned off
     assert "--baselines" in evaluate_command(run, None, TrainOptions(), python="py")

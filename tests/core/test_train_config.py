@@ -161,3 +161,12 @@ def test_entry_point_trains_one_epoch_in_a_real_process(tmp_path):
     assert (Path(end["best_checkpoint"]) / "config.json").is_file()
     saved = json.loads((Path(end["best_checkpoint"]) / "config.json").read_text())
     assert TrainConfig(**saved["metadata"]["train_config"]) == config
+
+
+def test_evaluation_entry_point_refuses_with_one_line(tmp_path, capsys):
+    from core.model import eval_run
+
+    assert eval_run.main([str(tmp_path), "--json", str(tmp_path / "r.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("skintrace: error: nothing to evaluate") and err.count("\n") == 1
+    assert not (tmp_path / "r.json").exists()
