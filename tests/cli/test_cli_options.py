@@ -230,3 +230,22 @@ def test_export_help_lists_every_status(capsys):
         main(["export", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert f"choices: {', '.join(s.value for s in Status)})" in text
+
+
+def test_train_config_file_is_merged_and_refused_with_one_line(tmp_path, capsys):
+    import json
+
+    from app.cli import build_parser
+    from app.cli.model_cmds import train_config
+    from core.model.train_config import TrainConfig
+
+    options = tmp_path / "options.json"
+    options.write_text(json.dumps({"epochs": 100, "patience": 15, "width": 8}))
+    argv = ["train", "ds", "--out", str(tmp_path / "o"), "--config", str(options)]
+    args = build_parser().parse_args([*argv, "--epochs", "5"])
+    assert train_config(args) == TrainConfig(epochs=5, patience=15, width=8)  # flags win
+    options.write_text(json.dumps({"epochs": 0}))
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"skintrace: error: --config {options}: epochs:")
+    assert not (tmp_path / "o").exists()  # refused before anything was written
