@@ -11,6 +11,8 @@ check here can pass vacuously. Exact parameter counts pin the widths and the dep
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -149,7 +151,7 @@ def test_bypassed_query_up_sampling_fails_its_check(monkeypatch, bypass):
 def _check_aam_wiring() -> None:
     """AAM: the up-sampled query gates the skip; [gated skip, query] go to the convolution."""
     aam = _seeded(AttentionUp(8, 4, 4), seed=8)
-    seen: dict[str, object] = {}
+    seen: dict[str, Any] = {}
     aam.gate.register_forward_hook(lambda m, args, out: seen.update(gate=(args, out)))
     aam.conv.register_forward_pre_hook(lambda m, args: seen.update(conv=args[0]))
     torch.manual_seed(9)
@@ -158,7 +160,7 @@ def _check_aam_wiring() -> None:
         aam(x, skip)
         query = aam.query(x)
     assert "gate" in seen, "the skip is not gated"
-    (q_in, k_in), gated = seen["gate"]  # type: ignore[misc]
+    (q_in, k_in), gated = seen["gate"]
     torch.testing.assert_close(q_in, query)
     torch.testing.assert_close(k_in, skip)
     assert _differs(gated, skip), "the gate returned the skip unchanged"
