@@ -43,8 +43,13 @@ def _drain(gen) -> object:
 Work = Callable[[Callable[[], None]], None]
 
 
-def _kill_after(work: Work, delay: float) -> None:
-    """Run ``work`` in a forked child; SIGKILL it ``delay`` s after its timed part began."""
+def _kill_after(work: Work, delay: float) -> int:
+    """Run ``work`` in a forked child; SIGKILL it ``delay`` s after its timed part began.
+
+    Returns the child's pid: the temp names it wrote carry it (``.NAME.<pid>-….tmp``,
+    ``NAME.partial-<pid>-…``), so :func:`_mid_write` can tell a kill that landed while a
+    write was in progress from one that landed between writes.
+    """
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never return into pytest
@@ -59,6 +64,17 @@ def _kill_after(work: Work, delay: float) -> None:
     time.sleep(delay)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
+    return pid
+
+
+def _mid_write(folder: Path, pid: int) -> bool:
+    """True when the killed child ``pid`` left a temp name of its own under ``folder``.
+
+    Such a name exists only between the start of a write and its final rename, so it
+    is present at kill time exactly when the kill landed mid-write.
+    """
+    tags = (f".{pid}-", f".partial-{pid}-")
+    return any(any(t in p.name for t in tags) for p in folder.rglob("*"))
 
 
 def _timed(work: Work) -> float:
@@ -173,9 +189,10 @@ def test_killed_dataset_writes_leave_nothing(tmp_path, kind):
 
     duration = _timed(run)  # also leaves a complete dataset, so later runs replace it
     rng = np.random.default_rng(23)
-    before = 0
+    before = mid_write = 0
     for k in range(KILLS):
-        _kill_after(run, float(rng.uniform(0.05, 1.0)) * duration)
+        pid = _kill_after(run, float(rng.uniform(0.05, 1.0)) * duration)
+        mid_write += _mid_write(root / "exports", pid)
         before += _leftovers(root / "exports")[0]
         if k % 2:
             run()
@@ -184,6 +201,7 @@ def test_killed_dataset_writes_leave_nothing(tmp_path, kind):
                 repair(p)
         _assert_clean(root / "exports")
     assert before > 0
+    assert mid_write > 0, "no kill landed while the dataset was being written"
 
 
 def test_killed_retraining_runs_leave_nothing(tmp_path):
@@ -245,18 +263,23 @@ def test_killed_training_saves_leave_nothing_once_training_starts_again(tmp_path
     save_checkpoint(out / "best", net, name="unet", config={"width": 2})
     one_save = time.perf_counter() - start
     rng = np.random.default_rng(31)
-    before = 0
+    before = mid_save = 0
     for _ in range(2):
-        # About half the kills land inside a save's temp or swap; kill until one has.
+        # About half the kills land inside a save (its pid-tagged temp folder exists at
+        # kill time); kill until one has.
         for _ in range(12):
-            _kill_after(saving, float(rng.uniform(0.5, 4)) * one_save)
+            pid = _kill_after(saving, float(rng.uniform(0.5, 4)) * one_save)
+            landed = _mid_write(out, pid)
+            mid_save += landed
             left = _leftovers(out)[0]
             before += left
-            if left:
+            assert left or not landed, "a kill mid-save left no temp to clean"
+            if landed:
                 break
         for sub in ("best", "last"):  # the user starts again rather than resuming
             shutil.rmtree(out / sub, ignore_errors=True)
         _drain(train(ds, out=out, model="unet", width=2, epochs=1, batch_size=2, device="cpu"))
         _assert_clean(out)
         assert (out / "best" / "config.json").is_file()
-    assert before > 0, "no kill landed inside a save: the test proved nothing"
+    assert mid_save == 2, "a kill round never landed inside a save: the test proved nothing"
+    assert before > 0, "no kill left anything to clean: the test proved nothing"
