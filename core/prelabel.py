@@ -32,6 +32,10 @@ from core.classes import CLASSES
 from core.errors import SkinTraceError
 from core.progress import CancelToken, Progress
 
+# The history comments live with the workflow that writes them; re-exported here.
+from core.project.workflow import accept_comment as accept_comment
+from core.project.workflow import reject_comment as reject_comment
+
 _K = TypeVar("_K", bound=Hashable)
 
 #: Source name stored with baseline pre-labels (restricted to skin; older pre-labels
