@@ -1,4 +1,4 @@
-"""The :class:`Project`: a folder with a SQLite catalog, masks on disk and a status workflow.
+"""The :class:`Catalog` under every :class:`~core.project.Project`: catalog, masks, statuses.
 
 Layout of a project folder::
 
@@ -25,14 +25,13 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from core.atomic import default_mode, disk_full_error, is_disk_full
 from core.bounded import loads_bounded
 from core.errors import ProjectError
-from core.progress import Progress
 from core.project.annotators import AnnotatorsMixin
 from core.project.assist import AssistMixin
 from core.project.db import Database, SQLiteDatabase, Tx
@@ -42,7 +41,7 @@ from core.project.masks import (
     BlobStore,
     FileStore,
 )
-from core.project.records import HistoryEntry, ImageRecord, utc_now
+from core.project.records import HistoryEntry, ImageRecord, record_move, utc_now
 from core.project.rough import RoughMixin
 from core.project.schema import (
     SCHEMA_VERSION,
@@ -51,11 +50,9 @@ from core.project.schema import (
     sql_error,
 )
 from core.project.status import Status, check_transition
-from core.project.workflow import record_move
 
 if TYPE_CHECKING:
     from core.gt import GTParams
-    from core.project.importer import RelinkResult
 
 CATALOG = "catalog.sqlite"
 PROJECT_FORMAT = "skintrace-project"
@@ -83,8 +80,13 @@ class _ImageLocks:
             return self._locks.setdefault(int(image_id), threading.RLock())
 
 
-class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
-    """An annotation project. Use :meth:`create` or :meth:`open`, then :meth:`close`.
+class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
+    """A project's catalog and blob stores: what every service builds on.
+
+    :class:`core.project.Project` (:mod:`core.project.project`) adds import, export and
+    repair on top; services (:mod:`~core.project.importer`, :mod:`~core.project.export`,
+    :mod:`~core.project.repair`, :mod:`~core.project.workflow`) take a Catalog and use
+    its public methods only, so this module imports none of them.
 
     Parameters
     ----------
@@ -133,7 +135,7 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         name: str | None = None,
         params: GTParams | None = None,
         user: str | None = None,
-    ) -> Project:
+    ) -> Self:
         """Make a new project in ``folder`` (created if needed; must hold no project).
 
         Parameters
@@ -206,7 +208,7 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
     @classmethod
     def open(
         cls, folder: str | os.PathLike[str], *, read_only: bool = False, user: str | None = None
-    ) -> Project:
+    ) -> Self:
         """Open an existing project.
 
         A writable open takes the project's writer lock; if another process holds it,
@@ -245,7 +247,7 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
     def closed(self) -> bool:
         return self.db.closed
 
-    def __enter__(self) -> Project:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -253,7 +255,9 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
 
     def __repr__(self) -> str:
         mode = "read-only" if self.read_only else "writable"
-        return f"<Project {str(self.root)!r} {mode}{' closed' if self.closed else ''}>"
+        return (
+            f"<{type(self).__name__} {str(self.root)!r} {mode}{' closed' if self.closed else ''}>"
+        )
 
     @property
     def name(self) -> str:
@@ -317,9 +321,6 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
             committed = {(i, c): h for i, c, h in rows} | extra
             self.recovered += self.stores[table].recover(committed)
         self.recovered += self.stores["annotators"].recover(self._committed_annotator_files())
-        from core.project.repair import recover_images
-
-        self.recovered += recover_images(self)
 
     def image_record(self, row: Sequence[Any]) -> ImageRecord:
         """An :class:`ImageRecord` from a row of :data:`IMAGE_COLUMNS`."""
@@ -461,37 +462,9 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
             self.image(image_id, tx=tx)
             tx.execute("UPDATE images SET params_json = NULL WHERE id = ?", (image_id,))
 
-    # ------------------------------------------------------------------ import, files
-
-    def import_images(self, folder: str | os.PathLike[str], **options: Any) -> Iterator[Progress]:
-        """Import a folder recursively; see :func:`core.project.importer.import_images`."""
-        from core.project.importer import import_images
-
-        return import_images(self, folder, **options)
-
-    def export(self, out: str | os.PathLike[str], **options: Any) -> Iterator[Progress]:
-        """Export a GT dataset; see :func:`core.project.export.export_project`."""
-        from core.project.export import export_project
-
-        return export_project(self, out, **options)
-
     def missing_images(self) -> list[ImageRecord]:
         """Images whose file is no longer where the catalog says (moved or deleted)."""
         return [r for r in self.images() if not r.path.is_file()]
-
-    def changed_images(self, *, deep: bool = False) -> list[ImageRecord]:
-        """Images whose file differs from the one imported (size; with ``deep``, hash)."""
-        from core.project.importer import changed_images
-
-        return changed_images(self, deep=deep)
-
-    def relink(
-        self, target: str | os.PathLike[str], *, image_id: int | None = None
-    ) -> RelinkResult:
-        """Point missing images at their new location; see :func:`core.project.importer.relink`."""
-        from core.project.importer import relink
-
-        return relink(self, target, image_id=image_id)
 
 
 def project_meta(name: str, params: GTParams, *, user: str) -> dict[str, str]:

@@ -32,7 +32,7 @@ from core.progress import CancelToken, Progress
 if TYPE_CHECKING:
     import numpy as np
 
-    from core.project.catalog import Project
+    from core.project.catalog import Catalog as Project
     from core.project.db import Tx
     from core.project.records import ImageRecord
 

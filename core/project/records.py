@@ -8,9 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import ProjectError
 from core.project.status import Status
+
+if TYPE_CHECKING:
+    from core.project.db import Tx
 
 
 def utc_now() -> str:
@@ -58,3 +62,27 @@ class StaleSaveError(ProjectError):
             f"image {image_id} ({cls}) was saved by {user} at {when} after you opened it; "
             "your changes were not saved: reopen the image and paint them again"
         )
+
+
+def record_move(
+    tx: Tx,
+    image_id: int,
+    current: Status | None,
+    target: Status,
+    *,
+    user: str,
+    comment: str,
+    now: str | None = None,
+) -> HistoryEntry:
+    """Inside ``tx``: set the image's status and write its history row (no check)."""
+    now = now or utc_now()
+    tx.execute(
+        "UPDATE images SET status = ?, updated_utc = ? WHERE id = ?",
+        (target.value, now, image_id),
+    )
+    tx.execute(
+        "INSERT INTO history(image_id, from_status, to_status, user_name, time_utc, comment) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (image_id, current.value if current else None, target.value, user, now, comment),
+    )
+    return HistoryEntry(image_id, current, target, user, now, comment)

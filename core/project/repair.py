@@ -24,7 +24,7 @@ from core.project.masks import MaskFileError
 from core.project.records import utc_now
 
 if TYPE_CHECKING:
-    from core.project.catalog import Project
+    from core.project.catalog import Catalog as Project
     from core.project.masks import BlobStore
     from core.project.records import ImageRecord
 

@@ -23,7 +23,7 @@ from core.project.workflow import (
 )
 
 if TYPE_CHECKING:
-    from core.project.catalog import Project
+    from core.project.catalog import Catalog as Project
     from core.project.status import Status
 
 __all__ = [

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.errors import ProjectError
-from core.project.records import HistoryEntry, utc_now
+from core.project.records import HistoryEntry
 from core.project.status import Status, check_transition
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from core.project.catalog import Project
+    from core.project.catalog import Catalog as Project
     from core.project.db import Tx
 
 #: History comment prefix of a pre-label opened for correction.
@@ -71,30 +71,6 @@ class Change:
     @property
     def changed(self) -> bool:
         return bool(self.history)
-
-
-def record_move(
-    tx: Tx,
-    image_id: int,
-    current: Status | None,
-    target: Status,
-    *,
-    user: str,
-    comment: str,
-    now: str | None = None,
-) -> HistoryEntry:
-    """Inside ``tx``: set the image's status and write its history row (no check)."""
-    now = now or utc_now()
-    tx.execute(
-        "UPDATE images SET status = ?, updated_utc = ? WHERE id = ?",
-        (target.value, now, image_id),
-    )
-    tx.execute(
-        "INSERT INTO history(image_id, from_status, to_status, user_name, time_utc, comment) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (image_id, current.value if current else None, target.value, user, now, comment),
-    )
-    return HistoryEntry(image_id, current, target, user, now, comment)
 
 
 def _walk(
