@@ -27,7 +27,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from core.active import save_uncertainty, uncertainty
+from core.active import uncertainty
 from core.classes import CLASSES
 from core.errors import SkinTraceError
 from core.progress import CancelToken, Progress
@@ -328,10 +328,10 @@ def plan_prelabels(
 
 def store_prelabel(
     project: Any, image_id: int, maps: Mapping[str, np.ndarray], source: str, score: float
-) -> None:
-    """Save a pre-label and its uncertainty in the project (the default ``save``)."""
-    project.save_prelabel(image_id, maps, source=source)
-    save_uncertainty(project, image_id, score, source=source)
+) -> Any:
+    """Save a pre-label and its uncertainty in one transaction (the default ``save``);
+    returns the image's status after it."""
+    return project.save_prelabel(image_id, maps, source=source, uncertainty=score)
 
 
 def prelabel_images(

@@ -79,8 +79,7 @@ def queue_store(
     from core.prelabel import store_prelabel
 
     def job() -> Any:
-        store_prelabel(project, image_id, maps, source, score)
-        return project.image(image_id).status
+        return store_prelabel(project, image_id, maps, source, score)
 
     writer.submit(("prelabel", image_id), job)
 

@@ -380,23 +380,12 @@ class AnnotationSession(QObject):
         if self.read_only:
             self.error.emit("the project is open read-only; statuses cannot change")
             return
-        from core.project import Status
+        from core.project.workflow import change_status
 
-        target = Status.parse(status)
-        steps = [Status.parse(s) for s in through]
         project = self.project
 
-        def job() -> Any:
-            current = project.image(image_id).status
-            if current == target:
-                return current
-            if steps:
-                for step in steps[steps.index(current) + 1 :] if current in steps else steps:
-                    project.set_status(image_id, step, comment=comment)
-            elif target == Status.SUBMITTED and current != Status.IN_PROGRESS:
-                project.set_status(image_id, Status.IN_PROGRESS, comment="reopened to submit")
-            project.set_status(image_id, target, comment=comment)
-            return project.image(image_id).status
+        def job() -> Any:  # one transaction; returns the status it reached
+            return change_status(project, image_id, status, comment=comment, through=through).after
 
         self.submit_status_job(image_id, job)
 

@@ -66,10 +66,19 @@ class AssistMixin(ModelsMixin):
 
     # ------------------------------------------------------------------ pre-labels
 
-    def save_prelabel(self, image_id: int, maps: Mapping[str, np.ndarray], *, source: str) -> None:
+    def save_prelabel(
+        self,
+        image_id: int,
+        maps: Mapping[str, np.ndarray],
+        *,
+        source: str,
+        uncertainty: float | None = None,
+    ) -> Status:
         """Store a pre-label: a ``(M, N) uint8`` map per class and what made it.
 
         Replaces the image's previous pre-label. A new image becomes "pre-labeled".
+        ``uncertainty`` (:func:`core.active.uncertainty`) is stored in the same
+        transaction. Returns the image's status after the save.
         """
         if not source:
             raise ProjectError("a pre-label needs a source (model checkpoint or baseline name)")
@@ -100,9 +109,15 @@ class AssistMixin(ModelsMixin):
                         "created_utc = excluded.created_utc",
                         [(image_id, c, h, source, now) for c, h in staged.items()],
                     )
+                    if uncertainty is not None:
+                        self.set_prelabel_state(
+                            image_id, source=source, uncertainty=uncertainty, tx=tx
+                        )
                     status = self.image(image_id, tx=tx).status
                     if status is Status.NEW:
                         self.move(tx, image_id, status, Status.PRELABELED, f"by {source}")
+                        status = Status.PRELABELED
+        return status
 
     def load_prelabel(self, image_id: int) -> tuple[dict[str, np.ndarray], str] | None:
         """The image's pre-label maps and source, or None if it has none.
