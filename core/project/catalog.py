@@ -299,8 +299,7 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
             return tx.query(sql, tuple(args))
 
     def _recover(self) -> None:
-        with self.db.read() as tx:
-            version = int(tx.scalar("PRAGMA user_version", default=0))
+        version = self.db.schema_version()
         if self.read_only:
             if version > SCHEMA_VERSION:
                 raise newer_schema_error(self.catalog_path, version)
@@ -309,8 +308,8 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
                     f"{self.catalog_path} has an older schema ({version}); "
                     "open the project once for writing to upgrade it"
                 )
-        elif isinstance(self.db, SQLiteDatabase):
-            migrate(self.db.writer, catalog=str(self.catalog_path))
+        else:
+            self.db.upgrade()
         if self.meta("format") != PROJECT_FORMAT:
             raise ProjectError(f"{self.catalog_path} is not a SkinTrace project catalog")
         if self.read_only:

@@ -133,6 +133,17 @@ class Database(abc.ABC):
     @abc.abstractmethod
     def closed(self) -> bool: ...
 
+    @abc.abstractmethod
+    def schema_version(self) -> int:
+        """The catalog's schema version (``core.project.schema.SCHEMA_VERSION`` when current)."""
+
+    @abc.abstractmethod
+    def upgrade(self) -> int:
+        """Migrate a writable catalog to the current schema; return the version it had.
+
+        A catalog newer than this SkinTrace raises ProjectError (never downgraded).
+        """
+
     def read_only_error(self) -> ProjectError:
         return ProjectError(f"project {self.describe} is open read-only; reopen it for writing")
 
@@ -261,6 +272,18 @@ class SQLiteDatabase(Database):
                     conn.close()
                 else:
                     self._free.append(conn)
+
+    # ------------------------------------------------------------------ schema
+
+    def schema_version(self) -> int:
+        with self.read() as tx:
+            return int(tx.scalar("PRAGMA user_version", default=0))
+
+    def upgrade(self) -> int:
+        from core.project.schema import migrate
+
+        with self._write_lock:
+            return migrate(self.writer, catalog=self.describe)
 
     # ------------------------------------------------------------------ close
 
