@@ -223,8 +223,28 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         lock = None if read_only else WriterLock(root, user=user)
         try:
             db = SQLiteDatabase(catalog, read_only=read_only)
-            project = cls(root, db, user=user, lock=lock)
         except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        return cls.attach(root, db, user=user, lock=lock)
+
+    @classmethod
+    def attach(
+        cls,
+        root: Path,
+        db: Database,
+        *,
+        user: str,
+        lock: WriterLock | None = None,
+        stores: Callable[[str], BlobStore] | None = None,
+    ) -> Self:
+        """A project over an open catalog of any backend: schema checked (and upgraded
+        when writable), interrupted saves settled. Closes ``db`` and ``lock`` on failure."""
+        try:
+            project = cls(root, db, user=user, lock=lock, stores=stores)
+        except BaseException:
+            db.close()
             if lock is not None:
                 lock.release()
             raise
