@@ -82,8 +82,8 @@ def queue_store(
     from .project_model import read_state
 
     def job() -> Any:
-        store_prelabel(project, image_id, maps, source, score)
-        return read_state(project, image_id)
+        status = store_prelabel(project, image_id, maps, source, score)
+        return read_state(project, image_id, status=status)
 
     writer.submit(("prelabel", image_id), job)
 

@@ -61,15 +61,17 @@ class ImageState:
     prelabel_source: str | None
 
 
-def read_state(project: Any, image_id: Any) -> ImageState:
-    """Read ``image_id``'s :class:`ImageState` back from the catalog (writer thread).
+def read_state(project: Any, image_id: Any, *, status: Any = None) -> ImageState:
+    """``image_id``'s :class:`ImageState` after a write (writer thread).
 
-    Status jobs on the writer return this after their write, so the model shows what
-    the catalog holds, not what was asked for.
+    ``status``: what the write returned (a workflow ``Change.after``, the status
+    ``store_prelabel`` reached); read from the catalog when None. Status jobs on the
+    writer return this, so the model shows what the catalog holds, not what was asked.
     """
-    status = status_value(project.image(image_id).status)
+    if status is None:
+        status = project.image(image_id).status
     source = project.prelabel_sources(image_id).get(image_id)
-    return ImageState(status, source)
+    return ImageState(status_value(status), source)
 
 
 class ProjectModel(QAbstractListModel):

@@ -4,7 +4,7 @@ While review mode is on, ``A`` accepts and ``R`` rejects the open image of the q
 shown (the "show rough masks" toggle moves from R to Shift+R meanwhile), the status bar
 confirms the decision ("accepted face-02 → face-03"), and the next image of that queue
 opens. ``Ctrl+Z`` (or *Undo review decision*) reverts the last decision in the catalog
-(:func:`core.project.review.undo_review`, recorded in the history) and reopens that
+(:func:`core.project.workflow.undo_review`, recorded in the history) and reopens that
 image. Painting is off in review mode: the reviewer judges, the annotator paints.
 
 The queue is a :class:`~app.gui.project_model.ReviewQueueProxy` of the session's
@@ -18,14 +18,14 @@ write is in flight); the image's status changes only when the catalog has it.
 - **Pre-labeled** images (the prediction layer is shown while this queue is): ``A``
   (*Correct pre-label*) turns the shown pre-label into rough masks through the document
   (as Ctrl+P does, so GT = rough × texture), moves the image to "in progress"
-  (:func:`core.project.review.open_prelabel_for_correction`) and leaves review mode, so
+  (:func:`core.project.workflow.open_prelabel`) and leaves review mode, so
   the reviewer corrects it and submits it like any annotation. ``Shift+A`` (*Accept
   pre-label unedited…*) asks for a confirmation that the pre-label goes into training
   unedited, then saves it and moves the image in progress → submitted → accepted, each
   step in the history as "accepted model pre-label (source: …)" under the reviewer's
-  name (:func:`core.project.review.accept_prelabel_unedited`). *Reject pre-label* discards
+  name (:func:`core.project.workflow.accept_prelabel`). *Reject pre-label* discards
   the stored pre-label and sends the image back to "new" for the annotator to paint;
-  :func:`core.prelabel.reject_prelabel` remembers the source, so only a different
+  :func:`core.project.workflow.reject_prelabel` remembers the source, so only a different
   (newer) model pre-labels that image again.
 """
 
@@ -267,7 +267,7 @@ class ReviewController(QObject):
 
     def undo(self) -> bool:
         """Revert the last review decision in the catalog (with history) and reopen it."""
-        from core.project.review import undo_review
+        from core.project.workflow import undo_review
 
         if self.session is None or not self.decisions:
             self.window.status.showMessage("No review decision to undo.", 5000)
@@ -317,16 +317,14 @@ class ReviewController(QObject):
 
     def _correct_prelabel(self, image_id: Any) -> bool:
         """Pre-label → rough masks, image → in progress, review mode off: correct, submit."""
-        from core.project.review import open_prelabel_for_correction
+        from core.project.workflow import open_prelabel
 
         if self._prelabel_to_rough() is None:
             return False
         project = self.session.project
 
         # queued before the save: saving a pre-labeled image would move it without saying why
-        self.session.submit_status_job(
-            image_id, lambda: open_prelabel_for_correction(project, image_id)
-        )
+        self.session.submit_status_job(image_id, lambda: open_prelabel(project, image_id))
         self.session.save_current()
         name = self._name(image_id)
         self.decisions.append((image_id, name, "opened for correction"))
@@ -340,8 +338,7 @@ class ReviewController(QObject):
 
     def accept_unedited(self) -> bool:
         """Accept the shown pre-label as training data unedited, after a confirmation."""
-        from core.prelabel import accept_comment
-        from core.project.review import UNEDITED_WARNING, accept_prelabel_unedited
+        from core.project.workflow import UNEDITED_WARNING, accept_comment, accept_prelabel
 
         image_id = self._reviewable()
         if image_id is None:
@@ -367,7 +364,7 @@ class ReviewController(QObject):
         project = self.session.project
 
         self.session.submit_status_job(
-            image_id, lambda: accept_prelabel_unedited(project, image_id, confirmed=True)
+            image_id, lambda: accept_prelabel(project, image_id, confirmed=True)
         )
         self.decisions.append((image_id, name, "accepted (pre-label, unedited)"))
         self._done(image_id)
@@ -376,7 +373,7 @@ class ReviewController(QObject):
 
     def _reject_prelabel(self, image_id: Any) -> bool:
         """Discard the stored pre-label; the image goes back to "new" for the annotator."""
-        from core.prelabel import reject_prelabel
+        from core.project.workflow import reject_prelabel
 
         project = self.session.project
 

@@ -391,37 +391,28 @@ class AnnotationSession(QObject):
         if self.read_only:
             self.error.emit("the project is open read-only; statuses cannot change")
             return
-        from core.project import Status
+        from core.project.workflow import change_status
 
-        target = Status.parse(status)
-        steps = [Status.parse(s) for s in through]
         project = self.project
 
-        def job() -> Any:
-            current = project.image(image_id).status
-            if current == target:
-                return current
-            if steps:
-                for step in steps[steps.index(current) + 1 :] if current in steps else steps:
-                    project.set_status(image_id, step, comment=comment)
-            elif target == Status.SUBMITTED and current != Status.IN_PROGRESS:
-                project.set_status(image_id, Status.IN_PROGRESS, comment="reopened to submit")
-            project.set_status(image_id, target, comment=comment)
+        def job() -> Any:  # one transaction; returns the Change it made
+            return change_status(project, image_id, status, comment=comment, through=through)
 
         self.submit_status_job(image_id, job)
 
     def submit_status_job(self, image_id: Any, job: Callable[[], Any]) -> None:
         """Queue ``job`` (a status write of ``image_id``) on the writer, in order.
 
+        ``job`` is a :mod:`core.project.workflow` operation returning its ``Change``.
         The model marks the image pending until the write is done (the review queue
-        leaves it out meanwhile); then the state read back from the catalog, never what
-        was asked for, goes into the model.
+        leaves it out meanwhile); then the status the transaction reached
+        (``Change.after``), never what was asked for, goes into the model.
         """
         project = self.project
 
         def write() -> Any:
-            job()
-            return read_state(project, image_id)
+            change = job()
+            return read_state(project, image_id, status=getattr(change, "after", None))
 
         self.model.begin_write(image_id)
         self.writer.submit(("status", image_id, next(self._seq)), write)
