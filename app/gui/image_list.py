@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (
@@ -246,6 +247,8 @@ class ImageList(QWidget):
             return out
 
         def done(result: list[tuple[Any, QImage]]) -> None:
+            if not shiboken6.isValid(model):
+                return  # its session closed meanwhile
             for image_id, image in result:
                 model.set_thumbnail(image_id, image)
 

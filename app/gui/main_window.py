@@ -209,7 +209,7 @@ class MainWindow(QMainWindow):
 
     def refresh_images(self) -> None:
         if self.session is not None:
-            self.image_list.set_records(self.session.records())
+            self.session.records()  # into session.model, which the list shows
 
     # -- images ------------------------------------------------------------------
 

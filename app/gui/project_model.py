@@ -98,7 +98,8 @@ class ProjectModel(QAbstractListModel):
     def set_records(
         self, records: Sequence[Any], prelabels: dict[Any, str] | None = None
     ) -> list[tuple[Any, str]]:
-        """Show ``records`` as listed by the catalog (with their pre-label sources).
+        """Show ``records`` as listed by the catalog (with their pre-label sources;
+        None keeps those known).
 
         The same images in the same order update in place (no reset: selection and
         scroll stay); otherwise the model resets. Returns ``(id, status)`` of the
@@ -109,7 +110,8 @@ class ProjectModel(QAbstractListModel):
         changed = [
             (i, s) for i, s in statuses.items() if i in self._status and self._status[i] != s
         ]
-        self._prelabel = dict(prelabels or {})
+        if prelabels is not None:
+            self._prelabel = dict(prelabels)
         if [r.id for r in records] == [r.id for r in self.records]:
             self.records = records
             self._status = statuses

@@ -104,6 +104,31 @@ def test_a_failed_save_leaves_the_status_where_the_catalog_has_it(session, qtbot
     assert catalog(session.project)[ids[0]] == "in_progress"
 
 
+def test_prelabel_source_and_status_come_from_the_writes(session, qtbot):
+    from app.gui.prelabel_worker import queue_store
+    from app.gui.project_model import PRELABEL_ROLE
+    from core.prelabel import BASELINE_SOURCE
+    from core.project.workflow import reject_prelabel
+
+    ids = session.model.ids()
+    rows, cols = session.model.record(ids[2]).rows, session.model.record(ids[2]).cols
+    maps = {c: np.zeros((rows, cols), dtype=np.uint8) for c in ("wrinkle", "pore")}
+    maps["wrinkle"][5:9, 5:60] = 200
+    queue_store(session.writer, session.project, ids[2], maps, BASELINE_SOURCE, 0.25)
+    index = session.model.index(session.model.row_of(ids[2]))
+    qtbot.waitUntil(lambda: session.model.status(ids[2]) == "prelabeled", timeout=5000)
+    assert index.data(PRELABEL_ROLE) == BASELINE_SOURCE
+    session.queue.set_kind("prelabeled")
+    assert session.queue.ids() == [ids[2]]
+    project = session.project
+    session.submit_status_job(ids[2], lambda: reject_prelabel(project, ids[2]))
+    assert session.queue.ids() == []  # in flight
+    qtbot.waitUntil(lambda: session.model.status(ids[2]) == "new", timeout=5000)
+    assert index.data(PRELABEL_ROLE) is None
+    assert session.queue.ids() == []
+    assert catalog(project)[ids[2]] == "new" and not project.prelabel_sources(ids[2])
+
+
 def _settled(w) -> bool:
     """The model shows what the catalog holds and no status write is in flight."""
     model, cat = w.session.model, catalog(w.session.project)
