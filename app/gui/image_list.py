@@ -6,18 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import (
-    QAbstractListModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QRect,
-    QSize,
-    QSortFilterProxyModel,
-    Qt,
-    QThreadPool,
-    Signal,
-)
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+import shiboken6
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -31,15 +22,32 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import SkinTraceError
-from core.project.status import Status
 
+from .project_model import (
+    DAMAGE_ROLE,
+    ID_ROLE,
+    STATUS_LABELS,
+    STATUS_ROLE,
+    UNFINISHED,
+    ProjectModel,
+    StatusFilterProxy,
+    status_value,
+)
 from .workers import run_function
 
+__all__ = [
+    "DAMAGE_ROLE",
+    "ID_ROLE",
+    "STATUS_LABELS",
+    "STATUS_ROLE",
+    "UNFINISHED",
+    "ImageList",
+    "StatusFilterProxy",
+    "make_thumbnail",
+    "status_value",
+]
+
 THUMB = 56
-STATUS_ROLE = Qt.ItemDataRole.UserRole + 1
-ID_ROLE = Qt.ItemDataRole.UserRole + 2
-#: Labels of what is wrong with an image's files (``["wrinkle mask damaged"]``), or [].
-DAMAGE_ROLE = Qt.ItemDataRole.UserRole + 3
 DAMAGE_COLOR = "#C0392B"
 
 #: Badge colours per status (Okabe-Ito based, readable with white text).
@@ -51,14 +59,6 @@ STATUS_COLORS = {
     "accepted": "#009E73",
     "rejected": "#D55E00",
 }
-#: What the window calls each status (core's :attr:`Status.label`, keyed by value).
-STATUS_LABELS = {s.value: s.label for s in Status}
-#: Statuses that still need the annotator's work.
-UNFINISHED = frozenset({"new", "prelabeled", "in_progress", "rejected"})
-
-
-def status_value(status: Any) -> str:
-    return str(getattr(status, "value", status))
 
 
 def make_thumbnail(path: Any, size: int = THUMB) -> QImage:
@@ -78,113 +78,6 @@ def make_thumbnail(path: Any, size: int = THUMB) -> QImage:
     small = np.ascontiguousarray(small)
     h, w = small.shape[:2]
     return QImage(small.data, w, h, w * 3, QImage.Format.Format_RGB888).copy()
-
-
-class ImageListModel(QAbstractListModel):
-    """The project's image records with their thumbnails."""
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.records: list[Any] = []
-        self._row_of: dict[Any, int] = {}
-        self._status: dict[Any, str] = {}
-        self._thumbs: dict[Any, QPixmap] = {}
-        self._damage: dict[Any, list[str]] = {}
-
-    def set_damage(self, damage: dict[Any, list[str]]) -> None:
-        """Badge the images in ``damage`` (id → problem labels); clear the others."""
-        changed = set(self._damage) ^ set(damage) | {
-            i for i in damage if self._damage.get(i) != damage[i]
-        }
-        self._damage = {i: list(v) for i, v in damage.items() if v}
-        for image_id in changed:
-            if image_id in self._row_of:
-                idx = self.index(self._row_of[image_id])
-                self.dataChanged.emit(idx, idx, [DAMAGE_ROLE])
-
-    def damage(self, image_id: Any) -> list[str]:
-        return list(self._damage.get(image_id, []))
-
-    def set_records(self, records: Sequence[Any]) -> None:
-        self.beginResetModel()
-        self.records = list(records)
-        self._row_of = {r.id: i for i, r in enumerate(self.records)}
-        self._status = {r.id: status_value(r.status) for r in self.records}
-        self._thumbs = {k: v for k, v in self._thumbs.items() if k in self._row_of}
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.records)
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
-        if not index.isValid():
-            return None
-        rec = self.records[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return rec.name
-        if role == Qt.ItemDataRole.DecorationRole:
-            return self._thumbs.get(rec.id)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            tip = f"{rec.name}\n{rec.cols}×{rec.rows}\n{STATUS_LABELS[self._status[rec.id]]}"
-            return "\n".join([tip, *self._damage.get(rec.id, [])])
-        if role == DAMAGE_ROLE:
-            return self._damage.get(rec.id, [])
-        if role == STATUS_ROLE:
-            return self._status[rec.id]
-        if role == ID_ROLE:
-            return rec.id
-        return None
-
-    def status(self, image_id: Any) -> str:
-        return self._status[image_id]
-
-    def set_status(self, image_id: Any, status: Any) -> None:
-        if image_id in self._row_of:
-            self._status[image_id] = status_value(status)
-            idx = self.index(self._row_of[image_id])
-            self.dataChanged.emit(idx, idx, [STATUS_ROLE])
-
-    def set_thumbnail(self, image_id: Any, image: QImage) -> None:
-        if image_id in self._row_of:
-            self._thumbs[image_id] = QPixmap.fromImage(image)
-            idx = self.index(self._row_of[image_id])
-            self.dataChanged.emit(idx, idx)
-
-    def has_thumbnail(self, image_id: Any) -> bool:
-        return image_id in self._thumbs
-
-    def thumbnail(self, image_id: Any) -> QPixmap | None:
-        """The image's list thumbnail, None until it is made."""
-        return self._thumbs.get(image_id)
-
-
-class StatusFilterProxy(QSortFilterProxyModel):
-    """Filters by status (None = all, "unfinished", or a status value) and name."""
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.status_filter: str | None = None
-        self.search = ""
-
-    def set_filter(self, status: str | None, search: str) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9
-            self.beginFilterChange()
-            self.status_filter = status
-            self.search = search.strip().lower()
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:  # pragma: no cover - older Qt
-            self.status_filter = status
-            self.search = search.strip().lower()
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        index = self.sourceModel().index(row, 0, parent)
-        status = index.data(STATUS_ROLE)
-        if self.status_filter == "unfinished" and status not in UNFINISHED:
-            return False
-        if self.status_filter not in (None, "unfinished") and status != self.status_filter:
-            return False
-        return self.search in str(index.data(Qt.ItemDataRole.DisplayRole)).lower()
 
 
 class ImageItemDelegate(QStyledItemDelegate):
@@ -260,7 +153,11 @@ class WholeNamesComboBox(QComboBox):
 
 
 class ImageList(QWidget):
-    """The image list dock widget; emits :attr:`imageActivated` with an image id."""
+    """The image list dock widget, a filtered view of the session's :class:`ProjectModel`.
+
+    Emits :attr:`imageActivated` with an image id. It never sets a status: badges change
+    when the model does (from the catalog, after a write).
+    """
 
     imageActivated = Signal(object)
     #: The records were replaced (a project opened, images imported).
@@ -268,9 +165,10 @@ class ImageList(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = ImageListModel(self)
+        self.model = ProjectModel(self)  # until a session gives its own (set_model)
         self.proxy = StatusFilterProxy(self)
         self.proxy.setSourceModel(self.model)
+        self.model.modelReset.connect(self._on_reset)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search by name…")
         self.search.setClearButtonEnabled(True)
@@ -307,12 +205,25 @@ class ImageList(QWidget):
 
     # -- content -------------------------------------------------------------------
 
-    def set_records(self, records: Sequence[Any]) -> None:
-        self.model.set_records(records)
+    def set_model(self, model: ProjectModel) -> None:
+        """Show ``model`` (the session's); its resets reload thumbnails and selection."""
+        if model is self.model:
+            return
+        self.model.modelReset.disconnect(self._on_reset)
+        self.model = model
+        self.proxy.setSourceModel(model)
+        model.modelReset.connect(self._on_reset)
+        self._on_reset()
+
+    def _on_reset(self) -> None:
         self._load_thumbnails()
         if self._current is not None:
             self.select(self._current)
         self.recordsChanged.emit()
+
+    def set_records(self, records: Sequence[Any]) -> None:
+        """Show ``records`` (as the catalog lists them) in the list's model."""
+        self.model.set_records(records)
 
     def set_damage(self, damage: dict[Any, list[str]]) -> None:
         """Show a red badge on each image of ``damage`` (id → problem labels)."""
@@ -323,7 +234,8 @@ class ImageList(QWidget):
 
     def _load_thumbnails(self, chunk: int = 4) -> None:
         """Make missing thumbnails in workers, a few per job so they appear progressively."""
-        todo = [(r.id, r.path) for r in self.model.records if not self.model.has_thumbnail(r.id)]
+        model = self.model
+        todo = [(r.id, r.path) for r in model.records if not model.has_thumbnail(r.id)]
 
         def work(items: list[tuple[Any, Any]]) -> list[tuple[Any, QImage]]:
             out = []
@@ -335,17 +247,17 @@ class ImageList(QWidget):
             return out
 
         def done(result: list[tuple[Any, QImage]]) -> None:
+            if not shiboken6.isValid(model):
+                return  # its session closed meanwhile
             for image_id, image in result:
-                self.model.set_thumbnail(image_id, image)
+                model.set_thumbnail(image_id, image)
 
         for i in range(0, len(todo), chunk):
             items = todo[i : i + chunk]
             run_function(lambda items=items: work(items), on_done=done, pool=self.thumb_pool)
 
-    def set_status(self, image_id: Any, status: Any) -> None:
-        self.model.set_status(image_id, status)
-
     def status(self, image_id: Any) -> str:
+        """The image's status as the catalog last reported it (read from the model)."""
         return self.model.status(image_id)
 
     # -- selection and navigation -------------------------------------------------
@@ -353,7 +265,7 @@ class ImageList(QWidget):
     def select(self, image_id: Any) -> None:
         """Highlight ``image_id`` (does not emit imageActivated)."""
         self._current = image_id
-        row = self.model._row_of.get(image_id)
+        row = self.model.row_of(image_id)
         if row is None:
             return
         index = self.proxy.mapFromSource(self.model.index(row))
@@ -362,7 +274,7 @@ class ImageList(QWidget):
             self.view.scrollTo(index)
 
     def visible_ids(self) -> list[Any]:
-        return [self.proxy.index(i, 0).data(ID_ROLE) for i in range(self.proxy.rowCount())]
+        return self.proxy.ids()
 
     def neighbour(self, image_id: Any, step: int) -> Any:
         """The visible image ``step`` places from ``image_id`` (None at the ends)."""
@@ -371,7 +283,7 @@ class ImageList(QWidget):
         count = self.proxy.rowCount()
         if count == 0:
             return None
-        row = self.model._row_of.get(image_id)
+        row = self.model.row_of(image_id)
         index = self.proxy.mapFromSource(self.model.index(row)) if row is not None else None
         if index is None or not index.isValid():  # not shown: the first or last shown
             target = 0 if step > 0 else count - 1
@@ -381,22 +293,11 @@ class ImageList(QWidget):
 
     def first_with_status(self, *statuses: str) -> Any:
         """The first image in list order whose status is one of ``statuses`` (else None)."""
-        for record in self.model.records:
-            if self.model.status(record.id) in statuses:
-                return record.id
-        return None
+        return self.model.first_with_status(*statuses)
 
     def next_unfinished(self, image_id: Any) -> Any:
         """The next unfinished image after ``image_id`` in list order, wrapping; or None."""
-        ids = [r.id for r in self.model.records]
-        if not ids:
-            return None
-        start = ids.index(image_id) + 1 if image_id in ids else 0
-        for k in range(len(ids)):
-            candidate = ids[(start + k) % len(ids)]
-            if candidate != image_id and self.model.status(candidate) in UNFINISHED:
-                return candidate
-        return None
+        return self.model.next_unfinished(image_id)
 
     def _activated(self, index: QModelIndex) -> None:
         image_id = index.data(ID_ROLE)

@@ -172,7 +172,7 @@ class MainWindow(QMainWindow):
         self.session = session
         self.status.show_read_only(None)
         session.documentOpened.connect(self._on_document_opened)
-        session.statusChanged.connect(self.image_list.set_status)
+        self.image_list.set_model(session.model)  # statuses: the session's one model
         session.error.connect(self.report)
         session.saveStateChanged.connect(self.status.show_save_state)
         session.busyChanged.connect(self._on_busy)
@@ -209,7 +209,7 @@ class MainWindow(QMainWindow):
 
     def refresh_images(self) -> None:
         if self.session is not None:
-            self.image_list.set_records(self.session.records())
+            self.session.records()  # into session.model, which the list shows
 
     # -- images ------------------------------------------------------------------
 
@@ -243,7 +243,7 @@ class MainWindow(QMainWindow):
         image_id = self.session.submit_current()
         if image_id is None:
             return
-        self.image_list.set_status(image_id, "submitted")
+        # its badge turns "submitted" when the catalog has it (session.model)
         self.next_unfinished()
 
     def _current_id(self) -> Any:

@@ -74,13 +74,16 @@ def queue_store(
 ) -> None:
     """Queue the save of a pre-label and its uncertainty on the session's writer.
 
-    The job returns the image's new status, which the window shows when it is written.
+    The job returns the image's state read back from the catalog, which the session
+    puts into its model when it is written.
     """
     from core.prelabel import store_prelabel
 
+    from .project_model import read_state
+
     def job() -> Any:
-        store_prelabel(project, image_id, maps, source, score)
-        return project.image(image_id).status
+        status = store_prelabel(project, image_id, maps, source, score)
+        return read_state(project, image_id, status=status)
 
     writer.submit(("prelabel", image_id), job)
 
@@ -137,7 +140,6 @@ class PrelabelController(QObject):
         if session is None:
             return
         session.documentOpened.connect(self._on_document_opened)
-        session.writer.written.connect(self._on_written)
         self.refresh_source()
         if session.current is not None:
             self._on_document_opened(session.current)
@@ -148,7 +150,6 @@ class PrelabelController(QObject):
         self.cancel_batch()
         if session is not None:
             session.documentOpened.disconnect(self._on_document_opened)
-            session.writer.written.disconnect(self._on_written)
         self._cache.clear()
         self._scores.clear()
         self._attempted.clear()
@@ -392,10 +393,6 @@ class PrelabelController(QObject):
             self._display(image_id, maps, source)
         self.prelabelReady.emit(image_id, source)
 
-    def _on_written(self, key: Any, result: Any) -> None:
-        if key[0] == "prelabel" and self.session is not None and result is not None:
-            self.session.report_status(key[1], result)
-
     # -- batch -------------------------------------------------------------------
 
     def pre_annotate_all(self) -> ProgressWorker | None:
@@ -517,14 +514,10 @@ class PrelabelController(QObject):
 
     def next_target(self, current: Any) -> Any:
         """The next image to annotate: next unfinished in file order or most uncertain."""
-        image_list = self.window.image_list
+        model = self.window.image_list.model  # the session's ProjectModel
         if self.order_mode != "uncertainty":
-            return image_list.next_unfinished(current)
-        from .image_list import UNFINISHED
-
-        order = self.annotator_order()
-        todo = [i for i in order if i != current and image_list.status(i) in UNFINISHED]
-        return todo[0] if todo else None
+            return model.next_unfinished(current)
+        return model.next_unfinished(current, order=self.annotator_order())
 
 
 def install(window: MainWindow) -> PrelabelController:

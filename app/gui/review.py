@@ -4,8 +4,13 @@ While review mode is on, ``A`` accepts and ``R`` rejects the open image of the q
 shown (the "show rough masks" toggle moves from R to Shift+R meanwhile), the status bar
 confirms the decision ("accepted face-02 → face-03"), and the next image of that queue
 opens. ``Ctrl+Z`` (or *Undo review decision*) reverts the last decision in the catalog
-(:func:`core.project.review.undo_review`, recorded in the history) and reopens that
+(:func:`core.project.workflow.undo_review`, recorded in the history) and reopens that
 image. Painting is off in review mode: the reviewer judges, the annotator paints.
+
+The queue is a :class:`~app.gui.project_model.ReviewQueueProxy` of the session's
+:class:`~app.gui.project_model.ProjectModel`: images in the queue's status with no
+status write in flight. A decision queues its write and leaves the queue at once (the
+write is in flight); the image's status changes only when the catalog has it.
 
 - **Submitted** images: a rejection asks for a comment, stored with the status change
   in the image's history; rejected images count as unfinished, so they come back to the
@@ -13,14 +18,14 @@ image. Painting is off in review mode: the reviewer judges, the annotator paints
 - **Pre-labeled** images (the prediction layer is shown while this queue is): ``A``
   (*Correct pre-label*) turns the shown pre-label into rough masks through the document
   (as Ctrl+P does, so GT = rough × texture), moves the image to "in progress"
-  (:func:`core.project.review.open_prelabel_for_correction`) and leaves review mode, so
+  (:func:`core.project.workflow.open_prelabel`) and leaves review mode, so
   the reviewer corrects it and submits it like any annotation. ``Shift+A`` (*Accept
   pre-label unedited…*) asks for a confirmation that the pre-label goes into training
   unedited, then saves it and moves the image in progress → submitted → accepted, each
   step in the history as "accepted model pre-label (source: …)" under the reviewer's
-  name (:func:`core.project.review.accept_prelabel_unedited`). *Reject pre-label* discards
+  name (:func:`core.project.workflow.accept_prelabel`). *Reject pre-label* discards
   the stored pre-label and sends the image back to "new" for the annotator to paint;
-  :func:`core.prelabel.reject_prelabel` remembers the source, so only a different
+  :func:`core.project.workflow.reject_prelabel` remembers the source, so only a different
   (newer) model pre-labels that image again.
 """
 
@@ -34,6 +39,7 @@ from PySide6.QtWidgets import QDialog
 
 from core.classes import CLASSES
 
+from .project_model import ReviewQueueProxy
 from .review_panel import (
     ACCEPT_KEY,
     QUEUES,
@@ -83,29 +89,26 @@ class ReviewController(QObject):
         #: The queue shown, a key of :data:`QUEUES`; A / R act on it.
         self.kind = "submitted"
         self._saved_shortcuts: dict[str, list[QKeySequence]] = {}
-        self._reviewed: set[Any] = set()  # moved by us; their status is being written
+        #: The queue shown: a filtered view of the session's model.
+        self.proxy = ReviewQueueProxy(self.kind, self)
         #: (image id, name, what was decided), newest last: what Ctrl+Z reverts.
         self.decisions: list[tuple[Any, str, str]] = []
         self._prediction_was: bool | None = None  # its visibility before the pre-label queue
 
     def attach(self, session: Any) -> None:
         if self.session is not None:
-            self.session.statusChanged.disconnect(self._on_status)
+            self.session.model.changed.disconnect(self.queueChanged)
         self.set_active(False)
         self.decisions.clear()
         self.session = session
         if session is not None:
-            session.statusChanged.connect(self._on_status)
+            self.proxy.setSourceModel(session.model)
+            session.model.changed.connect(self.queueChanged)
         self.queueChanged.emit()
 
     def queue(self) -> list[Any]:
         """Images of the queue shown (submitted, or pre-labeled) in list order."""
-        image_list = self.window.image_list
-        return [
-            r.id
-            for r in image_list.model.records
-            if image_list.status(r.id) == self.kind and r.id not in self._reviewed
-        ]
+        return self.proxy.ids() if self.session is not None else []
 
     def set_queue(self, kind: str) -> None:
         """Show the ``"submitted"`` or ``"prelabeled"`` queue (A / R then act on it)."""
@@ -114,6 +117,7 @@ class ReviewController(QObject):
         if kind == self.kind:
             return
         self.kind = kind
+        self.proxy.set_kind(kind)
         self._update_action_labels()
         self._show_prediction()
         self.kindChanged.emit(kind)
@@ -130,10 +134,6 @@ class ReviewController(QObject):
         else:
             reg["review_accept"].setText("&Accept (review)")
             reg["review_reject"].setText("Re&ject with comment… (review)")
-
-    def _on_status(self, image_id: Any, _status: str) -> None:
-        self._reviewed.discard(image_id)
-        self.queueChanged.emit()
 
     def set_active(self, on: bool) -> None:
         """Enter or leave review mode (swaps the A/R shortcuts in and out)."""
@@ -186,10 +186,10 @@ class ReviewController(QObject):
             self._prediction_was = None
 
     def _name(self, image_id: Any) -> str:
-        for record in self.window.image_list.model.records:
-            if record.id == image_id:
-                return str(record.name)
-        return str(image_id)
+        try:
+            return str(self.session.model.record(image_id).name)
+        except (AttributeError, KeyError):
+            return str(image_id)
 
     def _confirm(self, what: str, image_id: Any) -> None:
         """Say in the status bar what was decided and which image opens next."""
@@ -223,7 +223,8 @@ class ReviewController(QObject):
         if self.session.read_only:
             self.window.report("the project is open read-only; statuses cannot change")
             return None
-        if self.window.image_list.status(image_id) != self.kind or image_id in self._reviewed:
+        model = self.session.model
+        if model.status(image_id) != self.kind or model.pending(image_id):
             what = "pre-labeled" if self.kind == "prelabeled" else "submitted"
             self.window.status.showMessage(f"Only {what} images are in this queue.", 5000)
             return None
@@ -266,7 +267,7 @@ class ReviewController(QObject):
 
     def undo(self) -> bool:
         """Revert the last review decision in the catalog (with history) and reopen it."""
-        from core.project.review import undo_review
+        from core.project.workflow import undo_review
 
         if self.session is None or not self.decisions:
             self.window.status.showMessage("No review decision to undo.", 5000)
@@ -284,12 +285,7 @@ class ReviewController(QObject):
             return False
         project = self.session.project
 
-        def job() -> Any:
-            undo_review(project, image_id)
-            return project.image(image_id).status
-
-        self.session.submit_status_job(image_id, job)
-        self._reviewed.discard(image_id)
+        self.session.submit_status_job(image_id, lambda: undo_review(project, image_id))
         self.window.status.showMessage(
             f"Undone: {name} is no longer {what}; it is back in its queue.", 10000
         )
@@ -298,8 +294,7 @@ class ReviewController(QObject):
 
     def _done(self, image_id: Any) -> None:
         """``image_id`` left the queue (its new status is being written): open the next."""
-        self._reviewed.add(image_id)
-        self.queueChanged.emit()
+        self.queueChanged.emit()  # the decision can be undone
         self.open_next()
 
     def _prelabel_to_rough(self) -> str | None:
@@ -322,22 +317,17 @@ class ReviewController(QObject):
 
     def _correct_prelabel(self, image_id: Any) -> bool:
         """Pre-label → rough masks, image → in progress, review mode off: correct, submit."""
-        from core.project.review import open_prelabel_for_correction
+        from core.project.workflow import open_prelabel
 
         if self._prelabel_to_rough() is None:
             return False
         project = self.session.project
 
-        def job() -> Any:
-            open_prelabel_for_correction(project, image_id)
-            return project.image(image_id).status
-
         # queued before the save: saving a pre-labeled image would move it without saying why
-        self.session.submit_status_job(image_id, job)
+        self.session.submit_status_job(image_id, lambda: open_prelabel(project, image_id))
         self.session.save_current()
         name = self._name(image_id)
         self.decisions.append((image_id, name, "opened for correction"))
-        self._reviewed.add(image_id)
         self.set_active(False)
         self.window.status.showMessage(
             f"{name}: correct the pre-label (review mode is off, painting is on), "
@@ -348,8 +338,7 @@ class ReviewController(QObject):
 
     def accept_unedited(self) -> bool:
         """Accept the shown pre-label as training data unedited, after a confirmation."""
-        from core.prelabel import accept_comment
-        from core.project.review import UNEDITED_WARNING, accept_prelabel_unedited
+        from core.project.workflow import UNEDITED_WARNING, accept_comment, accept_prelabel
 
         image_id = self._reviewable()
         if image_id is None:
@@ -374,11 +363,9 @@ class ReviewController(QObject):
         self.session.save_current(comment=comment)
         project = self.session.project
 
-        def job() -> Any:
-            accept_prelabel_unedited(project, image_id, confirmed=True)
-            return project.image(image_id).status
-
-        self.session.submit_status_job(image_id, job)
+        self.session.submit_status_job(
+            image_id, lambda: accept_prelabel(project, image_id, confirmed=True)
+        )
         self.decisions.append((image_id, name, "accepted (pre-label, unedited)"))
         self._done(image_id)
         self._confirm("accepted (pre-label, unedited)", image_id)
@@ -386,15 +373,11 @@ class ReviewController(QObject):
 
     def _reject_prelabel(self, image_id: Any) -> bool:
         """Discard the stored pre-label; the image goes back to "new" for the annotator."""
-        from core.prelabel import reject_prelabel
+        from core.project.workflow import reject_prelabel
 
         project = self.session.project
 
-        def job() -> Any:
-            reject_prelabel(project, image_id)
-            return project.image(image_id).status
-
-        self.session.submit_status_job(image_id, job)
+        self.session.submit_status_job(image_id, lambda: reject_prelabel(project, image_id))
         self.window.prelabels.forget(image_id)
         self.decisions.append((image_id, self._name(image_id), "pre-label rejected"))
         self._done(image_id)

@@ -3,7 +3,9 @@
 Everything that changes the project on disk goes through :class:`AnnotationSession`
 and its single :class:`~app.gui.writer.SerialWriter`: rough-mask autosaves, status
 changes (:meth:`AnnotationSession.set_status` is the one place statuses change) and
-GT parameter edits. Image loading and texture computation run in workers; the next
+GT parameter edits. What the writes leave in the catalog is read back on the writer and
+fed into :attr:`AnnotationSession.model` (:class:`~app.gui.project_model.ProjectModel`),
+the window's one owner of image statuses; nothing is shown before it is written. Image loading and texture computation run in workers; the next
 image is prefetched so that switching is instant.
 
 A large image (over :data:`LARGE_IMAGE_PIXELS`) that is not prefetched opens in
@@ -28,6 +30,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from core.classes import CLASSES
 
 from .documents import LoadedDocument, load_document, load_preview, pixel_count, trim_heap
+from .project_model import ProjectModel, read_state
 from .resources import default_settings
 from .workers import FunctionWorker, ProgressWorker, run_function
 
@@ -53,7 +56,7 @@ class AnnotationSession(QObject):
 
     #: (LoadedDocument) a new document is shown.
     documentOpened = Signal(object)
-    #: (image id, status value) after a status change reached the catalog.
+    #: (image id, status value) after a status change reached the catalog (and the model).
     statusChanged = Signal(object, str)
     #: (one-line message) something failed; the window keeps working.
     error = Signal(str)
@@ -84,6 +87,8 @@ class AnnotationSession(QObject):
         self.writer = SerialWriter(self)
         self.writer.written.connect(self._on_written)
         self.writer.failed.connect(self._on_write_failed)
+        #: The images and their statuses as the catalog reports them (the one owner).
+        self.model = ProjectModel(self)
         self.current: LoadedDocument | None = None
         self._cache: OrderedDict[Any, LoadedDocument] = OrderedDict()
         self._prefetching: dict[Any, FunctionWorker] = {}
@@ -95,8 +100,6 @@ class AnnotationSession(QObject):
         self._pending_saves: dict[Any, _PendingSave] = {}  # the latest save queued per image
         self._dirty: set[Any] = set()  # images whose rough masks changed since saved
         self._overrides: dict[Any, bool] = {}
-        self._pixels: dict[Any, int] = {}
-        self._statuses: dict[Any, str] = {}  # last status reported per image
         self._seq = itertools.count()
         self._unsubscribe: Callable[[], None] | None = None
         self._autosave = QTimer(self)
@@ -108,12 +111,20 @@ class AnnotationSession(QObject):
     # -- records -------------------------------------------------------------------
 
     def records(self) -> list[Any]:
+        """The catalog's image records, also loaded into :attr:`model`."""
         records = self.project.images()
         for r in records:
             self._overrides.setdefault(r.id, bool(getattr(r, "has_params_override", False)))
-            self._statuses[r.id] = str(getattr(r.status, "value", r.status))
-            self._pixels[r.id] = int(r.rows) * int(r.cols)
+        changed = self.model.set_records(records, self.project.prelabel_sources())
+        for image_id, value in changed:  # moved outside this window's writes
+            self.statusChanged.emit(image_id, value)
         return records
+
+    def _pixels(self, image_id: Any) -> int:
+        row = self.model.row_of(image_id)
+        return (
+            0 if row is None else int(self.model.records[row].rows * self.model.records[row].cols)
+        )
 
     def has_override(self, image_id: Any) -> bool:
         return self._overrides.get(image_id, False)
@@ -145,7 +156,7 @@ class AnnotationSession(QObject):
             self._show(ready)
             return
         # A large image is shown before its texture maps exist (they follow in a worker).
-        big = self._pixels.get(image_id, 0) > LARGE_IMAGE_PIXELS
+        big = self._pixels(image_id) > LARGE_IMAGE_PIXELS
         if wait:
             try:
                 self._show(load_document(self.project, image_id, defer_textures=big))
@@ -265,7 +276,7 @@ class AnnotationSession(QObject):
             or image_id in self._cache
             or image_id in self._prefetching
             or (self.current is not None and self.current.image_id == image_id)
-            or self._pixels.get(image_id, 0) > PREFETCH_MAX_PIXELS
+            or self._pixels(image_id) > PREFETCH_MAX_PIXELS
         ):
             return
         for key in [k for k, w in self._prefetching.items() if w.finished]:
@@ -380,29 +391,31 @@ class AnnotationSession(QObject):
         if self.read_only:
             self.error.emit("the project is open read-only; statuses cannot change")
             return
-        from core.project import Status
+        from core.project.workflow import change_status
 
-        target = Status.parse(status)
-        steps = [Status.parse(s) for s in through]
         project = self.project
 
-        def job() -> Any:
-            current = project.image(image_id).status
-            if current == target:
-                return current
-            if steps:
-                for step in steps[steps.index(current) + 1 :] if current in steps else steps:
-                    project.set_status(image_id, step, comment=comment)
-            elif target == Status.SUBMITTED and current != Status.IN_PROGRESS:
-                project.set_status(image_id, Status.IN_PROGRESS, comment="reopened to submit")
-            project.set_status(image_id, target, comment=comment)
-            return project.image(image_id).status
+        def job() -> Any:  # one transaction; returns the Change it made
+            return change_status(project, image_id, status, comment=comment, through=through)
 
         self.submit_status_job(image_id, job)
 
     def submit_status_job(self, image_id: Any, job: Callable[[], Any]) -> None:
-        """Queue ``job`` (returns the image's new status) on the writer, in order."""
-        self.writer.submit(("status", image_id, next(self._seq)), job)
+        """Queue ``job`` (a status write of ``image_id``) on the writer, in order.
+
+        ``job`` is a :mod:`core.project.workflow` operation returning its ``Change``.
+        The model marks the image pending until the write is done (the review queue
+        leaves it out meanwhile); then the status the transaction reached
+        (``Change.after``), never what was asked for, goes into the model.
+        """
+        project = self.project
+
+        def write() -> Any:
+            change = job()
+            return read_state(project, image_id, status=getattr(change, "after", None))
+
+        self.model.begin_write(image_id)
+        self.writer.submit(("status", image_id, next(self._seq)), write)
 
     def submit_current(self) -> Any:
         """Save and mark the open image submitted; returns its id (None if none open)."""
@@ -491,10 +504,12 @@ class AnnotationSession(QObject):
                     save.document.mark_saved()
                     self._dirty.discard(image_id)
             self._emit_save_state()
-        if kind in ("rough", "status") and result is not None:
-            # A status job always reports (the list may show an optimistic badge); a save
-            # reports only a move (new/pre-labeled -> in progress), not every autosave.
+        if kind in ("rough", "status", "prelabel") and result is not None:
+            # A status job always reports (listeners re-read the history); a save or a
+            # pre-label only when the status moved, not on every autosave.
             self.report_status(image_id, result, force=kind == "status")
+        if kind == "status":
+            self.model.end_write(image_id)  # after its new state: no flicker in the queue
 
     def _on_write_failed(self, key: Any, message: str) -> None:
         if key[0] == "rough":
@@ -502,22 +517,28 @@ class AnnotationSession(QObject):
             self.saveStateChanged.emit("NOT SAVED")
         self.error.emit(message)
         if key[0] == "status":
+            # Nothing was shown ahead of the catalog; a move of several steps may have
+            # stopped half way, so what the catalog holds now is read back.
             try:
-                status = self.project.image(key[1]).status
+                state = read_state(self.project, key[1])
             except Exception:
-                return
-            self.report_status(key[1], status, force=True)
+                state = None
+            if state is not None:
+                self.report_status(key[1], state, force=True)
+            self.model.end_write(key[1])
 
-    def report_status(self, image_id: Any, status: Any, *, force: bool = False) -> None:
-        """Emit :attr:`statusChanged` for a status read back from the catalog.
+    def report_status(self, image_id: Any, state: Any, *, force: bool = False) -> None:
+        """Put a state read back from the catalog after a write into :attr:`model`.
 
-        Without ``force`` nothing is emitted when the image already had that status, so
-        listeners (list badge, history query, review queue) do not rerun on every save.
+        ``state``: an :class:`~app.gui.project_model.ImageState` or a bare status. Emits
+        :attr:`statusChanged` when the status moved (always with ``force``), so listeners
+        (history query, retraining) do not rerun on every autosave.
         """
-        value = str(getattr(status, "value", status))
-        if force or self._statuses.get(image_id) != value:
-            self._statuses[image_id] = value
-            self.statusChanged.emit(image_id, value)
+        if self.model.row_of(image_id) is None:
+            return  # not listed (yet)
+        moved = self.model.apply_state(image_id, state)
+        if moved or force:
+            self.statusChanged.emit(image_id, self.model.status(image_id))
 
     def _emit_save_state(self) -> None:
         if self.read_only:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from core.dataset import DEFAULT_VAL_RATIO, DatasetEntry, safe_item_id, write_dataset
 from core.errors import ImageLoadError, ProjectError
 from core.progress import CancelToken, Progress
-from core.project.catalog import Project
+from core.project.catalog import Catalog as Project
 from core.project.importer import file_sha256
 from core.project.records import ImageRecord
 from core.project.status import Status

@@ -8,8 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from core.errors import ProjectError
 from core.project.status import Status
+
+if TYPE_CHECKING:
+    from core.project.db import Tx
 
 
 def utc_now() -> str:
@@ -45,3 +50,39 @@ class HistoryEntry:
     user: str
     time: str
     comment: str
+
+
+class StaleSaveError(ProjectError):
+    """A save based on masks someone else has saved over since they were loaded."""
+
+    def __init__(self, image_id: int, cls: str, *, user: str, saved_utc: str) -> None:
+        self.image_id, self.cls, self.user, self.saved_utc = image_id, cls, user, saved_utc
+        when = saved_utc[11:16] + " UTC" if len(saved_utc) >= 16 else saved_utc
+        super().__init__(
+            f"image {image_id} ({cls}) was saved by {user} at {when} after you opened it; "
+            "your changes were not saved: reopen the image and paint them again"
+        )
+
+
+def record_move(
+    tx: Tx,
+    image_id: int,
+    current: Status | None,
+    target: Status,
+    *,
+    user: str,
+    comment: str,
+    now: str | None = None,
+) -> HistoryEntry:
+    """Inside ``tx``: set the image's status and write its history row (no check)."""
+    now = now or utc_now()
+    tx.execute(
+        "UPDATE images SET status = ?, updated_utc = ? WHERE id = ?",
+        (target.value, now, image_id),
+    )
+    tx.execute(
+        "INSERT INTO history(image_id, from_status, to_status, user_name, time_utc, comment) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (image_id, current.value if current else None, target.value, user, now, comment),
+    )
+    return HistoryEntry(image_id, current, target, user, now, comment)

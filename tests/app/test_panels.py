@@ -216,7 +216,7 @@ def test_image_list_filter_search_and_navigation(qtbot, tmp_path):
     assert widget.neighbour(3, 1) == 5 and widget.neighbour(3, -1) == 2  # hidden ones skipped
     assert widget.neighbour(5, 1) is None
     assert widget.neighbour(4, 1) == 2 and widget.neighbour(4, -1) == 5  # 4 is not shown
-    widget.set_status(2, "submitted")
+    widget.model.apply_state(2, "submitted")  # as the session does after a write
     assert widget.visible_ids() == [3, 5]
     widget.filter.setCurrentIndex(widget.filter.findData("accepted"))
     assert widget.visible_ids() == [4]

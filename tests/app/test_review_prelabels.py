@@ -219,7 +219,7 @@ def test_undo_review_of_a_submitted_image(qtbot, window):
     last = project.history(ids[0])[-1]
     assert (last.from_status, last.to_status) == (Status.ACCEPTED, Status.SUBMITTED)
     qtbot.waitUntil(lambda: w.session.current.image_id == ids[0], timeout=5000)
-    assert w.review.queue() == ids[:2]
+    qtbot.waitUntil(lambda: w.review.queue() == ids[:2], timeout=5000)  # once written
     key(w, Qt.Key.Key_Z, CTRL)
     assert "No review decision to undo" in w.status.currentMessage()
 
