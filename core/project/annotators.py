@@ -28,13 +28,13 @@ from core.project.masks import MaskFileError, decode_gray, read_consistent
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from core.project.db import Tx
+    from core.project.db import Database, Tx
     from core.project.masks import BlobStore
 
 #: Project setting: annotators edit their own masks of an image, not the newest ones.
 SETTING_INDEPENDENT = "annotation.independent"
 
-_Preserved = list[tuple[str, str, str, str, int, str]]  # annotator, stem, class, sha, px, utc
+Preserved = list[tuple[str, str, str, str, int, str]]  # annotator, stem, class, sha, px, utc
 
 
 def annotator_key(name: str) -> str:
@@ -47,58 +47,22 @@ class AnnotatorsMixin:
     """Per-annotator rough masks of an image, kept when someone else saves over them."""
 
     read_only: bool
+    db: Database
     user: str
     stores: dict[str, BlobStore]
 
     if TYPE_CHECKING:
 
-        def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]: ...
         def image(self, image_id: int) -> Any: ...
         def get_setting(self, key: str, default: Any = None) -> Any: ...
         def load_rough(self, image_id: int) -> dict[str, np.ndarray]: ...
         def load_exclusion(self, image_id: int) -> np.ndarray: ...
 
-    # -- saving (called by Project.save_rough inside its protocol) --------------------
-
-    def _preserve_previous(
-        self, image_id: int, classes: Iterable[str], keep: Callable[[str, bytes], None]
-    ) -> _Preserved:
-        """Stage the current masks of ``classes`` saved by someone else than this user."""
-        rows = self._rows(
-            "SELECT class, sha256, painted, saved_utc, user_name FROM masks WHERE image_id = ?",
-            (image_id,),
-        )
-        out: _Preserved = []
-        wanted = set(classes)
-        for cls, sha, painted, saved, user in rows:
-            if cls not in wanted or user == self.user:
-                continue
-            data = self.stores["masks"].read(image_id, cls, sha)
-            stem = f"{annotator_key(user)}.{cls}"
-            keep(stem, data)
-            out.append((user, stem, cls, sha, int(painted), saved))
-        return out
-
-    @staticmethod
-    def _record_preserved(tx: Tx, image_id: int, rows: _Preserved) -> None:
-        tx.executemany(
-            "INSERT INTO annotator_masks(image_id, annotator, file, class, sha256, "
-            "painted, saved_utc) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(image_id, annotator, class) DO UPDATE SET file = excluded.file, "
-            "sha256 = excluded.sha256, painted = excluded.painted, "
-            "saved_utc = excluded.saved_utc",
-            [(image_id, a, stem, c, sha, px, t) for a, stem, c, sha, px, t in rows],
-        )
-
-    def _committed_annotator_files(self) -> dict[tuple[int, str], str]:
-        rows = self._rows("SELECT image_id, file, sha256 FROM annotator_masks")
-        return {(i, f): h for i, f, h in rows}
-
     # -- reading -----------------------------------------------------------------------
 
     def annotators(self, image_id: int) -> list[str]:
         """Names of everyone whose rough masks of the image are kept, sorted."""
-        rows = self._rows(
+        rows = self.db.rows(
             "SELECT user_name FROM masks WHERE image_id = ? UNION "
             "SELECT annotator FROM annotator_masks WHERE image_id = ?",
             (image_id, image_id),
@@ -120,10 +84,10 @@ class AnnotatorsMixin:
 
     def _annotation_rows(self, image_id: int) -> list[tuple[str, str, str, str]]:
         """(annotator, class, store, stem-or-class) rows; the newest save wins."""
-        main = self._rows(
+        main = self.db.rows(
             "SELECT user_name, class, sha256 FROM masks WHERE image_id = ?", (image_id,)
         )
-        kept = self._rows(
+        kept = self.db.rows(
             "SELECT annotator, class, sha256, file FROM annotator_masks WHERE image_id = ?",
             (image_id,),
         )
@@ -185,3 +149,49 @@ class AnnotatorsMixin:
         if len(found) < 2:
             return self.load_rough(image_id)
         return {c: consensus([m[c] for m in found.values()], method=method) for c in CLASSES}
+
+
+# -- the save protocol's part (called by Catalog.save_rough) ---------------------------
+
+
+def preserve_previous(
+    db: Database,
+    masks: BlobStore,
+    user: str,
+    image_id: int,
+    classes: Iterable[str],
+    keep: Callable[[str, bytes], None],
+) -> Preserved:
+    """Stage the current masks of ``classes`` that someone other than ``user`` saved."""
+    rows = db.rows(
+        "SELECT class, sha256, painted, saved_utc, user_name FROM masks WHERE image_id = ?",
+        (image_id,),
+    )
+    out: Preserved = []
+    wanted = set(classes)
+    for cls, sha, painted, saved, owner in rows:
+        if cls not in wanted or owner == user:
+            continue
+        data = masks.read(image_id, cls, sha)
+        stem = f"{annotator_key(owner)}.{cls}"
+        keep(stem, data)
+        out.append((owner, stem, cls, sha, int(painted), saved))
+    return out
+
+
+def record_preserved(tx: Tx, image_id: int, rows: Preserved) -> None:
+    """Inside the save's transaction: the ``annotator_masks`` rows of kept masks."""
+    tx.executemany(
+        "INSERT INTO annotator_masks(image_id, annotator, file, class, sha256, "
+        "painted, saved_utc) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(image_id, annotator, class) DO UPDATE SET file = excluded.file, "
+        "sha256 = excluded.sha256, painted = excluded.painted, "
+        "saved_utc = excluded.saved_utc",
+        [(image_id, a, stem, c, sha, px, t) for a, stem, c, sha, px, t in rows],
+    )
+
+
+def committed_annotator_files(db: Database) -> dict[tuple[int, str], str]:
+    """``{(image_id, file stem): sha256}`` of every kept annotator mask (for recovery)."""
+    rows = db.rows("SELECT image_id, file, sha256 FROM annotator_masks")
+    return {(i, f): h for i, f, h in rows}

@@ -11,7 +11,7 @@ rejected pre-label) is the ``prelabel_state`` table; models and the model log ar
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +58,6 @@ class AssistMixin(ModelsMixin):
         def check_writable(self) -> None: ...
         def editing(self, image_id: int) -> threading.RLock: ...
         def image(self, image_id: int, *, tx: Tx | None = None) -> ImageRecord: ...
-        def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]: ...
         def now_and_user(self) -> tuple[str, str]: ...
         def move(
             self, tx: Tx, image_id: int, current: Status | None, target: Status, comment: str
@@ -137,7 +136,7 @@ class AssistMixin(ModelsMixin):
             return maps, rows[0][2]
 
         self.image(image_id)
-        return read_consistent(lambda: self._rows(sql, (image_id,)), read, retry=True)
+        return read_consistent(lambda: self.db.rows(sql, (image_id,)), read, retry=True)
 
     def prelabel_sources(self, image_id: int | None = None) -> dict[int, str]:
         """Source of each stored pre-label by image id (of one image with ``image_id``)."""
@@ -145,7 +144,7 @@ class AssistMixin(ModelsMixin):
         args: tuple[int, ...] = ()
         if image_id is not None:
             sql, args = sql + " WHERE image_id = ?", (image_id,)
-        return {int(i): str(source) for i, source in self._rows(sql, args)}
+        return {int(i): str(source) for i, source in self.db.rows(sql, args)}
 
     def clear_prelabel(self, image_id: int, *, tx: Tx | None = None) -> None:
         """Forget an image's pre-label; its files are removed after the commit.
@@ -176,7 +175,7 @@ class AssistMixin(ModelsMixin):
         if image_id is not None:
             sql, args = sql + " WHERE image_id = ?", (image_id,)
         out = {}
-        for iid, source, value, rejected, updated in self._rows(sql, args):
+        for iid, source, value, rejected, updated in self.db.rows(sql, args):
             uncertainty = None if value is None else float(value)
             out[int(iid)] = PrelabelState(int(iid), source, uncertainty, rejected, updated)
         return out
@@ -225,12 +224,12 @@ class AssistMixin(ModelsMixin):
 
     def get_setting(self, key: str, default: Any = None) -> Any:
         """A project setting (any JSON value), or ``default``."""
-        rows = self._rows("SELECT value_json FROM settings WHERE key = ?", (key,))
+        rows = self.db.rows("SELECT value_json FROM settings WHERE key = ?", (key,))
         return _setting_value(key, rows[0][0]) if rows else default
 
     def settings(self, prefix: str = "") -> dict[str, Any]:
         """Every setting whose key starts with ``prefix`` (case-sensitive), in one query."""
-        rows = self._rows(
+        rows = self.db.rows(
             "SELECT key, value_json FROM settings WHERE substr(key, 1, ?) = ?",
             (len(prefix), prefix),
         )

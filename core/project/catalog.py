@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any, Self
 from core.atomic import default_mode, disk_full_error, is_disk_full
 from core.bounded import loads_bounded
 from core.errors import ProjectError
-from core.project.annotators import AnnotatorsMixin
+from core.project.annotators import AnnotatorsMixin, committed_annotator_files
 from core.project.assist import AssistMixin
 from core.project.db import Database, SQLiteDatabase, Tx
-from core.project.exclusion import ExclusionMixin
+from core.project.exclusion import ExclusionMixin, committed_exclusions
 from core.project.lock import WriterLock, current_user
 from core.project.masks import (
     BlobStore,
@@ -314,10 +314,6 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         """The UTC time stamp and user name a change is recorded with."""
         return utc_now(), self.user
 
-    def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]:
-        with self.db.read() as tx:
-            return tx.query(sql, tuple(args))
-
     def _recover(self) -> None:
         version = self.db.schema_version()
         if self.read_only:
@@ -335,11 +331,12 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         if self.read_only:
             return
         for table in ("masks", "prelabels"):
-            rows = self._rows(f"SELECT image_id, class, sha256 FROM {table}")
-            extra = self._committed_exclusions() if table == "masks" else {}
+            rows = self.db.rows(f"SELECT image_id, class, sha256 FROM {table}")
+            extra = committed_exclusions(self.db) if table == "masks" else {}
             committed = {(i, c): h for i, c, h in rows} | extra
             self.recovered += self.stores[table].recover(committed)
-        self.recovered += self.stores["annotators"].recover(self._committed_annotator_files())
+        kept = committed_annotator_files(self.db)
+        self.recovered += self.stores["annotators"].recover(kept)
 
     def image_record(self, row: Sequence[Any]) -> ImageRecord:
         """An :class:`ImageRecord` from a row of :data:`IMAGE_COLUMNS`."""
@@ -382,7 +379,7 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
             args.append(f"%{escaped}%")
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return [self.image_record(r) for r in self._rows(sql + " ORDER BY id", args)]
+        return [self.image_record(r) for r in self.db.rows(sql + " ORDER BY id", args)]
 
     def image(self, image_id: int, *, tx: Tx | None = None) -> ImageRecord:
         """One image's record (read in ``tx`` if given); ProjectError if the id is unknown."""
@@ -400,11 +397,11 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         return self.image(image_id).path
 
     def __len__(self) -> int:
-        return int(self._rows("SELECT COUNT(*) FROM images")[0][0])
+        return int(self.db.rows("SELECT COUNT(*) FROM images")[0][0])
 
     def counts(self) -> dict[Status, int]:
         """Number of images per status (every status present, zeros included)."""
-        found = dict(self._rows("SELECT status, COUNT(*) FROM images GROUP BY status"))
+        found = dict(self.db.rows("SELECT status, COUNT(*) FROM images GROUP BY status"))
         return {s: int(found.get(s.value, 0)) for s in Status}
 
     # ------------------------------------------------------------------ status workflow
@@ -437,7 +434,7 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
             sql, args = sql + " WHERE image_id = ?", (image_id,)
         return [
             HistoryEntry(i, Status(f) if f else None, Status(t), u, tm, c)
-            for i, f, t, u, tm, c in self._rows(sql + " ORDER BY id", args)
+            for i, f, t, u, tm, c in self.db.rows(sql + " ORDER BY id", args)
         ]
 
     # ------------------------------------------------------------------ GT parameters

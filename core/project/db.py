@@ -129,6 +129,11 @@ class Database(abc.ABC):
     def close(self) -> None:
         """Close every connection (idempotent)."""
 
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        """One query in its own :meth:`read` (several related queries: use ``read()``)."""
+        with self.read() as tx:
+            return tx.query(sql, args)
+
     @property
     @abc.abstractmethod
     def closed(self) -> bool: ...

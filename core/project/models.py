@@ -61,7 +61,6 @@ class ModelsMixin:
 
     if TYPE_CHECKING:
 
-        def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]: ...
         def now_and_user(self) -> tuple[str, str]: ...
 
     def add_model(
@@ -91,7 +90,7 @@ class ModelsMixin:
     def models(self) -> list[ModelRecord]:
         """Registered checkpoints, oldest first."""
         return [
-            self._model(r) for r in self._rows(f"SELECT {_MODEL_COLUMNS} FROM models ORDER BY id")
+            self._model(r) for r in self.db.rows(f"SELECT {_MODEL_COLUMNS} FROM models ORDER BY id")
         ]
 
     def _model(self, row: tuple) -> ModelRecord:
@@ -162,7 +161,7 @@ class ModelsMixin:
             sql, args = sql + " WHERE kind = ?", (kind,)
         return [
             ModelLogEntry(int(i), None if m is None else m, str(t), str(k), str(x))
-            for i, m, t, k, x in self._rows(sql + " ORDER BY id", args)
+            for i, m, t, k, x in self.db.rows(sql + " ORDER BY id", args)
         ]
 
     def relabel_model_log(self, ids: Iterable[int], kind: str, *, tx: Tx | None = None) -> None:

@@ -15,6 +15,8 @@ import numpy as np
 
 from core.classes import CLASSES, ClassName, check_class
 from core.errors import ProjectError
+from core.project.annotators import preserve_previous, record_preserved
+from core.project.exclusion import record_exclusion, take_exclusion
 from core.project.masks import (
     MaskFileError,
     decode_gray,
@@ -40,25 +42,17 @@ class RoughMixin:
 
     db: Database
     stores: dict[str, BlobStore]
+    user: str
 
     if TYPE_CHECKING:
 
         def check_writable(self) -> None: ...
         def editing(self, image_id: int) -> threading.RLock: ...
         def image(self, image_id: int, *, tx: Tx | None = None) -> ImageRecord: ...
-        def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]: ...
         def now_and_user(self) -> tuple[str, str]: ...
         def move(
             self, tx: Tx, image_id: int, current: Status | None, target: Status, comment: str
         ) -> HistoryEntry: ...
-        def _take_exclusion(
-            self, image_id: int, masks: Any, rec: Any, stage: Any
-        ) -> tuple[dict[str, Any], Any]: ...
-        def _record_exclusion(
-            self, tx: Tx, image_id: int, staged: Any, now: str, user: str
-        ) -> None: ...
-        def _preserve_previous(self, image_id: int, classes: Any, keep: Any) -> Any: ...
-        def _record_preserved(self, tx: Tx, image_id: int, rows: Any) -> None: ...
 
     def load_rough(self, image_id: int) -> dict[str, np.ndarray]:
         """The image's rough masks, ``(M, N) bool`` per class (all False if never painted).
@@ -69,7 +63,7 @@ class RoughMixin:
         sql = "SELECT class, sha256 FROM masks WHERE image_id = ?"
         rec = self.image(image_id)
         return read_consistent(
-            lambda: dict(self._rows(sql, (image_id,))),
+            lambda: dict(self.db.rows(sql, (image_id,))),
             lambda saved: self._read_masks(rec, saved),
             retry=True,  # a save may be installing its files right now
         )
@@ -115,14 +109,16 @@ class RoughMixin:
             sql = (
                 "SELECT class, sha256, revision, user_name, saved_utc FROM masks WHERE image_id = ?"
             )
-            rows = self._rows(sql, (image_id,))
+            rows = self.db.rows(sql, (image_id,))
             if base_revisions is not None:
                 _check_base(image_id, masks, base_revisions, rows)
             current = {c: sha for c, sha, *_ in rows}
             staged: dict[str, tuple[str, int]] = {}
             mask_store, kept_store = self.stores["masks"], self.stores["annotators"]
             with mask_store.saving(image_id) as stage, kept_store.saving(image_id) as keep:
-                masks, excluded = self._take_exclusion(image_id, masks, rec, stage)
+                masks, excluded = take_exclusion(
+                    self.db, image_id, masks, (rec.rows, rec.cols), stage
+                )
                 for c, mask in masks.items():
                     check_class(c)
                     arr = np.asarray(mask)
@@ -139,15 +135,17 @@ class RoughMixin:
                 if not (staged or excluded) and rec.status not in _UNSTARTED:
                     return
                 # Another annotator's version of a class being replaced is kept.
-                preserved = self._preserve_previous(image_id, staged, keep)
+                preserved = preserve_previous(
+                    self.db, self.stores["masks"], self.user, image_id, staged, keep
+                )
                 with self.db.transaction() as tx:
                     if base_revisions is not None:
                         _check_base(image_id, masks, base_revisions, tx.query(sql, (image_id,)))
                     stage.commit(tx)
                     keep.commit(tx)
                     now, user = self.now_and_user()
-                    self._record_preserved(tx, image_id, preserved)
-                    self._record_exclusion(tx, image_id, excluded, now, user)
+                    record_preserved(tx, image_id, preserved)
+                    record_exclusion(tx, image_id, excluded, now, user)
                     tx.executemany(
                         "INSERT INTO masks(image_id, class, sha256, painted, revision, "
                         "saved_utc, user_name) VALUES (?, ?, ?, ?, 1, ?, ?) "
@@ -168,7 +166,7 @@ class RoughMixin:
         """How many times each class's rough mask was saved (0 = never): the
         ``base_revisions`` to give :meth:`save_rough` for a save of what was loaded now."""
         found = dict(
-            self._rows("SELECT class, revision FROM masks WHERE image_id = ?", (image_id,))
+            self.db.rows("SELECT class, revision FROM masks WHERE image_id = ?", (image_id,))
         )
         return {c: int(found.get(c, 0)) for c in CLASSES}
 

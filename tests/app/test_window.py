@@ -319,7 +319,10 @@ def test_autosaves_report_a_status_only_when_it_changes(window, qtbot):
         session.save_current()
         assert session.writer.wait_idle(5)
         qtbot.waitUntil(lambda: window.status.save_state.text() == "saved", timeout=5000)
-    assert reported == ["in_progress"]  # the first save started the image
+    # The first save started the image; later autosaves report nothing. The background
+    # pre-label of the open image may land before that first save (reads no longer wait
+    # for writes, so it often does): then "prelabeled" comes first, once.
+    assert reported in (["in_progress"], ["prelabeled", "in_progress"])
     assert window.image_list.status(image_id) == "in_progress"
 
 
