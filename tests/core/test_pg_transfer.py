@@ -147,3 +147,22 @@ def test_pull_needs_an_empty_folder_and_a_root(tmp_path, rng, monkeypatch, pg_ur
         pull(pg_url, tmp_path / "copy")
     assert not (tmp_path / "copy").exists()
     assert not (tmp_path / ".copy.pulling").exists()
+
+
+def test_cli_push_pull_and_root(tmp_path, rng, monkeypatch, pg_url, config_home, capsys):
+    from app.cli import main
+
+    local = _rich_project(tmp_path, rng, monkeypatch)
+    assert main(["team", "push", str(local), pg_url, "--root", str(tmp_path / "share")]) == 0
+    out = capsys.readouterr().out
+    assert "pushed 4 images" in out and "postgres@localhost (socket)" in out
+    assert main(["team", "root", pg_url]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "share")
+    assert main(["team", "root", pg_url, str(tmp_path / "mnt")]) == 0
+    capsys.readouterr()
+    assert main(["team", "pull", pg_url, str(tmp_path / "copy")]) == 0  # no images there
+    assert "warning: 3 image files were not found" in capsys.readouterr().err
+    assert (
+        main(["team", "pull", pg_url, str(tmp_path / "c2"), "--root", str(tmp_path / "share")]) == 0
+    )
+    assert "pulled 4 images" in capsys.readouterr().out

@@ -72,6 +72,8 @@ class TransferResult:
     blobs: int
     files_copied: int
     image_root: Path | None
+    #: Image files not found under the root on a pull (the copy lists them as missing).
+    missing: int = 0
 
 
 # ---------------------------------------------------------------------- column mapping
@@ -275,7 +277,7 @@ def _pull_into(
     db: PostgresDatabase, local_root: Path, catalog: Path, base: Path | None, project_id: str
 ) -> TransferResult:
     counts: dict[str, int] = {}
-    copied = blobs = 0
+    copied = blobs = missing = 0
     conn = sqlite3.connect(catalog, isolation_level=None)
     try:
         conn.execute("PRAGMA foreign_keys = ON")
@@ -291,8 +293,8 @@ def _pull_into(
                 pairs = _pairs(_sqlite_columns(conn, table), _pg_columns(db, table))
                 rows = tx.query(f"SELECT {_quoted(b for _, b in pairs)} FROM {table}")
                 if table == "images":
-                    rows, n = _localize_images(rows, [a for a, _ in pairs], local_root, base)
-                    copied += n
+                    rows, n, lost = _localize_images(rows, [a for a, _ in pairs], local_root, base)
+                    copied, missing = copied + n, missing + lost
                 elif table == "models":
                     rows = _localize_models(rows, [a for a, _ in pairs], base)
                 marks = ", ".join("?" * len(pairs))
@@ -322,7 +324,7 @@ def _pull_into(
         raise
     finally:
         conn.close()
-    return TransferResult(project_id, counts, blobs, copied, base)
+    return TransferResult(project_id, counts, blobs, copied, base, missing)
 
 
 def _need_root(base: Path | None, rel: str) -> Path:
@@ -336,15 +338,19 @@ def _need_root(base: Path | None, rel: str) -> Path:
 
 def _localize_images(
     rows: list[tuple], columns: list[str], local_root: Path, base: Path | None
-) -> tuple[list[tuple], int]:
-    """Copy the images the project owns into the new folder; point the rest into the root."""
+) -> tuple[list[tuple], int, int]:
+    """Copy the images the project owns into the new folder; point the rest into the root.
+
+    Returns the rows, the number of files copied and the number not found.
+    """
     path_at, copied_at = columns.index("path"), columns.index("copied")
     out: list[tuple[Any, ...]] = []
-    count = 0
+    count = missing = 0
     for row in rows:
         values = list(row)
         rel = str(values[path_at])
-        if not Path(rel).is_absolute():
+        src = Path(rel)
+        if not src.is_absolute():
             src = _need_root(base, rel) / rel
             if values[copied_at] and src.is_file():
                 (local_root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -352,8 +358,9 @@ def _localize_images(
                 count += 1
             elif not values[copied_at]:
                 values[path_at] = str(src)
+        missing += not src.is_file()
         out.append(tuple(values))
-    return out, count
+    return out, count, missing
 
 
 def _localize_models(rows: list[tuple], columns: list[str], base: Path | None) -> list[tuple]:
