@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import psycopg
 import pytest
 
@@ -81,13 +83,25 @@ def test_tx_round_trip_and_rollback(pg_url: str) -> None:
 
 def test_reader_does_not_wait_for_a_write(pg_url: str) -> None:
     db = PostgresDatabase(pg_url)
+    seen: list[int] = []
+
+    def other_thread() -> None:
+        with db.read() as reader:  # the last commit, not the open transaction
+            seen.append(reader.scalar("SELECT count(*) FROM settings"))
+
     try:
         with db.transaction() as tx:
             tx.execute("INSERT INTO settings(key, value_json) VALUES ('k', '1')")
-            with db.read() as reader:  # sees the last commit, not the open transaction
-                assert reader.scalar("SELECT count(*) FROM settings") == 0
+            thread = threading.Thread(target=other_thread)
+            thread.start()
+            thread.join(30)
+            assert seen == [0]
+            with db.read() as same:  # this thread's own write, through its transaction
+                assert same.scalar("SELECT count(*) FROM settings") == 1
+            with db.transaction() as nested:  # joins the outer one
+                nested.execute("INSERT INTO settings(key, value_json) VALUES ('j', '2')")
         with db.read() as reader:
-            assert reader.scalar("SELECT count(*) FROM settings") == 1
+            assert reader.scalar("SELECT count(*) FROM settings") == 2
     finally:
         db.close()
 
