@@ -42,6 +42,7 @@ from core.project.masks import (
     BlobStore,
     FileStore,
 )
+from core.project.pg.database import is_team_url
 from core.project.records import HistoryEntry, ImageRecord, utc_now
 from core.project.rough import RoughMixin
 from core.project.schema import (
@@ -133,22 +134,33 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         name: str | None = None,
         params: GTParams | None = None,
         user: str | None = None,
+        root: str | os.PathLike[str] | None = None,
     ) -> Project:
         """Make a new project in ``folder`` (created if needed; must hold no project).
 
         Parameters
         ----------
-        folder : path
-            New or empty folder, or one without a catalog.
+        folder : path or str
+            New or empty folder, or one without a catalog; or a PostgreSQL URL of an
+            empty database for a team project (docs/team.md).
         name : str, optional
             Display name; defaults to the folder name.
         params : GTParams, optional
             Project-default GT parameters; the GT engine's defaults if omitted.
         user : str, optional
-            Who works on it (history); ``$SKINTRACE_USER`` or the login name if omitted.
+            Who works on it (history); ``$SKINTRACE_USER`` or the login name if omitted
+            (a team project: the PostgreSQL role).
+        root : path, optional
+            A team project's image root on this machine (remembered; default: here).
         """
         from core.gt import GTParams
 
+        if is_team_url(folder):  # a team project: docs/team.md
+            from core.project.pg.team import create_team
+
+            return create_team(
+                cls, str(folder), root=root or ".", name=name, params=params, user=user
+            )
         root = Path(folder).absolute()
         catalog = root / CATALOG
         if catalog.exists():
@@ -205,14 +217,25 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
 
     @classmethod
     def open(
-        cls, folder: str | os.PathLike[str], *, read_only: bool = False, user: str | None = None
+        cls,
+        folder: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        user: str | None = None,
+        root: str | os.PathLike[str] | None = None,
     ) -> Project:
-        """Open an existing project.
+        """Open an existing project: a folder, or a team project's PostgreSQL URL.
 
         A writable open takes the project's writer lock; if another process holds it,
         :class:`~core.errors.ProjectLockedError` says who, and ``read_only=True`` still
         works. A damaged catalog raises ProjectError naming it; it is never recreated.
+        A team project (``postgresql://...``, docs/team.md) has no writer lock; ``root``
+        is its image root on this machine (remembered; default: the remembered one).
         """
+        if is_team_url(folder):
+            from core.project.pg.team import open_team
+
+            return open_team(cls, str(folder), read_only=read_only, user=user, root=root)
         root = Path(folder).absolute()
         catalog = root / CATALOG
         if not catalog.is_file():
@@ -295,6 +318,11 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
             return tx.query(sql, tuple(args))
 
     def _recover(self) -> None:
+        if self.db.dialect != "sqlite":
+            # PostgreSQL checked its schema on connect; blobs commit with their rows.
+            if self.meta("format") != PROJECT_FORMAT:
+                raise ProjectError(f"{self.db.describe} is not a SkinTrace project catalog")
+            return
         with self.db.read() as tx:
             version = int(tx.scalar("PRAGMA user_version", default=0))
         if self.read_only:

@@ -14,8 +14,11 @@ from tests.pg import PgServer
 
 
 def test_translate_placeholders_outside_quotes_only() -> None:
-    sql = "SELECT '?', \"a?\" FROM t WHERE x = ? AND y LIKE '%z' AND w = ?"
-    assert translate(sql) == (b"SELECT '?', \"a?\" FROM t WHERE x = %s AND y LIKE '%%z' AND w = %s")
+    sql = "SELECT '?', \"a?\" FROM t WHERE x = ? AND y like '%z' AND w = ? AND 'it''s ?' = ?"
+    assert translate(sql) == (
+        b"SELECT '?', \"a?\" FROM t WHERE x = %s AND y ILIKE '%%z' AND w = %s AND 'it''s ?' = %s"
+    )
+    assert translate("SELECT 'LIKE', unlike FROM t") == b"SELECT 'LIKE', unlike FROM t"
 
 
 def test_describe_never_shows_a_password() -> None:

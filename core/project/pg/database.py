@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -64,26 +65,25 @@ def describe(conninfo: str) -> str:
     return text
 
 
+_QUOTED = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")""")
+_LIKE = re.compile(r"\bLIKE\b", re.IGNORECASE)
+
+
 @functools.lru_cache(maxsize=512)
 def translate(sql: str) -> bytes:
-    """SQLite-style SQL → psycopg: ``?`` → ``%s`` outside quotes, ``%`` → ``%%``.
+    """SQLite-style SQL → psycopg: outside quotes ``?`` → ``%s`` and ``LIKE`` → ``ILIKE``
+    (SQLite's LIKE ignores ASCII case); ``%`` → ``%%`` everywhere.
 
     Quotes are ``'...'`` literals and ``"..."`` identifiers (doubled quotes inside them
-    are handled by toggling twice).
+    included).
     """
-    out: list[str] = []
-    quote = ""
-    for ch in sql:
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "?":
-            out.append("%s")
-            continue
-        out.append("%%" if ch == "%" else ch)
-    return "".join(out).encode()
+    parts = _QUOTED.split(sql)
+    for i, part in enumerate(parts):
+        part = part.replace("%", "%%")
+        if i % 2 == 0:  # outside quotes
+            part = _LIKE.sub("ILIKE", part.replace("?", "%s"))
+        parts[i] = part
+    return "".join(parts).encode()
 
 
 def _arg(value: Any) -> Any:
