@@ -32,6 +32,7 @@ from core.project.masks import FileStore, sha256_bytes
 from core.project.pg.blobs import DbStore
 from core.project.pg.database import PostgresDatabase
 from core.project.pg.roots import image_root, set_image_root
+from core.project.pg.team import PROJECT_ID
 
 #: Catalog tables in an order that satisfies their foreign keys.
 TABLES = (
@@ -60,7 +61,6 @@ BLOB_SOURCES = (
 )
 #: Column names that differ: a schema-3 SQLite catalog's ``user`` is ``user_name``.
 _RENAMED = {"user": "user_name"}
-PROJECT_ID = "project_id"
 
 
 @dataclass(frozen=True)

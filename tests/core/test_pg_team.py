@@ -1,0 +1,65 @@
+"""Team projects through Project: create, open, image roots, roles, messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+import pytest
+
+from core.errors import ProjectError
+from core.project import Project, Status
+from tests.pg import PgServer
+
+
+@pytest.fixture(autouse=True)
+def _config(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKINTRACE_CONFIG_DIR", str(tmp_path / "config"))
+
+
+def test_open_needs_a_project_and_an_image_root(tmp_path, pg_url, capsys):
+    from app.cli import main
+
+    with pytest.raises(ProjectError, match="holds no project"):
+        Project.open(pg_url)
+    Project.create(pg_url, root=tmp_path / "share", name="Team").close()
+    with pytest.raises(ProjectError, match="already holds a project"):
+        Project.create(pg_url, root=tmp_path / "share")
+    (tmp_path / "config" / "team_roots.json").unlink()  # another machine: no root yet
+    with pytest.raises(ProjectError, match="no image root .* `skintrace team root"):
+        Project.open(pg_url)
+    assert main(["open", pg_url]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "skintrace team root" in err
+    with Project.open(pg_url, root=tmp_path / "mnt") as p:  # given once, remembered
+        assert p.root == tmp_path / "mnt" and p.name == "Team"
+    with Project.open(pg_url, read_only=True) as p:
+        assert p.root == tmp_path / "mnt" and p.read_only
+
+
+def test_team_history_records_the_postgresql_role(pg_server: PgServer, pg_url, tmp_path):
+    Project.create(pg_url, root=tmp_path, name="T").close()
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS ana_team")
+        conn.execute("CREATE ROLE ana_team LOGIN IN ROLE skintrace_annotator")
+        conn.execute("DROP ROLE IF EXISTS rev_team")
+        conn.execute("CREATE ROLE rev_team LOGIN IN ROLE skintrace_reviewer")
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(
+            "INSERT INTO images(name, path, content_hash, size_bytes, rows, cols, added_utc, "
+            "updated_utc) VALUES ('a.png', 'a.png', 'h', 1, 8, 8, 't', 't')"
+        )
+    ana_url = pg_url.replace("postgres@", "ana_team@", 1)
+    with Project.open(ana_url) as p:
+        assert p.user == "ana_team"
+        p.save_rough(1, {"wrinkle": np.eye(8, dtype=bool)})
+        p.set_status(1, Status.SUBMITTED)
+        with pytest.raises(ProjectError, match="only a reviewer can set an image to accepted"):
+            p.set_status(1, Status.ACCEPTED)
+        assert p.image(1).status is Status.SUBMITTED
+    with Project.open(pg_url.replace("postgres@", "rev_team@", 1)) as p:
+        p.set_status(1, Status.ACCEPTED, comment="ok")
+        assert [(h.user, h.to_status) for h in p.history(1)][-3:] == [
+            ("ana_team", Status.IN_PROGRESS),
+            ("ana_team", Status.SUBMITTED),
+            ("rev_team", Status.ACCEPTED),
+        ]
