@@ -40,6 +40,8 @@ from urllib.parse import quote
 import pytest
 
 SUPERUSER = "postgres"
+#: The one role that must authenticate with a password (see PgServer.start).
+PASSWORD_ROLE = "skintrace_pw_user"
 PORT = 5432  # the socket file's name only; the server opens no TCP port
 _UNPRIVILEGED = "nobody"
 _PREFIX = "skintrace-pg-"
@@ -148,6 +150,10 @@ class PgServer:
         settings = {**_SERVER_SETTINGS, "unix_socket_directories": str(self.socket_dir)}
         with open(self.data / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.writelines(f"{key} = '{value}'\n" for key, value in settings.items())
+        # Everyone is trusted over the private socket, except PASSWORD_ROLE: it must give
+        # a password (SCRAM), so tests can show libpq's ~/.pgpass / PGPASSFILE at work.
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"local all {PASSWORD_ROLE} scram-sha-256\n" + hba.read_text())
         self._run(
             [
                 str(bin_dir / "pg_ctl"),

@@ -187,3 +187,36 @@ def test_roles_annotator_cannot_accept_reviewer_can(pg_server: PgServer, pg_url:
     finally:
         ana.close()
         bob.close()
+
+
+def test_password_comes_from_pgpassfile_and_is_never_shown(
+    pg_server: PgServer, pg_url: str, tmp_path, monkeypatch
+) -> None:
+    from tests.pg import PASSWORD_ROLE
+
+    PostgresDatabase(pg_url).close()  # the schema and roles exist
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")
+        conn.execute(
+            f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD 'hunter2-secret' "
+            "IN ROLE skintrace_annotator"
+        )
+    url = pg_url.replace("postgres@", f"{PASSWORD_ROLE}@", 1)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "nothing"))
+    with pytest.raises(ProjectError, match="cannot be reached") as info:
+        PostgresDatabase(url)
+    assert "\n" not in str(info.value)
+    wrong = url.replace(f"{PASSWORD_ROLE}@", f"{PASSWORD_ROLE}:wrong-secret@", 1)
+    with pytest.raises(ProjectError, match="password authentication failed") as info:
+        PostgresDatabase(wrong)
+    assert "wrong-secret" not in str(info.value) and "wrong-secret" not in repr(info.value)
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"*:*:*:{PASSWORD_ROLE}:hunter2-secret\n")
+    passfile.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))  # libpq's usual place, untouched by us
+    db = PostgresDatabase(url)
+    try:
+        assert db.user == PASSWORD_ROLE and db.roles() == {"annotator"}
+        assert "hunter2" not in repr(db) and "hunter2" not in db.describe
+    finally:
+        db.close()

@@ -63,3 +63,25 @@ def test_team_history_records_the_postgresql_role(pg_server: PgServer, pg_url, t
             ("ana_team", Status.SUBMITTED),
             ("rev_team", Status.ACCEPTED),
         ]
+
+
+def test_project_commands_take_a_team_url(tmp_path, pg_url, capsys, rng):
+    from app.cli import main
+    from core.imageio import encode_png
+
+    src = tmp_path / "share" / "batch1"
+    src.mkdir(parents=True)
+    for i in range(2):
+        (src / f"f{i}.png").write_bytes(encode_png(rng.integers(0, 256, (16, 16, 3), np.uint8)))
+    Project.create(pg_url, root=tmp_path / "share", name="T").close()
+    assert main(["import", pg_url, str(src), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["status", pg_url]) == 0
+    out = capsys.readouterr().out
+    assert "2" in out and "new" in out.lower()
+    with Project.open(pg_url, read_only=True) as p:  # stored relative to the image root
+        with p.db.read() as tx:
+            assert tx.query("SELECT path FROM images ORDER BY id") == [
+                ("batch1/f0.png",),
+                ("batch1/f1.png",),
+            ]

@@ -320,7 +320,8 @@ class PostgresDatabase(Database):
         """The SkinTrace roles the current user has (``annotator``, ``reviewer``, ``admin``)."""
         with self.read() as tx:
             rows = tx.query(
-                "SELECT rolname FROM pg_roles WHERE rolname LIKE 'skintrace!_%' ESCAPE '!' "
+                "SELECT rolname FROM pg_roles WHERE rolname IN ('skintrace_annotator', "
+                "'skintrace_reviewer', 'skintrace_admin') "
                 "AND pg_has_role(current_user, oid, 'MEMBER')"
             )
         return {name.removeprefix("skintrace_") for (name,) in rows}
