@@ -85,3 +85,73 @@ def test_project_commands_take_a_team_url(tmp_path, pg_url, capsys, rng):
                 ("batch1/f0.png",),
                 ("batch1/f1.png",),
             ]
+
+
+def test_two_workstations_a_stale_save_is_refused(tmp_path, pg_url):
+    from core.project.records import StaleSaveError
+
+    Project.create(pg_url, root=tmp_path, name="T").close()
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(
+            "INSERT INTO images(name, path, content_hash, size_bytes, rows, cols, added_utc, "
+            "updated_utc) VALUES ('a.png', 'a.png', 'h', 1, 8, 8, 't', 't')"
+        )
+    ana, ben = Project.open(pg_url, user="ana"), Project.open(pg_url, user="ben")
+    try:
+        base = ana.mask_revisions(1)
+        ben.save_rough(1, {"wrinkle": np.eye(8, dtype=bool)}, base_revisions=ben.mask_revisions(1))
+        with pytest.raises(StaleSaveError, match="ben"):
+            ana.save_rough(1, {"wrinkle": ~np.eye(8, dtype=bool)}, base_revisions=base)
+        np.testing.assert_array_equal(ana.load_rough(1)["wrinkle"], np.eye(8, dtype=bool))
+        assert ana.annotators(1) == ["ben"]
+    finally:
+        ana.close()
+        ben.close()
+
+
+def test_a_save_racing_another_workstations_commit_is_refused(tmp_path, pg_url):
+    """ben's save is in flight (his transaction holds the image) when ana's starts: hers
+    waits for his commit and then sees that her base is stale; nothing of hers is written."""
+    import threading
+    import time
+
+    from core.project.records import StaleSaveError
+
+    Project.create(pg_url, root=tmp_path, name="T").close()
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(
+            "INSERT INTO images(name, path, content_hash, size_bytes, rows, cols, added_utc, "
+            "updated_utc) VALUES ('a.png', 'a.png', 'h', 1, 8, 8, 't', 't')"
+        )
+    with Project.open(pg_url, user="ben") as ben:
+        ben.save_rough(1, {"wrinkle": np.eye(8, dtype=bool)})
+    ana = Project.open(pg_url, user="ana")
+    base = ana.mask_revisions(1)
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            ana.save_rough(1, {"wrinkle": np.zeros((8, 8), bool)}, base_revisions=base)
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        with psycopg.connect(pg_url) as other:  # ben's second save, mid-transaction
+            other.execute("UPDATE images SET updated_utc = 'ben' WHERE id = 1")
+            other.execute("UPDATE masks SET revision = revision + 1, user_name = 'ben'")
+            thread = threading.Thread(target=save)
+            thread.start()
+            for _ in range(600):  # until ana's transaction waits for ben's
+                waiting = other.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                ).fetchone()
+                if waiting and waiting[0] or not thread.is_alive():
+                    break
+                time.sleep(0.05)
+            other.commit()
+        thread.join(30)
+        assert len(errors) == 1 and isinstance(errors[0], StaleSaveError), errors
+        assert ana.mask_revisions(1)["wrinkle"] == 2
+        np.testing.assert_array_equal(ana.load_rough(1)["wrinkle"], np.eye(8, dtype=bool))
+    finally:
+        ana.close()
