@@ -393,8 +393,15 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         return [self.image_record(r) for r in self._rows(sql + " ORDER BY id", args)]
 
     def image(self, image_id: int, *, tx: Tx | None = None) -> ImageRecord:
-        """One image's record (read in ``tx`` if given); ProjectError if the id is unknown."""
+        """One image's record (read in ``tx`` if given); ProjectError if the id is unknown.
+
+        In a write transaction on PostgreSQL the row stays locked until the commit, so a
+        check made on it (status, mask revisions) holds against other workstations; a
+        SQLite writer is alone anyway.
+        """
         sql = f"SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?"
+        if tx is not None and tx.writable and self.db.dialect == "postgresql":
+            sql += " FOR UPDATE"
         if tx is not None:
             row = tx.one(sql, (image_id,))
         else:

@@ -141,11 +141,9 @@ class RoughMixin:
                 # Another annotator's version of a class being replaced is kept.
                 preserved = self._preserve_previous(image_id, staged, keep)
                 with self.db.transaction() as tx:
-                    # Lock the image's row first: on PostgreSQL a concurrent save of the
-                    # same image waits here, then the check below sees its commit.
-                    tx.execute(
-                        "UPDATE images SET updated_utc = updated_utc WHERE id = ?", (image_id,)
-                    )
+                    # PostgreSQL: locks the image's row, so a concurrent save of the same
+                    # image waits here and the check below sees its commit.
+                    self.image(image_id, tx=tx)
                     if base_revisions is not None:
                         _check_base(image_id, masks, base_revisions, tx.query(sql, (image_id,)))
                     stage.commit(tx)

@@ -155,3 +155,48 @@ def test_a_save_racing_another_workstations_commit_is_refused(tmp_path, pg_url):
         np.testing.assert_array_equal(ana.load_rough(1)["wrinkle"], np.eye(8, dtype=bool))
     finally:
         ana.close()
+
+
+def test_two_reviewers_deciding_at_once_one_wins(tmp_path, pg_url):
+    """The second verdict waits for the first and then finds the image already decided."""
+    import threading
+    import time
+
+    Project.create(pg_url, root=tmp_path, name="T").close()
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(
+            "INSERT INTO images(name, path, content_hash, size_bytes, rows, cols, added_utc, "
+            "updated_utc, status) VALUES ('a.png', 'a.png', 'h', 1, 8, 8, 't', 't', 'submitted')"
+        )
+    errors: list[BaseException] = []
+    rita = Project.open(pg_url, user="rita")
+
+    def reject() -> None:
+        try:
+            rita.set_status(1, Status.REJECTED, comment="redo")
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        with psycopg.connect(pg_url) as other:  # ben's accept, mid-transaction
+            other.execute("SELECT id FROM images WHERE id = 1 FOR UPDATE")
+            other.execute("UPDATE images SET status = 'accepted' WHERE id = 1")
+            other.execute(
+                "INSERT INTO history(image_id, from_status, to_status, user_name, time_utc) "
+                "VALUES (1, 'submitted', 'accepted', 'ben', 't')"
+            )
+            thread = threading.Thread(target=reject)
+            thread.start()
+            for _ in range(600):
+                waiting = other.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                ).fetchone()
+                if waiting and waiting[0] or not thread.is_alive():
+                    break
+                time.sleep(0.05)
+            other.commit()
+        thread.join(30)
+        assert len(errors) == 1 and "is accepted; it cannot become rejected" in str(errors[0])
+        assert [h.to_status for h in rita.history(1)] == [Status.ACCEPTED]
+    finally:
+        rita.close()
