@@ -140,14 +140,18 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
 
         Parameters
         ----------
-        folder : path
-            New or empty folder, or one without a catalog.
+        folder : path or str
+            New or empty folder, or one without a catalog; or a PostgreSQL URL of an
+            empty database for a team project (docs/team.md).
         name : str, optional
             Display name; defaults to the folder name.
         params : GTParams, optional
             Project-default GT parameters; the GT engine's defaults if omitted.
         user : str, optional
-            Who works on it (history); ``$SKINTRACE_USER`` or the login name if omitted.
+            Who works on it (history); ``$SKINTRACE_USER`` or the login name if omitted
+            (a team project: the PostgreSQL role).
+        root : path, optional
+            A team project's image root on this machine (remembered; default: here).
         """
         from core.gt import GTParams
 
@@ -207,13 +211,19 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
 
     @classmethod
     def open(
-        cls, folder: str | os.PathLike[str], *, read_only: bool = False, user: str | None = None
+        cls,
+        folder: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        user: str | None = None,
     ) -> Self:
-        """Open an existing project.
+        """Open an existing project: a folder, or a team project's PostgreSQL URL.
 
         A writable open takes the project's writer lock; if another process holds it,
         :class:`~core.errors.ProjectLockedError` says who, and ``read_only=True`` still
         works. A damaged catalog raises ProjectError naming it; it is never recreated.
+        A team project (``postgresql://...``, docs/team.md) has no writer lock; ``root``
+        is its image root on this machine (remembered; default: the remembered one).
         """
         root = Path(folder).absolute()
         catalog = root / CATALOG
@@ -315,6 +325,11 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         return utc_now(), self.user
 
     def _recover(self) -> None:
+        if self.db.dialect != "sqlite":
+            # PostgreSQL checked its schema on connect; blobs commit with their rows.
+            if self.meta("format") != PROJECT_FORMAT:
+                raise ProjectError(f"{self.db.describe} is not a SkinTrace project catalog")
+            return
         version = self.db.schema_version()
         if self.read_only:
             if version > SCHEMA_VERSION:
@@ -382,8 +397,15 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         return [self.image_record(r) for r in self.db.rows(sql + " ORDER BY id", args)]
 
     def image(self, image_id: int, *, tx: Tx | None = None) -> ImageRecord:
-        """One image's record (read in ``tx`` if given); ProjectError if the id is unknown."""
+        """One image's record (read in ``tx`` if given); ProjectError if the id is unknown.
+
+        In a write transaction on PostgreSQL the row stays locked until the commit, so a
+        check made on it (status, mask revisions) holds against other workstations; a
+        SQLite writer is alone anyway.
+        """
         sql = f"SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?"
+        if tx is not None and tx.writable and self.db.dialect == "postgresql":
+            sql += " FOR UPDATE"
         if tx is not None:
             row = tx.one(sql, (image_id,))
         else:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from core.project.catalog import Catalog
 from core.project.export import export_project
 from core.project.importer import changed_images, import_images, relink
+from core.project.pg.database import is_team_url
 from core.project.repair import recover_images
 
 if TYPE_CHECKING:
+    from core.gt import GTParams
     from core.progress import Progress
     from core.project.importer import RelinkResult
     from core.project.records import ImageRecord
@@ -28,6 +30,41 @@ __all__ = ["Project"]
 
 class Project(Catalog):
     """An annotation project folder. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
+
+    @classmethod
+    def create(
+        cls,
+        folder: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        params: GTParams | None = None,
+        user: str | None = None,
+        root: str | os.PathLike[str] | None = None,
+    ) -> Self:
+        """A folder project, or a team project at a PostgreSQL URL (see Catalog.create)."""
+        if is_team_url(folder):  # a team project: docs/team.md
+            from core.project.pg.team import create_team
+
+            return create_team(
+                cls, str(folder), root=root or ".", name=name, params=params, user=user
+            )
+        return super().create(folder, name=name, params=params, user=user)
+
+    @classmethod
+    def open(
+        cls,
+        folder: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        user: str | None = None,
+        root: str | os.PathLike[str] | None = None,
+    ) -> Self:
+        """A folder project, or a team project's PostgreSQL URL (see Catalog.open)."""
+        if is_team_url(folder):
+            from core.project.pg.team import open_team
+
+            return open_team(cls, str(folder), read_only=read_only, user=user, root=root)
+        return super().open(folder, read_only=read_only, user=user)
 
     def _recover(self) -> None:
         super()._recover()

@@ -139,6 +139,9 @@ class RoughMixin:
                     self.db, self.stores["masks"], self.user, image_id, staged, keep
                 )
                 with self.db.transaction() as tx:
+                    # PostgreSQL: locks the image's row, so a concurrent save of the same
+                    # image waits here and the check below sees its commit.
+                    self.image(image_id, tx=tx)
                     if base_revisions is not None:
                         _check_base(image_id, masks, base_revisions, tx.query(sql, (image_id,)))
                     stage.commit(tx)
