@@ -21,7 +21,9 @@ from .image_list import STATUS_LABELS
 from .workers import describe_error
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from .documents import LoadedDocument
+    from .parts import Frame
+    from .session import AnnotationSession
 
 COLUMNS = ("When\n(UTC)", "Who", "Change", "Comment")
 
@@ -38,7 +40,7 @@ class HistoryView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.session: Any = None
+        self.session: AnnotationSession | None = None
         self.image_id: Any = None
         self.entries: list[Any] = []
         self.banner = QLabel("")
@@ -59,7 +61,7 @@ class HistoryView(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(self.table, 1)
 
-    def attach(self, session: Any) -> None:
+    def attach(self, session: AnnotationSession | None) -> None:
         if self.session is not None:
             self.session.documentOpened.disconnect(self._on_opened)
             self.session.statusChanged.disconnect(self._on_status)
@@ -71,7 +73,7 @@ class HistoryView(QWidget):
             if session.current is not None:
                 self.show_image(session.current.image_id)
 
-    def _on_opened(self, loaded: Any) -> None:
+    def _on_opened(self, loaded: LoadedDocument) -> None:
         self.show_image(loaded.image_id)
         comment = self.rejection_comment()
         if comment is not None:
@@ -128,13 +130,10 @@ class HistoryView(QWidget):
         return last.comment or "(no comment)"
 
 
-def install(window: MainWindow) -> HistoryView:
-    """Mount the history dock."""
-    from .prelabel_worker import add_tabbed_dock
-
+def install(frame: Frame) -> HistoryView:
+    """Build the history dock."""
     view = HistoryView()
-    window.history_view = view
-    add_tabbed_dock(window, "History", view, "history", beside="params")
-    window.sessionChanged.connect(view.attach)
-    view.attach(window.session)
+    frame.add_tabbed_dock("History", view, "history", beside="params")
+    frame.session_changed.connect(view.attach)
+    view.attach(None)
     return view

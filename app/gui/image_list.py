@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -340,7 +341,7 @@ class ImageList(QWidget):
 
         for i in range(0, len(todo), chunk):
             items = todo[i : i + chunk]
-            run_function(lambda items=items: work(items), on_done=done, pool=self.thumb_pool)
+            run_function(partial(work, items), on_done=done, pool=self.thumb_pool)
 
     def set_status(self, image_id: Any, status: Any) -> None:
         self.model.set_status(image_id, status)

@@ -19,54 +19,24 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QProgressDialog, QWidget
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QProgressDialog, QWidget
 
 from core.classes import CLASSES
 
-from .fit import FitScrollArea
 from .workers import FunctionWorker, ProgressWorker
 
 if TYPE_CHECKING:
     from core.prelabel import PrelabelSource
 
-    from .main_window import MainWindow
+    from .documents import LoadedDocument
+    from .image_list import ImageList
+    from .layers import LayersModel
+    from .parts import Frame, Notifier
+    from .session import AnnotationSession
 
 CACHE_SIZE = 24
 ORDERS = ("file", "uncertainty")
-
-
-def model_menu(window: MainWindow) -> QMenu:
-    """The window's "Model" menu (created before Help on first use)."""
-    menu = window.menus.get("model")
-    if menu is None:
-        menu = QMenu("&Model", window)
-        help_menu = window.menus.get("help")
-        bar = window.menuBar()
-        if help_menu is not None:
-            bar.insertMenu(help_menu.menuAction(), menu)
-        else:
-            bar.addMenu(menu)
-        window.menus["model"] = menu
-    return menu
-
-
-def add_tabbed_dock(
-    window: MainWindow, title: str, widget: QWidget, key: str, *, beside: str, area: Any = None
-) -> QDockWidget:
-    """Add a dock tabbed with the existing dock ``dock_<beside>`` (keeps the window size).
-
-        The widget sits in a vertical scroll area, so a short window never has to grow for it;
-    the dock is as wide as the widget needs (no horizontal scroll bar, no cut buttons).
-    """
-    area = area or Qt.DockWidgetArea.RightDockWidgetArea
-    scroll = FitScrollArea(widget)  # as wide as the panel needs: nothing cut off
-    dock = window.add_dock(title, scroll, area, key)
-    other = window.findChild(QDockWidget, f"dock_{beside}")
-    if other is not None:
-        window.tabifyDockWidget(other, dock)
-        other.raise_()
-    return dock
 
 
 def queue_store(
@@ -97,10 +67,15 @@ class PrelabelController(QObject):
     #: () the batch ended (done, cancelled or failed).
     batchFinished = Signal()
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.session: Any = None
+    def __init__(
+        self, layers: LayersModel, image_list: ImageList, notifier: Notifier, parent: QWidget
+    ) -> None:
+        super().__init__(parent)
+        self.layers = layers
+        self.image_list = image_list
+        self.notifier = notifier
+        self._dialog_parent = parent
+        self.session: AnnotationSession | None = None
         self.source: PrelabelSource | None = None
         #: Compute pre-labels ahead of the annotator (the benchmark turns it off).
         self.ahead = True
@@ -122,7 +97,6 @@ class PrelabelController(QObject):
         self._predict: tuple[str, Callable[[np.ndarray], dict[str, np.ndarray]]] | None = None
         self.source_label = QLabel("")
         self.source_label.setObjectName("prelabel_source")
-        window.status.addPermanentWidget(self.source_label)
         self._schedule_timer = QTimer(self)
         self._schedule_timer.setSingleShot(True)
         self._schedule_timer.setInterval(0)
@@ -130,7 +104,7 @@ class PrelabelController(QObject):
 
     # -- session -------------------------------------------------------------------
 
-    def attach(self, session: Any) -> None:
+    def attach(self, session: AnnotationSession | None) -> None:
         """Follow ``session`` (None detaches)."""
         self.detach()
         self.session = session
@@ -180,13 +154,13 @@ class PrelabelController(QObject):
         s = self.session
         return None if s is None or s.current is None else s.current.image_id
 
-    def _on_document_opened(self, loaded: Any) -> None:
+    def _on_document_opened(self, loaded: LoadedDocument) -> None:
         self.show_for(loaded.image_id)
         self.schedule_soon()
 
     def show_for(self, image_id: Any) -> None:
         """Show ``image_id``'s pre-label: from memory, else loaded from the project."""
-        layers = self.window.layers
+        layers = self.layers
         cached = self._cache.get(image_id)
         if cached is not None:
             self._display(image_id, *cached)
@@ -211,9 +185,9 @@ class PrelabelController(QObject):
             if generation != self._generation or self.current_id() != image_id:
                 return
             if session.read_only or self.source is None:
-                self.window.status.showMessage(f"The saved pre-label is unusable: {message}", 10000)
+                self.notifier.show(f"The saved pre-label is unusable: {message}", 10000)
                 return
-            self.window.status.showMessage(
+            self.notifier.show(
                 f"The saved pre-label is unusable ({message}); computing it again.", 10000
             )
             self._redo.append(image_id)
@@ -227,15 +201,15 @@ class PrelabelController(QObject):
     def _display(self, image_id: Any, maps: dict[str, np.ndarray], source: str) -> None:
         from core.prelabel import describe_source
 
-        self.window.layers.set_prediction(maps)
+        self.layers.set_prediction(maps)
         self._update_label(source)
         try:
-            unstarted = self.window.image_list.status(image_id) in ("new", "prelabeled")
+            unstarted = self.image_list.status(image_id) in ("new", "prelabeled")
         except KeyError:  # not listed (yet)
             unstarted = False
         if unstarted:
             # (not over messages about started images, e.g. a reviewer's comment)
-            self.window.status.showMessage(f"Pre-label by {describe_source(source)}", 4000)
+            self.notifier.show(f"Pre-label by {describe_source(source)}", 4000)
         self.prelabelShown.emit(image_id, source)
 
     def _update_label(self, shown: str | None) -> None:
@@ -261,13 +235,13 @@ class PrelabelController(QObject):
         self._cache.pop(image_id, None)
         self._scores.pop(image_id, None)
         if self.current_id() == image_id:
-            self.window.layers.set_prediction(None)
+            self.layers.set_prediction(None)
             self._update_label(None)
 
     def shown_source(self) -> str | None:
         """Source name of the pre-label shown for the open image (None if none)."""
         entry = self._cache.get(self.current_id())
-        return None if entry is None or self.window.layers.prediction() is None else entry[1]
+        return None if entry is None or self.layers.prediction() is None else entry[1]
 
     # -- background scheduling -------------------------------------------------
 
@@ -276,7 +250,7 @@ class PrelabelController(QObject):
 
     def annotator_order(self) -> list[Any]:
         """Image ids in the order the annotator goes: file order or by uncertainty."""
-        ids = [r.id for r in self.window.image_list.model.records]
+        ids = [r.id for r in self.image_list.model.records]
         if self.order_mode != "uncertainty":
             return ids
         from core.active import uncertainty_order
@@ -368,7 +342,7 @@ class PrelabelController(QObject):
         self._job = None
         self._attempted.add(image_id)
         if "error" in info:
-            self.window.status.showMessage(f"Pre-label failed: {info['error']}", 8000)
+            self.notifier.show(f"Pre-label failed: {info['error']}", 8000)
         elif "maps" in info:
             self._accept_result(image_id, info)
         self.schedule_soon()
@@ -378,7 +352,7 @@ class PrelabelController(QObject):
             return
         self._job = None
         self._attempted.add(image_id)
-        self.window.report(f"pre-labels stopped: {message}")
+        self.notifier.report(f"pre-labels stopped: {message}")
 
     def _accept_result(self, image_id: Any, info: dict[str, Any]) -> None:
         """Cache, queue the save and show if open (GUI thread)."""
@@ -406,7 +380,7 @@ class PrelabelController(QObject):
         if s is None or self.source is None:
             return None
         if s.read_only:
-            self.window.report("the project is open read-only; pre-labels cannot be saved")
+            self.notifier.report("the project is open read-only; pre-labels cannot be saved")
             return None
         if self.batch is not None and not self.batch.finished:
             return self.batch
@@ -414,7 +388,7 @@ class PrelabelController(QObject):
         self._job = None
         plan = self.pending()
         if not plan:
-            self.window.status.showMessage("Every image that needs a pre-label has one.", 5000)
+            self.notifier.show("Every image that needs a pre-label has one.", 5000)
             return None
         source, project, writer = self.source, s.project, s.writer
 
@@ -431,15 +405,17 @@ class PrelabelController(QObject):
         worker.progress.connect(lambda p: self._on_batch_step(generation, p))
         for signal in (worker.done, worker.failed, worker.cancelled):
             signal.connect(self._on_batch_end)
-        worker.failed.connect(self.window.report)
+        worker.failed.connect(self.notifier.report)
         worker.done.connect(self._report_batch)
         worker.cancelled.connect(
-            lambda: self.window.status.showMessage(
+            lambda: self.notifier.show(
                 "Pre-annotation cancelled; the pre-labels made so far are kept.", 10000
             )
         )
         self.batch = worker
-        self.dialog = QProgressDialog("Pre-annotating…", "Cancel", 0, len(plan), self.window)
+        self.dialog = QProgressDialog(
+            "Pre-annotating…", "Cancel", 0, len(plan), self._dialog_parent
+        )
         self.dialog.setWindowTitle("Pre-annotate all")
         self.dialog.setMinimumDuration(0)
         self.dialog.setAutoClose(False)
@@ -472,7 +448,7 @@ class PrelabelController(QObject):
         counts = ", ".join(
             f"{summary[k]} {k}" for k in ("done", "skipped", "failed") if k in summary
         )
-        self.window.status.showMessage(f"Pre-annotate all finished: {counts}.", 10000)
+        self.notifier.show(f"Pre-annotate all finished: {counts}.", 10000)
 
     def _on_batch_end(self, *_args: Any) -> None:
         if self.dialog is not None:
@@ -492,21 +468,21 @@ class PrelabelController(QObject):
         from core.prelabel import mask_levels, prelabel_to_rough, source_from_name
 
         s = self.session
-        maps = self.window.layers.prediction()
+        maps = self.layers.prediction()
         source = self.shown_source()
         if s is None or s.document is None:
             return False
         if s.read_only:
-            self.window.report("the project is open read-only; rough masks cannot change")
+            self.notifier.report("the project is open read-only; rough masks cannot change")
             return False
         if maps is None or source is None:
-            self.window.status.showMessage("This image has no pre-label yet.", 5000)
+            self.notifier.show("This image has no pre-label yet.", 5000)
             return False
         rough = prelabel_to_rough(maps, mask_levels(source_from_name(source)))
         doc = s.document
         # One undo step for every class (Ctrl+Z takes the whole pre-label back).
         doc.set_rough_many({cls: rough[cls] | doc.rough(cls) for cls in CLASSES}, label="pre-label")
-        self.window.status.showMessage("Pre-label turned into rough masks (Ctrl+Z undoes).", 5000)
+        self.notifier.show("Pre-label turned into rough masks (Ctrl+Z undoes).", 5000)
         return True
 
     def set_order(self, mode: str) -> None:
@@ -517,7 +493,7 @@ class PrelabelController(QObject):
 
     def next_target(self, current: Any) -> Any:
         """The next image to annotate: next unfinished in file order or most uncertain."""
-        image_list = self.window.image_list
+        image_list = self.image_list
         if self.order_mode != "uncertainty":
             return image_list.next_unfinished(current)
         from .image_list import UNFINISHED
@@ -527,12 +503,12 @@ class PrelabelController(QObject):
         return todo[0] if todo else None
 
 
-def install(window: MainWindow) -> PrelabelController:
-    """Mount pre-labels on ``window``: controller, Model menu actions, session hook."""
-    controller = PrelabelController(window)
-    window.prelabels = controller
-    reg = window.registry
-    menu = model_menu(window)
+def install(frame: Frame) -> PrelabelController:
+    """Build the pre-labels controller: Model menu actions, source label, session hook."""
+    controller = PrelabelController(frame.layers, frame.image_list, frame.notifier, frame.window)
+    frame.status.addPermanentWidget(controller.source_label)
+    reg = frame.registry
+    menu = frame.menus.model
     menu.addAction(
         reg.add(
             "prelabel_all",
@@ -560,7 +536,5 @@ def install(window: MainWindow) -> PrelabelController:
     )
     menu.addAction(order)
     menu.addSeparator()
-    window.sessionChanged.connect(controller.attach)
-    if window.session is not None:
-        controller.attach(window.session)
+    frame.session_changed.connect(controller.attach)
     return controller

@@ -45,7 +45,10 @@ from .workers import ProgressWorker, describe_error
 if TYPE_CHECKING:
     from core.retrain import RetrainRun, TrainOptions
 
-    from .main_window import MainWindow
+    from .parts import Frame, Notifier
+    from .prelabel_worker import PrelabelController
+    from .session import AnnotationSession
+    from .status_bar import StatusBar
 
 #: Accepted images from which retraining is worth it: below this the panel warns (the
 #: paper trained on 264 images; a few images teach a model little beyond its baselines).
@@ -70,10 +73,11 @@ class RetrainController(QObject):
     #: () the current model changed (a better model, or a rollback elsewhere).
     modelChanged = Signal()
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.session: Any = None
+    def __init__(self, status: StatusBar, notifier: Notifier, parent: QObject) -> None:
+        super().__init__(parent)
+        self.status = status
+        self.notifier = notifier
+        self.session: AnnotationSession | None = None
         self.state = "idle"
         self.run: RetrainRun | None = None
         self.options: TrainOptions | None = None
@@ -89,7 +93,7 @@ class RetrainController(QObject):
 
     # -- session -------------------------------------------------------------------
 
-    def attach(self, session: Any) -> None:
+    def attach(self, session: AnnotationSession | None) -> None:
         if self.session is not None:
             self.cancel()
             self.session.statusChanged.disconnect(self._on_status)
@@ -117,11 +121,11 @@ class RetrainController(QObject):
         self.state = state
         self.stateChanged.emit(state)
         if state == "idle":
-            self.window.status.hide_training()
+            self.status.hide_training()
         elif state == "training" and self.options is not None:
-            self.window.status.show_training("Training", len(self.records), self.options.epochs)
+            self.status.show_training("Training", len(self.records), self.options.epochs)
         else:
-            self.window.status.show_training(state.capitalize() + "…")
+            self.status.show_training(state.capitalize() + "…")
 
     def accepted_count(self) -> int:
         s = self.session
@@ -136,10 +140,10 @@ class RetrainController(QObject):
         if s is None:
             return False
         if self.state != "idle":
-            self.window.status.showMessage("Retraining is already running.", 5000)
+            self.notifier.show("Retraining is already running.", 5000)
             return False
         if s.read_only:
-            self.window.report("the project is open read-only; it cannot be retrained")
+            self.notifier.report("the project is open read-only; it cannot be retrained")
             return False
         s.flush(5.0)  # the latest accepted statuses and masks are in the catalog
         project = s.project
@@ -151,11 +155,11 @@ class RetrainController(QObject):
                 )
             self.run = new_run(project)
         except SkinTraceError as exc:
-            self.window.report(str(exc))
+            self.notifier.report(str(exc))
             return False
         accepted = self.accepted_count()
         if accepted < RECOMMENDED_ACCEPTED:
-            self.window.status.showMessage(
+            self.notifier.show(
                 f"Retraining on only {accepted} accepted images; {RECOMMENDED_ACCEPTED} or "
                 "more are recommended (docs/model-assisted.md).",
                 10000,
@@ -291,7 +295,7 @@ class RetrainController(QObject):
             if event.get("event") == "epoch":
                 self.records.append(event)
                 total = int(event.get("epochs") or (self.options.epochs if self.options else 0))
-                self.window.status.show_training("Training", len(self.records), total)
+                self.status.show_training("Training", len(self.records), total)
                 self.epochReported.emit(event)
             elif event.get("event") == "done":
                 self.train_info = event
@@ -312,7 +316,7 @@ class RetrainController(QObject):
             try:
                 atomic_write_text(self.run.root / name, "\n".join(self._stderr) + "\n")
             except OSError as exc:  # the outcome is still reported; only the log is lost
-                self.window.status.showMessage(f"Cannot keep {name}: {describe_error(exc)}", 8000)
+                self.notifier.show(f"Cannot keep {name}: {describe_error(exc)}", 8000)
 
     def _last_error(self) -> str:
         for line in reversed(self._stderr):
@@ -359,9 +363,9 @@ class RetrainController(QObject):
             "failed": f"Retraining failed: {message}",
         }[outcome]
         if outcome == "failed":
-            self.window.report(text)
+            self.notifier.report(text)
         else:
-            self.window.status.showMessage(text, 10000)
+            self.notifier.show(text, 10000)
         self.finished.emit(self.last_result)
 
 
@@ -550,27 +554,21 @@ class TrainingPanel(QWidget):
         self.warning.show()
 
 
-def install(window: MainWindow) -> RetrainController:
-    """Mount background retraining: controller, dock, Model menu actions."""
-    from .prelabel_worker import add_tabbed_dock, model_menu
-
-    controller = RetrainController(window)
+def install(frame: Frame, prelabels: PrelabelController) -> tuple[RetrainController, TrainingPanel]:
+    """Build background retraining: controller, dock, Model menu actions."""
+    controller = RetrainController(frame.status, frame.notifier, frame.window)
     panel = TrainingPanel(controller)
-    window.training = controller
-    window.training_panel = panel
-    add_tabbed_dock(window, "Training", panel, "training", beside="params")
-    menu = model_menu(window)
-    reg = window.registry
+    frame.add_tabbed_dock("Training", panel, "training", beside="params")
+    menu = frame.menus.model
+    reg = frame.registry
     menu.addAction(reg.add("retrain", "&Retrain now", controller.start, "Ctrl+Shift+T"))
     menu.addAction(reg.add("retrain_cancel", "&Cancel retraining", controller.cancel))
-    prelabels = getattr(window, "prelabels", None)
-    if prelabels is not None:
-        controller.modelChanged.connect(prelabels.refresh_source)
+    controller.modelChanged.connect(prelabels.refresh_source)
 
-    def on_session(session: Any) -> None:
+    def on_session(session: AnnotationSession | None) -> None:
         controller.attach(session)
         panel.load_settings()
 
-    window.sessionChanged.connect(on_session)
-    on_session(window.session)
-    return controller
+    frame.session_changed.connect(on_session)
+    on_session(None)
+    return controller, panel
