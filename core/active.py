@@ -21,11 +21,14 @@ sort is stable). Images without a score come after every scored one, in file ord
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from core.classes import CLASSES
+
+#: An image id (any hashable: the catalog's are ints).
+_Id = TypeVar("_Id", bound=Hashable)
 
 #: Project-setting key prefix under which each image's score is stored.
 SETTING_PREFIX = "active.uncertainty."
@@ -83,9 +86,7 @@ def uncertainty(maps: Mapping[str, np.ndarray]) -> float:
     return total / len(CLASSES)
 
 
-def uncertainty_order(
-    ids: Sequence[Hashable], scores: Mapping[Hashable, float | None]
-) -> list[Hashable]:
+def uncertainty_order(ids: Sequence[_Id], scores: Mapping[_Id, float | None]) -> list[_Id]:
     """``ids`` ordered by decreasing uncertainty; ties and unscored images keep ``ids`` order.
 
     Parameters
@@ -97,7 +98,7 @@ def uncertainty_order(
     """
     position = {image_id: i for i, image_id in enumerate(ids)}
 
-    def key(image_id: Hashable) -> tuple[int, float, int]:
+    def key(image_id: _Id) -> tuple[int, float, int]:
         score = scores.get(image_id)
         if score is None:
             return (1, 0.0, position[image_id])

@@ -13,7 +13,7 @@ each save of its masks.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtGui import QAction, QColor
@@ -81,7 +81,7 @@ class AgreementView(QWidget):
         self.tools = tools
         self.canvas = canvas
         self.session: AnnotationSession | None = None
-        self.image_id: Any = None
+        self.image_id: int | None = None
         self.result: ImageAgreement | None = None
         self.cls = tools.cls
         self._token = 0
@@ -142,7 +142,7 @@ class AgreementView(QWidget):
 
     # -- computing -------------------------------------------------------------------
 
-    def show_image(self, image_id: Any) -> None:
+    def show_image(self, image_id: int | None) -> None:
         """Compute the agreement of ``image_id`` in a worker (None clears)."""
         self.image_id = image_id
         self.result = None

@@ -39,6 +39,8 @@ from .workers import FunctionWorker
 from .zones_layer import ZonesLayer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .canvas import ImageCanvas
     from .documents import LoadedDocument
     from .face_import import FaceQueue
@@ -164,7 +166,7 @@ class FaceController(QObject):
         project, record, image, detect = self.session.project, loaded.record, loaded.document.image, self.detect  # fmt: skip
         self._run(lambda: find_face(project, record, image, detect=detect), lambda r: self._found(gen, loaded, r))  # fmt: skip
 
-    def _run(self, fn: Any, done: Any) -> None:
+    def _run(self, fn: Callable[[], object], done: Callable[[Any], None]) -> None:
         worker = FunctionWorker(fn)
         self._alive.add(worker)
         worker.done.connect(done)
@@ -178,7 +180,7 @@ class FaceController(QObject):
         self.error = error
         self._set_result(loaded.image_id, result, save=new)
 
-    def _set_result(self, image_id: Any, result: Any, *, save: bool) -> None:
+    def _set_result(self, image_id: int, result: Any, *, save: bool) -> None:
         self.result = result
         doc = self.session.document if self.session is not None else None
         shape = None if doc is None else doc.shape
@@ -456,7 +458,7 @@ class FacePanel(QWidget):
             return
         self.controller.set_scale(scale)
 
-    def _on_face(self, _image_id: Any, result: Any) -> None:
+    def _on_face(self, _image_id: int, result: Any) -> None:
         c = self.controller
         if result is None:
             self.state.setText(c.error or ("Finding the face…" if c.detect else "No face stored: place it by hand"))  # fmt: skip
@@ -469,7 +471,7 @@ class FacePanel(QWidget):
         self.prior.setChecked(c.prior_on())
         self.prior.blockSignals(False)
 
-    def _on_measured(self, _image_id: Any, rows: Any) -> None:
+    def _on_measured(self, _image_id: int, rows: Any) -> None:
         unit = rows[0].unit if rows else "px"
         titles = measure_titles(unit)
         self.table.setColumnCount(len(titles))

@@ -22,7 +22,7 @@ from .workers import describe_error
 
 if TYPE_CHECKING:
     from .documents import LoadedDocument
-    from .parts import Frame
+    from .parts import Frame, Notifier
     from .session import AnnotationSession
 
 COLUMNS = ("When\n(UTC)", "Who", "Change", "Comment")
@@ -38,10 +38,12 @@ def status_label(value: Any) -> str:
 class HistoryView(QWidget):
     """Table of the open image's history entries, newest first, and a rejection banner."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, notifier: Notifier | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        #: Says a rejection's comment in the status bar when the image opens (if given).
+        self.notifier = notifier
         self.session: AnnotationSession | None = None
-        self.image_id: Any = None
+        self.image_id: int | None = None
         self.entries: list[Any] = []
         self.banner = QLabel("")
         self.banner.setObjectName("rejection_banner")
@@ -77,16 +79,14 @@ class HistoryView(QWidget):
         self.show_image(loaded.image_id)
         comment = self.rejection_comment()
         if comment is not None:
-            window = self.window()
-            status = getattr(window, "status", None)
-            if status is not None:
-                status.showMessage(f"Rejected: {comment}", 15000)
+            if self.notifier is not None:
+                self.notifier.show(f"Rejected: {comment}", 15000)
 
-    def _on_status(self, image_id: Any, _status: str) -> None:
+    def _on_status(self, image_id: int, _status: str) -> None:
         if image_id == self.image_id:
             self.show_image(image_id)
 
-    def show_image(self, image_id: Any) -> None:
+    def show_image(self, image_id: int | None) -> None:
         """Show ``image_id``'s history (None clears)."""
         self.image_id = image_id
         self.entries = []
@@ -132,7 +132,7 @@ class HistoryView(QWidget):
 
 def install(frame: Frame) -> HistoryView:
     """Build the history dock."""
-    view = HistoryView()
+    view = HistoryView(frame.notifier)
     frame.add_tabbed_dock("History", view, "history", beside="params")
     frame.session_changed.connect(view.attach)
     view.attach(None)

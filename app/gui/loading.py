@@ -9,7 +9,7 @@ can be painted at once; the texture maps and GT follow with a progress bar.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject
@@ -18,6 +18,8 @@ from PySide6.QtGui import QColor, QImage
 from core.progress import Progress
 
 if TYPE_CHECKING:
+    from core.project.records import ImageRecord
+
     from .canvas import ImageCanvas
     from .documents import LoadedDocument
     from .image_list import ImageList
@@ -59,7 +61,7 @@ class LoadFeedback(QObject):
         self.image_list = image_list
         self.status = status
         self.session = session
-        self.loading_id: Any = None
+        self.loading_id: int | None = None
         self._shape: tuple[int, int] | None = None
         session.loading.connect(self._on_loading)
         session.previewReady.connect(self._on_preview)
@@ -68,7 +70,7 @@ class LoadFeedback(QObject):
         session.loadFailed.connect(self._on_failed)
         session.documentOpened.connect(self._on_opened)
 
-    def _on_loading(self, record: Any) -> None:
+    def _on_loading(self, record: ImageRecord) -> None:
         shape = (int(record.rows), int(record.cols))
         self.loading_id, self._shape = record.id, shape
         thumb = self.image_list.model.thumbnail(record.id)
@@ -77,7 +79,7 @@ class LoadFeedback(QObject):
         self.image_list.select(record.id)
         self.status.show_busy(f"Loading {record.name} ({record.cols}×{record.rows})…")
 
-    def _on_preview(self, image_id: Any, preview: np.ndarray) -> None:
+    def _on_preview(self, image_id: int, preview: np.ndarray) -> None:
         if image_id == self.loading_id and self._shape is not None and self.canvas.previewing:
             self.canvas.show_preview(array_qimage(preview), self._shape)
 
@@ -91,11 +93,11 @@ class LoadFeedback(QObject):
             f"{step.message.capitalize()}… (painting works)", step.done, step.total
         )
 
-    def _on_maps_ready(self, _image_id: Any) -> None:
+    def _on_maps_ready(self, _image_id: int) -> None:
         self.status.hide_busy()
         self.status.showMessage("Texture maps and ground truth ready.", 3000)
 
-    def _on_failed(self, _image_id: Any) -> None:
+    def _on_failed(self, _image_id: int) -> None:
         self.loading_id = None
         if self.canvas.previewing:
             # The previous image stays open: show it again in place of the preview.

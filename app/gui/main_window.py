@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, Qt, QThreadPool, Signal
 from PySide6.QtGui import QAction, QCloseEvent
@@ -56,6 +56,7 @@ from .training_panel import RetrainController, TrainingPanel
 
 if TYPE_CHECKING:
     from core.document import AnnotationDocument
+    from core.progress import Progress
 
     from .documents import LoadedDocument
 
@@ -293,7 +294,7 @@ class MainWindow(QMainWindow):
 
     # -- images ------------------------------------------------------------------
 
-    def open_image(self, image_id: Any) -> None:
+    def open_image(self, image_id: int | None) -> None:
         if self.session is None or image_id is None:
             return
         self.params_panel.flush()
@@ -326,7 +327,7 @@ class MainWindow(QMainWindow):
         self.image_list.set_status(image_id, "submitted")
         self.next_unfinished()
 
-    def _current_id(self) -> Any:
+    def _current_id(self) -> int | None:
         s = self.session
         return None if s is None or s.current is None else s.current.image_id
 
@@ -374,7 +375,7 @@ class MainWindow(QMainWindow):
             {f"{cls}_threshold": doc.chosen_threshold(cls) for cls in ("wrinkle", "pore")}
         )
 
-    def _on_params_change(self, change: Any) -> None:
+    def _on_params_change(self, change: object) -> None:
         session = self.session
         if getattr(change, "kind", None) == "params" and session is not None:
             if session.document is not None:
@@ -398,10 +399,10 @@ class MainWindow(QMainWindow):
         if not self.status.busy.isVisible():  # a progress message already says it
             self.status.showMessage(text, 5000)
 
-    def _on_busy_progress(self, progress: Any) -> None:
+    def _on_busy_progress(self, progress: Progress) -> None:
         self.status.show_busy(f"{progress.message.capitalize()}…", progress.done, progress.total)
 
-    def _clear_override(self, image_id: Any) -> None:
+    def _clear_override(self, image_id: int) -> None:
         if self.session is not None:
             self.session.clear_override(image_id)
             # the values the image uses from now on: a large image's document still holds
@@ -430,7 +431,7 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.session.save_current()
 
-    def _update_actions(self, *_args: Any) -> None:
+    def _update_actions(self, *_args: object) -> None:
         doc = self.canvas.document
         ro = self.session is None or self.session.read_only
         self.registry["undo"].setEnabled(doc is not None and not ro and doc.can_undo)

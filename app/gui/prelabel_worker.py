@@ -28,6 +28,7 @@ from .workers import FunctionWorker, ProgressWorker
 
 if TYPE_CHECKING:
     from core.prelabel import PrelabelSource
+    from core.progress import Progress
 
     from .documents import LoadedDocument
     from .image_list import ImageList
@@ -40,7 +41,7 @@ ORDERS = ("file", "uncertainty")
 
 
 def queue_store(
-    writer: Any, project: Any, image_id: Any, maps: Any, source: str, score: float
+    writer: Any, project: Any, image_id: int, maps: Any, source: str, score: float
 ) -> None:
     """Queue the save of a pre-label and its uncertainty on the session's writer.
 
@@ -84,10 +85,10 @@ class PrelabelController(QObject):
         self.order_mode = "file"
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
-        self._cache: OrderedDict[Any, tuple[dict[str, np.ndarray], str]] = OrderedDict()
-        self._scores: dict[Any, float] = {}
-        self._attempted: set[Any] = set()
-        self._redo: list[Any] = []  # images whose saved pre-label could not be read
+        self._cache: OrderedDict[int | None, tuple[dict[str, np.ndarray], str]] = OrderedDict()
+        self._scores: dict[int, float] = {}
+        self._attempted: set[int] = set()
+        self._redo: list[int] = []  # images whose saved pre-label could not be read
         self._job: FunctionWorker | None = None
         self._loading: FunctionWorker | None = None
         self.batch: ProgressWorker | None = None
@@ -150,7 +151,7 @@ class PrelabelController(QObject):
 
     # -- showing -----------------------------------------------------------------
 
-    def current_id(self) -> Any:
+    def current_id(self) -> int | None:
         s = self.session
         return None if s is None or s.current is None else s.current.image_id
 
@@ -158,7 +159,7 @@ class PrelabelController(QObject):
         self.show_for(loaded.image_id)
         self.schedule_soon()
 
-    def show_for(self, image_id: Any) -> None:
+    def show_for(self, image_id: int) -> None:
         """Show ``image_id``'s pre-label: from memory, else loaded from the project."""
         layers = self.layers
         cached = self._cache.get(image_id)
@@ -198,7 +199,7 @@ class PrelabelController(QObject):
         self._loading.failed.connect(failed)
         self._loading.start()
 
-    def _display(self, image_id: Any, maps: dict[str, np.ndarray], source: str) -> None:
+    def _display(self, image_id: int, maps: dict[str, np.ndarray], source: str) -> None:
         from core.prelabel import describe_source
 
         self.layers.set_prediction(maps)
@@ -224,13 +225,13 @@ class PrelabelController(QObject):
             text += f" (this one: {describe_source(shown)})"
         self.source_label.setText(text)
 
-    def _remember(self, image_id: Any, maps: dict[str, np.ndarray], source: str) -> None:
+    def _remember(self, image_id: int, maps: dict[str, np.ndarray], source: str) -> None:
         self._cache[image_id] = (maps, source)
         self._cache.move_to_end(image_id)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
 
-    def forget(self, image_id: Any) -> None:
+    def forget(self, image_id: int) -> None:
         """Drop ``image_id``'s pre-label from memory and from view (it was rejected)."""
         self._cache.pop(image_id, None)
         self._scores.pop(image_id, None)
@@ -248,7 +249,7 @@ class PrelabelController(QObject):
     def schedule_soon(self) -> None:
         self._schedule_timer.start()
 
-    def annotator_order(self) -> list[Any]:
+    def annotator_order(self) -> list[int]:
         """Image ids in the order the annotator goes: file order or by uncertainty."""
         ids = [r.id for r in self.image_list.model.records]
         if self.order_mode != "uncertainty":
@@ -257,7 +258,7 @@ class PrelabelController(QObject):
 
         return uncertainty_order(ids, self.scores(ids))
 
-    def scores(self, ids: list[Any]) -> dict[Any, float]:
+    def scores(self, ids: list[int]) -> dict[int, float]:
         """Uncertainty per image for the current source (memory, then the project)."""
         from core.active import load_uncertainties
 
@@ -267,7 +268,7 @@ class PrelabelController(QObject):
             self._scores.update(stored)
         return {i: self._scores[i] for i in ids if i in self._scores}
 
-    def pending(self) -> list[Any]:
+    def pending(self) -> list[int]:
         """Images still to pre-label with the current source, most urgent first."""
         from core.prelabel import plan_prelabels
 
@@ -319,7 +320,7 @@ class PrelabelController(QObject):
                 self._predict = (source.name, predict)
             return self._predict[1]
 
-    def _compute_one(self, project: Any, image_id: Any, source: PrelabelSource) -> dict[str, Any]:
+    def _compute_one(self, project: Any, image_id: int, source: PrelabelSource) -> dict[str, Any]:
         """Pre-label one image (worker thread); returns the last per-image Progress info."""
         from core.prelabel import prelabel_images
 
@@ -336,7 +337,7 @@ class PrelabelController(QObject):
                 info = step.info
         return info
 
-    def _on_job_done(self, generation: int, image_id: Any, info: dict[str, Any]) -> None:
+    def _on_job_done(self, generation: int, image_id: int, info: dict[str, Any]) -> None:
         if generation != self._generation:
             return
         self._job = None
@@ -347,14 +348,14 @@ class PrelabelController(QObject):
             self._accept_result(image_id, info)
         self.schedule_soon()
 
-    def _on_job_failed(self, generation: int, image_id: Any, message: str) -> None:
+    def _on_job_failed(self, generation: int, image_id: int, message: str) -> None:
         if generation != self._generation:
             return
         self._job = None
         self._attempted.add(image_id)
         self.notifier.report(f"pre-labels stopped: {message}")
 
-    def _accept_result(self, image_id: Any, info: dict[str, Any]) -> None:
+    def _accept_result(self, image_id: int, info: dict[str, Any]) -> None:
         """Cache, queue the save and show if open (GUI thread)."""
         maps, source, score = info["maps"], info["source"], float(info["uncertainty"])
         self._remember(image_id, maps, source)
@@ -392,7 +393,7 @@ class PrelabelController(QObject):
             return None
         source, project, writer = self.source, s.project, s.writer
 
-        def save(image_id: Any, maps: Any, name: str, score: float) -> None:
+        def save(image_id: int, maps: Any, name: str, score: float) -> None:
             queue_store(writer, project, image_id, maps, name, score)
 
         def make() -> Any:
@@ -425,7 +426,7 @@ class PrelabelController(QObject):
         worker.start(self.pool)
         return worker
 
-    def _on_batch_step(self, generation: int, progress: Any) -> None:
+    def _on_batch_step(self, generation: int, progress: Progress) -> None:
         if generation != self._generation:
             return
         info = progress.info
@@ -491,7 +492,7 @@ class PrelabelController(QObject):
         self.order_mode = mode
         self.schedule_soon()
 
-    def next_target(self, current: Any) -> Any:
+    def next_target(self, current: int | None) -> int | None:
         """The next image to annotate: next unfinished in file order or most uncertain."""
         image_list = self.image_list
         if self.order_mode != "uncertainty":

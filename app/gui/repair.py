@@ -35,7 +35,7 @@ class DamageMonitor(QObject):
         self,
         image_list: ImageList,
         notifier: Notifier,
-        open_image: Callable[[Any], None],
+        open_image: Callable[[int | None], None],
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -43,7 +43,7 @@ class DamageMonitor(QObject):
         self.notifier = notifier
         self.open_image = open_image
         #: The last image that failed to open: what the repair action means.
-        self.failed_id: Any = None
+        self.failed_id: int | None = None
         self.report: HealthReport | None = None
         self.menu: QMenu | None = None  # the last context menu shown
         self._session: AnnotationSession | None = None
@@ -68,7 +68,7 @@ class DamageMonitor(QObject):
         self.menu = menu  # kept for tests; shown without blocking
         menu.popup(view.viewport().mapToGlobal(pos))
 
-    def _repairable(self) -> set[Any]:
+    def _repairable(self) -> set[int]:
         if self.report is None:
             return set()
         return {d.image_id for d in self.report.damage if d.repairable}
@@ -84,7 +84,7 @@ class DamageMonitor(QObject):
             session.writer.failed.connect(self._repair_failed, queued)
             self.recheck()
 
-    def _load_failed(self, image_id: Any) -> None:
+    def _load_failed(self, image_id: int) -> None:
         self.failed_id = image_id
         self.recheck()
 
@@ -117,7 +117,7 @@ class DamageMonitor(QObject):
                 15000,
             )
 
-    def target(self) -> Any:
+    def target(self) -> int | None:
         """The image the menu action repairs: the one that failed to open, else the one
         selected in the list if it is damaged, else the current one."""
         if self.failed_id is not None:
@@ -128,7 +128,7 @@ class DamageMonitor(QObject):
         s = self._session
         return None if s is None or s.current is None else s.current.image_id
 
-    def repair(self, image_id: Any = None) -> None:
+    def repair(self, image_id: int | None = None) -> None:
         """Clear an image's damaged masks and pre-labels (default :meth:`target`)."""
         session = self._session
         image_id = self.target() if image_id is None else image_id
@@ -169,7 +169,7 @@ class DamageMonitor(QObject):
             self.notifier.report(message)
 
 
-def install(frame: Frame, open_image: Callable[[Any], None]) -> DamageMonitor:
+def install(frame: Frame, open_image: Callable[[int | None], None]) -> DamageMonitor:
     """Build the monitor and Image → Repair damaged masks."""
     damage = DamageMonitor(frame.image_list, frame.notifier, open_image, frame.window)
     frame.session_changed.connect(damage.attach)

@@ -137,7 +137,7 @@ class ReviewController(QObject):
         canvas: ImageCanvas,
         notifier: Notifier,
         prelabels: PrelabelController,
-        open_image: Callable[[Any], None],
+        open_image: Callable[[int | None], None],
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -154,9 +154,9 @@ class ReviewController(QObject):
         #: The queue shown, a key of :data:`QUEUES`; A / R act on it.
         self.kind = "submitted"
         self._saved_shortcuts: dict[str, list[QKeySequence]] = {}
-        self._reviewed: set[Any] = set()  # moved by us; their status is being written
+        self._reviewed: set[int] = set()  # moved by us; their status is being written
         #: (image id, name, what was decided), newest last: what Ctrl+Z reverts.
-        self.decisions: list[tuple[Any, str, str]] = []
+        self.decisions: list[tuple[int, str, str]] = []
         self._prediction_was: bool | None = None  # its visibility before the pre-label queue
 
     def attach(self, session: AnnotationSession | None) -> None:
@@ -169,7 +169,7 @@ class ReviewController(QObject):
             session.statusChanged.connect(self._on_status)
         self.queueChanged.emit()
 
-    def queue(self) -> list[Any]:
+    def queue(self) -> list[int]:
         """Images of the queue shown (submitted, or pre-labeled) in list order."""
         image_list = self.image_list
         return [
@@ -202,7 +202,7 @@ class ReviewController(QObject):
             reg["review_accept"].setText("&Accept (review)")
             reg["review_reject"].setText("Re&ject with comment… (review)")
 
-    def _on_status(self, image_id: Any, _status: str) -> None:
+    def _on_status(self, image_id: int, _status: str) -> None:
         self._reviewed.discard(image_id)
         self.queueChanged.emit()
 
@@ -254,23 +254,23 @@ class ReviewController(QObject):
             layers.set_visible("prediction", self._prediction_was)
             self._prediction_was = None
 
-    def _name(self, image_id: Any) -> str:
+    def _name(self, image_id: int) -> str:
         for record in self.image_list.model.records:
             if record.id == image_id:
                 return str(record.name)
         return str(image_id)
 
-    def _confirm(self, what: str, image_id: Any) -> None:
+    def _confirm(self, what: str, image_id: int) -> None:
         """Say in the status bar what was decided and which image opens next."""
         nxt = self.current_id()
         after = "queue empty" if nxt == image_id or nxt not in self.queue() else self._name(nxt)
         self.notifier.show(f"{what} {self._name(image_id)} → {after}   (Ctrl+Z undoes)", 10000)
 
-    def current_id(self) -> Any:
+    def current_id(self) -> int | None:
         s = self.session
         return None if s is None or s.current is None else s.current.image_id
 
-    def open_next(self) -> Any:
+    def open_next(self) -> int | None:
         """Open the image to review: the open one if it waits for review, else the first."""
         queue = self.queue()
         if not queue:
@@ -283,7 +283,7 @@ class ReviewController(QObject):
             self.open_image(target)
         return target
 
-    def _reviewable(self) -> Any:
+    def _reviewable(self) -> int | None:
         image_id = self.current_id()
         if not self.active or image_id is None:
             return None
@@ -326,7 +326,7 @@ class ReviewController(QObject):
         self._confirm("rejected", image_id)
         return True
 
-    def _move(self, image_id: Any, status: str, comment: str) -> None:
+    def _move(self, image_id: int, status: str, comment: str) -> None:
         self.session.set_status(image_id, status, comment=comment)
         self.decisions.append((image_id, self._name(image_id), status))
         self._done(image_id)
@@ -361,7 +361,7 @@ class ReviewController(QObject):
         self.open_image(image_id)
         return True
 
-    def _done(self, image_id: Any) -> None:
+    def _done(self, image_id: int) -> None:
         """``image_id`` left the queue (its new status is being written): open the next."""
         self._reviewed.add(image_id)
         self.queueChanged.emit()
@@ -385,7 +385,7 @@ class ReviewController(QObject):
             return None
         return source
 
-    def _correct_prelabel(self, image_id: Any) -> bool:
+    def _correct_prelabel(self, image_id: int) -> bool:
         """Pre-label → rough masks, image → in progress, review mode off: correct, submit."""
         from core.project.review import open_prelabel_for_correction
 
@@ -449,7 +449,7 @@ class ReviewController(QObject):
         self._confirm("accepted (pre-label, unedited)", image_id)
         return True
 
-    def _reject_prelabel(self, image_id: Any) -> bool:
+    def _reject_prelabel(self, image_id: int) -> bool:
         """Discard the stored pre-label; the image goes back to "new" for the annotator."""
         from core.prelabel import reject_prelabel
 

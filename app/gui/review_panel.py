@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -95,7 +95,7 @@ class ReviewPanel(QWidget):
             self.count.setText(f"{len(queue)} submitted image(s) to review")
         self.highlight(self.controller.current_id())
 
-    def highlight(self, image_id: Any) -> None:
+    def highlight(self, image_id: int | None) -> None:
         """Select the queue entry of the image on the canvas (none if it is not queued)."""
         for row in range(self.list.count()):
             item = self.list.item(row)
@@ -137,7 +137,7 @@ class ReviewPanel(QWidget):
 
 
 def install(
-    frame: Frame, prelabels: PrelabelController, open_image: Callable[[Any], None]
+    frame: Frame, prelabels: PrelabelController, open_image: Callable[[int | None], None]
 ) -> tuple[ReviewController, ReviewPanel]:
     """Build review mode: controller, dock and Image menu actions.
 

@@ -106,7 +106,7 @@ class RetrainController(QObject):
             session.writer.written.connect(self._on_written)
             session.writer.failed.connect(self._on_write_failed)
 
-    def _on_status(self, _image_id: Any, status: str) -> None:
+    def _on_status(self, _image_id: int, status: str) -> None:
         from core.retrain import should_retrain
 
         self.acceptedChanged.emit()
@@ -209,7 +209,7 @@ class RetrainController(QObject):
         self._set_state("training")
         self._process(train_command(self.run, self.options), self._training_finished)
 
-    def _training_finished(self, code: int, _status: Any) -> None:
+    def _training_finished(self, code: int, _status: QProcess.ExitStatus) -> None:
         from core.retrain import evaluate_command
 
         self._flush_logs("train.log")
@@ -226,7 +226,7 @@ class RetrainController(QObject):
         argv = evaluate_command(self.run, self._current_path, self.options)
         self._process(argv, self._evaluation_finished)
 
-    def _evaluation_finished(self, code: int, _status: Any) -> None:
+    def _evaluation_finished(self, code: int, _status: QProcess.ExitStatus) -> None:
         from core.errors import SkinTraceError
         from core.retrain import decide, read_report, register_model
 
