@@ -21,6 +21,8 @@ from .image_list import STATUS_LABELS
 from .workers import describe_error
 
 if TYPE_CHECKING:
+    from core.project.records import HistoryEntry
+
     from .documents import LoadedDocument
     from .parts import Frame, Notifier
     from .session import AnnotationSession
@@ -44,7 +46,7 @@ class HistoryView(QWidget):
         self.notifier = notifier
         self.session: AnnotationSession | None = None
         self.image_id: int | None = None
-        self.entries: list[Any] = []
+        self.entries: list[HistoryEntry] = []
         self.banner = QLabel("")
         self.banner.setObjectName("rejection_banner")
         self.banner.setWordWrap(True)

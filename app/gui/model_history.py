@@ -37,6 +37,8 @@ from PySide6.QtWidgets import (
 from .fit import fit_table
 
 if TYPE_CHECKING:
+    from core.project.assist import ModelRecord
+
     from .parts import Frame
     from .prelabel_worker import PrelabelController
     from .session import AnnotationSession
@@ -69,7 +71,7 @@ class ModelHistoryView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session: AnnotationSession | None = None
-        self.models: list[Any] = []
+        self.models: list[ModelRecord] = []
         self.current_id: int | None = None
         self._seq = itertools.count()
         self._checks: list[Any] = []  # verification workers in flight

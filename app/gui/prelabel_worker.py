@@ -29,19 +29,26 @@ from .workers import FunctionWorker, ProgressWorker
 if TYPE_CHECKING:
     from core.prelabel import PrelabelSource
     from core.progress import Progress
+    from core.project import Project
 
     from .documents import LoadedDocument
     from .image_list import ImageList
     from .layers import LayersModel
     from .parts import Frame, Notifier
     from .session import AnnotationSession
+    from .writer import SerialWriter
 
 CACHE_SIZE = 24
 ORDERS = ("file", "uncertainty")
 
 
 def queue_store(
-    writer: Any, project: Any, image_id: int, maps: Any, source: str, score: float
+    writer: SerialWriter,
+    project: Project,
+    image_id: int,
+    maps: dict[str, np.ndarray],
+    source: str,
+    score: float,
 ) -> None:
     """Queue the save of a pre-label and its uncertainty on the session's writer.
 
@@ -49,7 +56,7 @@ def queue_store(
     """
     from core.prelabel import store_prelabel
 
-    def job() -> Any:
+    def job() -> str:
         store_prelabel(project, image_id, maps, source, score)
         return project.image(image_id).status
 
