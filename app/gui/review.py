@@ -149,7 +149,7 @@ class ReviewController(QObject):
         self.prelabels = prelabels
         #: Opens an image in the window (the queue's next one).
         self.open_image = open_image
-        self.session: Any = None  # set while a project is open (see attach)
+        self.session: AnnotationSession | None = None
         self.active = False
         #: The queue shown, a key of :data:`QUEUES`; A / R act on it.
         self.kind = "submitted"
@@ -283,11 +283,18 @@ class ReviewController(QObject):
             self.open_image(target)
         return target
 
+    @property
+    def _open_session(self) -> AnnotationSession:
+        """The open project's session: decisions are only made while one is open."""
+        if self.session is None:
+            raise RuntimeError("a review decision needs an open project")
+        return self.session
+
     def _reviewable(self) -> int | None:
         image_id = self.current_id()
         if not self.active or image_id is None:
             return None
-        if self.session.read_only:
+        if self._open_session.read_only:
             self.notifier.report("the project is open read-only; statuses cannot change")
             return None
         if self.image_list.status(image_id) != self.kind or image_id in self._reviewed:
@@ -314,7 +321,7 @@ class ReviewController(QObject):
             return False
         if self.kind == "prelabeled":
             return self._reject_prelabel(image_id)
-        name = self.session.current.record.name
+        name = self._name(image_id)
         dialog = CommentDialog(name, self.canvas.window())
         answer = dialog.exec()
         # keep the keyboard flow: A/R go to the window again after the dialog
@@ -327,7 +334,7 @@ class ReviewController(QObject):
         return True
 
     def _move(self, image_id: int, status: str, comment: str) -> None:
-        self.session.set_status(image_id, status, comment=comment)
+        self._open_session.set_status(image_id, status, comment=comment)
         self.decisions.append((image_id, self._name(image_id), status))
         self._done(image_id)
 
@@ -338,7 +345,7 @@ class ReviewController(QObject):
         if self.session is None or not self.decisions:
             self.notifier.show("No review decision to undo.", 5000)
             return False
-        if self.session.read_only:
+        if self._open_session.read_only:
             self.notifier.report("the project is open read-only; statuses cannot change")
             return False
         image_id, name, what = self.decisions.pop()
@@ -349,13 +356,13 @@ class ReviewController(QObject):
                 10000,
             )
             return False
-        project = self.session.project
+        project = self._open_session.project
 
         def job() -> Any:
             undo_review(project, image_id)
             return project.image(image_id).status
 
-        self.session.submit_status_job(image_id, job)
+        self._open_session.submit_status_job(image_id, job)
         self._reviewed.discard(image_id)
         self.notifier.show(f"Undone: {name} is no longer {what}; it is back in its queue.", 10000)
         self.open_image(image_id)
@@ -371,7 +378,7 @@ class ReviewController(QObject):
         """The shown pre-label → rough masks (one undo step); its source, or None."""
         prelabels = self.prelabels
         source = prelabels.shown_source()
-        doc = self.session.document
+        doc = self._open_session.document
         if source is None or doc is None:
             self.notifier.show("The pre-label is not shown yet; try again.", 5000)
             return None
@@ -391,15 +398,15 @@ class ReviewController(QObject):
 
         if self._prelabel_to_rough() is None:
             return False
-        project = self.session.project
+        project = self._open_session.project
 
         def job() -> Any:
             open_prelabel_for_correction(project, image_id)
             return project.image(image_id).status
 
         # queued before the save: saving a pre-labeled image would move it without saying why
-        self.session.submit_status_job(image_id, job)
-        self.session.save_current()
+        self._open_session.submit_status_job(image_id, job)
+        self._open_session.save_current()
         name = self._name(image_id)
         self.decisions.append((image_id, name, "opened for correction"))
         self._reviewed.add(image_id)
@@ -436,14 +443,14 @@ class ReviewController(QObject):
         if source is None:
             return False
         comment = accept_comment(source)
-        self.session.save_current(comment=comment)
-        project = self.session.project
+        self._open_session.save_current(comment=comment)
+        project = self._open_session.project
 
         def job() -> Any:
             accept_prelabel_unedited(project, image_id, confirmed=True)
             return project.image(image_id).status
 
-        self.session.submit_status_job(image_id, job)
+        self._open_session.submit_status_job(image_id, job)
         self.decisions.append((image_id, name, "accepted (pre-label, unedited)"))
         self._done(image_id)
         self._confirm("accepted (pre-label, unedited)", image_id)
@@ -453,13 +460,13 @@ class ReviewController(QObject):
         """Discard the stored pre-label; the image goes back to "new" for the annotator."""
         from core.prelabel import reject_prelabel
 
-        project = self.session.project
+        project = self._open_session.project
 
         def job() -> Any:
             reject_prelabel(project, image_id)
             return project.image(image_id).status
 
-        self.session.submit_status_job(image_id, job)
+        self._open_session.submit_status_job(image_id, job)
         self.prelabels.forget(image_id)
         self.decisions.append((image_id, self._name(image_id), "pre-label rejected"))
         self._done(image_id)
