@@ -21,11 +21,14 @@ sort is stable). Images without a score come after every scored one, in file ord
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from core.classes import CLASSES
+
+#: An image id (any hashable: the catalog's are ints).
+_Id = TypeVar("_Id", bound=Hashable)
 
 # Binary entropy of p = k / 255 for every uint8 k: a lookup table keeps the measure
 # cheap (one gather per pixel) and exact for the stored maps.
@@ -80,9 +83,7 @@ def uncertainty(maps: Mapping[str, np.ndarray]) -> float:
     return total / len(CLASSES)
 
 
-def uncertainty_order(
-    ids: Sequence[Hashable], scores: Mapping[Hashable, float | None]
-) -> list[Hashable]:
+def uncertainty_order(ids: Sequence[_Id], scores: Mapping[_Id, float | None]) -> list[_Id]:
     """``ids`` ordered by decreasing uncertainty; ties and unscored images keep ``ids`` order.
 
     Parameters
@@ -94,7 +95,7 @@ def uncertainty_order(
     """
     position = {image_id: i for i, image_id in enumerate(ids)}
 
-    def key(image_id: Hashable) -> tuple[int, float, int]:
+    def key(image_id: _Id) -> tuple[int, float, int]:
         score = scores.get(image_id)
         if score is None:
             return (1, 0.0, position[image_id])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from .progress import drive
 
@@ -80,7 +81,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             scale = parse_scale(args.scale) if args.scale else Scale.from_dict(project.get_setting(SCALE_SETTING))  # fmt: skip
             items = project_items(project, detect=find)
             last = drive(write_report(items, args.out, total=len(project), scale=scale, title=f"SkinTrace measurements: {project.name}"), desc="report", quiet=args.quiet)  # fmt: skip
-    info = last.info if last is not None else {}
+    info: dict[str, Any] = last.info if last is not None else {}
     print(f"{info.get('images', 0)} images measured: {info.get('csv')} and {info.get('html')}")
     if info.get("no_face"):
         print(f"no face on {len(info['no_face'])} image(s): measured as a whole only", file=sys.stderr)  # fmt: skip
@@ -92,7 +93,7 @@ def cmd_align(args: argparse.Namespace) -> int:
 
     shape = parse_size(args.size)
     last = drive(align_folder(args.photos, args.out, crop_shape=shape), desc="align", quiet=args.quiet)  # fmt: skip
-    info = last.info if last is not None else {"aligned": 0, "skipped": []}
+    info: dict[str, Any] = last.info if last is not None else {"aligned": 0, "skipped": []}
     print(f"{info['aligned']} photos aligned into {info.get('crops', args.out)}")
     for name, reason in info["skipped"][:20]:
         print(f"skipped {name}: {reason}", file=sys.stderr)
@@ -109,7 +110,7 @@ def align_for_import(project, args: argparse.Namespace, *, has_masks: bool) -> P
         raise SettingError("--align cannot take existing masks (they are in the photos' coordinates); import without --align")  # fmt: skip
     out = Path(project.root) / "aligned"
     last = drive(align_folder(args.folder, out, crop_shape=parse_size(args.align)), desc="align", quiet=args.quiet)  # fmt: skip
-    info = last.info if last is not None else {"aligned": 0, "skipped": []}
+    info: dict[str, Any] = last.info if last is not None else {"aligned": 0, "skipped": []}
     print(f"{info['aligned']} photos aligned")
     for name, reason in info["skipped"][:20]:
         print(f"not aligned, not imported: {name}: {reason}", file=sys.stderr)
@@ -122,7 +123,7 @@ def map_back_export(args: argparse.Namespace) -> None:
 
     transforms = Path(args.project) / "aligned" / "transforms"
     last = drive(map_back_dataset(args.out, transforms, args.out, force=True), desc="map back", quiet=args.quiet)  # fmt: skip
-    info = last.info if last is not None else {"mapped": 0, "unmapped": []}
+    info: dict[str, Any] = last.info if last is not None else {"mapped": 0, "unmapped": []}
     print(f"{info['mapped']} item(s) mapped back onto their original photos")
     if info["unmapped"]:
         print(f"{len(info['unmapped'])} item(s) had no alignment and stay as imported", file=sys.stderr)  # fmt: skip

@@ -324,6 +324,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
         if not args.no_faces:
             _find_faces(p, [r for r in p.images() if r.id not in before], quiet=args.quiet)
+    assert last is not None  # every step generator ends on its summary
     summary = last.info["summary"]
     _say("; ".join(summary.lines()))
     _warn([f"duplicate: {f} (same as {n})" for f, n in summary.duplicates])
@@ -334,7 +335,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _find_faces(project, records, *, quiet: bool) -> None:  # type: ignore[no-untyped-def]
+def _find_faces(project, records, *, quiet: bool) -> None:
     """Detect and store the faces of newly imported images (docs/faces.md); never fails."""
     if not records:
         return
@@ -458,6 +459,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
         last = drive(gen, desc="export", quiet=args.quiet)
     _report_dataset(last, args.out)
+    assert last is not None  # every step generator ends on its summary
     skipped = last.info.get("skipped", [])
     if skipped:
         _say(f"skipped {len(skipped)} image(s) that cannot be opened:")
@@ -485,6 +487,7 @@ def cmd_agreement(args: argparse.Namespace) -> int:
             desc="agreement",
             quiet=args.quiet,
         )
+    assert last is not None  # every step generator ends on its summary
     report = last.info["report"]
     if not report.rows:
         raise SkinTraceError(
@@ -513,6 +516,7 @@ def cmd_from_masks(args: argparse.Namespace) -> int:
     )
     last = drive(gen, desc="dataset", quiet=args.quiet)
     _report_dataset(last, args.out)
+    assert last is not None  # every step generator ends on its summary
     skipped = last.info.get("skipped", [])
     if skipped:
         _say(f"skipped {len(skipped)} image(s) without masks")

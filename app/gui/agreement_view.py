@@ -13,7 +13,7 @@ each save of its masks.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtGui import QAction, QColor
@@ -34,7 +34,13 @@ from .overlay import OverlayImage, OverlayItem
 from .workers import run_function
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from PySide6.QtGui import QAction
+
+    from .canvas import ImageCanvas
+    from .documents import LoadedDocument
+    from .parts import Frame
+    from .session import AnnotationSession
+    from .tools import ToolState
 
 #: Colour where some annotators marked a pixel (Okabe-Ito yellow) ...
 SOME_COLOR = "#F0E442"
@@ -70,13 +76,14 @@ def count_colors(annotators: int) -> np.ndarray:
 class AgreementView(QWidget):
     """The open image's agreement between annotators, for the active class."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, tools: ToolState, canvas: ImageCanvas) -> None:
         super().__init__()
-        self.window_ = window
-        self.session: Any = None
-        self.image_id: Any = None
+        self.tools = tools
+        self.canvas = canvas
+        self.session: AnnotationSession | None = None
+        self.image_id: int | None = None
         self.result: ImageAgreement | None = None
-        self.cls = window.tools.cls
+        self.cls = tools.cls
         self._token = 0
         self.computing = False
         self.summary = QLabel("No image open")
@@ -104,11 +111,11 @@ class AgreementView(QWidget):
         layout.addWidget(self.table, 1)
         self.overlay: OverlayImage | None = None
         self.item: OverlayItem | None = None
-        window.tools.changed.connect(self._on_tools)
+        tools.changed.connect(self._on_tools)
 
     # -- session ---------------------------------------------------------------------
 
-    def attach(self, session: Any) -> None:
+    def attach(self, session: AnnotationSession | None) -> None:
         if self.session is not None:
             self.session.documentOpened.disconnect(self._on_opened)
             self.session.saveStateChanged.disconnect(self._on_save_state)
@@ -120,7 +127,7 @@ class AgreementView(QWidget):
             if session.current is not None:
                 self.show_image(session.current.image_id)
 
-    def _on_opened(self, loaded: Any) -> None:
+    def _on_opened(self, loaded: LoadedDocument) -> None:
         self.show_image(loaded.image_id)
 
     def _on_save_state(self, text: str) -> None:
@@ -128,14 +135,14 @@ class AgreementView(QWidget):
             self.refresh()  # this annotator's masks changed on disk
 
     def _on_tools(self) -> None:
-        cls = self.window_.tools.cls
+        cls = self.tools.cls
         if cls != self.cls and cls in CLASSES:  # not the exclusion mask
             self.cls = cls
             self._render()
 
     # -- computing -------------------------------------------------------------------
 
-    def show_image(self, image_id: Any) -> None:
+    def show_image(self, image_id: int | None) -> None:
         """Compute the agreement of ``image_id`` in a worker (None clears)."""
         self.image_id = image_id
         self.result = None
@@ -205,7 +212,7 @@ class AgreementView(QWidget):
                 f"{len(res.annotators)} annotators ({', '.join(res.annotators)}); class {self.cls}"
             )
         counts = self.counts()
-        scene = self.window_.canvas.scene()
+        scene = self.canvas.scene()
         if counts is None or res is None or not self.show_map.isChecked() or scene is None:
             self._remove_item()
             return
@@ -223,28 +230,25 @@ class AgreementView(QWidget):
             self.item.update()
 
 
-def _sync_mode_action(action: QAction, session: Any) -> None:
+def _sync_mode_action(action: QAction, session: AnnotationSession | None) -> None:
     action.blockSignals(True)
     action.setChecked(session is not None and session.independent())
     action.blockSignals(False)
     action.setEnabled(session is not None and not session.read_only)
 
 
-def install(window: MainWindow) -> AgreementView:
-    """Mount the Agreement dock and the independent-mode switch."""
-    from .prelabel_worker import add_tabbed_dock
-
-    view = AgreementView(window)
-    window.agreement_view = view
-    add_tabbed_dock(window, "Agreement", view, "agreement", beside="layers")
+def install(frame: Frame) -> tuple[AgreementView, QAction]:
+    """Build the Agreement dock and the independent-mode switch (File menu)."""
+    view = AgreementView(frame.tools, frame.canvas)
+    frame.add_tabbed_dock("Agreement", view, "agreement", beside="layers")
 
     def toggled(on: bool) -> None:
-        if window.session is not None:
-            window.session.set_independent(on)
+        if view.session is not None:
+            view.session.set_independent(on)
             state = "each opens their own masks" if on else "everyone opens the newest masks"
-            window.status.showMessage(f"Annotators work independently: {state}", 5000)
+            frame.notifier.show(f"Annotators work independently: {state}", 5000)
 
-    action = window.registry.add(
+    action = frame.registry.add(
         "independent",
         "Annotators work &independently",
         toggled,
@@ -252,13 +256,12 @@ def install(window: MainWindow) -> AgreementView:
         tip="Each annotator opens their own masks of an image (empty if they have none) "
         "instead of the newest ones; compare them in the Agreement panel",
     )
-    menu = window.menus["file"]
-    quit_action = window.registry["quit"]
+    menu = frame.menus.file
+    quit_action = frame.registry["quit"]
     menu.insertAction(quit_action, action)
     menu.insertSeparator(quit_action)
-    window.independent_action = action
-    window.sessionChanged.connect(view.attach)
-    window.sessionChanged.connect(lambda s: _sync_mode_action(action, s))
-    view.attach(window.session)
-    _sync_mode_action(action, window.session)
-    return view
+    frame.session_changed.connect(view.attach)
+    frame.session_changed.connect(lambda s: _sync_mode_action(action, s))
+    view.attach(None)
+    _sync_mode_action(action, None)
+    return view, action

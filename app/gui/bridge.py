@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
+
+if TYPE_CHECKING:
+    from core.document import AnnotationDocument
 
 
 class DocumentBridge(QObject):
@@ -22,7 +25,7 @@ class DocumentBridge(QObject):
         super().__init__(parent)
         self._unsubscribe: Callable[[], None] | None = None
 
-    def attach(self, document: Any) -> None:
+    def attach(self, document: AnnotationDocument | None) -> None:
         """Listen to ``document`` (None detaches)."""
         self.detach()
         if document is not None:

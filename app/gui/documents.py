@@ -10,9 +10,13 @@ import ctypes
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from core.document import AnnotationDocument
+    from core.project.records import ImageRecord
 
 PREVIEW_SIDE = 1600  # longer side of a reduced preview decode (pixels)
 
@@ -36,9 +40,9 @@ def trim_heap() -> None:
 class LoadedDocument:
     """A document ready to show, with the record it was loaded for."""
 
-    image_id: Any
-    record: Any
-    document: Any
+    image_id: int
+    record: ImageRecord
+    document: AnnotationDocument
 
 
 def load_document(project: Any, image_id: Any, *, defer_textures: bool = False) -> LoadedDocument:

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -39,7 +40,20 @@ from core.progress import CancelToken, Progress
 from .workers import FunctionWorker
 
 if TYPE_CHECKING:
-    from .faces import FaceController
+    from .session import AnnotationSession
+    from .status_bar import StatusBar
+
+
+class FaceFinder(Protocol):
+    """What :class:`FaceQueue` needs of the Face controller (:class:`~.faces.FaceController`)."""
+
+    @property
+    def session(self) -> AnnotationSession | None: ...
+    @property
+    def detect(self) -> bool: ...
+    @property
+    def pool(self) -> QThreadPool: ...
+
 
 #: The paper's crop, width × height (Section 4.1).
 CROP_WIDTH, CROP_HEIGHT = 768, 640
@@ -151,10 +165,10 @@ class FaceQueue(QObject):
     #: Emitted when the queue runs empty: (images done, {state: count}, error or "").
     finished = Signal(int, object, str)
 
-    def __init__(self, controller: FaceController) -> None:
-        super().__init__(controller)
+    def __init__(self, controller: FaceFinder, status: StatusBar, parent: QObject) -> None:
+        super().__init__(parent)
         self.controller = controller
-        self.window = controller.window
+        self.status = status
         self.token = CancelToken()
         self.pending = 0
         self.done = 0
@@ -169,7 +183,7 @@ class FaceQueue(QObject):
         self.bar.setFixedWidth(130)
         self.bar.setToolTip("Finding the faces of imported images in the background")
         self.bar.hide()
-        self.window.status.addPermanentWidget(self.bar)
+        self.status.addPermanentWidget(self.bar)
 
     def cancel(self, *_args: Any) -> None:
         """Drop the queued jobs (a job under way finishes); called when the session changes."""
@@ -187,7 +201,7 @@ class FaceQueue(QObject):
         root, token = session.project.root, self.token
         for rec in records:
             item = (rec.id, rec.path, rec.content_hash)
-            worker = FunctionWorker(lambda item=item: _detect_one(root, item, token))
+            worker = FunctionWorker(partial(_detect_one, root, item, token))
             worker.done.connect(lambda info, t=token: self._one_done(t, info))
             worker.failed.connect(lambda msg, t=token: self._one_done(t, {"error": msg}))
             worker.start(c.pool, BATCH_PRIORITY)
@@ -213,8 +227,8 @@ class FaceQueue(QObject):
 
     def _say(self, text: str) -> None:
         """Add ``text`` to the status bar's message (the import's report stays readable)."""
-        current = self.window.status.currentMessage()
-        self.window.status.showMessage(f"{current}; {text}" if current else text[:1].upper() + text[1:], 15000)  # fmt: skip
+        current = self.status.currentMessage()
+        self.status.showMessage(f"{current}; {text}" if current else text[:1].upper() + text[1:], 15000)  # fmt: skip
 
     def _show(self) -> None:
         self.bar.setRange(0, max(1, self.pending))

@@ -39,7 +39,13 @@ from .workers import FunctionWorker
 from .zones_layer import ZonesLayer
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from collections.abc import Callable
+
+    from .canvas import ImageCanvas
+    from .documents import LoadedDocument
+    from .face_import import FaceQueue
+    from .parts import Frame, Notifier
+    from .session import AnnotationSession
 
 PLACE_STEPS = ("the subject's right eye (image left)", "the left eye", "the base of the nose")
 MEASURE_DELAY_MS = 400
@@ -90,10 +96,13 @@ class FaceController(QObject):
     #: (image id, list[ZoneMeasurement]) measurements of the open image are ready.
     measured = Signal(object, object)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.session: Any = None
+    def __init__(
+        self, canvas: ImageCanvas, notifier: Notifier, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.canvas = canvas
+        self.notifier = notifier
+        self.session: Any = None  # set while a project is open (see attach)
         self.image_id: Any = None
         self.result: Any = None
         self.error = ""
@@ -109,18 +118,18 @@ class FaceController(QObject):
         self.editing = False  # "Move points": the face points can be dragged
         self._drag: tuple[int, list[tuple[float, float]]] | None = None
         self.layer = ZonesLayer()
-        window.canvas.scene().addItem(self.layer)
+        canvas.scene().addItem(self.layer)
         self._measure_timer = QTimer(self)
         self._measure_timer.setSingleShot(True)
         self._measure_timer.setInterval(MEASURE_DELAY_MS)
         self._measure_timer.timeout.connect(self.measure)
         self._doc_unsubscribe: Any = None
-        window.canvas.viewport().installEventFilter(self)
-        window.canvas.installEventFilter(self)
+        canvas.viewport().installEventFilter(self)
+        canvas.installEventFilter(self)
 
     # -- session / images ----------------------------------------------------------
 
-    def attach(self, session: Any) -> None:
+    def attach(self, session: AnnotationSession | None) -> None:
         self._generation += 1  # results for the previous session are dropped
         self.session = session
         self.image_id, self.result = None, None
@@ -140,10 +149,11 @@ class FaceController(QObject):
         except Exception:  # a bad stored scale: report in pixels
             self.scale = Scale()
         session.documentOpened.connect(self.on_document_opened)
-        if session.document is not None and getattr(session, "current", None) is not None:
-            self.on_document_opened(session.current)
+        current = session.current
+        if session.document is not None and current is not None:
+            self.on_document_opened(current)
 
-    def on_document_opened(self, loaded: Any) -> None:
+    def on_document_opened(self, loaded: LoadedDocument) -> None:
         self._generation += 1
         gen = self._generation
         self.image_id, self.result, self.error = loaded.image_id, None, ""
@@ -156,21 +166,21 @@ class FaceController(QObject):
         project, record, image, detect = self.session.project, loaded.record, loaded.document.image, self.detect  # fmt: skip
         self._run(lambda: find_face(project, record, image, detect=detect), lambda r: self._found(gen, loaded, r))  # fmt: skip
 
-    def _run(self, fn: Any, done: Any) -> None:
+    def _run(self, fn: Callable[[], object], done: Callable[[Any], None]) -> None:
         worker = FunctionWorker(fn)
         self._alive.add(worker)
         worker.done.connect(done)
-        worker.failed.connect(self.window.report)
+        worker.failed.connect(self.notifier.report)
         worker.start(self.pool)
 
-    def _found(self, gen: int, loaded: Any, found: tuple[Any, bool, str]) -> None:
+    def _found(self, gen: int, loaded: LoadedDocument, found: tuple[Any, bool, str]) -> None:
         if gen != self._generation or self.session is None:
             return  # another image was opened meanwhile
         result, new, error = found
         self.error = error
         self._set_result(loaded.image_id, result, save=new)
 
-    def _set_result(self, image_id: Any, result: Any, *, save: bool) -> None:
+    def _set_result(self, image_id: int, result: Any, *, save: bool) -> None:
         self.result = result
         doc = self.session.document if self.session is not None else None
         shape = None if doc is None else doc.shape
@@ -200,12 +210,12 @@ class FaceController(QObject):
         if self.session is None or self.session.document is None:
             return
         self._placing = []
-        self.window.status.showMessage(f"Place the face: click {PLACE_STEPS[0]} (Esc cancels)")
+        self.notifier.show(f"Place the face: click {PLACE_STEPS[0]} (Esc cancels)")
 
     def cancel_placing(self) -> None:
         if self._placing is not None:
             self._placing = None
-            self.window.status.showMessage("Face placement cancelled", 3000)
+            self.notifier.show("Face placement cancelled", 3000)
 
     @property
     def placing(self) -> bool:
@@ -216,7 +226,7 @@ class FaceController(QObject):
             return
         self._placing.append((row, col))
         if len(self._placing) < 3:
-            self.window.status.showMessage(f"Place the face: click {PLACE_STEPS[len(self._placing)]} (Esc cancels)")  # fmt: skip
+            self.notifier.show(f"Place the face: click {PLACE_STEPS[len(self._placing)]} (Esc cancels)")  # fmt: skip
             return
         from core.errors import SkinTraceError
         from core.face.landmarks import face_from_points, manual_result
@@ -225,11 +235,11 @@ class FaceController(QObject):
         try:
             face = face_from_points(*points)
         except SkinTraceError as exc:
-            self.window.report(str(exc))
+            self.notifier.report(str(exc))
             return
         shape = self.session.document.shape
         self._set_result(self.image_id, manual_result(face, shape), save=True)
-        self.window.status.showMessage("Face placed by hand; zones recomputed", 4000)
+        self.notifier.show("Face placed by hand; zones recomputed", 4000)
 
     def set_editing(self, on: bool) -> None:
         """Show the face points as handles that can be dragged (zones follow on release)."""
@@ -244,7 +254,7 @@ class FaceController(QObject):
 
     def _edit_event(self, event: Any) -> bool:
         """Drag a face point while editing; True when the event was used."""
-        canvas = self.window.canvas
+        canvas = self.canvas
         kind = event.type()
         if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
             points = self._points()
@@ -277,7 +287,7 @@ class FaceController(QObject):
         if kind == QEvent.Type.MouseButtonRelease:
             self._drag = None
             self._set_result(self.image_id, manual_result(face, shape), save=True)
-            self.window.status.showMessage("Face point moved; zones recomputed", 4000)
+            self.notifier.show("Face point moved; zones recomputed", 4000)
             return True
         return False
 
@@ -286,7 +296,7 @@ class FaceController(QObject):
         if (
             self._placing is None
             and self.editing
-            and obj is self.window.canvas.viewport()
+            and obj is self.canvas.viewport()
             and event.type() in mouse
             and self.session is not None
             and self.session.document is not None
@@ -294,10 +304,10 @@ class FaceController(QObject):
             return self._edit_event(event)
         if self._placing is None:
             return False
-        if event.type() == QEvent.Type.MouseButtonPress and obj is self.window.canvas.viewport():
+        if event.type() == QEvent.Type.MouseButtonPress and obj is self.canvas.viewport():
             assert isinstance(event, QMouseEvent)
             if event.button() == Qt.MouseButton.LeftButton:
-                row, col = self.window.canvas.view_to_image(event.position())
+                row, col = self.canvas.view_to_image(event.position())
                 self.place_point(row, col)
                 return True
         if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
@@ -444,11 +454,11 @@ class FacePanel(QWidget):
         try:
             scale = parse_scale(text) if text else Scale()
         except SkinTraceError as exc:
-            self.controller.window.report(str(exc))
+            self.controller.notifier.report(str(exc))
             return
         self.controller.set_scale(scale)
 
-    def _on_face(self, _image_id: Any, result: Any) -> None:
+    def _on_face(self, _image_id: int, result: Any) -> None:
         c = self.controller
         if result is None:
             self.state.setText(c.error or ("Finding the face…" if c.detect else "No face stored: place it by hand"))  # fmt: skip
@@ -461,7 +471,7 @@ class FacePanel(QWidget):
         self.prior.setChecked(c.prior_on())
         self.prior.blockSignals(False)
 
-    def _on_measured(self, _image_id: Any, rows: Any) -> None:
+    def _on_measured(self, _image_id: int, rows: Any) -> None:
         unit = rows[0].unit if rows else "px"
         titles = measure_titles(unit)
         self.table.setColumnCount(len(titles))
@@ -480,30 +490,27 @@ class FacePanel(QWidget):
                 self.table.setItem(i, j, QTableWidgetItem(text))
 
 
-def install(window: MainWindow) -> FaceController:
-    """Mount the Face dock (Zones layer + Measurements) and the Image menu actions."""
-    from .prelabel_worker import add_tabbed_dock
+def install(frame: Frame) -> tuple[FaceController, FacePanel, FaceQueue]:
+    """Build the Face dock (Zones layer + Measurements), its Image menu actions and the
+    queue finding the faces of imported images in the background."""
+    from .face_import import FaceQueue
 
-    controller = FaceController(window)
+    controller = FaceController(frame.canvas, frame.notifier, frame.window)
     panel = FacePanel(controller)
-    window.faces = controller
-    window.face_panel = panel
-    add_tabbed_dock(window, "Face && measurements", panel, "faces", beside="layers")
-    reg = window.registry
-    menu = window.menus["image"]
+    frame.add_tabbed_dock("Face && measurements", panel, "faces", beside="layers")
+    reg = frame.registry
+    menu = frame.menus.image
     menu.addSeparator()
     menu.addAction(
         reg.add("face_place", "Place &face by hand…", controller.start_placing, "Shift+F")
     )
     menu.addAction(reg.add("face_detect", "Detect face &again", controller.detect_again))
     menu.addAction(reg.add("zones_toggle", "Show &zones", panel.show_zones.toggle, "Z"))
-    from .face_import import FaceQueue
-
-    window.face_queue = FaceQueue(controller)  # faces of imported images, in the background
-    window.sessionChanged.connect(window.face_queue.cancel)  # before attach waits for the pool
-    window.sessionChanged.connect(controller.attach)
-    controller.attach(window.session)
-    return controller
+    queue = FaceQueue(controller, frame.status, controller)
+    frame.session_changed.connect(queue.cancel)  # before attach waits for the pool
+    frame.session_changed.connect(controller.attach)
+    controller.attach(None)
+    return controller, panel, queue
 
 
 __all__ = ["ZONES", "FaceController", "FacePanel", "ZonesLayer", "install"]

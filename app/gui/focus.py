@@ -15,8 +15,6 @@ same rules without doing anything.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
@@ -29,9 +27,6 @@ from PySide6.QtWidgets import (
     QScrollBar,
     QWidget,
 )
-
-if TYPE_CHECKING:
-    from .main_window import MainWindow
 
 #: Controls that change a value on the wheel: only while they have the focus.
 WHEEL_GUARDED = (QAbstractSpinBox, QAbstractSlider, QComboBox)
@@ -73,11 +68,15 @@ def passes_through_number_box(event: QKeyEvent) -> bool:
 
 
 class InputGuard(QObject):
-    """The app-wide event filter applying this module's rules to ``window``'s widgets."""
+    """The app-wide event filter applying this module's rules to ``window``'s widgets.
 
-    def __init__(self, window: MainWindow) -> None:
+    Return in a panel of ``window`` gives the keyboard back to ``canvas``.
+    """
+
+    def __init__(self, window: QWidget, canvas: QWidget) -> None:
         super().__init__(window)
         self.window = window
+        self.canvas = canvas
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self)
@@ -106,7 +105,7 @@ class InputGuard(QObject):
             and obj is QApplication.focusWidget()
             and isinstance(obj, QWidget)
             and obj.window() is self.window
-            and obj is not self.window.canvas
+            and obj is not self.canvas
         ):
             # after the control has handled the key (committed the number, closed the edit)
             QTimer.singleShot(0, self._focus_canvas)
@@ -114,4 +113,4 @@ class InputGuard(QObject):
 
     def _focus_canvas(self) -> None:
         if QApplication.activeModalWidget() is None and QApplication.activePopupWidget() is None:
-            self.window.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -21,7 +21,11 @@ from .image_list import STATUS_LABELS
 from .workers import describe_error
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from core.project.records import HistoryEntry
+
+    from .documents import LoadedDocument
+    from .parts import Frame, Notifier
+    from .session import AnnotationSession
 
 COLUMNS = ("When\n(UTC)", "Who", "Change", "Comment")
 
@@ -36,11 +40,13 @@ def status_label(value: Any) -> str:
 class HistoryView(QWidget):
     """Table of the open image's history entries, newest first, and a rejection banner."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, notifier: Notifier | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.session: Any = None
-        self.image_id: Any = None
-        self.entries: list[Any] = []
+        #: Says a rejection's comment in the status bar when the image opens (if given).
+        self.notifier = notifier
+        self.session: AnnotationSession | None = None
+        self.image_id: int | None = None
+        self.entries: list[HistoryEntry] = []
         self.banner = QLabel("")
         self.banner.setObjectName("rejection_banner")
         self.banner.setWordWrap(True)
@@ -59,7 +65,7 @@ class HistoryView(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(self.table, 1)
 
-    def attach(self, session: Any) -> None:
+    def attach(self, session: AnnotationSession | None) -> None:
         if self.session is not None:
             self.session.documentOpened.disconnect(self._on_opened)
             self.session.statusChanged.disconnect(self._on_status)
@@ -71,20 +77,18 @@ class HistoryView(QWidget):
             if session.current is not None:
                 self.show_image(session.current.image_id)
 
-    def _on_opened(self, loaded: Any) -> None:
+    def _on_opened(self, loaded: LoadedDocument) -> None:
         self.show_image(loaded.image_id)
         comment = self.rejection_comment()
         if comment is not None:
-            window = self.window()
-            status = getattr(window, "status", None)
-            if status is not None:
-                status.showMessage(f"Rejected: {comment}", 15000)
+            if self.notifier is not None:
+                self.notifier.show(f"Rejected: {comment}", 15000)
 
-    def _on_status(self, image_id: Any, _status: str) -> None:
+    def _on_status(self, image_id: int, _status: str) -> None:
         if image_id == self.image_id:
             self.show_image(image_id)
 
-    def show_image(self, image_id: Any) -> None:
+    def show_image(self, image_id: int | None) -> None:
         """Show ``image_id``'s history (None clears)."""
         self.image_id = image_id
         self.entries = []
@@ -128,13 +132,10 @@ class HistoryView(QWidget):
         return last.comment or "(no comment)"
 
 
-def install(window: MainWindow) -> HistoryView:
-    """Mount the history dock."""
-    from .prelabel_worker import add_tabbed_dock
-
-    view = HistoryView()
-    window.history_view = view
-    add_tabbed_dock(window, "History", view, "history", beside="params")
-    window.sessionChanged.connect(view.attach)
-    view.attach(window.session)
+def install(frame: Frame) -> HistoryView:
+    """Build the history dock."""
+    view = HistoryView(frame.notifier)
+    frame.add_tabbed_dock("History", view, "history", beside="params")
+    frame.session_changed.connect(view.attach)
+    view.attach(None)
     return view

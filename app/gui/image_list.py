@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -254,7 +255,7 @@ class ImageList(QWidget):
 
         for i in range(0, len(todo), chunk):
             items = todo[i : i + chunk]
-            run_function(lambda items=items: work(items), on_done=done, pool=self.thumb_pool)
+            run_function(partial(work, items), on_done=done, pool=self.thumb_pool)
 
     def status(self, image_id: Any) -> str:
         """The image's status as the catalog last reported it (read from the model)."""

@@ -62,7 +62,7 @@ class GrayImage:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.array.shape  # type: ignore[return-value]
+        return self.array.shape
 
     def clear(self) -> None:
         self.array.fill(0)

@@ -66,8 +66,10 @@ class LayersModel(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._state = {name: LayerState(*_DEFAULT_STATE[name]) for name in LAYERS}
-        self._colors = dict(DEFAULT_COLORS)
+        self._state: dict[str, LayerState] = {
+            name: LayerState(*_DEFAULT_STATE[name]) for name in LAYERS
+        }
+        self._colors: dict[str, str] = dict(DEFAULT_COLORS)
         self._prediction: dict[str, np.ndarray] | None = None
 
     def state(self, name: str) -> LayerState:
@@ -94,7 +96,7 @@ class LayersModel(QObject):
         return dict(self._colors)
 
     def set_colors(self, colors: dict[str, str]) -> None:
-        new = {cls: colors.get(cls, self._colors[cls]) for cls in CLASSES}
+        new: dict[str, str] = {cls: colors.get(cls, self._colors[cls]) for cls in CLASSES}
         if new != self._colors:
             self._colors = new
             self.colorsChanged.emit()

@@ -43,13 +43,13 @@ class LayersPanel(QWidget):
 
     def _sync(self, name: str) -> None:
         state = self.layers.state(name)
-        for w, setter, value in (
-            (self.checks[name], QCheckBox.setChecked, state.visible),
-            (self.sliders[name], QSlider.setValue, round(state.opacity * 100)),
-        ):
-            w.blockSignals(True)
-            setter(w, value)
-            w.blockSignals(False)
+        check, slider = self.checks[name], self.sliders[name]
+        check.blockSignals(True)
+        check.setChecked(state.visible)
+        check.blockSignals(False)
+        slider.blockSignals(True)
+        slider.setValue(round(state.opacity * 100))
+        slider.blockSignals(False)
 
     def _sync_legend(self) -> None:
         parts = [

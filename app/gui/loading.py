@@ -9,13 +9,22 @@ can be painted at once; the texture maps and GT follow with a progress bar.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QColor, QImage
 
 from core.progress import Progress
+
+if TYPE_CHECKING:
+    from core.project.records import ImageRecord
+
+    from .canvas import ImageCanvas
+    from .documents import LoadedDocument
+    from .image_list import ImageList
+    from .session import AnnotationSession
+    from .status_bar import StatusBar
 
 
 def array_qimage(image: np.ndarray) -> QImage:
@@ -37,13 +46,22 @@ def placeholder(shape: tuple[int, int]) -> QImage:
 
 
 class LoadFeedback(QObject):
-    """Shows each stage of a large image's opening in ``window``'s canvas and status bar."""
+    """Shows each stage of a large image's opening in the canvas, list and status bar."""
 
-    def __init__(self, window: Any, session: Any) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self,
+        canvas: ImageCanvas,
+        image_list: ImageList,
+        status: StatusBar,
+        session: AnnotationSession,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.canvas = canvas
+        self.image_list = image_list
+        self.status = status
         self.session = session
-        self.loading_id: Any = None
+        self.loading_id: int | None = None
         self._shape: tuple[int, int] | None = None
         session.loading.connect(self._on_loading)
         session.previewReady.connect(self._on_preview)
@@ -52,43 +70,39 @@ class LoadFeedback(QObject):
         session.loadFailed.connect(self._on_failed)
         session.documentOpened.connect(self._on_opened)
 
-    def _on_loading(self, record: Any) -> None:
+    def _on_loading(self, record: ImageRecord) -> None:
         shape = (int(record.rows), int(record.cols))
         self.loading_id, self._shape = record.id, shape
-        thumb = self.window.image_list.model.thumbnail(record.id)
+        thumb = self.image_list.model.thumbnail(record.id)
         preview = thumb.toImage() if thumb is not None else placeholder(shape)
-        self.window.canvas.show_preview(preview, shape)
-        self.window.image_list.select(record.id)
-        self.window.status.show_busy(f"Loading {record.name} ({record.cols}×{record.rows})…")
+        self.canvas.show_preview(preview, shape)
+        self.image_list.select(record.id)
+        self.status.show_busy(f"Loading {record.name} ({record.cols}×{record.rows})…")
 
-    def _on_preview(self, image_id: Any, preview: np.ndarray) -> None:
-        if (
-            image_id == self.loading_id
-            and self._shape is not None
-            and self.window.canvas.previewing
-        ):
-            self.window.canvas.show_preview(array_qimage(preview), self._shape)
+    def _on_preview(self, image_id: int, preview: np.ndarray) -> None:
+        if image_id == self.loading_id and self._shape is not None and self.canvas.previewing:
+            self.canvas.show_preview(array_qimage(preview), self._shape)
 
-    def _on_opened(self, loaded: Any) -> None:
+    def _on_opened(self, loaded: LoadedDocument) -> None:
         self.loading_id = None
         if not loaded.document.textures_ready:
-            self.window.status.show_busy("Computing the texture maps… (painting works)", 0, 2)
+            self.status.show_busy("Computing the texture maps… (painting works)", 0, 2)
 
     def _on_maps_progress(self, step: Progress) -> None:
-        self.window.status.show_busy(
+        self.status.show_busy(
             f"{step.message.capitalize()}… (painting works)", step.done, step.total
         )
 
-    def _on_maps_ready(self, _image_id: Any) -> None:
-        self.window.status.hide_busy()
-        self.window.status.showMessage("Texture maps and ground truth ready.", 3000)
+    def _on_maps_ready(self, _image_id: int) -> None:
+        self.status.hide_busy()
+        self.status.showMessage("Texture maps and ground truth ready.", 3000)
 
-    def _on_failed(self, _image_id: Any) -> None:
+    def _on_failed(self, _image_id: int) -> None:
         self.loading_id = None
-        if self.window.canvas.previewing:
+        if self.canvas.previewing:
             # The previous image stays open: show it again in place of the preview.
-            self.window.canvas.set_document(self.session.document)
-            self.window.status.hide_busy()
+            self.canvas.set_document(self.session.document)
+            self.status.hide_busy()
 
     def disconnect_all(self) -> None:
         s = self.session

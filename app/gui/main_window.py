@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, Qt, QThreadPool, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDialog, QWidget
 
 from core.classes import CLASSES
@@ -20,28 +20,45 @@ from . import (
     model_history,
     prelabel_worker,
     repair,
-    review,
+    review_panel,
     start_hint,
     training_panel,
     window_state,
 )
 from .actions import build_actions
+from .agreement_view import AgreementView
 from .bridge import DocumentBridge
 from .canvas import ImageCanvas
-from .documents import LoadedDocument
+from .face_import import FaceQueue
+from .faces import FaceController, FacePanel
 from .focus import InputGuard
+from .history_view import HistoryView
 from .image_list import ImageList
 from .layers import LayersModel
 from .layers_panel import LayersPanel
 from .loading import LoadFeedback
+from .model_history import ModelHistoryView
 from .params_panel import ParamsPanel
+from .parts import Docks, Frame, Menus, WindowNotifier, add_dock
 from .preferences import Preferences, PreferencesDialog
+from .prelabel_worker import PrelabelController
 from .project_dialogs import ProjectActions, remember
+from .repair import DamageMonitor
+from .review import ReviewController
+from .review_panel import ReviewPanel
 from .session import AnnotationSession
 from .shortcuts import ActionRegistry, ShortcutsDialog
+from .start_hint import StartHint
 from .status_bar import StatusBar
 from .tools import ToolState
 from .tools_panel import ToolsPanel
+from .training_panel import RetrainController, TrainingPanel
+
+if TYPE_CHECKING:
+    from core.document import AnnotationDocument
+    from core.progress import Progress
+
+    from .documents import LoadedDocument
 
 #: How long closing waits for background jobs still running (ms).
 CLOSE_WAIT_MS = 10_000
@@ -50,7 +67,10 @@ CLOSE_WAIT_MS = 10_000
 class MainWindow(QMainWindow):
     """SkinTrace's main window.
 
-    Extension points: :meth:`add_dock` for new panels, ``menus[name]`` and
+    Every part is declared below and built in ``__init__``: the core parts first, then
+    the model-assisted parts, each by its module's ``install(frame, ...)`` from the
+    :class:`~app.gui.parts.Frame` of core parts (and the parts it depends on), never from
+    the window. Extension points: :meth:`add_dock` for new panels, :attr:`menus` and
     :attr:`registry` for menu actions with shortcuts, ``layers.set_prediction`` for the
     prediction layer, and ``session.set_status`` for every status change.
     """
@@ -58,43 +78,73 @@ class MainWindow(QMainWindow):
     #: (AnnotationSession | None) a project was opened or closed (model-assisted parts follow).
     sessionChanged = Signal(object)
 
+    # -- core parts --
+    prefs: Preferences
+    session: AnnotationSession | None
+    load_feedback: LoadFeedback | None
+    input_guard: InputGuard
+    layers: LayersModel
+    tools: ToolState
+    bridge: DocumentBridge
+    canvas: ImageCanvas
+    status: StatusBar
+    notifier: WindowNotifier
+    image_list: ImageList
+    tools_panel: ToolsPanel
+    layers_panel: LayersPanel
+    params_panel: ParamsPanel
+    registry: ActionRegistry  # every action, by key
+    project_actions: ProjectActions
+    menus: Menus
+    docks: Docks
+    # -- model-assisted parts (docs/model-assisted.md) --
+    prelabels: PrelabelController
+    training: RetrainController
+    training_panel: TrainingPanel
+    model_history: ModelHistoryView
+    review: ReviewController
+    review_panel: ReviewPanel
+    history_view: HistoryView
+    faces: FaceController
+    face_panel: FacePanel
+    face_queue: FaceQueue
+    agreement_view: AgreementView
+    independent_action: QAction
+    damage: DamageMonitor
+    start_hint: StartHint
+
     def __init__(self, prefs: Preferences | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.prefs = prefs or Preferences.load()
-        self.session: AnnotationSession | None = None
+        self.session = None
         self._busy = False
-        self.load_feedback: LoadFeedback | None = None
-        self.messages: list[str] = []  # every message shown to the user (tests read it)
-        # wheel and focus rules for every panel, present and future (docs/annotation-window.md)
-        self.input_guard = InputGuard(self)
+        self.load_feedback = None
         self.layers = LayersModel(self)
         self.layers.set_colors(self.prefs.colors)
         self.tools = ToolState(radius=self.prefs.brush_radius, parent=self)
         self.bridge = DocumentBridge(self)
         self.canvas = ImageCanvas(self.layers, self.tools)
         self.setCentralWidget(self.canvas)
+        # wheel and focus rules for every panel, present and future (docs/annotation-window.md)
+        self.input_guard = InputGuard(self, self.canvas)
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
+        self.notifier = WindowNotifier(self, self.status)
         self.image_list = ImageList()
         self.tools_panel = ToolsPanel(self.tools, self.layers, self.clear_class)
         self.layers_panel = LayersPanel(self.layers)
         self.params_panel = ParamsPanel()
-        self.menus: dict[str, Any] = {}
         self.registry = ActionRegistry(self)
-        self.project_actions = ProjectActions(self)
-        build_actions(self)
+        self.project_actions = ProjectActions(self, self)
+        self.menus = build_actions(self)
+        self.docks = Docks()
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.add_dock("Images", self.image_list, left, "images")
         self.add_dock("Tools", self.tools_panel, right, "tools")
         self.add_dock("Layers", self.layers_panel, right, "layers")
         self.add_dock("GT parameters", self.params_panel, right, "params")
-        # Model-assisted annotation (docs/model-assisted.md): each part mounts itself.
-        for part in (prelabel_worker, training_panel, model_history, review, history_view, faces):
-            part.install(self)
-        agreement_view.install(self)  # several annotators: mode switch, Agreement dock
-        repair.install(self)  # damage badges, Image → Repair damaged masks
-        start_hint.install(self)
+        self._install_assisted_parts()
 
         self.bridge.changed.connect(self.canvas.on_document_change)
         self.bridge.changed.connect(self._update_actions)
@@ -115,18 +165,47 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_actions()
 
+    def _install_assisted_parts(self) -> None:
+        """Build the model-assisted parts (docs/model-assisted.md), in dock and menu order."""
+        frame = Frame(
+            window=self,
+            registry=self.registry,
+            menus=self.menus,
+            docks=self.docks,
+            notifier=self.notifier,
+            status=self.status,
+            canvas=self.canvas,
+            layers=self.layers,
+            tools=self.tools,
+            image_list=self.image_list,
+            session_changed=self.sessionChanged,
+        )
+        self.prelabels = prelabel_worker.install(frame)
+        self.training, self.training_panel = training_panel.install(frame, self.prelabels)
+        self.model_history = model_history.install(frame, self.prelabels, self.training)
+        self.review, self.review_panel = review_panel.install(
+            frame, self.prelabels, self.open_image
+        )
+        self.review.modeChanged.connect(self._on_review_mode)
+        self.history_view = history_view.install(frame)
+        self.faces, self.face_panel, self.face_queue = faces.install(frame)
+        # several annotators: mode switch, Agreement dock
+        self.agreement_view, self.independent_action = agreement_view.install(frame)
+        self.damage = repair.install(frame, self.open_image)  # badges, Image → Repair
+        self.start_hint = start_hint.install(frame)
+
     # -- extension points ----------------------------------------------------------
 
     def add_dock(
         self, title: str, widget: QWidget, area: Qt.DockWidgetArea, key: str
     ) -> QDockWidget:
-        """Add a dock panel (also listed in View -> Panels)."""
-        dock = QDockWidget(title, self)
-        dock.setObjectName(f"dock_{key}")
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        self.docks_menu.addAction(dock.toggleViewAction())
-        return dock
+        """Add a dock panel (also listed in View -> Panels; ``docks[key]`` finds it)."""
+        return add_dock(self, self.menus, self.docks, title, widget, area, key)
+
+    @property
+    def messages(self) -> list[str]:
+        """Every problem shown to the user, oldest first (tests read it)."""
+        return self.notifier.messages
 
     # -- project -----------------------------------------------------------------
 
@@ -180,7 +259,9 @@ class MainWindow(QMainWindow):
         session.loadFailed.connect(lambda _id: self.image_list.select(self._current_id()))
         if self.load_feedback is not None:
             self.load_feedback.disconnect_all()
-        self.load_feedback = LoadFeedback(self, session)  # large images: preview first
+        self.load_feedback = LoadFeedback(
+            self.canvas, self.image_list, self.status, session, self
+        )  # large images: preview first
         self.params_panel.paramsEdited.connect(session.set_params)
         self.params_panel.overrideCleared.connect(self._clear_override)
         self.update_editable()
@@ -213,7 +294,7 @@ class MainWindow(QMainWindow):
 
     # -- images ------------------------------------------------------------------
 
-    def open_image(self, image_id: Any) -> None:
+    def open_image(self, image_id: int | None) -> None:
         if self.session is None or image_id is None:
             return
         self.params_panel.flush()
@@ -246,7 +327,7 @@ class MainWindow(QMainWindow):
         # its badge turns "submitted" when the catalog has it (session.model)
         self.next_unfinished()
 
-    def _current_id(self) -> Any:
+    def _current_id(self) -> int | None:
         s = self.session
         return None if s is None or s.current is None else s.current.image_id
 
@@ -276,12 +357,17 @@ class MainWindow(QMainWindow):
     def update_editable(self) -> None:
         """Painting is on unless the project is read-only, an image is loading, or in review."""
         s = self.session
-        review = getattr(self, "review", None)
+        review = getattr(self, "review", None)  # None while the window is being built
         self.canvas.editable = not (
             self._busy or (s is not None and s.read_only) or (review is not None and review.active)
         )
 
-    def _show_chosen(self, doc: Any) -> None:
+    def _on_review_mode(self, on: bool) -> None:
+        """Review mode: the reviewer judges, the annotator paints (tools off, canvas off)."""
+        self.tools_panel.setEnabled(not on)
+        self.update_editable()
+
+    def _show_chosen(self, doc: AnnotationDocument) -> None:
         """The per-image thresholds in force, for the GT panel's "Auto" display."""
         if not doc.textures_ready:
             return  # shown when the deferred maps arrive (a "params" change)
@@ -289,7 +375,7 @@ class MainWindow(QMainWindow):
             {f"{cls}_threshold": doc.chosen_threshold(cls) for cls in ("wrinkle", "pore")}
         )
 
-    def _on_params_change(self, change: Any) -> None:
+    def _on_params_change(self, change: object) -> None:
         session = self.session
         if getattr(change, "kind", None) == "params" and session is not None:
             if session.document is not None:
@@ -313,10 +399,10 @@ class MainWindow(QMainWindow):
         if not self.status.busy.isVisible():  # a progress message already says it
             self.status.showMessage(text, 5000)
 
-    def _on_busy_progress(self, progress: Any) -> None:
+    def _on_busy_progress(self, progress: Progress) -> None:
         self.status.show_busy(f"{progress.message.capitalize()}…", progress.done, progress.total)
 
-    def _clear_override(self, image_id: Any) -> None:
+    def _clear_override(self, image_id: int) -> None:
         if self.session is not None:
             self.session.clear_override(image_id)
             # the values the image uses from now on: a large image's document still holds
@@ -345,7 +431,7 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.session.save_current()
 
-    def _update_actions(self, *_args: Any) -> None:
+    def _update_actions(self, *_args: object) -> None:
         doc = self.canvas.document
         ro = self.session is None or self.session.read_only
         self.registry["undo"].setEnabled(doc is not None and not ro and doc.can_undo)
@@ -394,15 +480,11 @@ class MainWindow(QMainWindow):
 
     def report(self, message: str) -> None:
         """Show a one-line problem without blocking; the window keeps working."""
-        self.messages.append(message)
-        self.status.showMessage(message, 10000)
-        box = QMessageBox(QMessageBox.Icon.Warning, "SkinTrace", message, parent=self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
+        self.notifier.report(message)
 
     def ask(self, question: str) -> bool:
-        answer = QMessageBox.question(self, "SkinTrace", question)
-        return answer == QMessageBox.StandardButton.Yes
+        """Ask a yes/no question (modal); True for yes."""
+        return self.notifier.ask(question)
 
     # -- closing -----------------------------------------------------------------
 

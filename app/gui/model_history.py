@@ -37,7 +37,12 @@ from PySide6.QtWidgets import (
 from .fit import fit_table
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from core.project.models import ModelRecord
+
+    from .parts import Frame
+    from .prelabel_worker import PrelabelController
+    from .session import AnnotationSession
+    from .training_panel import RetrainController
 
 COLUMNS = (
     "",
@@ -65,8 +70,8 @@ class ModelHistoryView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.session: Any = None
-        self.models: list[Any] = []
+        self.session: AnnotationSession | None = None
+        self.models: list[ModelRecord] = []
         self.current_id: int | None = None
         self._seq = itertools.count()
         self._checks: list[Any] = []  # verification workers in flight
@@ -107,7 +112,7 @@ class ModelHistoryView(QWidget):
         self.baseline_button.clicked.connect(lambda: self.use_model(None))
         self.add_button.clicked.connect(self.choose_checkpoint)
 
-    def attach(self, session: Any) -> None:
+    def attach(self, session: AnnotationSession | None) -> None:
         if self.session is not None:
             self.session.writer.written.disconnect(self._on_written)
         self.session = session
@@ -267,24 +272,19 @@ class ModelHistoryView(QWidget):
             self.refresh()
 
 
-def install(window: MainWindow) -> ModelHistoryView:
-    """Mount the model history dock and connect it to pre-labels and retraining."""
-    from .prelabel_worker import add_tabbed_dock, model_menu
-
+def install(
+    frame: Frame, prelabels: PrelabelController, training: RetrainController
+) -> ModelHistoryView:
+    """Build the model history dock and connect it to pre-labels and retraining."""
     view = ModelHistoryView()
-    window.model_history = view
-    dock = add_tabbed_dock(window, "Models", view, "models", beside="params")
-    menu = model_menu(window)
-    menu.addAction(window.registry.add("model_rollback", "Roll &back model", view.roll_back))
-    menu.addAction(window.registry.add("model_add", "&Add checkpoint…", view.choose_checkpoint))
-    view.refused.connect(window.report)
+    dock = frame.add_tabbed_dock("Models", view, "models", beside="params")
+    menu = frame.menus.model
+    menu.addAction(frame.registry.add("model_rollback", "Roll &back model", view.roll_back))
+    menu.addAction(frame.registry.add("model_add", "&Add checkpoint…", view.choose_checkpoint))
+    view.refused.connect(frame.notifier.report)
     menu.addAction(dock.toggleViewAction())
-    prelabels = getattr(window, "prelabels", None)
-    if prelabels is not None:
-        view.modelChanged.connect(prelabels.refresh_source)
-    training = getattr(window, "training", None)
-    if training is not None:
-        training.finished.connect(lambda _r: view.refresh())
-    window.sessionChanged.connect(view.attach)
-    view.attach(window.session)
+    view.modelChanged.connect(prelabels.refresh_source)
+    training.finished.connect(lambda _r: view.refresh())
+    frame.session_changed.connect(view.attach)
+    view.attach(None)
     return view

@@ -194,7 +194,7 @@ class OverlayImage:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.array.shape  # type: ignore[return-value]
+        return self.array.shape
 
     def clear(self) -> None:
         self.array.fill(0)

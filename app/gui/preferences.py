@@ -46,12 +46,13 @@ class Preferences:
     def load(cls) -> Preferences:
         s = QSettings()
         default = cls()
-        colors = {}
+        colors: dict[str, str] = {}
         for c in CLASSES:
             value = str(s.value(f"colors/{c}", default.colors[c]))
             colors[c] = value if QColor(value).isValid() else default.colors[c]
         try:
-            radius = int(s.value("brush/radius", default.brush_radius))
+            raw = s.value("brush/radius", default.brush_radius)
+            radius = int(raw) if isinstance(raw, int | float | str) else default.brush_radius
         except (TypeError, ValueError):
             radius = default.brush_radius
         return cls(
@@ -73,7 +74,7 @@ def recent_projects() -> list[str]:
     value = QSettings().value("recent/projects", [])
     if isinstance(value, str):
         value = [value]
-    return [str(v) for v in (value or [])]
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
 
 def add_recent_project(path: str) -> list[str]:

@@ -19,58 +19,36 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QProgressDialog, QWidget
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QProgressDialog, QWidget
 
 from core.classes import CLASSES
 
-from .fit import FitScrollArea
 from .workers import FunctionWorker, ProgressWorker
 
 if TYPE_CHECKING:
     from core.prelabel import PrelabelSource
+    from core.progress import Progress
+    from core.project import Project
 
-    from .main_window import MainWindow
+    from .documents import LoadedDocument
+    from .image_list import ImageList
+    from .layers import LayersModel
+    from .parts import Frame, Notifier
+    from .session import AnnotationSession
+    from .writer import SerialWriter
 
 CACHE_SIZE = 24
 ORDERS = ("file", "uncertainty")
 
 
-def model_menu(window: MainWindow) -> QMenu:
-    """The window's "Model" menu (created before Help on first use)."""
-    menu = window.menus.get("model")
-    if menu is None:
-        menu = QMenu("&Model", window)
-        help_menu = window.menus.get("help")
-        bar = window.menuBar()
-        if help_menu is not None:
-            bar.insertMenu(help_menu.menuAction(), menu)
-        else:
-            bar.addMenu(menu)
-        window.menus["model"] = menu
-    return menu
-
-
-def add_tabbed_dock(
-    window: MainWindow, title: str, widget: QWidget, key: str, *, beside: str, area: Any = None
-) -> QDockWidget:
-    """Add a dock tabbed with the existing dock ``dock_<beside>`` (keeps the window size).
-
-        The widget sits in a vertical scroll area, so a short window never has to grow for it;
-    the dock is as wide as the widget needs (no horizontal scroll bar, no cut buttons).
-    """
-    area = area or Qt.DockWidgetArea.RightDockWidgetArea
-    scroll = FitScrollArea(widget)  # as wide as the panel needs: nothing cut off
-    dock = window.add_dock(title, scroll, area, key)
-    other = window.findChild(QDockWidget, f"dock_{beside}")
-    if other is not None:
-        window.tabifyDockWidget(other, dock)
-        other.raise_()
-    return dock
-
-
 def queue_store(
-    writer: Any, project: Any, image_id: Any, maps: Any, source: str, score: float
+    writer: SerialWriter,
+    project: Project,
+    image_id: int,
+    maps: dict[str, np.ndarray],
+    source: str,
+    score: float,
 ) -> None:
     """Queue the save of a pre-label and its uncertainty on the session's writer.
 
@@ -100,10 +78,15 @@ class PrelabelController(QObject):
     #: () the batch ended (done, cancelled or failed).
     batchFinished = Signal()
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.session: Any = None
+    def __init__(
+        self, layers: LayersModel, image_list: ImageList, notifier: Notifier, parent: QWidget
+    ) -> None:
+        super().__init__(parent)
+        self.layers = layers
+        self.image_list = image_list
+        self.notifier = notifier
+        self._dialog_parent = parent
+        self.session: AnnotationSession | None = None
         self.source: PrelabelSource | None = None
         #: Compute pre-labels ahead of the annotator (the benchmark turns it off).
         self.ahead = True
@@ -112,10 +95,10 @@ class PrelabelController(QObject):
         self.order_mode = "file"
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
-        self._cache: OrderedDict[Any, tuple[dict[str, np.ndarray], str]] = OrderedDict()
-        self._scores: dict[Any, float] = {}
-        self._attempted: set[Any] = set()
-        self._redo: list[Any] = []  # images whose saved pre-label could not be read
+        self._cache: OrderedDict[int | None, tuple[dict[str, np.ndarray], str]] = OrderedDict()
+        self._scores: dict[int, float] = {}
+        self._attempted: set[int] = set()
+        self._redo: list[int] = []  # images whose saved pre-label could not be read
         self._job: FunctionWorker | None = None
         self._loading: FunctionWorker | None = None
         self.batch: ProgressWorker | None = None
@@ -125,7 +108,6 @@ class PrelabelController(QObject):
         self._predict: tuple[str, Callable[[np.ndarray], dict[str, np.ndarray]]] | None = None
         self.source_label = QLabel("")
         self.source_label.setObjectName("prelabel_source")
-        window.status.addPermanentWidget(self.source_label)
         self._schedule_timer = QTimer(self)
         self._schedule_timer.setSingleShot(True)
         self._schedule_timer.setInterval(0)
@@ -133,7 +115,7 @@ class PrelabelController(QObject):
 
     # -- session -------------------------------------------------------------------
 
-    def attach(self, session: Any) -> None:
+    def attach(self, session: AnnotationSession | None) -> None:
         """Follow ``session`` (None detaches)."""
         self.detach()
         self.session = session
@@ -177,17 +159,17 @@ class PrelabelController(QObject):
 
     # -- showing -----------------------------------------------------------------
 
-    def current_id(self) -> Any:
+    def current_id(self) -> int | None:
         s = self.session
         return None if s is None or s.current is None else s.current.image_id
 
-    def _on_document_opened(self, loaded: Any) -> None:
+    def _on_document_opened(self, loaded: LoadedDocument) -> None:
         self.show_for(loaded.image_id)
         self.schedule_soon()
 
-    def show_for(self, image_id: Any) -> None:
+    def show_for(self, image_id: int) -> None:
         """Show ``image_id``'s pre-label: from memory, else loaded from the project."""
-        layers = self.window.layers
+        layers = self.layers
         cached = self._cache.get(image_id)
         if cached is not None:
             self._display(image_id, *cached)
@@ -212,9 +194,9 @@ class PrelabelController(QObject):
             if generation != self._generation or self.current_id() != image_id:
                 return
             if session.read_only or self.source is None:
-                self.window.status.showMessage(f"The saved pre-label is unusable: {message}", 10000)
+                self.notifier.show(f"The saved pre-label is unusable: {message}", 10000)
                 return
-            self.window.status.showMessage(
+            self.notifier.show(
                 f"The saved pre-label is unusable ({message}); computing it again.", 10000
             )
             self._redo.append(image_id)
@@ -225,18 +207,18 @@ class PrelabelController(QObject):
         self._loading.failed.connect(failed)
         self._loading.start()
 
-    def _display(self, image_id: Any, maps: dict[str, np.ndarray], source: str) -> None:
+    def _display(self, image_id: int, maps: dict[str, np.ndarray], source: str) -> None:
         from core.prelabel import describe_source
 
-        self.window.layers.set_prediction(maps)
+        self.layers.set_prediction(maps)
         self._update_label(source)
         try:
-            unstarted = self.window.image_list.status(image_id) in ("new", "prelabeled")
+            unstarted = self.image_list.status(image_id) in ("new", "prelabeled")
         except KeyError:  # not listed (yet)
             unstarted = False
         if unstarted:
             # (not over messages about started images, e.g. a reviewer's comment)
-            self.window.status.showMessage(f"Pre-label by {describe_source(source)}", 4000)
+            self.notifier.show(f"Pre-label by {describe_source(source)}", 4000)
         self.prelabelShown.emit(image_id, source)
 
     def _update_label(self, shown: str | None) -> None:
@@ -251,40 +233,40 @@ class PrelabelController(QObject):
             text += f" (this one: {describe_source(shown)})"
         self.source_label.setText(text)
 
-    def _remember(self, image_id: Any, maps: dict[str, np.ndarray], source: str) -> None:
+    def _remember(self, image_id: int, maps: dict[str, np.ndarray], source: str) -> None:
         self._cache[image_id] = (maps, source)
         self._cache.move_to_end(image_id)
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
 
-    def forget(self, image_id: Any) -> None:
+    def forget(self, image_id: int) -> None:
         """Drop ``image_id``'s pre-label from memory and from view (it was rejected)."""
         self._cache.pop(image_id, None)
         self._scores.pop(image_id, None)
         if self.current_id() == image_id:
-            self.window.layers.set_prediction(None)
+            self.layers.set_prediction(None)
             self._update_label(None)
 
     def shown_source(self) -> str | None:
         """Source name of the pre-label shown for the open image (None if none)."""
         entry = self._cache.get(self.current_id())
-        return None if entry is None or self.window.layers.prediction() is None else entry[1]
+        return None if entry is None or self.layers.prediction() is None else entry[1]
 
     # -- background scheduling -------------------------------------------------
 
     def schedule_soon(self) -> None:
         self._schedule_timer.start()
 
-    def annotator_order(self) -> list[Any]:
+    def annotator_order(self) -> list[int]:
         """Image ids in the order the annotator goes: file order or by uncertainty."""
-        ids = [r.id for r in self.window.image_list.model.records]
+        ids = [r.id for r in self.image_list.model.records]
         if self.order_mode != "uncertainty":
             return ids
         from core.active import uncertainty_order
 
         return uncertainty_order(ids, self.scores(ids))
 
-    def scores(self, ids: list[Any]) -> dict[Any, float]:
+    def scores(self, ids: list[int]) -> dict[int, float]:
         """Uncertainty per image for the current source (memory, then the project)."""
         from core.active import load_uncertainties
 
@@ -294,7 +276,7 @@ class PrelabelController(QObject):
             self._scores.update(stored)
         return {i: self._scores[i] for i in ids if i in self._scores}
 
-    def pending(self) -> list[Any]:
+    def pending(self) -> list[int]:
         """Images still to pre-label with the current source, most urgent first."""
         from core.prelabel import plan_prelabels
 
@@ -346,7 +328,7 @@ class PrelabelController(QObject):
                 self._predict = (source.name, predict)
             return self._predict[1]
 
-    def _compute_one(self, project: Any, image_id: Any, source: PrelabelSource) -> dict[str, Any]:
+    def _compute_one(self, project: Any, image_id: int, source: PrelabelSource) -> dict[str, Any]:
         """Pre-label one image (worker thread); returns the last per-image Progress info."""
         from core.prelabel import prelabel_images
 
@@ -363,25 +345,25 @@ class PrelabelController(QObject):
                 info = step.info
         return info
 
-    def _on_job_done(self, generation: int, image_id: Any, info: dict[str, Any]) -> None:
+    def _on_job_done(self, generation: int, image_id: int, info: dict[str, Any]) -> None:
         if generation != self._generation:
             return
         self._job = None
         self._attempted.add(image_id)
         if "error" in info:
-            self.window.status.showMessage(f"Pre-label failed: {info['error']}", 8000)
+            self.notifier.show(f"Pre-label failed: {info['error']}", 8000)
         elif "maps" in info:
             self._accept_result(image_id, info)
         self.schedule_soon()
 
-    def _on_job_failed(self, generation: int, image_id: Any, message: str) -> None:
+    def _on_job_failed(self, generation: int, image_id: int, message: str) -> None:
         if generation != self._generation:
             return
         self._job = None
         self._attempted.add(image_id)
-        self.window.report(f"pre-labels stopped: {message}")
+        self.notifier.report(f"pre-labels stopped: {message}")
 
-    def _accept_result(self, image_id: Any, info: dict[str, Any]) -> None:
+    def _accept_result(self, image_id: int, info: dict[str, Any]) -> None:
         """Cache, queue the save and show if open (GUI thread)."""
         maps, source, score = info["maps"], info["source"], float(info["uncertainty"])
         self._remember(image_id, maps, source)
@@ -403,7 +385,7 @@ class PrelabelController(QObject):
         if s is None or self.source is None:
             return None
         if s.read_only:
-            self.window.report("the project is open read-only; pre-labels cannot be saved")
+            self.notifier.report("the project is open read-only; pre-labels cannot be saved")
             return None
         if self.batch is not None and not self.batch.finished:
             return self.batch
@@ -411,11 +393,11 @@ class PrelabelController(QObject):
         self._job = None
         plan = self.pending()
         if not plan:
-            self.window.status.showMessage("Every image that needs a pre-label has one.", 5000)
+            self.notifier.show("Every image that needs a pre-label has one.", 5000)
             return None
         source, project, writer = self.source, s.project, s.writer
 
-        def save(image_id: Any, maps: Any, name: str, score: float) -> None:
+        def save(image_id: int, maps: Any, name: str, score: float) -> None:
             queue_store(writer, project, image_id, maps, name, score)
 
         def make() -> Any:
@@ -428,15 +410,17 @@ class PrelabelController(QObject):
         worker.progress.connect(lambda p: self._on_batch_step(generation, p))
         for signal in (worker.done, worker.failed, worker.cancelled):
             signal.connect(self._on_batch_end)
-        worker.failed.connect(self.window.report)
+        worker.failed.connect(self.notifier.report)
         worker.done.connect(self._report_batch)
         worker.cancelled.connect(
-            lambda: self.window.status.showMessage(
+            lambda: self.notifier.show(
                 "Pre-annotation cancelled; the pre-labels made so far are kept.", 10000
             )
         )
         self.batch = worker
-        self.dialog = QProgressDialog("Pre-annotating…", "Cancel", 0, len(plan), self.window)
+        self.dialog = QProgressDialog(
+            "Pre-annotating…", "Cancel", 0, len(plan), self._dialog_parent
+        )
         self.dialog.setWindowTitle("Pre-annotate all")
         self.dialog.setMinimumDuration(0)
         self.dialog.setAutoClose(False)
@@ -446,7 +430,7 @@ class PrelabelController(QObject):
         worker.start(self.pool)
         return worker
 
-    def _on_batch_step(self, generation: int, progress: Any) -> None:
+    def _on_batch_step(self, generation: int, progress: Progress) -> None:
         if generation != self._generation:
             return
         info = progress.info
@@ -469,7 +453,7 @@ class PrelabelController(QObject):
         counts = ", ".join(
             f"{summary[k]} {k}" for k in ("done", "skipped", "failed") if k in summary
         )
-        self.window.status.showMessage(f"Pre-annotate all finished: {counts}.", 10000)
+        self.notifier.show(f"Pre-annotate all finished: {counts}.", 10000)
 
     def _on_batch_end(self, *_args: Any) -> None:
         if self.dialog is not None:
@@ -489,21 +473,21 @@ class PrelabelController(QObject):
         from core.prelabel import mask_levels, prelabel_to_rough, source_from_name
 
         s = self.session
-        maps = self.window.layers.prediction()
+        maps = self.layers.prediction()
         source = self.shown_source()
         if s is None or s.document is None:
             return False
         if s.read_only:
-            self.window.report("the project is open read-only; rough masks cannot change")
+            self.notifier.report("the project is open read-only; rough masks cannot change")
             return False
         if maps is None or source is None:
-            self.window.status.showMessage("This image has no pre-label yet.", 5000)
+            self.notifier.show("This image has no pre-label yet.", 5000)
             return False
         rough = prelabel_to_rough(maps, mask_levels(source_from_name(source)))
         doc = s.document
         # One undo step for every class (Ctrl+Z takes the whole pre-label back).
         doc.set_rough_many({cls: rough[cls] | doc.rough(cls) for cls in CLASSES}, label="pre-label")
-        self.window.status.showMessage("Pre-label turned into rough masks (Ctrl+Z undoes).", 5000)
+        self.notifier.show("Pre-label turned into rough masks (Ctrl+Z undoes).", 5000)
         return True
 
     def set_order(self, mode: str) -> None:
@@ -512,20 +496,20 @@ class PrelabelController(QObject):
         self.order_mode = mode
         self.schedule_soon()
 
-    def next_target(self, current: Any) -> Any:
+    def next_target(self, current: int | None) -> int | None:
         """The next image to annotate: next unfinished in file order or most uncertain."""
-        model = self.window.image_list.model  # the session's ProjectModel
+        model = self.image_list.model  # the session's ProjectModel
         if self.order_mode != "uncertainty":
             return model.next_unfinished(current)
         return model.next_unfinished(current, order=self.annotator_order())
 
 
-def install(window: MainWindow) -> PrelabelController:
-    """Mount pre-labels on ``window``: controller, Model menu actions, session hook."""
-    controller = PrelabelController(window)
-    window.prelabels = controller
-    reg = window.registry
-    menu = model_menu(window)
+def install(frame: Frame) -> PrelabelController:
+    """Build the pre-labels controller: Model menu actions, source label, session hook."""
+    controller = PrelabelController(frame.layers, frame.image_list, frame.notifier, frame.window)
+    frame.status.addPermanentWidget(controller.source_label)
+    reg = frame.registry
+    menu = frame.menus.model
     menu.addAction(
         reg.add(
             "prelabel_all",
@@ -553,7 +537,5 @@ def install(window: MainWindow) -> PrelabelController:
     )
     menu.addAction(order)
     menu.addSeparator()
-    window.sessionChanged.connect(controller.attach)
-    if window.session is not None:
-        controller.attach(window.session)
+    frame.session_changed.connect(controller.attach)
     return controller

@@ -3,32 +3,56 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QProgressDialog
+from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QProgressDialog, QWidget
 
 from .preferences import add_recent_project, recent_projects
 from .workers import ProgressWorker
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from collections.abc import Callable
+
+    from .face_import import FaceQueue
+    from .parts import Menus, Notifier
+    from .preferences import Preferences
+    from .session import AnnotationSession
+
+
+class ProjectHost(Protocol):
+    """What the File menu's slots use of the window."""
+
+    @property
+    def session(self) -> AnnotationSession | None: ...
+    @property
+    def prefs(self) -> Preferences: ...
+    @property
+    def notifier(self) -> Notifier: ...
+    @property
+    def menus(self) -> Menus: ...
+    @property
+    def face_queue(self) -> FaceQueue: ...
+
+    def open_project(self, folder: str | Path) -> bool: ...
+    def refresh_images(self) -> None: ...
 
 
 class ProjectActions:
-    """The File menu's slots for one window."""
+    """The File menu's slots for one window (``parent`` owns their dialogs)."""
 
-    def __init__(self, window: MainWindow) -> None:
-        self.w = window
+    def __init__(self, host: ProjectHost, parent: QWidget) -> None:
+        self.w = host
+        self.parent = parent
         self.import_worker: ProgressWorker | None = None
         self.progress_dialog: QProgressDialog | None = None
         self.import_dialog: QDialog | None = None
 
     def new_project(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.w, "Folder for the new project")
+        folder = QFileDialog.getExistingDirectory(self.parent, "Folder for the new project")
         if not folder:
             return
-        name, ok = QInputDialog.getText(self.w, "New project", "Name", text=Path(folder).name)
+        name, ok = QInputDialog.getText(self.parent, "New project", "Name", text=Path(folder).name)
         if ok:
             self.create_project(folder, name=name or Path(folder).name)
 
@@ -39,31 +63,34 @@ class ProjectActions:
         try:
             Project.create(folder, name=name, user=self.w.prefs.user_name).close()
         except SkinTraceError as exc:
-            self.w.report(str(exc))
+            self.w.notifier.report(str(exc))
             return False
         return self.w.open_project(folder)
 
     def open_project(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.w, "Open a SkinTrace project")
+        folder = QFileDialog.getExistingDirectory(self.parent, "Open a SkinTrace project")
         if folder:
             self.w.open_project(folder)
 
     def fill_recent_menu(self) -> None:
-        menu = self.w.recent_menu
+        menu = self.w.menus.recent
         menu.clear()
         paths = recent_projects()
         if not paths:
             menu.addAction("(none)").setEnabled(False)
         for path in paths:
-            menu.addAction(path, lambda p=path: self.w.open_project(p))
+            menu.addAction(path, self._opener(path))
+
+    def _opener(self, path: str) -> Callable[[], object]:
+        return lambda: self.w.open_project(path)
 
     def import_images(self) -> None:
         if self.w.session is None:
-            self.w.report("open or create a project first")
+            self.w.notifier.report("open or create a project first")
             return
         from .face_import import ImportDialog
 
-        dialog = ImportDialog(self.w, last_import_folder())
+        dialog = ImportDialog(self.parent, last_import_folder())
         self.import_dialog = dialog
         if dialog.exec() == QDialog.DialogCode.Accepted:
             choice = dialog.choice()
@@ -78,11 +105,11 @@ class ProjectActions:
         """
         session = self.w.session
         if session is None or session.read_only:
-            self.w.report("the project is open read-only; reopen it for writing to import")
+            self.w.notifier.report("the project is open read-only; reopen it for writing to import")
             return None
         project = session.project
         QSettings().setValue(LAST_IMPORT_KEY, str(Path(folder).absolute()))
-        dialog = QProgressDialog("Importing images…", "Cancel", 0, 0, self.w)
+        dialog = QProgressDialog("Importing images…", "Cancel", 0, 0, self.parent)
         dialog.setWindowTitle("Import images")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(300)
@@ -109,9 +136,10 @@ class ProjectActions:
             dialog.reset()
             dialog.close()
             self.w.refresh_images()
-            queue = getattr(self.w, "face_queue", None)
-            if queue is not None and self.w.session is not None:
-                queue.add([r for r in self.w.session.project.images() if r.id not in before])
+            if self.w.session is not None:
+                self.w.face_queue.add(
+                    [r for r in self.w.session.project.images() if r.id not in before]
+                )
 
         def done(last: Any) -> None:
             finish()
@@ -126,13 +154,13 @@ class ProjectActions:
                         lines.append(f"{len(skipped)} not aligned (first: {skipped[0][0]}: {skipped[0][1]})")  # fmt: skip
                 text = "Import: " + "; ".join(lines)
                 if summary.unreadable:  # the reason matters: a truncated copy, a format...
-                    self.w.report(f"{text}; first skipped: {summary.unreadable[0][1]}")
+                    self.w.notifier.report(f"{text}; first skipped: {summary.unreadable[0][1]}")
                 else:
-                    self.w.status.showMessage(text, 15000)
+                    self.w.notifier.show(text, 15000)
 
         def failed(message: str) -> None:
             finish()
-            self.w.report(f"import stopped: {message}")
+            self.w.notifier.report(f"import stopped: {message}")
 
         worker.progress.connect(on_progress)
         worker.done.connect(done)

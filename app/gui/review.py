@@ -31,29 +31,84 @@ write is in flight); the image's status changes only when the catalog has it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDialog
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.classes import CLASSES
 
 from .project_model import ReviewQueueProxy
-from .review_panel import (
-    ACCEPT_KEY,
-    QUEUES,
-    REJECT_KEY,
-    UNDO_KEY,
-    UNEDITED_KEY,
-    CommentDialog,
-    ReviewPanel,
-)
 
-__all__ = ["QUEUES", "CommentDialog", "ReviewController", "ReviewPanel", "install"]
+__all__ = ["QUEUES", "CommentDialog", "ReviewController"]
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from collections.abc import Callable
+
+    from .canvas import ImageCanvas
+    from .image_list import ImageList
+    from .layers import LayersModel
+    from .parts import Notifier
+    from .prelabel_worker import PrelabelController
+    from .session import AnnotationSession
+    from .shortcuts import ActionRegistry
+
+#: Shortcuts of review mode (the controller installs them while review mode is on).
+ACCEPT_KEY, REJECT_KEY, UNEDITED_KEY, UNDO_KEY = "A", "R", "Shift+A", "Ctrl+Z"
+#: The review queues: the status each one lists, and its label.
+QUEUES = {"submitted": "Submitted images", "prelabeled": "Model pre-labels"}
+
+
+class CommentDialog(QDialog):
+    """Asks why an image is rejected; OK needs a non-empty comment."""
+
+    def __init__(self, image_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Reject image")
+        self.setObjectName("reject_dialog")
+        self.text = QPlainTextEdit()
+        self.text.setPlaceholderText("What should the annotator fix? (Ctrl+Enter sends)")
+        self.text.installEventFilter(self)  # Ctrl+Enter sends: the keyboard flow of A / R
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"Reject <b>{image_name}</b> and send it back because:"))
+        layout.addWidget(self.text)
+        layout.addWidget(self.buttons)
+        self.text.textChanged.connect(self._update)
+        self._update()
+
+    def _update(self) -> None:
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(bool(self.comment()))
+
+    def comment(self) -> str:
+        return self.text.toPlainText().strip()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if (
+            watched is self.text
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            if self.comment():
+                self.accept()
+            return True
+        return super().eventFilter(watched, event)
+
 
 #: Window shortcuts review mode displaces while it is on, and their stand-ins ("" = none).
 DISPLACED = {"toggle_rough": "Shift+R", "undo": ""}
@@ -81,10 +136,27 @@ class ReviewController(QObject):
     #: (queue key) the queue shown changed (see :data:`QUEUES`).
     kindChanged = Signal(str)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.session: Any = None
+    def __init__(
+        self,
+        registry: ActionRegistry,
+        layers: LayersModel,
+        image_list: ImageList,
+        canvas: ImageCanvas,
+        notifier: Notifier,
+        prelabels: PrelabelController,
+        open_image: Callable[[int | None], None],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.layers = layers
+        self.image_list = image_list
+        self.canvas = canvas
+        self.notifier = notifier
+        self.prelabels = prelabels
+        #: Opens an image in the window (the queue's next one).
+        self.open_image = open_image
+        self.session: AnnotationSession | None = None
         self.active = False
         #: The queue shown, a key of :data:`QUEUES`; A / R act on it.
         self.kind = "submitted"
@@ -92,10 +164,10 @@ class ReviewController(QObject):
         #: The queue shown: a filtered view of the session's model.
         self.proxy = ReviewQueueProxy(self.kind, self)
         #: (image id, name, what was decided), newest last: what Ctrl+Z reverts.
-        self.decisions: list[tuple[Any, str, str]] = []
+        self.decisions: list[tuple[int, str, str]] = []
         self._prediction_was: bool | None = None  # its visibility before the pre-label queue
 
-    def attach(self, session: Any) -> None:
+    def attach(self, session: AnnotationSession | None) -> None:
         if self.session is not None:
             self.session.model.changed.disconnect(self.queueChanged)
         self.set_active(False)
@@ -106,7 +178,7 @@ class ReviewController(QObject):
             session.model.changed.connect(self.queueChanged)
         self.queueChanged.emit()
 
-    def queue(self) -> list[Any]:
+    def queue(self) -> list[int]:
         """Images of the queue shown (submitted, or pre-labeled) in list order."""
         return self.proxy.ids() if self.session is not None else []
 
@@ -126,7 +198,7 @@ class ReviewController(QObject):
             self.open_next()
 
     def _update_action_labels(self) -> None:
-        reg = self.window.registry
+        reg = self.registry
         reg["review_unedited"].setEnabled(self.active and self.kind == "prelabeled")
         if self.kind == "prelabeled":
             reg["review_accept"].setText("&Correct pre-label (review)")
@@ -140,7 +212,7 @@ class ReviewController(QObject):
         on = bool(on) and self.session is not None
         if on == self.active:
             return
-        reg = self.window.registry
+        reg = self.registry
         if on:
             for key, replacement in DISPLACED.items():
                 self._saved_shortcuts[key] = list(reg[key].shortcuts())
@@ -165,8 +237,6 @@ class ReviewController(QObject):
         for key in PAINT_ACTIONS:
             if key in reg:
                 reg[key].setEnabled(not on)
-        self.window.tools_panel.setEnabled(not on)
-        self.window.update_editable()
         self._show_prediction()
         if reg["review_mode"].isChecked() != on:
             reg["review_mode"].setChecked(on)
@@ -176,7 +246,7 @@ class ReviewController(QObject):
 
     def _show_prediction(self) -> None:
         """The pre-label queue shows the prediction layer (the thing judged); restore after."""
-        layers = self.window.layers
+        layers = self.layers
         if self.active and self.kind == "prelabeled":
             if self._prediction_was is None:
                 self._prediction_was = layers.state("prediction").visible
@@ -185,48 +255,55 @@ class ReviewController(QObject):
             layers.set_visible("prediction", self._prediction_was)
             self._prediction_was = None
 
-    def _name(self, image_id: Any) -> str:
+    def _name(self, image_id: int) -> str:
+        if self.session is None:
+            return str(image_id)
         try:
             return str(self.session.model.record(image_id).name)
-        except (AttributeError, KeyError):
+        except KeyError:
             return str(image_id)
 
-    def _confirm(self, what: str, image_id: Any) -> None:
+    def _confirm(self, what: str, image_id: int) -> None:
         """Say in the status bar what was decided and which image opens next."""
         nxt = self.current_id()
         after = "queue empty" if nxt == image_id or nxt not in self.queue() else self._name(nxt)
-        self.window.status.showMessage(
-            f"{what} {self._name(image_id)} → {after}   (Ctrl+Z undoes)", 10000
-        )
+        self.notifier.show(f"{what} {self._name(image_id)} → {after}   (Ctrl+Z undoes)", 10000)
 
-    def current_id(self) -> Any:
+    def current_id(self) -> int | None:
         s = self.session
         return None if s is None or s.current is None else s.current.image_id
 
-    def open_next(self) -> Any:
+    def open_next(self) -> int | None:
         """Open the image to review: the open one if it waits for review, else the first."""
         queue = self.queue()
         if not queue:
             what = "pre-label" if self.kind == "prelabeled" else "review"
-            self.window.status.showMessage(f"The {what} queue is empty.", 5000)
+            self.notifier.show(f"The {what} queue is empty.", 5000)
             return None
         current = self.current_id()
         target = current if current in queue else queue[0]
         if target != current:
-            self.window.open_image(target)
+            self.open_image(target)
         return target
 
-    def _reviewable(self) -> Any:
+    @property
+    def _open_session(self) -> AnnotationSession:
+        """The open project's session: decisions are only made while one is open."""
+        if self.session is None:
+            raise RuntimeError("a review decision needs an open project")
+        return self.session
+
+    def _reviewable(self) -> int | None:
         image_id = self.current_id()
         if not self.active or image_id is None:
             return None
-        if self.session.read_only:
-            self.window.report("the project is open read-only; statuses cannot change")
+        if self._open_session.read_only:
+            self.notifier.report("the project is open read-only; statuses cannot change")
             return None
-        model = self.session.model
+        model = self._open_session.model
         if model.status(image_id) != self.kind or model.pending(image_id):
             what = "pre-labeled" if self.kind == "prelabeled" else "submitted"
-            self.window.status.showMessage(f"Only {what} images are in this queue.", 5000)
+            self.notifier.show(f"Only {what} images are in this queue.", 5000)
             return None
         return image_id
 
@@ -248,20 +325,20 @@ class ReviewController(QObject):
             return False
         if self.kind == "prelabeled":
             return self._reject_prelabel(image_id)
-        name = self.session.current.record.name
-        dialog = CommentDialog(name, self.window)
+        name = self._name(image_id)
+        dialog = CommentDialog(name, self.canvas.window())
         answer = dialog.exec()
         # keep the keyboard flow: A/R go to the window again after the dialog
-        self.window.activateWindow()
-        self.window.canvas.setFocus()
+        self.canvas.window().activateWindow()
+        self.canvas.setFocus()
         if answer != QDialog.DialogCode.Accepted or not dialog.comment():
             return False
         self._move(image_id, "rejected", dialog.comment())
         self._confirm("rejected", image_id)
         return True
 
-    def _move(self, image_id: Any, status: str, comment: str) -> None:
-        self.session.set_status(image_id, status, comment=comment)
+    def _move(self, image_id: int, status: str, comment: str) -> None:
+        self._open_session.set_status(image_id, status, comment=comment)
         self.decisions.append((image_id, self._name(image_id), status))
         self._done(image_id)
 
@@ -270,66 +347,64 @@ class ReviewController(QObject):
         from core.project.workflow import undo_review
 
         if self.session is None or not self.decisions:
-            self.window.status.showMessage("No review decision to undo.", 5000)
+            self.notifier.show("No review decision to undo.", 5000)
             return False
-        if self.session.read_only:
-            self.window.report("the project is open read-only; statuses cannot change")
+        if self._open_session.read_only:
+            self.notifier.report("the project is open read-only; statuses cannot change")
             return False
         image_id, name, what = self.decisions.pop()
         if what == "pre-label rejected":
-            self.window.status.showMessage(
+            self.notifier.show(
                 f"The pre-label of {name} was discarded and cannot come back: "
                 "open it and press Ctrl+P for a new one.",
                 10000,
             )
             return False
-        project = self.session.project
+        project = self._open_session.project
 
-        self.session.submit_status_job(image_id, lambda: undo_review(project, image_id))
-        self.window.status.showMessage(
-            f"Undone: {name} is no longer {what}; it is back in its queue.", 10000
-        )
-        self.window.open_image(image_id)
+        self._open_session.submit_status_job(image_id, lambda: undo_review(project, image_id))
+        self.notifier.show(f"Undone: {name} is no longer {what}; it is back in its queue.", 10000)
+        self.open_image(image_id)
         return True
 
-    def _done(self, image_id: Any) -> None:
+    def _done(self, image_id: int) -> None:
         """``image_id`` left the queue (its new status is being written): open the next."""
         self.queueChanged.emit()  # the decision can be undone
         self.open_next()
 
     def _prelabel_to_rough(self) -> str | None:
         """The shown pre-label → rough masks (one undo step); its source, or None."""
-        prelabels = self.window.prelabels
+        prelabels = self.prelabels
         source = prelabels.shown_source()
-        doc = self.session.document
+        doc = self._open_session.document
         if source is None or doc is None:
-            self.window.status.showMessage("The pre-label is not shown yet; try again.", 5000)
+            self.notifier.show("The pre-label is not shown yet; try again.", 5000)
             return None
         if not prelabels.use_as_rough():
             return None
         if not any(doc.rough(c).any() for c in CLASSES):
             # an accepted image with nothing painted would teach the model empty masks
-            self.window.status.showMessage(
+            self.notifier.show(
                 "This pre-label marks nothing: reject it (R) so the image is painted.", 8000
             )
             return None
         return source
 
-    def _correct_prelabel(self, image_id: Any) -> bool:
+    def _correct_prelabel(self, image_id: int) -> bool:
         """Pre-label → rough masks, image → in progress, review mode off: correct, submit."""
         from core.project.workflow import open_prelabel
 
         if self._prelabel_to_rough() is None:
             return False
-        project = self.session.project
+        project = self._open_session.project
 
         # queued before the save: saving a pre-labeled image would move it without saying why
-        self.session.submit_status_job(image_id, lambda: open_prelabel(project, image_id))
-        self.session.save_current()
+        self._open_session.submit_status_job(image_id, lambda: open_prelabel(project, image_id))
+        self._open_session.save_current()
         name = self._name(image_id)
         self.decisions.append((image_id, name, "opened for correction"))
         self.set_active(False)
-        self.window.status.showMessage(
+        self.notifier.show(
             f"{name}: correct the pre-label (review mode is off, painting is on), "
             "then Ctrl+Enter submits it.",
             15000,
@@ -344,26 +419,26 @@ class ReviewController(QObject):
         if image_id is None:
             return False
         if self.kind != "prelabeled":
-            self.window.status.showMessage("Shift+A is for the Model pre-labels queue.", 5000)
+            self.notifier.show("Shift+A is for the Model pre-labels queue.", 5000)
             return False
         name = self._name(image_id)
         question = (
             f"Accept the pre-label of {name} unedited?\n\n{UNEDITED_WARNING[0].upper()}"
             f"{UNEDITED_WARNING[1:]}. To correct it first, press A instead."
         )
-        answer = self.window.ask(question)
-        self.window.activateWindow()  # keep the keyboard flow after the dialog
-        self.window.canvas.setFocus()
+        answer = self.notifier.ask(question)
+        self.canvas.window().activateWindow()  # keep the keyboard flow after the dialog
+        self.canvas.setFocus()
         if not answer:
             return False
         source = self._prelabel_to_rough()
         if source is None:
             return False
         comment = accept_comment(source)
-        self.session.save_current(comment=comment)
-        project = self.session.project
+        self._open_session.save_current(comment=comment)
+        project = self._open_session.project
 
-        self.session.submit_status_job(
+        self._open_session.submit_status_job(
             image_id, lambda: accept_prelabel(project, image_id, confirmed=True)
         )
         self.decisions.append((image_id, name, "accepted (pre-label, unedited)"))
@@ -371,55 +446,15 @@ class ReviewController(QObject):
         self._confirm("accepted (pre-label, unedited)", image_id)
         return True
 
-    def _reject_prelabel(self, image_id: Any) -> bool:
+    def _reject_prelabel(self, image_id: int) -> bool:
         """Discard the stored pre-label; the image goes back to "new" for the annotator."""
         from core.project.workflow import reject_prelabel
 
-        project = self.session.project
+        project = self._open_session.project
 
-        self.session.submit_status_job(image_id, lambda: reject_prelabel(project, image_id))
-        self.window.prelabels.forget(image_id)
+        self._open_session.submit_status_job(image_id, lambda: reject_prelabel(project, image_id))
+        self.prelabels.forget(image_id)
         self.decisions.append((image_id, self._name(image_id), "pre-label rejected"))
         self._done(image_id)
         self._confirm("rejected the pre-label of", image_id)
         return True
-
-
-def install(window: MainWindow) -> ReviewController:
-    """Mount review mode: controller, dock and Image menu actions."""
-    controller = ReviewController(window)
-    reg = window.registry
-    menu = window.menus["image"]
-    menu.addSeparator()
-    menu.addAction(
-        reg.add("review_mode", "Re&view mode", controller.set_active, "Ctrl+R", checkable=True)
-    )
-    menu.addAction(reg.add("review_accept", "&Accept (review)", controller.accept))
-    menu.addAction(reg.add("review_reject", "Re&ject with comment… (review)", controller.reject))
-    menu.addAction(
-        reg.add(
-            "review_unedited", "Accept pre-label &unedited… (review)", controller.accept_unedited
-        )
-    )
-    menu.addAction(reg.add("review_undo", "&Undo review decision", controller.undo))
-    for key in ("review_accept", "review_reject", "review_unedited"):
-        reg[key].setEnabled(False)
-    panel = ReviewPanel(controller)
-    window.review = controller
-    window.review_panel = panel
-    from .prelabel_worker import add_tabbed_dock
-
-    left = Qt.DockWidgetArea.LeftDockWidgetArea
-    dock = add_tabbed_dock(window, "Review", panel, "review", beside="images", area=left)
-    # Entering review mode brings the queue and the Accept / Reject buttons to the front.
-    controller.modeChanged.connect(lambda on: dock.raise_() if on else None)
-    window.sessionChanged.connect(controller.attach)
-    controller.attach(window.session)
-
-    def follow(session: Any) -> None:  # the queue highlights the image being shown
-        if session is not None:
-            session.documentOpened.connect(lambda loaded: panel.highlight(loaded.image_id))
-
-    window.sessionChanged.connect(follow)
-    follow(window.session)
-    return controller

@@ -1,75 +1,29 @@
-"""The review dock (mode toggle, queue, decision buttons) and the rejection comment dialog."""
+"""The review dock (mode toggle, queue, decision buttons) and how review mode is mounted."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
-from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QGridLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from .review import ACCEPT_KEY, QUEUES, REJECT_KEY, UNDO_KEY, UNEDITED_KEY, ReviewController
+
 if TYPE_CHECKING:
-    from .review import ReviewController
+    from collections.abc import Callable
 
-#: Shortcuts of review mode (the controller installs them while review mode is on).
-ACCEPT_KEY, REJECT_KEY, UNEDITED_KEY, UNDO_KEY = "A", "R", "Shift+A", "Ctrl+Z"
-#: The review queues: the status each one lists, and its label.
-QUEUES = {"submitted": "Submitted images", "prelabeled": "Model pre-labels"}
-
-
-class CommentDialog(QDialog):
-    """Asks why an image is rejected; OK needs a non-empty comment."""
-
-    def __init__(self, image_name: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Reject image")
-        self.setObjectName("reject_dialog")
-        self.text = QPlainTextEdit()
-        self.text.setPlaceholderText("What should the annotator fix? (Ctrl+Enter sends)")
-        self.text.installEventFilter(self)  # Ctrl+Enter sends: the keyboard flow of A / R
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Reject <b>{image_name}</b> and send it back because:"))
-        layout.addWidget(self.text)
-        layout.addWidget(self.buttons)
-        self.text.textChanged.connect(self._update)
-        self._update()
-
-    def _update(self) -> None:
-        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setEnabled(bool(self.comment()))
-
-    def comment(self) -> str:
-        return self.text.toPlainText().strip()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-        if (
-            watched is self.text
-            and event.type() == QEvent.Type.KeyPress
-            and isinstance(event, QKeyEvent)
-            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
-            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
-        ):
-            if self.comment():
-                self.accept()
-            return True
-        return super().eventFilter(watched, event)
+    from .parts import Frame
+    from .prelabel_worker import PrelabelController
+    from .session import AnnotationSession
 
 
 class ReviewPanel(QWidget):
@@ -128,7 +82,7 @@ class ReviewPanel(QWidget):
 
     def refresh(self) -> None:
         self.undo_button.setEnabled(bool(self.controller.decisions))
-        records = {r.id: r for r in self.controller.window.image_list.model.records}
+        records = {r.id: r for r in self.controller.image_list.model.records}
         self.list.clear()
         queue = self.controller.queue()
         for image_id in queue:
@@ -141,14 +95,14 @@ class ReviewPanel(QWidget):
             self.count.setText(f"{len(queue)} submitted image(s) to review")
         self.highlight(self.controller.current_id())
 
-    def highlight(self, image_id: Any) -> None:
+    def highlight(self, image_id: int | None) -> None:
         """Select the queue entry of the image on the canvas (none if it is not queued)."""
         for row in range(self.list.count()):
             item = self.list.item(row)
             if item.data(Qt.ItemDataRole.UserRole) == image_id:
                 self.list.setCurrentItem(item)
                 return
-        self.list.setCurrentItem(None)
+        self.list.setCurrentItem(cast(QListWidgetItem, None))  # none current
 
     def _on_kind(self, kind: str) -> None:
         index = self.kind.findData(kind)
@@ -179,4 +133,53 @@ class ReviewPanel(QWidget):
         self.refresh()
 
     def _open(self, item: QListWidgetItem) -> None:
-        self.controller.window.open_image(item.data(Qt.ItemDataRole.UserRole))
+        self.controller.open_image(item.data(Qt.ItemDataRole.UserRole))
+
+
+def install(
+    frame: Frame, prelabels: PrelabelController, open_image: Callable[[int | None], None]
+) -> tuple[ReviewController, ReviewPanel]:
+    """Build review mode: controller, dock and Image menu actions.
+
+    The window follows :attr:`ReviewController.modeChanged` (painting off in review mode).
+    """
+    controller = ReviewController(
+        frame.registry,
+        frame.layers,
+        frame.image_list,
+        frame.canvas,
+        frame.notifier,
+        prelabels,
+        open_image,
+        frame.window,
+    )
+    reg = frame.registry
+    menu = frame.menus.image
+    menu.addSeparator()
+    menu.addAction(
+        reg.add("review_mode", "Re&view mode", controller.set_active, "Ctrl+R", checkable=True)
+    )
+    menu.addAction(reg.add("review_accept", "&Accept (review)", controller.accept))
+    menu.addAction(reg.add("review_reject", "Re&ject with comment… (review)", controller.reject))
+    menu.addAction(
+        reg.add(
+            "review_unedited", "Accept pre-label &unedited… (review)", controller.accept_unedited
+        )
+    )
+    menu.addAction(reg.add("review_undo", "&Undo review decision", controller.undo))
+    for key in ("review_accept", "review_reject", "review_unedited"):
+        reg[key].setEnabled(False)
+    panel = ReviewPanel(controller)
+    left = Qt.DockWidgetArea.LeftDockWidgetArea
+    dock = frame.add_tabbed_dock("Review", panel, "review", beside="images", area=left)
+    # Entering review mode brings the queue and the Accept / Reject buttons to the front.
+    controller.modeChanged.connect(lambda on: dock.raise_() if on else None)
+    frame.session_changed.connect(controller.attach)
+    controller.attach(None)
+
+    def follow(session: AnnotationSession | None) -> None:  # the queue follows the image shown
+        if session is not None:
+            session.documentOpened.connect(lambda loaded: panel.highlight(loaded.image_id))
+
+    frame.session_changed.connect(follow)
+    return controller, panel

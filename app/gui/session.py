@@ -367,7 +367,7 @@ class AnnotationSession(QObject):
             # A queued save replaced by this one must not lose its comment (a reviewer's
             # "accepted model pre-label" on the move to in progress).
             comment = comment or pending.comment
-        masks = {cls: doc.rough(cls).copy() for cls in CLASSES}
+        masks: dict[str, Any] = {cls: doc.rough(cls).copy() for cls in CLASSES}
         masks["exclude"] = doc.exclude.copy()  # saved with them (core.project.exclusion)
         save = _PendingSave(doc, doc.revision, comment, next(self._seq))
         self._pending_saves[image_id] = save
@@ -487,7 +487,12 @@ class AnnotationSession(QObject):
         worker = ProgressWorker(lambda: doc.set_params_steps(params))
         worker.progress.connect(self.busyProgress)
         worker.done.connect(self._next_params)
-        worker.failed.connect(lambda m: (self.error.emit(m), self._next_params()))
+
+        def failed(message: str) -> None:
+            self.error.emit(message)
+            self._next_params()
+
+        worker.failed.connect(failed)
         self._params_worker = worker.start()
 
     def _on_written(self, key: Any, result: Any) -> None:

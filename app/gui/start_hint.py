@@ -6,13 +6,14 @@ Help → *Start hint* shows it again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from .parts import Frame
+    from .session import AnnotationSession
 
 #: QSettings key set once the hint was dismissed.
 DISMISSED_KEY = "hints/start_dismissed"
@@ -68,24 +69,25 @@ def dismissed() -> bool:
     return value is True or str(value).lower() == "true"
 
 
-def install(window: MainWindow) -> StartHint:
-    """Mount the hint on ``window``'s canvas and a Help menu entry to show it again."""
-    hint = StartHint(window.canvas)
-    window.start_hint = hint
+def install(frame: Frame) -> StartHint:
+    """Build the hint over ``frame``'s canvas and a Help menu entry to show it again."""
+    hint = StartHint(frame.canvas)
+    open_session: list[AnnotationSession] = []  # the project open now, if any
 
     def show_hint(force: bool = False) -> None:
-        if window.session is not None and (force or not dismissed()):
+        if open_session and (force or not dismissed()):
             hint.place()
             hint.show()
 
-    def on_session(session: Any) -> None:
+    def on_session(session: AnnotationSession | None) -> None:
+        open_session[:] = [] if session is None else [session]
         if session is None:
             hint.hide()
         else:
             show_hint()
 
-    window.sessionChanged.connect(on_session)
-    window.menus["help"].addAction(
-        window.registry.add("start_hint", "&Start hint", lambda: show_hint(force=True))
+    frame.session_changed.connect(on_session)
+    frame.menus.help.addAction(
+        frame.registry.add("start_hint", "&Start hint", lambda: show_hint(force=True))
     )
     return hint

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QWidget
 
 from core.classes import CLASSES
+
+if TYPE_CHECKING:
+    from core.document import AnnotationDocument
 
 
 def gray_at(image: np.ndarray, row: int, col: int) -> float:
@@ -64,7 +67,7 @@ class StatusBar(QStatusBar):
         # Its text changes only when a project opens, never under the moving cursor.
         self.addPermanentWidget(self.read_only)
 
-    def show_cursor(self, document: Any, row: float, col: float) -> None:
+    def show_cursor(self, document: AnnotationDocument | None, row: float, col: float) -> None:
         if document is None or row < 0 or col < 0:
             self.position.setText("—")
             self.values.setText("")

@@ -75,7 +75,7 @@ class ToolState(QObject):
             self.changed.emit()
 
     def next_class(self) -> None:
-        i = CLASSES.index(self._cls) if self._cls in CLASSES else -1  # type: ignore[arg-type]
+        i = CLASSES.index(self._cls) if self._cls in CLASSES else -1
         self.set_class(CLASSES[(i + 1) % len(CLASSES)])
 
     def set_radius(self, radius: float) -> None:

@@ -46,7 +46,10 @@ from .workers import ProgressWorker, describe_error
 if TYPE_CHECKING:
     from core.retrain import RetrainRun, TrainOptions
 
-    from .main_window import MainWindow
+    from .parts import Frame, Notifier
+    from .prelabel_worker import PrelabelController
+    from .session import AnnotationSession
+    from .status_bar import StatusBar
 
 #: Accepted images from which retraining is worth it: below this the panel warns (the
 #: paper trained on 264 images; a few images teach a model little beyond its baselines).
@@ -71,10 +74,11 @@ class RetrainController(QObject):
     #: () the current model changed (a better model, or a rollback elsewhere).
     modelChanged = Signal()
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.session: Any = None
+    def __init__(self, status: StatusBar, notifier: Notifier, parent: QObject) -> None:
+        super().__init__(parent)
+        self.status = status
+        self.notifier = notifier
+        self.session: AnnotationSession | None = None
         self.state = "idle"
         self.run: RetrainRun | None = None
         self.options: TrainOptions | None = None
@@ -91,7 +95,7 @@ class RetrainController(QObject):
 
     # -- session -------------------------------------------------------------------
 
-    def attach(self, session: Any) -> None:
+    def attach(self, session: AnnotationSession | None) -> None:
         if self.session is not None:
             self.cancel()
             self.session.statusChanged.disconnect(self._on_status)
@@ -104,7 +108,7 @@ class RetrainController(QObject):
             session.writer.written.connect(self._on_written)
             session.writer.failed.connect(self._on_write_failed)
 
-    def _on_status(self, _image_id: Any, status: str) -> None:
+    def _on_status(self, _image_id: int, status: str) -> None:
         from core.retrain import should_retrain
 
         self.acceptedChanged.emit()
@@ -119,12 +123,12 @@ class RetrainController(QObject):
         self.state = state
         self.stateChanged.emit(state)
         if state == "idle":
-            self.window.status.hide_training()
+            self.status.hide_training()
         elif state == "training" and self.options is not None:
             epochs = self.options.config.epochs
-            self.window.status.show_training("Training", len(self.records), epochs)
+            self.status.show_training("Training", len(self.records), epochs)
         else:
-            self.window.status.show_training(state.capitalize() + "…")
+            self.status.show_training(state.capitalize() + "…")
 
     def accepted_count(self) -> int:
         s = self.session
@@ -139,10 +143,10 @@ class RetrainController(QObject):
         if s is None:
             return False
         if self.state != "idle":
-            self.window.status.showMessage("Retraining is already running.", 5000)
+            self.notifier.show("Retraining is already running.", 5000)
             return False
         if s.read_only:
-            self.window.report("the project is open read-only; it cannot be retrained")
+            self.notifier.report("the project is open read-only; it cannot be retrained")
             return False
         s.flush(5.0)  # the latest accepted statuses and masks are in the catalog
         project = s.project
@@ -154,11 +158,11 @@ class RetrainController(QObject):
                 )
             self.run = new_run(project)
         except SkinTraceError as exc:
-            self.window.report(str(exc))
+            self.notifier.report(str(exc))
             return False
         accepted = self.accepted_count()
         if accepted < RECOMMENDED_ACCEPTED:
-            self.window.status.showMessage(
+            self.notifier.show(
                 f"Retraining on only {accepted} accepted images; {RECOMMENDED_ACCEPTED} or "
                 "more are recommended (docs/model-assisted.md).",
                 10000,
@@ -208,7 +212,7 @@ class RetrainController(QObject):
         self._set_state("training")
         self._process(train_command(self.run, self.options), self._training_finished)
 
-    def _training_finished(self, code: int, _status: Any) -> None:
+    def _training_finished(self, code: int, _status: QProcess.ExitStatus) -> None:
         from core.retrain import evaluate_command
 
         self._flush_logs("train.log")
@@ -225,7 +229,7 @@ class RetrainController(QObject):
         argv = evaluate_command(self.run, self._current_path, self.options)
         self._process(argv, self._evaluation_finished)
 
-    def _evaluation_finished(self, code: int, _status: Any) -> None:
+    def _evaluation_finished(self, code: int, _status: QProcess.ExitStatus) -> None:
         from core.errors import SkinTraceError
         from core.retrain import decide, read_report, register_model
 
@@ -295,7 +299,7 @@ class RetrainController(QObject):
                 total = int(
                     event.get("epochs") or (self.options.config.epochs if self.options else 0)
                 )
-                self.window.status.show_training("Training", len(self.records), total)
+                self.status.show_training("Training", len(self.records), total)
                 self.epochReported.emit(event)
             elif event.get("event") == "done":
                 self.train_info = event
@@ -318,7 +322,7 @@ class RetrainController(QObject):
             try:
                 atomic_write_text(self.run.root / name, "\n".join(self._stderr) + "\n")
             except OSError as exc:  # the outcome is still reported; only the log is lost
-                self.window.status.showMessage(f"Cannot keep {name}: {describe_error(exc)}", 8000)
+                self.notifier.show(f"Cannot keep {name}: {describe_error(exc)}", 8000)
 
     def _last_error(self) -> str:
         if self._error:  # the training process's own one-line reason
@@ -367,9 +371,9 @@ class RetrainController(QObject):
             "failed": f"Retraining failed: {message}",
         }[outcome]
         if outcome == "failed":
-            self.window.report(text)
+            self.notifier.report(text)
         else:
-            self.window.status.showMessage(text, 10000)
+            self.notifier.show(text, 10000)
         self.finished.emit(self.last_result)
 
 
@@ -566,27 +570,21 @@ class TrainingPanel(QWidget):
         self.warning.show()
 
 
-def install(window: MainWindow) -> RetrainController:
-    """Mount background retraining: controller, dock, Model menu actions."""
-    from .prelabel_worker import add_tabbed_dock, model_menu
-
-    controller = RetrainController(window)
+def install(frame: Frame, prelabels: PrelabelController) -> tuple[RetrainController, TrainingPanel]:
+    """Build background retraining: controller, dock, Model menu actions."""
+    controller = RetrainController(frame.status, frame.notifier, frame.window)
     panel = TrainingPanel(controller)
-    window.training = controller
-    window.training_panel = panel
-    add_tabbed_dock(window, "Training", panel, "training", beside="params")
-    menu = model_menu(window)
-    reg = window.registry
+    frame.add_tabbed_dock("Training", panel, "training", beside="params")
+    menu = frame.menus.model
+    reg = frame.registry
     menu.addAction(reg.add("retrain", "&Retrain now", controller.start, "Ctrl+Shift+T"))
     menu.addAction(reg.add("retrain_cancel", "&Cancel retraining", controller.cancel))
-    prelabels = getattr(window, "prelabels", None)
-    if prelabels is not None:
-        controller.modelChanged.connect(prelabels.refresh_source)
+    controller.modelChanged.connect(prelabels.refresh_source)
 
-    def on_session(session: Any) -> None:
+    def on_session(session: AnnotationSession | None) -> None:
         controller.attach(session)
         panel.load_settings()
 
-    window.sessionChanged.connect(on_session)
-    on_session(window.session)
-    return controller
+    frame.session_changed.connect(on_session)
+    on_session(None)
+    return controller, panel

@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QSettings
 
@@ -23,7 +23,24 @@ from .layers import LAYERS
 from .tools import TOOLS
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from .canvas import ImageCanvas
+    from .layers import LayersModel
+    from .session import AnnotationSession
+    from .tools import ToolState
+
+
+class ViewHost(Protocol):
+    """The parts of the window whose state is remembered per project."""
+
+    @property
+    def session(self) -> AnnotationSession | None: ...
+    @property
+    def canvas(self) -> ImageCanvas: ...
+    @property
+    def layers(self) -> LayersModel: ...
+    @property
+    def tools(self) -> ToolState: ...
+
 
 #: The QSettings group of the per-project states.
 GROUP = "projects"
@@ -49,13 +66,13 @@ def project_key(root: str | Path) -> str:
     return f"{GROUP}/{hashlib.sha1(path.encode()).hexdigest()[:16]}"
 
 
-def capture(window: MainWindow) -> WindowState | None:
+def capture(window: ViewHost) -> WindowState | None:
     """The state of ``window``'s open project (None when none is open)."""
     s = window.session
     if s is None:
         return None
     image_id = None if s.current is None else s.current.image_id
-    layers = {}
+    layers: dict[str, tuple[bool, float]] = {}
     for name in LAYERS:
         state = window.layers.state(name)
         layers[name] = (state.visible, state.opacity)
@@ -69,7 +86,7 @@ def capture(window: MainWindow) -> WindowState | None:
     )
 
 
-def save(window: MainWindow) -> None:
+def save(window: ViewHost) -> None:
     """Store ``window``'s state under its project's key."""
     state = capture(window)
     if state is None or window.session is None:
@@ -110,7 +127,7 @@ def load(root: str | Path) -> WindowState | None:
         return None  # a damaged entry: start with the defaults
 
 
-def apply_tools_and_layers(window: MainWindow, state: WindowState) -> None:
+def apply_tools_and_layers(window: ViewHost, state: WindowState) -> None:
     """Restore tool, class, radius and layer states (the image and view are the window's)."""
     window.tools.set_tool(state.tool)  # type: ignore[arg-type]
     window.tools.set_class(state.cls)

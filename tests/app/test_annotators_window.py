@@ -59,7 +59,7 @@ def test_independent_mode_switch_changes_the_setting_and_the_masks_shown(qtbot, 
     shown = w.session.document.rough("wrinkle")
     assert shown[:, :HALF].all() and not shown[:, HALF:].any()  # bob's, the newest
 
-    _click_menu_action(qtbot, w.menus["file"], action)
+    _click_menu_action(qtbot, w.menus.file, action)
     qtbot.waitUntil(lambda: w.session.project.get_setting(SETTING_INDEPENDENT) is True)
     qtbot.waitUntil(lambda: w.session.document is not None)
     qtbot.waitUntil(lambda: w.session.document.rough("wrinkle")[:, HALF:].all())
@@ -67,7 +67,7 @@ def test_independent_mode_switch_changes_the_setting_and_the_masks_shown(qtbot, 
     assert w.session.document.rough("pore").all()  # alice's own masks, both classes
     assert w.canvas.document is w.session.document  # the canvas shows the reloaded one
 
-    _click_menu_action(qtbot, w.menus["file"], action)
+    _click_menu_action(qtbot, w.menus.file, action)
     qtbot.waitUntil(lambda: w.session.project.get_setting(SETTING_INDEPENDENT) is False)
     qtbot.waitUntil(
         lambda: (

@@ -34,7 +34,7 @@ def test_second_instance_is_asked_once_and_opens_read_only(qtbot, project_dir, m
     questions: list[str] = []
     w = MainWindow()
     qtbot.addWidget(w)
-    monkeypatch.setattr(w, "ask", lambda q: questions.append(q) or True)
+    monkeypatch.setattr(w.notifier, "ask", lambda q: questions.append(q) or True)
     with Project.open(project_dir):  # the other SkinTrace holds the writer lock
         assert w.open_project(project_dir)
         assert w.session.read_only and "[read-only]" in w.windowTitle()
@@ -50,7 +50,7 @@ def test_unwritable_project_folder_opens_read_only_and_says_why(qtbot, project_d
     questions: list[str] = []
     w = MainWindow()
     qtbot.addWidget(w)
-    w.ask = lambda q: questions.append(q) or True  # type: ignore[method-assign]
+    w.notifier.ask = lambda q: questions.append(q) or True  # type: ignore[method-assign]
     assert w.open_project(project_dir)
     assert w.session.read_only and w.session.current is not None
     assert questions == []  # writing can never work there: nothing to ask
@@ -134,7 +134,7 @@ def test_tab_in_a_form_field_moves_focus_not_the_class(window, qtbot):
 def test_new_user_name_applies_to_the_open_project(window, project_dir, qtbot, monkeypatch):
     import dataclasses
 
-    monkeypatch.setattr(window, "ask", lambda _q: True)  # submit the unpainted image
+    monkeypatch.setattr(window.notifier, "ask", lambda _q: True)  # submit the unpainted image
     window.apply_preferences(dataclasses.replace(window.prefs, user_name="ana"))
     first = window.session.current.image_id
     window.submit()
@@ -181,7 +181,7 @@ def test_painting_a_read_only_project_says_why_nothing_happens(qtbot, project_di
 def test_submitting_an_unpainted_image_asks_first(window, project_dir, qtbot, monkeypatch):
     questions: list[str] = []
     answer = [False]
-    monkeypatch.setattr(window, "ask", lambda q: questions.append(q) or answer[0])
+    monkeypatch.setattr(window.notifier, "ask", lambda q: questions.append(q) or answer[0])
     first = window.session.current
     window.submit()
     assert len(questions) == 1 and first.record.name in questions[0]

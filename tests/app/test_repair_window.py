@@ -38,7 +38,7 @@ def test_damaged_mask_gets_a_badge_and_repair_makes_the_image_open_again(
         assert w.session.current.image_id == ids[0]  # the damaged one did not open
         assert any("does not match the catalog" in m for m in w.messages)
         asked: list[str] = []
-        monkeypatch.setattr(w, "ask", lambda q: asked.append(q) or True)
+        monkeypatch.setattr(w.notifier, "ask", lambda q: asked.append(q) or True)
         w.registry["repair_image"].trigger()
         assert "wrinkle mask damaged of image" in asked[0] and "backup" in asked[0]
         qtbot.waitUntil(
@@ -74,7 +74,7 @@ def test_right_click_on_a_damaged_image_offers_repair(qtbot, damaged, monkeypatc
     try:
         qtbot.waitUntil(lambda: bool(w.image_list.damage(ids[1])))
         view = w.image_list.view
-        monkeypatch.setattr(w, "ask", lambda q: True)
+        monkeypatch.setattr(w.notifier, "ask", lambda q: True)
         for row, enabled in ((0, False), (1, True)):
             rect = view.visualRect(w.image_list.proxy.index(row, 0))
             view.customContextMenuRequested.emit(rect.center())

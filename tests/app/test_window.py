@@ -197,7 +197,7 @@ def test_read_only_when_locked(qtbot, project_dir, monkeypatch):
     try:
         w = MainWindow()
         qtbot.addWidget(w)
-        monkeypatch.setattr(w, "ask", lambda q: "read-only" in q)
+        monkeypatch.setattr(w.notifier, "ask", lambda q: "read-only" in q)
         assert w.open_project(project_dir)
         assert w.session.read_only and "[read-only]" in w.windowTitle()
         assert not w.params_panel.isEnabled()
