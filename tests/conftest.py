@@ -7,6 +7,9 @@ import os
 import numpy as np
 import pytest
 
+# A throwaway PostgreSQL server for team-project tests: fixtures pg_server, pg_url.
+pytest_plugins = ["tests.pg"]
+
 # Qt tests always run offscreen; set before any Qt import anywhere.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Keep torch and OpenCV from oversubscribing the 2-core CI machine.
