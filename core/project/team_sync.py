@@ -143,9 +143,11 @@ class RetrainLock:
             else:
                 raise _busy(info)
             if n != 1:
-                raise _busy(_info(tx.scalar(
-                    "SELECT value_json FROM settings WHERE key = ?", (RETRAIN_KEY,)
-                )))
+                raise _busy(
+                    _info(
+                        tx.scalar("SELECT value_json FROM settings WHERE key = ?", (RETRAIN_KEY,))
+                    )
+                )
         self._held = mine
 
     def renew(self) -> None:
@@ -173,9 +175,7 @@ class RetrainLock:
             return
         held, self._held = self._held, None
         with self.db.transaction() as tx:
-            tx.execute(
-                "DELETE FROM settings WHERE key = ? AND value_json = ?", (RETRAIN_KEY, held)
-            )
+            tx.execute("DELETE FROM settings WHERE key = ? AND value_json = ?", (RETRAIN_KEY, held))
 
     def __enter__(self) -> RetrainLock:
         self.acquire()
