@@ -22,6 +22,7 @@ from . import (
     repair,
     review,
     start_hint,
+    team,
     training_panel,
     window_state,
 )
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         agreement_view.install(self)  # several annotators: mode switch, Agreement dock
         repair.install(self)  # damage badges, Image → Repair damaged masks
         start_hint.install(self)
+        team.install(self)  # team projects: claims, live statuses, Team dock
 
         self.bridge.changed.connect(self.canvas.on_document_change)
         self.bridge.changed.connect(self._update_actions)
@@ -277,8 +279,12 @@ class MainWindow(QMainWindow):
         """Painting is on unless the project is read-only, an image is loading, or in review."""
         s = self.session
         review = getattr(self, "review", None)
+        team_ = getattr(self, "team", None)  # an image another annotator holds
         self.canvas.editable = not (
-            self._busy or (s is not None and s.read_only) or (review is not None and review.active)
+            self._busy
+            or (s is not None and s.read_only)
+            or (review is not None and review.active)
+            or (team_ is not None and team_.blocks_editing)
         )
 
     def _show_chosen(self, doc: Any) -> None:

@@ -153,6 +153,9 @@ class RetrainController(QObject):
         except SkinTraceError as exc:
             self.window.report(str(exc))
             return False
+        team = getattr(self.window, "team", None)  # one retraining at a time per project
+        if team is not None and not team.begin_retrain():
+            return False
         accepted = self.accepted_count()
         if accepted < RECOMMENDED_ACCEPTED:
             self.window.status.showMessage(
