@@ -1,4 +1,6 @@
-"""Team subcommands: ``skintrace team assign|stats|claims`` (docs/team-workflow.md).
+"""Team work subcommands: ``skintrace team assign|stats|claims`` (docs/team-workflow.md).
+
+Added to the ``team`` group of :mod:`app.cli.team_cmds` by :func:`register_commands`.
 
 ``PROJECT`` is a project folder or a team project's ``postgresql://`` address (the
 password comes from ``$PGPASSWORD`` or ``~/.pgpass``, never from the command line).
@@ -22,16 +24,6 @@ def _open(target: str, *, user: str | None = None, read_only: bool = False) -> A
     opener: Any = getattr(Project, "open_any", None) or Project.open
     project: AbstractContextManager[Any] = opener(target, read_only=read_only, user=user)
     return project
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    team = sub.add_parser(
-        "team",
-        help="team projects: assign images, per-person summary, who has which image open",
-        description="Work on one project as a team (see docs/team-workflow.md).",
-    )
-    tsub = team.add_subparsers(dest="team_command", metavar="COMMAND", required=True)
-    register_commands(tsub)
 
 
 def register_commands(tsub: argparse._SubParsersAction) -> None:
