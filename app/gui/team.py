@@ -245,8 +245,9 @@ class TeamMonitor(QObject):
 
     def _claim(self, image_id: int) -> None:
         claimer, previous = self.claimer, self.held
-        if claimer is None:
+        if claimer is None or self.session is None:
             return
+        project = self.session.project
         self.blocked_by, self.held = None, image_id
         self.opened_at = time.monotonic()
 
@@ -256,24 +257,30 @@ class TeamMonitor(QObject):
             if previous is not None and previous != image_id:
                 claimer.release(previous)
             try:
-                return claimer.claim(image_id)
+                claim = claimer.claim(image_id)
             except ClaimedError as exc:
                 return (exc, claimer.holder(image_id))
+            return claim, project.mask_revisions(image_id)
 
         run_function(job, on_done=lambda r: self._claimed(image_id, r), pool=self.pool)
 
     def _claimed(self, image_id: int, result: Any) -> None:
         if self.claimer is None or self.held != image_id:
             return  # another image was opened meanwhile
-        if isinstance(result, tuple):
-            exc, holder = result
-            self.blocked_by = holder
-            self.held = None
+        first, second = result
+        if isinstance(first, Exception):
+            self.blocked_by, self.held = second, None
             self.w.update_editable()
-            self.say(f"{exc} Painting is off for this image.")
+            self.say(f"{first} Painting is off for this image.")
         else:
-            self.claims[image_id] = result
+            self.claims[image_id] = first
             self.w.update_editable()
+            current = self.session.current if self.session is not None else None
+            if current is not None and current.image_id == image_id:
+                if current.revisions is not None and current.revisions != second:
+                    # saved elsewhere since this copy was read (a prefetch, the cache)
+                    if not current.document.modified:
+                        self.session.open_image(image_id, reload=True)
         self.w.image_list.view.viewport().update()
 
     def _renew(self) -> None:
@@ -306,8 +313,9 @@ class TeamMonitor(QObject):
         session = self.session
         if session is None or not (isinstance(key, tuple) and key[:1] == ("rough",)):
             return
-        if "after you opened it" in message and session.current is not None:
-            if session.current.image_id == key[1]:
+        if "after you opened it" in message:
+            session.forget_changes(key[1])
+            if session.current is not None and session.current.image_id == key[1]:
                 session.open_image(key[1], reload=True)
 
     # ------------------------------------------------------------------ polling

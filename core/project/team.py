@@ -223,6 +223,32 @@ def next_in_queue(
     return later[0] if later else ids[0]
 
 
+# ---------------------------------------------------------------------- saves
+
+
+def revisions_after_save(
+    db: Any, image_id: int, base: Mapping[str, int], *, user: str
+) -> dict[str, int]:
+    """The ``base_revisions`` for the next save of a window that just saved ``image_id``.
+
+    A class whose stored revision is still ``base`` was unchanged (not rewritten); one
+    at ``base + 1`` saved by ``user`` is this save. Anything else means someone else saved
+    after this window's save: the old base is kept, so the next save is refused as stale
+    rather than overwriting their work.
+    """
+    with db.read() as tx:
+        rows = tx.query(
+            "SELECT class, revision, user_name FROM masks WHERE image_id = ?", (image_id,)
+        )
+    stored = {str(c): (int(r), str(u)) for c, r, u in rows}
+    out = dict(base)
+    for cls, old in base.items():
+        rev, who = stored.get(cls, (0, ""))
+        if rev == int(old) + 1 and who == user:
+            out[cls] = rev
+    return out
+
+
 # ---------------------------------------------------------------------- time spent
 
 
