@@ -12,7 +12,7 @@ import numpy as np
 from core.imageio import encode_png
 from core.project import Project
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "pg"]
 
 
 def write_images(folder: Path, n: int = 6, *, seed: int = 0) -> Path:
@@ -26,7 +26,10 @@ def write_images(folder: Path, n: int = 6, *, seed: int = 0) -> Path:
 
 
 def make_project(backend: str, request: Any, tmp_path: Path, *, n: int = 6) -> Project:
-    """A project with ``n`` 16×16 images in folders ``a/`` and ``b/``, opened as admin."""
+    """A project with ``n`` 16×16 images in folders ``a/`` and ``b/``, opened as admin:
+    a folder (``"sqlite"``) or a team project on the test PostgreSQL server (``"pg"``)."""
+    if backend == "pg":
+        return make_pg_project(request.getfixturevalue("pg_url"), tmp_path, n=n)
     src = write_images(tmp_path / "src", n)
     p = Project.create(tmp_path / "proj", user="admin")
     for _ in p.import_images(src):
@@ -34,9 +37,26 @@ def make_project(backend: str, request: Any, tmp_path: Path, *, n: int = 6) -> P
     return p
 
 
+def make_pg_project(url: str, tmp_path: Path, *, n: int = 6, user: str = "admin") -> Project:
+    """A team project at ``url`` made the way a lab does: a folder project pushed."""
+    from core.project.pg.transfer import push
+
+    make_project("sqlite", None, tmp_path, n=n).close()
+    push(tmp_path / "proj", url)
+    project = Project.open(url, user=user)
+    project.test_url = url  # type: ignore[attr-defined]  # open_as reopens it
+    return project
+
+
 @contextlib.contextmanager
 def open_as(project: Project, user: str) -> Iterator[Project]:
-    """``project`` as ``user``: a one-writer SQLite project records that name meanwhile."""
+    """``project`` as ``user``: a second connection on a team project; a one-writer SQLite
+    project records that name meanwhile."""
+    if getattr(project.db, "dialect", "") == "postgresql":
+        url = project.test_url  # type: ignore[attr-defined]
+        with Project.open(url, user=user) as other:
+            yield other
+        return
     before = project.user
     project.user = user
     try:
