@@ -50,7 +50,9 @@ class Journal:
         os.fsync(self.f.fileno())
 
 
-def annotator(project: Any, user: str, rng: random.Random, ops: int, journal: Journal, wid: int) -> None:
+def annotator(
+    project: Any, user: str, rng: random.Random, ops: int, journal: Journal, wid: int
+) -> None:
     from core.errors import ProjectError
     from core.project import Status
     from core.project.claims import ClaimedError, Claims
@@ -77,7 +79,9 @@ def annotator(project: Any, user: str, rng: random.Random, ops: int, journal: Jo
             time.sleep(rng.random() * 0.01)  # widen the window for a racing save
         try:
             project.save_rough(iid, masks, base_revisions=base)
-            journal.write(op="save", image=iid, cls=cls, rev=int(base.get(cls, 0)) + 1, tag=tag, user=user)
+            journal.write(
+                op="save", image=iid, cls=cls, rev=int(base.get(cls, 0)) + 1, tag=tag, user=user
+            )
         except ProjectError as exc:
             if type(exc).__name__ != "StaleSaveError":
                 raise

@@ -33,7 +33,17 @@ KILLS = 2
 def _spawn(address: str, role: str, user: str, seed: int, journal: Path) -> subprocess.Popen:
     ops = OPS[user]
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.core.team_worker", address, role, user, str(seed), str(ops), str(journal)],
+        [
+            sys.executable,
+            "-m",
+            "tests.core.team_worker",
+            address,
+            role,
+            user,
+            str(seed),
+            str(ops),
+            str(journal),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
