@@ -228,6 +228,10 @@ class MainWindow(QMainWindow):
         self.open_image(self.image_list.neighbour(self._current_id(), -1))
 
     def next_unfinished(self) -> None:
+        team_ = getattr(self, "team", None)
+        if team_ is not None and team_.active:  # a team project: one's own queue
+            team_.next_in_queue()
+            return
         target = self.prelabels.next_target(self._current_id())
         if target is None:
             self.status.showMessage("Every image is submitted — nothing left to annotate.", 5000)

@@ -396,18 +396,33 @@ class TeamMonitor(QObject):
             self.panel.cost.setText(f"Statuses refresh every {every:g} s (median {ms:.1f} ms).")
 
     def next_in_queue(self) -> Any:
-        """Open the next image of one's own queue (skipping images others hold)."""
+        """Open the next image of one's own queue, skipping images others hold.
+
+        Without any assignment to this user, the next unfinished image in list order
+        that nobody else holds.
+        """
         claimer, session = self.claimer, self.session
         if claimer is None or session is None:
             return None
-        from core.project.team import next_in_queue
+        from core.project.team import assignments, next_in_queue
 
         after = None if session.current is None else session.current.image_id
-        target = next_in_queue(
-            claimer.db, claimer.user, after=after, claims=self.claims, me=claimer.host
-        )
+        me = claimer.host
+        if claimer.user in assignments(claimer.db).values():
+            target = next_in_queue(claimer.db, claimer.user, after=after, claims=self.claims, me=me)
+        else:
+            target, seen = after, set()
+            while True:
+                target = self.w.image_list.next_unfinished(target)
+                if target is None or target in seen:
+                    target = None
+                    break
+                seen.add(target)
+                held = self.claims.get(target)
+                if held is None or held.host == me:
+                    break
         if target is None:
-            self.say("Your queue is empty: nothing assigned to you is left to annotate.")
+            self.say("Nothing left for you: every unfinished image is done or open elsewhere.")
         else:
             self.w.open_image(target)
         return target
