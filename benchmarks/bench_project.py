@@ -91,8 +91,8 @@ def bench_listing(tmp: Path, n: int, repeats: int) -> dict[str, list[float]]:
     """A 10,000-image catalog: rows are inserted directly (listing needs no files)."""
     proj = Project.create(tmp / "big")
     statuses = ["new", "in_progress", "submitted", "accepted"]
-    with proj._tx() as db:
-        db.executemany(
+    with proj.db.transaction() as tx:
+        tx.executemany(
             "INSERT INTO images(name, path, content_hash, size_bytes, rows, cols, status, "
             "added_utc, updated_utc) VALUES (?, ?, ?, 1000, 192, 160, ?, 'x', 'x')",
             [

@@ -27,9 +27,6 @@ import numpy as np
 
 from core.classes import CLASSES
 
-#: Project-setting key prefix under which each image's score is stored.
-SETTING_PREFIX = "active.uncertainty."
-
 # Binary entropy of p = k / 255 for every uint8 k: a lookup table keeps the measure
 # cheap (one gather per pixel) and exact for the stored maps.
 _P = np.arange(256, dtype=np.float64) / 255.0
@@ -107,21 +104,22 @@ def uncertainty_order(
 
 
 def save_uncertainty(project: Any, image_id: int, value: float, *, source: str) -> None:
-    """Store an image's uncertainty (and the pre-label source it came from) in the project."""
-    project.set_setting(f"{SETTING_PREFIX}{image_id}", {"value": float(value), "source": source})
+    """Store an image's uncertainty (and the pre-label source it came from) in the project
+    (table ``prelabel_state``)."""
+    project.set_prelabel_state(image_id, uncertainty=float(value), source=source)
 
 
 def load_uncertainties(
     project: Any, ids: Sequence[int], *, source: str | None = None
 ) -> dict[int, float]:
     """Stored uncertainties of ``ids``; with ``source``, only scores made by that source."""
-    stored = project.settings(SETTING_PREFIX)  # one query, not one per image
+    stored = project.prelabel_state()  # one query, not one per image
     out: dict[int, float] = {}
     for image_id in ids:
-        entry = stored.get(f"{SETTING_PREFIX}{image_id}")
-        if not isinstance(entry, dict) or "value" not in entry:
+        entry = stored.get(image_id)
+        if entry is None or entry.uncertainty is None:
             continue
-        if source is not None and entry.get("source") != source:
+        if source is not None and entry.source != source:
             continue
-        out[image_id] = float(entry["value"])
+        out[image_id] = entry.uncertainty
     return out

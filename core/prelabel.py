@@ -29,8 +29,12 @@ import numpy as np
 
 from core.active import save_uncertainty, uncertainty
 from core.classes import CLASSES
-from core.errors import ProjectError, SkinTraceError
+from core.errors import SkinTraceError
 from core.progress import CancelToken, Progress
+
+# The history comments live with the workflow that writes them; re-exported here.
+from core.project.workflow import accept_comment as accept_comment
+from core.project.workflow import reject_comment as reject_comment
 
 _K = TypeVar("_K", bound=Hashable)
 
@@ -43,8 +47,6 @@ BASELINE_PREFIX = "baseline:"
 MODEL_PREFIX = "model:"
 #: Statuses whose images may receive a pre-label (nobody has painted them).
 PRELABEL_STATUSES = ("new", "prelabeled")
-#: Project-setting key prefix remembering a rejected pre-label's source per image.
-REJECTED_PREFIX = "prelabel.rejected."
 #: Margin (pixels) from a predicted mask to a rough mask on a 768×640 image, like an
 #: annotator's generous stroke; it scales with the image (:func:`rough_grow`).
 ROUGH_GROW = 5
@@ -232,27 +234,15 @@ def needs_prelabel(
 
 
 def rejected_prelabels(project: Any) -> dict[int, str]:
-    """Source of the last rejected pre-label, by image id (project settings, one query).
+    """Source of the last rejected pre-label, by image id (one query).
 
-    Stored as settings ``prelabel.rejected.<image id>`` by :func:`reject_prelabel`.
+    Stored in ``prelabel_state.rejected_source`` by :func:`reject_prelabel`.
     """
-    out: dict[int, str] = {}
-    for key, value in project.settings(REJECTED_PREFIX).items():
-        suffix = key[len(REJECTED_PREFIX) :]
-        if suffix.isdigit():
-            out[int(suffix)] = str(value)
-    return out
-
-
-def accept_comment(source: str) -> str:
-    """History comment of an accepted pre-label."""
-    return f"accepted model pre-label (source: {source})"
-
-
-def reject_comment(source: str, note: str = "") -> str:
-    """History comment of a rejected pre-label (with the reviewer's note, if any)."""
-    text = f"rejected model pre-label (source: {source})"
-    return f"{text}: {note}" if note else text
+    return {
+        image_id: state.rejected_source
+        for image_id, state in project.prelabel_state().items()
+        if state.rejected_source
+    }
 
 
 def reject_prelabel(project: Any, image_id: int, *, note: str = "") -> str:
@@ -281,21 +271,9 @@ def reject_prelabel(project: Any, image_id: int, *, note: str = "") -> str:
     ProjectError
         If the image is not pre-labeled or has no stored pre-label.
     """
-    record = project.image(image_id)
-    if str(record.status) != "prelabeled":
-        raise ProjectError(
-            f"{record.name} is {record.status.label}; only pre-labeled images can have "
-            "their pre-label rejected"
-        )
-    source = project.prelabel_sources(image_id).get(image_id)
-    if source is None:
-        raise ProjectError(f"{record.name} has no stored pre-label to reject")
-    # Remember, move, then remove: an interruption between steps at worst leaves a new
-    # image with the rejected maps still on disk, never a pre-labeled one without them.
-    project.set_setting(f"{REJECTED_PREFIX}{image_id}", source)
-    project.set_status(image_id, "new", comment=reject_comment(source, note))
-    project.clear_prelabel(image_id)
-    return source
+    from core.project.workflow import reject_prelabel as reject
+
+    return str(reject(project, image_id, note=note).source)
 
 
 def order_ahead(order: Sequence[_K], current: _K | None) -> list[_K]:

@@ -37,7 +37,10 @@ from core.schemas import RetrainOptions, check_checkpoint_folder, validate
 #: Project settings used here (all optional).
 SETTING_AFTER = "retrain.after_accepted"  # retrain after N newly accepted images (0: never)
 SETTING_LAST_COUNT = "retrain.accepted_at_last_run"
-SETTING_LOG = "retrain.current_log"  # model ids that were made current, oldest first
+#: Model log kinds (``Project.model_log``): the stack of models made current, oldest
+#: first (schema 3 kept it in the setting ``retrain.current_log``), and what rollback popped.
+LOG_MADE_CURRENT = "made_current"
+LOG_ROLLED_BACK = "rolled_back"
 SETTING_OPTIONS = "retrain.options"  # dict of train options, see TrainOptions
 DEFAULT_AFTER = 10
 MIN_IMAGES = 2
@@ -438,11 +441,11 @@ def register_model(
 
 
 def make_current(project: Any, model_id: int | None) -> None:
-    """Choose the current model (None: back to the baselines) and log the change."""
-    project.set_current_model(model_id)
-    log = list(project.get_setting(SETTING_LOG, []) or [])
-    log.append(model_id)
-    project.set_setting(SETTING_LOG, log[-200:])
+    """Choose the current model (None: back to the baselines) and log the change
+    (model log kind :data:`LOG_MADE_CURRENT`), in one transaction."""
+    with project.db.transaction() as tx:
+        project.set_current_model(model_id, tx=tx)
+        project.log_model(LOG_MADE_CURRENT, model_id, tx=tx)
 
 
 def rollback(project: Any, model_id: int | None = None) -> Any:
@@ -456,11 +459,12 @@ def rollback(project: Any, model_id: int | None = None) -> Any:
         the current model was the first.
     """
     if model_id is None:
-        target, log = _rollback_target(project)
+        target, popped = _rollback_target(project)
         if target is not None:
             _check_usable(project, target)
-        project.set_current_model(target)
-        project.set_setting(SETTING_LOG, log)
+        with project.db.transaction() as tx:
+            project.set_current_model(target, tx=tx)
+            project.relabel_model_log(popped, LOG_ROLLED_BACK, tx=tx)
         return project.current_model()
     if model_id not in {m.id for m in project.models()}:
         raise RetrainError(f"no model with id {model_id} in this project's history")
@@ -474,19 +478,21 @@ def rollback_target(project: Any) -> int | None:
     return _rollback_target(project)[0]
 
 
-def _rollback_target(project: Any) -> tuple[int | None, list[Any]]:
+def _rollback_target(project: Any) -> tuple[int | None, list[int]]:
+    """The model to go back to and the model log rows a rollback pops."""
     current = project.current_model()
     if current is None:
         raise RetrainError("there is no current model to roll back from")
     # The log is a stack of current models: pop the current one (and repeats of it)
     # and go back to the one below it, or to the baselines when it was the first.
-    log = list(project.get_setting(SETTING_LOG, []) or [])
-    while log and log[-1] == current.id:
-        log.pop()
+    log = project.model_log(LOG_MADE_CURRENT)
+    popped: list[int] = []
+    while log and log[-1].model_id == current.id:
+        popped.append(log.pop().id)
     known = {m.id for m in project.models()}
-    while log and log[-1] not in known:
-        log.pop()
-    return (log[-1] if log else None), log
+    while log and log[-1].model_id not in known:
+        popped.append(log.pop().id)
+    return (log[-1].model_id if log else None), popped
 
 
 def _check_usable(project: Any, model_id: int) -> None:

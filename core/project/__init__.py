@@ -4,10 +4,10 @@ See docs/projects.md for the folder layout, the status workflow and what happens
 when two SkinTrace processes open the same project.
 """
 
-from core.project.assist import ModelRecord
 from core.project.catalog import Project
 from core.project.lock import current_user
 from core.project.masks import MaskFileError
+from core.project.models import ModelRecord
 from core.project.records import HistoryEntry, ImageRecord
 from core.project.status import TRANSITIONS, Status
 

@@ -1,7 +1,7 @@
 """Several annotators on one image: every annotator's last rough masks are kept.
 
 Mixed into :class:`core.project.Project` (schema migration 3). The ``masks`` table holds
-the newest rough masks of each image (whoever saved them; its ``user`` column says who).
+the newest rough masks of each image (whoever saved them; its ``user_name`` column says who).
 When another annotator saves over a class, the previous annotator's version is first
 preserved in ``annotator_masks`` under ``annotators/<image_id>/<key>.<class>.png``, in the
 same crash-safe transaction as the save (:mod:`core.project.masks`). So nothing an
@@ -26,11 +26,10 @@ from core.classes import CLASSES, EXCLUDE
 from core.project.masks import MaskFileError, decode_gray, read_consistent
 
 if TYPE_CHECKING:
-    import sqlite3
-    import threading
     from collections.abc import Iterable
 
-    from core.project.masks import FileStore
+    from core.project.db import Tx
+    from core.project.masks import BlobStore
 
 #: Project setting: annotators edit their own masks of an image, not the newest ones.
 SETTING_INDEPENDENT = "annotation.independent"
@@ -49,13 +48,11 @@ class AnnotatorsMixin:
 
     read_only: bool
     user: str
-    _masks: FileStore
-    _annotators: FileStore
-    _lock: threading.RLock
+    stores: dict[str, BlobStore]
 
     if TYPE_CHECKING:
 
-        def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]: ...
+        def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]: ...
         def image(self, image_id: int) -> Any: ...
         def get_setting(self, key: str, default: Any = None) -> Any: ...
         def load_rough(self, image_id: int) -> dict[str, np.ndarray]: ...
@@ -67,8 +64,8 @@ class AnnotatorsMixin:
         self, image_id: int, classes: Iterable[str], keep: Callable[[str, bytes], None]
     ) -> _Preserved:
         """Stage the current masks of ``classes`` saved by someone else than this user."""
-        rows = self._query(
-            "SELECT class, sha256, painted, saved_utc, user FROM masks WHERE image_id = ?",
+        rows = self._rows(
+            "SELECT class, sha256, painted, saved_utc, user_name FROM masks WHERE image_id = ?",
             (image_id,),
         )
         out: _Preserved = []
@@ -76,30 +73,33 @@ class AnnotatorsMixin:
         for cls, sha, painted, saved, user in rows:
             if cls not in wanted or user == self.user:
                 continue
-            data = self._masks.read(image_id, cls, sha)
+            data = self.stores["masks"].read(image_id, cls, sha)
             stem = f"{annotator_key(user)}.{cls}"
             keep(stem, data)
             out.append((user, stem, cls, sha, int(painted), saved))
         return out
 
     @staticmethod
-    def _record_preserved(db: sqlite3.Connection, image_id: int, rows: _Preserved) -> None:
-        db.executemany(
-            "INSERT OR REPLACE INTO annotator_masks(image_id, annotator, file, class, sha256, "
-            "painted, saved_utc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    def _record_preserved(tx: Tx, image_id: int, rows: _Preserved) -> None:
+        tx.executemany(
+            "INSERT INTO annotator_masks(image_id, annotator, file, class, sha256, "
+            "painted, saved_utc) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(image_id, annotator, class) DO UPDATE SET file = excluded.file, "
+            "sha256 = excluded.sha256, painted = excluded.painted, "
+            "saved_utc = excluded.saved_utc",
             [(image_id, a, stem, c, sha, px, t) for a, stem, c, sha, px, t in rows],
         )
 
     def _committed_annotator_files(self) -> dict[tuple[int, str], str]:
-        rows = self._query("SELECT image_id, file, sha256 FROM annotator_masks")
+        rows = self._rows("SELECT image_id, file, sha256 FROM annotator_masks")
         return {(i, f): h for i, f, h in rows}
 
     # -- reading -----------------------------------------------------------------------
 
     def annotators(self, image_id: int) -> list[str]:
         """Names of everyone whose rough masks of the image are kept, sorted."""
-        rows = self._query(
-            "SELECT user FROM masks WHERE image_id = ? UNION "
+        rows = self._rows(
+            "SELECT user_name FROM masks WHERE image_id = ? UNION "
             "SELECT annotator FROM annotator_masks WHERE image_id = ?",
             (image_id, image_id),
         )
@@ -111,18 +111,19 @@ class AnnotatorsMixin:
         A class an annotator never saved is all False. Raises MaskFileError naming the
         file if one is missing or damaged.
         """
-        with self._lock:
-            rec = self.image(image_id)
-            return read_consistent(
-                lambda: self._annotation_rows(image_id),
-                lambda rows: self._read_annotations(rec, rows),
-                retry=self.read_only,
-            )
+        rec = self.image(image_id)
+        return read_consistent(
+            lambda: self._annotation_rows(image_id),
+            lambda rows: self._read_annotations(rec, rows),
+            retry=True,
+        )
 
     def _annotation_rows(self, image_id: int) -> list[tuple[str, str, str, str]]:
         """(annotator, class, store, stem-or-class) rows; the newest save wins."""
-        main = self._query("SELECT user, class, sha256 FROM masks WHERE image_id = ?", (image_id,))
-        kept = self._query(
+        main = self._rows(
+            "SELECT user_name, class, sha256 FROM masks WHERE image_id = ?", (image_id,)
+        )
+        kept = self._rows(
             "SELECT annotator, class, sha256, file FROM annotator_masks WHERE image_id = ?",
             (image_id,),
         )
@@ -139,7 +140,7 @@ class AnnotatorsMixin:
         out: dict[str, dict[str, np.ndarray]] = {}
         for annotator, cls, sha, where in rows:
             store_name, stem = where.split(":", 1)
-            store = self._masks if store_name == "masks" else self._annotators
+            store = self.stores["masks" if store_name == "masks" else "annotators"]
             data = store.read(rec.id, stem, sha)
             arr = decode_gray(data, name=store.relpath(rec.id, stem))
             if arr.shape != (rec.rows, rec.cols):

@@ -1,17 +1,18 @@
-"""Project storage for model-assisted annotation: pre-labels, checkpoints, settings.
+"""Project storage for model-assisted annotation: pre-labels, their per-image state, settings.
 
-Mixed into :class:`core.project.Project` (schema migration 2). Pre-label maps are
-uint8 PNG files under ``prelabels/<image_id>/<class>.png``, saved with the same
-crash-safe protocol as rough masks (:mod:`core.project.masks`).
+Mixed into :class:`core.project.Project` (schema migrations 2 and 4). Pre-label maps are
+uint8 PNG blobs (``prelabels/<image_id>/<class>.png`` in a file project), saved with the
+same crash-safe protocol as rough masks (:mod:`core.project.masks`). The per-image
+pre-label state (uncertainty and the source it was measured on, the source of a
+rejected pre-label) is the ``prelabel_state`` table; models and the model log are in
+:mod:`core.project.models`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,54 +20,49 @@ import numpy as np
 from core.bounded import loads_bounded
 from core.classes import CLASSES
 from core.errors import ProjectError
-from core.project.masks import (
-    decode_gray,
-    encode_map,
-    read_consistent,
-    sha256_bytes,
-)
+from core.project.masks import decode_gray, encode_map, read_consistent, sha256_bytes
+from core.project.models import ModelsMixin
 from core.project.status import Status
-from core.schemas import validate_metrics
 
 if TYPE_CHECKING:
-    import sqlite3
     import threading
-    from collections.abc import Iterable
-    from contextlib import AbstractContextManager
 
-    from core.project.masks import FileStore
+    from core.project.db import Database, Tx
+    from core.project.masks import BlobStore
+    from core.project.records import HistoryEntry, ImageRecord
 
-_CURRENT_MODEL = "model.current"
+_UNSET: Any = object()
 
 
 @dataclass(frozen=True)
-class ModelRecord:
-    """A checkpoint registered with the project."""
+class PrelabelState:
+    """One image's row of ``prelabel_state``."""
 
-    id: int
-    #: Absolute path of the checkpoint folder.
-    path: Path
-    metrics: Mapping[str, Any]
-    note: str
-    added: str
+    image_id: int
+    #: The pre-label source the uncertainty was measured on.
+    source: str | None
+    uncertainty: float | None
+    #: The source of the last pre-label a reviewer rejected on this image.
+    rejected_source: str | None
+    updated: str | None
 
 
-class AssistMixin:
-    """Pre-labels, model history and a key-value settings store."""
+class AssistMixin(ModelsMixin):
+    """Pre-labels, their per-image state and a key-value settings store."""
 
-    root: Path
-    read_only: bool
-    _prelabels: FileStore
-    _lock: threading.RLock
+    db: Database
+    stores: dict[str, BlobStore]
 
     if TYPE_CHECKING:
 
-        def _tx(self) -> AbstractContextManager[sqlite3.Connection]: ...
-        def _check_writable(self) -> None: ...
-        def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]: ...
-        def image(self, image_id: int) -> Any: ...
-        def _move(self, db: Any, image_id: int, current: Any, target: Any, c: str) -> None: ...
-        def _now_and_user(self) -> tuple[str, str]: ...
+        def check_writable(self) -> None: ...
+        def editing(self, image_id: int) -> threading.RLock: ...
+        def image(self, image_id: int, *, tx: Tx | None = None) -> ImageRecord: ...
+        def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]: ...
+        def now_and_user(self) -> tuple[str, str]: ...
+        def move(
+            self, tx: Tx, image_id: int, current: Status | None, target: Status, comment: str
+        ) -> HistoryEntry: ...
 
     # ------------------------------------------------------------------ pre-labels
 
@@ -79,11 +75,11 @@ class AssistMixin:
             raise ProjectError("a pre-label needs a source (model checkpoint or baseline name)")
         if set(maps) != set(CLASSES):
             raise ProjectError(f"a pre-label needs maps for {', '.join(CLASSES)}")
-        with self._lock:
-            self._check_writable()
+        self.check_writable()
+        with self.editing(image_id):
             rec = self.image(image_id)
             staged: dict[str, str] = {}
-            with self._prelabels.saving(image_id) as stage:
+            with self.stores["prelabels"].saving(image_id) as stage:
                 for c in CLASSES:
                     arr = np.asarray(maps[c])
                     if arr.shape != (rec.rows, rec.cols) or arr.dtype != np.uint8:
@@ -94,15 +90,19 @@ class AssistMixin:
                     data = encode_map(arr)
                     stage(c, data)
                     staged[c] = sha256_bytes(data)
-                with self._tx() as db:
-                    now, _ = self._now_and_user()
-                    db.executemany(
-                        "INSERT OR REPLACE INTO prelabels(image_id, class, sha256, source, "
-                        "created_utc) VALUES (?, ?, ?, ?, ?)",
+                with self.db.transaction() as tx:
+                    stage.commit(tx)
+                    now, _ = self.now_and_user()
+                    tx.executemany(
+                        "INSERT INTO prelabels(image_id, class, sha256, source, created_utc) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(image_id, class) DO UPDATE SET "
+                        "sha256 = excluded.sha256, source = excluded.source, "
+                        "created_utc = excluded.created_utc",
                         [(image_id, c, h, source, now) for c, h in staged.items()],
                     )
-                    if rec.status is Status.NEW:
-                        self._move(db, image_id, rec.status, Status.PRELABELED, f"by {source}")
+                    status = self.image(image_id, tx=tx).status
+                    if status is Status.NEW:
+                        self.move(tx, image_id, status, Status.PRELABELED, f"by {source}")
 
     def load_prelabel(self, image_id: int) -> tuple[dict[str, np.ndarray], str] | None:
         """The image's pre-label maps and source, or None if it has none.
@@ -110,24 +110,19 @@ class AssistMixin:
         Raises MaskFileError naming the file if a pre-label file is missing or damaged.
         """
         sql = "SELECT class, sha256, source FROM prelabels WHERE image_id = ? ORDER BY class"
+        store = self.stores["prelabels"]
 
         def read(rows: list[tuple]) -> tuple[dict[str, np.ndarray], str] | None:
             if not rows:
                 return None
             maps = {
-                c: decode_gray(
-                    self._prelabels.read(image_id, c, digest),
-                    name=self._prelabels.relpath(image_id, c),
-                )
+                c: decode_gray(store.read(image_id, c, digest), name=store.relpath(image_id, c))
                 for c, digest, _ in rows
             }
             return maps, rows[0][2]
 
-        with self._lock:
-            self.image(image_id)
-            return read_consistent(
-                lambda: self._query(sql, (image_id,)), read, retry=self.read_only
-            )
+        self.image(image_id)
+        return read_consistent(lambda: self._rows(sql, (image_id,)), read, retry=True)
 
     def prelabel_sources(self, image_id: int | None = None) -> dict[int, str]:
         """Source of each stored pre-label by image id (of one image with ``image_id``)."""
@@ -135,97 +130,98 @@ class AssistMixin:
         args: tuple[int, ...] = ()
         if image_id is not None:
             sql, args = sql + " WHERE image_id = ?", (image_id,)
-        return {int(i): str(source) for i, source in self._query(sql, args)}
+        return {int(i): str(source) for i, source in self._rows(sql, args)}
 
-    def clear_prelabel(self, image_id: int) -> None:
-        """Forget an image's pre-label (the files are removed after the catalog commit)."""
-        with self._tx() as db:
-            db.execute("DELETE FROM prelabels WHERE image_id = ?", (image_id,))
-        for c in CLASSES:
-            self._prelabels.remove(image_id, c)
+    def clear_prelabel(self, image_id: int, *, tx: Tx | None = None) -> None:
+        """Forget an image's pre-label; its files are removed after the commit.
 
-    # ------------------------------------------------------------------ models
-
-    def add_model(
-        self, path: str | os.PathLike[str], metrics: Mapping[str, Any], *, note: str = ""
-    ) -> int:
-        """Register a checkpoint folder with its evaluation metrics; return its id.
-
-        A folder inside the project is stored relative to it, so the project can move.
+        With ``tx`` the rows go in the caller's transaction, which then calls
+        :meth:`remove_prelabel_files` after it commits.
         """
-        p = Path(path).absolute()
-        try:
-            stored = p.relative_to(self.root).as_posix()
-        except ValueError:
-            stored = str(p)
-        try:
-            text = json.dumps(dict(metrics), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ProjectError(f"model metrics must be plain JSON numbers/strings: {exc}") from None
-        with self._tx() as db:
-            now, _ = self._now_and_user()
-            cur = db.execute(
-                "INSERT INTO models(path, metrics_json, note, added_utc) VALUES (?, ?, ?, ?)",
-                (stored, text, note, now),
-            )
-            return int(cur.lastrowid or 0)
+        if tx is not None:
+            tx.execute("DELETE FROM prelabels WHERE image_id = ?", (image_id,))
+            return
+        with self.db.transaction() as own:
+            own.execute("DELETE FROM prelabels WHERE image_id = ?", (image_id,))
+        self.remove_prelabel_files(image_id)
 
-    def models(self) -> list[ModelRecord]:
-        """Registered checkpoints, oldest first."""
-        rows = self._query("SELECT id, path, metrics_json, note, added_utc FROM models ORDER BY id")
-        return [self._model(r) for r in rows]
+    def remove_prelabel_files(self, image_id: int) -> None:
+        """Remove the pre-label blobs of an image the catalog no longer lists."""
+        for c in CLASSES:
+            self.stores["prelabels"].remove(image_id, c)
 
-    def _model(self, row: tuple) -> ModelRecord:
-        mid, path, metrics, note, added = row
-        p = Path(str(path))
-        try:  # the row may come from another writer: validated, never trusted
-            values = validate_metrics(
-                loads_bounded(str(metrics), what=f"model #{mid} metrics", error=ProjectError),
-                what=f"model #{mid} metrics",
-                error=ProjectError,
-            )
-        except ProjectError as exc:
-            values, note = {}, f"{note} [{exc}]".strip()  # listed, never used as numbers
-        return ModelRecord(
-            int(mid), p if p.is_absolute() else self.root / p, values, str(note), str(added)
+    # ------------------------------------------------------------------ pre-label state
+
+    def prelabel_state(self, image_id: int | None = None) -> dict[int, PrelabelState]:
+        """Rows of ``prelabel_state`` by image id (one image's with ``image_id``), one query."""
+        sql = (
+            "SELECT image_id, source, uncertainty, rejected_source, updated_utc FROM prelabel_state"
         )
+        args: tuple[int, ...] = ()
+        if image_id is not None:
+            sql, args = sql + " WHERE image_id = ?", (image_id,)
+        out = {}
+        for iid, source, value, rejected, updated in self._rows(sql, args):
+            uncertainty = None if value is None else float(value)
+            out[int(iid)] = PrelabelState(int(iid), source, uncertainty, rejected, updated)
+        return out
 
-    def current_model(self) -> ModelRecord | None:
-        """The checkpoint chosen for pre-labeling, or None."""
-        mid = self.get_setting(_CURRENT_MODEL)
-        if mid is None:
-            return None
-        if type(mid) is not int:
-            raise ProjectError(f"project setting {_CURRENT_MODEL!r} is {mid!r}, not a model id")
-        rows = self._query(
-            "SELECT id, path, metrics_json, note, added_utc FROM models WHERE id = ?", (mid,)
+    def set_prelabel_state(
+        self,
+        image_id: int,
+        *,
+        source: str | None = _UNSET,
+        uncertainty: float | None = _UNSET,
+        rejected_source: str | None = _UNSET,
+        tx: Tx | None = None,
+    ) -> None:
+        """Set some fields of an image's pre-label state (the others are kept).
+
+        ``uncertainty`` goes with the ``source`` it was measured on. With ``tx``, in
+        the caller's transaction.
+        """
+        fields = {
+            k: v
+            for k, v in (
+                ("source", source),
+                ("uncertainty", uncertainty),
+                ("rejected_source", rejected_source),
+            )
+            if v is not _UNSET
+        }
+        if "uncertainty" in fields and fields["uncertainty"] is not None:
+            fields["uncertainty"] = float(fields["uncertainty"])
+        fields["updated_utc"] = self.now_and_user()[0]
+        names = list(fields)
+        sql = (
+            f"INSERT INTO prelabel_state(image_id, {', '.join(names)}) "
+            f"VALUES (?{', ?' * len(names)}) ON CONFLICT(image_id) DO UPDATE SET "
+            + ", ".join(f"{n} = excluded.{n}" for n in names)
         )
-        return self._model(rows[0]) if rows else None
-
-    def set_current_model(self, model_id: int | None) -> None:
-        """Choose the checkpoint for pre-labeling (None: no model)."""
-        if model_id is not None and not self._query(
-            "SELECT 1 FROM models WHERE id = ?", (model_id,)
-        ):
-            raise ProjectError(f"no model with id {model_id} in this project")
-        self.set_setting(_CURRENT_MODEL, model_id)
+        args = (image_id, *fields.values())
+        if tx is not None:
+            tx.execute(sql, args)
+            return
+        with self.db.transaction() as own:
+            self.image(image_id, tx=own)
+            own.execute(sql, args)
 
     # ------------------------------------------------------------------ settings
 
     def get_setting(self, key: str, default: Any = None) -> Any:
         """A project setting (any JSON value), or ``default``."""
-        rows = self._query("SELECT value_json FROM settings WHERE key = ?", (key,))
+        rows = self._rows("SELECT value_json FROM settings WHERE key = ?", (key,))
         return _setting_value(key, rows[0][0]) if rows else default
 
     def settings(self, prefix: str = "") -> dict[str, Any]:
         """Every setting whose key starts with ``prefix`` (case-sensitive), in one query."""
-        rows = self._query(
+        rows = self._rows(
             "SELECT key, value_json FROM settings WHERE substr(key, 1, ?) = ?",
             (len(prefix), prefix),
         )
         return {str(key): _setting_value(key, text) for key, text in rows}
 
-    def set_setting(self, key: str, value: Any) -> None:
+    def set_setting(self, key: str, value: Any, *, tx: Tx | None = None) -> None:
         """Store a project setting; ``value`` must be JSON-serializable."""
         if not key:
             raise ProjectError("a setting needs a non-empty key")
@@ -233,10 +229,15 @@ class AssistMixin:
             text = json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ProjectError(f"setting {key!r} must be a JSON value: {exc}") from None
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO settings(key, value_json) VALUES (?, ?)", (key, text)
-            )
+        sql = (
+            "INSERT INTO settings(key, value_json) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value_json = excluded.value_json"
+        )
+        if tx is not None:
+            tx.execute(sql, (key, text))
+            return
+        with self.db.transaction() as own:
+            own.execute(sql, (key, text))
 
 
 def _setting_value(key: str, text: Any) -> Any:

@@ -11,8 +11,10 @@ Layout of a project folder::
     models/  exports/   checkpoints and datasets made from the project
 
 Threading: one ``Project`` may be used from several threads (the GUI thread and one
-background writer); every public method takes an internal lock, so calls are
-serialized, and every multi-statement change is one transaction.
+background writer). Every change is one transaction of :attr:`Project.db`
+(:mod:`core.project.db`), serialized per process; reads use their own connection and
+never wait for a write in progress (a save encodes and stages its PNG files before it
+takes the write lock, and holds it only to commit).
 """
 
 from __future__ import annotations
@@ -23,39 +25,33 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from core.atomic import default_mode, disk_full_error, is_disk_full
 from core.bounded import loads_bounded
-from core.classes import CLASSES, ClassName, check_class
 from core.errors import ProjectError
 from core.progress import Progress
 from core.project.annotators import AnnotatorsMixin
 from core.project.assist import AssistMixin
+from core.project.db import Database, SQLiteDatabase, Tx
 from core.project.exclusion import ExclusionMixin
 from core.project.lock import WriterLock, current_user
 from core.project.masks import (
+    BlobStore,
     FileStore,
-    MaskFileError,
-    decode_gray,
-    encode_mask,
-    read_consistent,
-    sha256_bytes,
 )
 from core.project.records import HistoryEntry, ImageRecord, utc_now
+from core.project.rough import RoughMixin
 from core.project.schema import (
     SCHEMA_VERSION,
-    connect,
     migrate,
     newer_schema_error,
-    schema_version,
     sql_error,
 )
 from core.project.status import Status, check_transition
+from core.project.workflow import record_move
 
 if TYPE_CHECKING:
     from core.gt import GTParams
@@ -64,36 +60,67 @@ if TYPE_CHECKING:
 CATALOG = "catalog.sqlite"
 PROJECT_FORMAT = "skintrace-project"
 SUBFOLDERS = ("images", "masks", "annotators", "prelabels", "models", "exports")
+#: The blob stores of a project (``Project.stores``), by name.
+STORES = ("masks", "prelabels", "annotators")
 
 
 _UNSTARTED = (Status.NEW, Status.PRELABELED)
-_IMAGE_COLUMNS = (
+IMAGE_COLUMNS = (
     "id, name, path, status, content_hash, rows, cols, size_bytes, copied, "
     "params_json IS NOT NULL, updated_utc"
 )
 
 
-class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
-    """An annotation project folder. Use :meth:`create` or :meth:`open`, then :meth:`close`."""
+class _ImageLocks:
+    """One lock per image id: staging files of one image is serialized in this process."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[int, threading.RLock] = {}
+
+    def __call__(self, image_id: int) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(int(image_id), threading.RLock())
+
+
+class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
+    """An annotation project. Use :meth:`create` or :meth:`open`, then :meth:`close`.
+
+    Parameters
+    ----------
+    root : Path
+        The project folder (files: images, exports, models; with a SQLite catalog also
+        the mask files).
+    db : Database
+        The catalog (:class:`core.project.db.SQLiteDatabase` for :meth:`open`).
+    user : str
+        Who works on it (history, mask owners).
+    lock : WriterLock, optional
+        Released by :meth:`close`.
+    stores : callable, optional
+        ``stores(name) -> BlobStore`` for each of :data:`STORES`; files under ``root`` by
+        default (:class:`core.project.masks.FileStore`).
+    """
 
     def __init__(
         self,
         root: Path,
-        conn: sqlite3.Connection,
+        db: Database,
         *,
-        read_only: bool,
         user: str,
-        lock: WriterLock | None,
+        lock: WriterLock | None = None,
+        stores: Callable[[str], BlobStore] | None = None,
     ) -> None:
         self.root = root
-        self.read_only = read_only
+        self.db = db
+        self.read_only = db.read_only
         self.user = user
-        self._conn: sqlite3.Connection | None = conn
         self._writer_lock = lock
-        self._lock = threading.RLock()
-        self._masks = FileStore(root, "masks")
-        self._prelabels = FileStore(root, "prelabels")
-        self._annotators = FileStore(root, "annotators")
+        self._close_lock = threading.Lock()
+        make = stores or (lambda name: FileStore(root, name))
+        #: Blob stores by name (:data:`STORES`): rough masks, pre-labels, kept annotations.
+        self.stores: dict[str, BlobStore] = {name: make(name) for name in STORES}
+        self._image_locks = _ImageLocks()
         self.recovered: list[str] = []
 
     # ------------------------------------------------------------------ open / close
@@ -151,14 +178,7 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
             raise
         try:
             migrate(conn, catalog=str(tmp))
-            now = utc_now()
-            meta = {
-                "format": PROJECT_FORMAT,
-                "name": name or root.name,
-                "created_utc": now,
-                "created_by": user or current_user(),
-                "params_json": json.dumps(params.to_dict()),
-            }
+            meta = project_meta(name or root.name, params, user=user or current_user())
             with conn:
                 conn.execute("BEGIN")
                 conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
@@ -200,8 +220,8 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
         user = user or current_user()
         lock = None if read_only else WriterLock(root, user=user)
         try:
-            conn = connect(catalog, read_only=read_only)
-            project = cls(root, conn, read_only=read_only, user=user, lock=lock)
+            db = SQLiteDatabase(catalog, read_only=read_only)
+            project = cls(root, db, user=user, lock=lock)
         except BaseException:
             if lock is not None:
                 lock.release()
@@ -215,20 +235,15 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
 
     def close(self) -> None:
         """Close the catalog and release the writer lock (idempotent)."""
-        with self._lock:
-            if self._conn is not None:
-                if not self.read_only:
-                    with contextlib.suppress(sqlite3.Error):
-                        self._conn.execute("PRAGMA optimize")
-                self._conn.close()
-                self._conn = None
+        with self._close_lock:
+            self.db.close()
             if self._writer_lock is not None:
                 self._writer_lock.release()
                 self._writer_lock = None
 
     @property
     def closed(self) -> bool:
-        return self._conn is None
+        return self.db.closed
 
     def __enter__(self) -> Project:
         return self
@@ -242,85 +257,72 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
 
     @property
     def name(self) -> str:
-        return self._meta("name")
+        return self.meta("name")
 
     @property
     def catalog_path(self) -> Path:
         return self.root / CATALOG
 
-    # ------------------------------------------------------------------ internals
+    # ------------------------------------------------------------------ shared helpers
 
-    @property
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise ProjectError(f"project {self.root} is closed")
-        return self._conn
-
-    @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, serialized with every other call on this Project."""
-        with self._lock:
-            self._check_writable()
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                yield db
-                db.execute("COMMIT")
-            except BaseException as exc:
-                if db.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
-                        db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise sql_error(self.catalog_path, exc) from None
-                raise
-
-    def _check_writable(self) -> None:
+    def check_writable(self) -> None:
+        """ProjectError if the project is open read-only."""
         if self.read_only:
             raise ProjectError(f"project {self.root} is open read-only; reopen it for writing")
 
-    def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, tuple(args)).fetchall()
-            except sqlite3.Error as exc:
-                raise sql_error(self.catalog_path, exc) from None
+    def editing(self, image_id: int) -> threading.RLock:
+        """The lock that serializes staging one image's files in this process.
 
-    def _meta(self, key: str) -> str:
-        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
-        if not rows:
-            raise ProjectError(f"{self.catalog_path} has no {key!r}; the catalog is incomplete")
-        return rows[0][0]
+        Saves of the same image (rough masks, pre-labels, repair) hold it while they
+        encode, stage and commit; reads never take it.
+        """
+        return self._image_locks(image_id)
 
-    def _recover(self) -> None:
-        with self._lock:
-            version = schema_version(self._db)
-            if self.read_only:
-                if version > SCHEMA_VERSION:
-                    raise newer_schema_error(self.catalog_path, version)
-                if version < SCHEMA_VERSION:
-                    raise ProjectError(
-                        f"{self.catalog_path} has an older schema ({version}); "
-                        "open the project once for writing to upgrade it"
-                    )
-            else:
-                migrate(self._db, catalog=str(self.catalog_path))
-            if self._meta("format") != PROJECT_FORMAT:
-                raise ProjectError(f"{self.catalog_path} is not a SkinTrace project catalog")
-            if self.read_only:
-                return
-            for store, table in ((self._masks, "masks"), (self._prelabels, "prelabels")):
-                rows = self._query(f"SELECT image_id, class, sha256 FROM {table}")
-                extra = self._committed_exclusions() if table == "masks" else {}
-                self.recovered += store.recover({(i, c): h for i, c, h in rows} | extra)
-            self.recovered += self._annotators.recover(self._committed_annotator_files())
-            from core.project.repair import recover_images
+    def meta(self, key: str) -> str:
+        """A project metadata value (``name``, ``format``, ``params_json`` ...)."""
+        with self.db.read() as tx:
+            value = tx.scalar("SELECT value FROM meta WHERE key = ?", (key,))
+        if value is None:
+            raise ProjectError(f"{self.db.describe} has no {key!r}; the catalog is incomplete")
+        return str(value)
 
-            self.recovered += recover_images(self)
-
-    def _now_and_user(self) -> tuple[str, str]:
+    def now_and_user(self) -> tuple[str, str]:
+        """The UTC time stamp and user name a change is recorded with."""
         return utc_now(), self.user
 
-    def _record(self, row: tuple) -> ImageRecord:
+    def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]:
+        with self.db.read() as tx:
+            return tx.query(sql, tuple(args))
+
+    def _recover(self) -> None:
+        with self.db.read() as tx:
+            version = int(tx.scalar("PRAGMA user_version", default=0))
+        if self.read_only:
+            if version > SCHEMA_VERSION:
+                raise newer_schema_error(self.catalog_path, version)
+            if version < SCHEMA_VERSION:
+                raise ProjectError(
+                    f"{self.catalog_path} has an older schema ({version}); "
+                    "open the project once for writing to upgrade it"
+                )
+        elif isinstance(self.db, SQLiteDatabase):
+            migrate(self.db.writer, catalog=str(self.catalog_path))
+        if self.meta("format") != PROJECT_FORMAT:
+            raise ProjectError(f"{self.catalog_path} is not a SkinTrace project catalog")
+        if self.read_only:
+            return
+        for table in ("masks", "prelabels"):
+            rows = self._rows(f"SELECT image_id, class, sha256 FROM {table}")
+            extra = self._committed_exclusions() if table == "masks" else {}
+            committed = {(i, c): h for i, c, h in rows} | extra
+            self.recovered += self.stores[table].recover(committed)
+        self.recovered += self.stores["annotators"].recover(self._committed_annotator_files())
+        from core.project.repair import recover_images
+
+        self.recovered += recover_images(self)
+
+    def image_record(self, row: Sequence[Any]) -> ImageRecord:
+        """An :class:`ImageRecord` from a row of :data:`IMAGE_COLUMNS`."""
         iid, name, path, status, chash, rows, cols, size, copied, override, updated = row
         p = Path(path)
         return ImageRecord(
@@ -346,7 +348,7 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
         search: str | None = None,
     ) -> list[ImageRecord]:
         """Images in import order, optionally filtered by status and a name substring."""
-        sql = f"SELECT {_IMAGE_COLUMNS} FROM images"
+        sql = f"SELECT {IMAGE_COLUMNS} FROM images"
         where: list[str] = []
         args: list[Any] = []
         if status is not None:
@@ -360,167 +362,63 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
             args.append(f"%{escaped}%")
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return [self._record(r) for r in self._query(sql + " ORDER BY id", args)]
+        return [self.image_record(r) for r in self._rows(sql + " ORDER BY id", args)]
 
-    def image(self, image_id: int) -> ImageRecord:
-        """One image's record; ProjectError if the id is unknown."""
-        rows = self._query(f"SELECT {_IMAGE_COLUMNS} FROM images WHERE id = ?", (image_id,))
-        if not rows:
+    def image(self, image_id: int, *, tx: Tx | None = None) -> ImageRecord:
+        """One image's record (read in ``tx`` if given); ProjectError if the id is unknown."""
+        sql = f"SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?"
+        if tx is not None:
+            row = tx.one(sql, (image_id,))
+        else:
+            with self.db.read() as reader:
+                row = reader.one(sql, (image_id,))
+        if row is None:
             raise ProjectError(f"no image with id {image_id} in project {self.name!r}")
-        return self._record(rows[0])
+        return self.image_record(row)
 
     def image_path(self, image_id: int) -> Path:
         return self.image(image_id).path
 
     def __len__(self) -> int:
-        return int(self._query("SELECT COUNT(*) FROM images")[0][0])
+        return int(self._rows("SELECT COUNT(*) FROM images")[0][0])
 
     def counts(self) -> dict[Status, int]:
         """Number of images per status (every status present, zeros included)."""
-        found = dict(self._query("SELECT status, COUNT(*) FROM images GROUP BY status"))
+        found = dict(self._rows("SELECT status, COUNT(*) FROM images GROUP BY status"))
         return {s: int(found.get(s.value, 0)) for s in Status}
 
     # ------------------------------------------------------------------ status workflow
 
     def set_status(self, image_id: int, status: Status | str, *, comment: str = "") -> None:
-        """Move an image to ``status``; ProjectError if the workflow does not allow it."""
-        target = Status.parse(status)
-        with self._tx() as db:
-            current = self.image(image_id).status
-            check_transition(current, target, image=f"image {image_id}")
-            self._move(db, image_id, current, target, comment)
+        """Move an image to ``status``; ProjectError if the workflow does not allow it.
 
-    def _move(
-        self,
-        db: sqlite3.Connection,
-        image_id: int,
-        current: Status | None,
-        target: Status,
-        comment: str,
-    ) -> None:
-        now, user = self._now_and_user()
-        db.execute(
-            "UPDATE images SET status = ?, updated_utc = ? WHERE id = ?",
-            (target.value, now, image_id),
-        )
-        db.execute(
-            "INSERT INTO history(image_id, from_status, to_status, user, time_utc, comment) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (image_id, current.value if current else None, target.value, user, now, comment),
-        )
+        :mod:`core.project.workflow` has the named moves (submit, accept, reject ...)
+        that also say what changed.
+        """
+        target = Status.parse(status)
+        with self.db.transaction() as tx:
+            current = self.image(image_id, tx=tx).status
+            check_transition(current, target, image=f"image {image_id}")
+            self.move(tx, image_id, current, target, comment)
+
+    def move(
+        self, tx: Tx, image_id: int, current: Status | None, target: Status, comment: str
+    ) -> HistoryEntry:
+        """Inside ``tx``: set the status and write its history row (no transition check)."""
+        now, user = self.now_and_user()
+        return record_move(tx, image_id, current, target, user=user, comment=comment, now=now)
 
     def history(self, image_id: int | None = None) -> list[HistoryEntry]:
         """Status changes, oldest first, of one image or of the whole project."""
-        sql = "SELECT image_id, from_status, to_status, user, time_utc, comment FROM history"
+        sql = "SELECT image_id, from_status, to_status, user_name, time_utc, comment FROM history"
         args: tuple = ()
         if image_id is not None:
             self.image(image_id)
             sql, args = sql + " WHERE image_id = ?", (image_id,)
         return [
             HistoryEntry(i, Status(f) if f else None, Status(t), u, tm, c)
-            for i, f, t, u, tm, c in self._query(sql + " ORDER BY id", args)
+            for i, f, t, u, tm, c in self._rows(sql + " ORDER BY id", args)
         ]
-
-    # ------------------------------------------------------------------ rough masks
-
-    def load_rough(self, image_id: int) -> dict[str, np.ndarray]:
-        """The image's rough masks, ``(M, N) bool`` per class (all False if never painted).
-
-        Raises MaskFileError (a ProjectError) naming the file if a saved mask is
-        missing, damaged or changed outside SkinTrace; other images are unaffected.
-        """
-        sql = "SELECT class, sha256 FROM masks WHERE image_id = ?"
-        with self._lock:
-            rec = self.image(image_id)
-            return read_consistent(
-                lambda: dict(self._query(sql, (image_id,))),
-                lambda saved: self._read_masks(rec, saved),
-                retry=self.read_only,
-            )
-
-    def _read_masks(self, rec: ImageRecord, saved: Mapping[str, str]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        for c in CLASSES:
-            if c not in saved:
-                out[c] = np.zeros((rec.rows, rec.cols), bool)
-                continue
-            rel = self._masks.relpath(rec.id, c)
-            arr = decode_gray(self._masks.read(rec.id, c, saved[c]), name=rel)
-            if arr.shape != (rec.rows, rec.cols):
-                raise MaskFileError(f"{rel} is {arr.shape}, the image is {(rec.rows, rec.cols)}")
-            out[c] = arr != 0
-        return out
-
-    def save_rough(
-        self,
-        image_id: int,
-        masks: Mapping[ClassName, np.ndarray] | Mapping[str, np.ndarray],
-        *,
-        comment: str = "",
-    ) -> None:
-        """Save rough masks (any subset of the classes) atomically with the catalog.
-
-        Unchanged classes are not rewritten. Saving a new or pre-labeled image moves it
-        to "in progress" (recorded in the history).
-        """
-        with self._lock:
-            self._check_writable()
-            rec = self.image(image_id)
-            staged: dict[str, tuple[str, int]] = {}
-            current = dict(
-                self._query("SELECT class, sha256 FROM masks WHERE image_id = ?", (image_id,))
-            )
-            with (
-                self._masks.saving(image_id) as stage,
-                self._annotators.saving(image_id) as keep,
-            ):
-                masks, excluded = self._take_exclusion(image_id, masks, rec, stage)
-                for c, mask in masks.items():
-                    check_class(c)
-                    arr = np.asarray(mask)
-                    if arr.shape != (rec.rows, rec.cols):
-                        raise ProjectError(
-                            f"{c} mask is {arr.shape}; image {image_id} is {(rec.rows, rec.cols)}"
-                        )
-                    data = encode_mask(arr)
-                    digest = sha256_bytes(data)
-                    if current.get(c) == digest:
-                        continue
-                    stage(c, data)
-                    staged[c] = (digest, int(np.count_nonzero(arr)))
-                if not (staged or excluded) and rec.status not in _UNSTARTED:
-                    return
-                # Another annotator's version of a class being replaced is kept.
-                preserved = self._preserve_previous(image_id, staged, keep)
-                with self._tx() as db:
-                    now, user = self._now_and_user()
-                    self._record_preserved(db, image_id, preserved)
-                    self._record_exclusion(db, image_id, excluded, now, user)
-                    for c, (digest, painted) in staged.items():
-                        db.execute(
-                            "INSERT INTO masks(image_id, class, sha256, painted, revision, "
-                            "saved_utc, user) VALUES (?, ?, ?, ?, 1, ?, ?) "
-                            "ON CONFLICT(image_id, class) DO UPDATE SET sha256 = excluded.sha256, "
-                            "painted = excluded.painted, revision = revision + 1, "
-                            "saved_utc = excluded.saved_utc, user = excluded.user",
-                            (image_id, c, digest, painted, now, user),
-                        )
-                    db.execute("UPDATE images SET updated_utc = ? WHERE id = ?", (now, image_id))
-                    if rec.status in (Status.NEW, Status.PRELABELED):
-                        self._move(
-                            db,
-                            image_id,
-                            rec.status,
-                            Status.IN_PROGRESS,
-                            comment or "rough masks saved",
-                        )
-
-    def mask_revisions(self, image_id: int) -> dict[str, int]:
-        """How many times each class's rough mask was saved (0 = never)."""
-        found = dict(
-            self._query("SELECT class, revision FROM masks WHERE image_id = ?", (image_id,))
-        )
-        return {c: int(found.get(c, 0)) for c in CLASSES}
 
     # ------------------------------------------------------------------ GT parameters
 
@@ -528,33 +426,40 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
         """Effective GT parameters: the image's override, else the project default."""
         from core.gt import GTParams
 
-        raw = None
-        if image_id is not None:
-            self.image(image_id)
-            raw = self._query("SELECT params_json FROM images WHERE id = ?", (image_id,))[0][0]
+        with self.db.read() as tx:
+            raw = None
+            if image_id is not None:
+                row = tx.one("SELECT params_json FROM images WHERE id = ?", (image_id,))
+                if row is None:
+                    raise ProjectError(f"no image with id {image_id} in project {self.name!r}")
+                raw = row[0]
+            if raw is None:
+                raw = tx.scalar("SELECT value FROM meta WHERE key = 'params_json'")
         if raw is None:
-            raw = self._meta("params_json")
+            raise ProjectError(
+                f"{self.db.describe} has no 'params_json'; the catalog is incomplete"
+            )
         where = "project GT parameters" if image_id is None else f"image #{image_id} GT parameters"
         return GTParams.from_dict(loads_bounded(str(raw), what=where, error=ProjectError))
 
     def set_params(self, params: GTParams, *, image_id: int | None = None) -> None:
         """Set the project default (``image_id=None``) or one image's override."""
         text = json.dumps(params.to_dict())
-        with self._tx() as db:
+        with self.db.transaction() as tx:
             if image_id is None:
-                db.execute("UPDATE meta SET value = ? WHERE key = 'params_json'", (text,))
+                tx.execute("UPDATE meta SET value = ? WHERE key = 'params_json'", (text,))
             else:
-                self.image(image_id)
-                db.execute(
+                self.image(image_id, tx=tx)
+                tx.execute(
                     "UPDATE images SET params_json = ?, updated_utc = ? WHERE id = ?",
                     (text, utc_now(), image_id),
                 )
 
     def clear_params_override(self, image_id: int) -> None:
         """Make an image use the project default again."""
-        with self._tx() as db:
-            self.image(image_id)
-            db.execute("UPDATE images SET params_json = NULL WHERE id = ?", (image_id,))
+        with self.db.transaction() as tx:
+            self.image(image_id, tx=tx)
+            tx.execute("UPDATE images SET params_json = NULL WHERE id = ?", (image_id,))
 
     # ------------------------------------------------------------------ import, files
 
@@ -587,3 +492,14 @@ class Project(AssistMixin, AnnotatorsMixin, ExclusionMixin):
         from core.project.importer import relink
 
         return relink(self, target, image_id=image_id)
+
+
+def project_meta(name: str, params: GTParams, *, user: str) -> dict[str, str]:
+    """The ``meta`` rows of a new project (any backend)."""
+    return {
+        "format": PROJECT_FORMAT,
+        "name": name,
+        "created_utc": utc_now(),
+        "created_by": user,
+        "params_json": json.dumps(params.to_dict()),
+    }

@@ -23,11 +23,10 @@ from core.project.masks import (
 )
 
 if TYPE_CHECKING:
-    import sqlite3
-    import threading
     from collections.abc import Callable, Iterable
 
-    from core.project.masks import FileStore
+    from core.project.db import Tx
+    from core.project.masks import BlobStore
 
 _Staged = tuple[str, int] | None  # (sha256, painted pixels) of a new exclusion mask
 
@@ -36,12 +35,11 @@ class ExclusionMixin:
     """The exclusion mask of each image."""
 
     read_only: bool
-    _masks: FileStore
-    _lock: threading.RLock
+    stores: dict[str, BlobStore]
 
     if TYPE_CHECKING:
 
-        def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]: ...
+        def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[tuple]: ...
         def image(self, image_id: int) -> Any: ...
 
     def _take_exclusion(
@@ -63,7 +61,7 @@ class ExclusionMixin:
             raise MaskFileError(f"exclusion mask is {arr.shape}; image {image_id} is {shape}")
         data = encode_mask(arr)
         digest = sha256_bytes(data)
-        current = self._query("SELECT sha256 FROM exclusions WHERE image_id = ?", (image_id,))
+        current = self._rows("SELECT sha256 FROM exclusions WHERE image_id = ?", (image_id,))
         if current and current[0][0] == digest:
             return None
         if not current and not arr.any():
@@ -72,43 +70,36 @@ class ExclusionMixin:
         return digest, int(np.count_nonzero(arr))
 
     @staticmethod
-    def _record_exclusion(
-        db: sqlite3.Connection, image_id: int, staged: _Staged, now: str, user: str
-    ) -> None:
+    def _record_exclusion(tx: Tx, image_id: int, staged: _Staged, now: str, user: str) -> None:
         if staged is None:
             return
-        db.execute(
-            "INSERT OR REPLACE INTO exclusions(image_id, sha256, painted, saved_utc, user) "
-            "VALUES (?, ?, ?, ?, ?)",
+        tx.execute(
+            "INSERT INTO exclusions(image_id, sha256, painted, saved_utc, user_name) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(image_id) DO UPDATE SET "
+            "sha256 = excluded.sha256, painted = excluded.painted, "
+            "saved_utc = excluded.saved_utc, user_name = excluded.user_name",
             (image_id, staged[0], staged[1], now, user),
         )
 
     def _committed_exclusions(self) -> dict[tuple[int, str], str]:
-        return {(i, EXCLUDE): h for i, h in self._query("SELECT image_id, sha256 FROM exclusions")}
+        return {(i, EXCLUDE): h for i, h in self._rows("SELECT image_id, sha256 FROM exclusions")}
 
     def load_exclusion(self, image_id: int) -> np.ndarray:
         """The image's exclusion mask, ``(M, N) bool`` (all False if never painted)."""
-        with self._lock:
-            rec = self.image(image_id)
+        rec = self.image(image_id)
+        store = self.stores["masks"]
 
-            def read(rows: list[tuple]) -> np.ndarray:
-                if not rows:
-                    return np.zeros((rec.rows, rec.cols), bool)
-                rel = self._masks.relpath(rec.id, EXCLUDE)
-                arr = decode_gray(self._masks.read(rec.id, EXCLUDE, rows[0][0]), name=rel)
-                if arr.shape != (rec.rows, rec.cols):
-                    raise MaskFileError(
-                        f"{rel} is {arr.shape}, the image is {(rec.rows, rec.cols)}"
-                    )
-                return arr != 0
+        def read(rows: list[tuple]) -> np.ndarray:
+            if not rows:
+                return np.zeros((rec.rows, rec.cols), bool)
+            rel = store.relpath(rec.id, EXCLUDE)
+            arr = decode_gray(store.read(rec.id, EXCLUDE, rows[0][0]), name=rel)
+            if arr.shape != (rec.rows, rec.cols):
+                raise MaskFileError(f"{rel} is {arr.shape}, the image is {(rec.rows, rec.cols)}")
+            return arr != 0
 
-            return read_consistent(
-                lambda: self._query(
-                    "SELECT sha256 FROM exclusions WHERE image_id = ?", (image_id,)
-                ),
-                read,
-                retry=self.read_only,
-            )
+        sql = "SELECT sha256 FROM exclusions WHERE image_id = ?"
+        return read_consistent(lambda: self._rows(sql, (image_id,)), read, retry=True)
 
     def gt_rough(self, image_id: int, rough: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """``rough`` minus the image's exclusion mask: what GT is computed from."""

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from core.project.catalog import Project
+    from core.project.db import Tx
     from core.project.records import ImageRecord
 
 IMAGE_EXTENSIONS = IMAGE_SUFFIXES  # the decodable formats (core.imageio)
@@ -300,7 +300,7 @@ def import_images(
         raise ProjectError(
             f"{shown_path(src)}: the folder name is not valid UTF-8; rename it to import from it"
         )
-    project._check_writable()
+    project.check_writable()
     pats = tuple(p.lower() for p in patterns) or ("*",)
     mask_dirs: dict[str, list[Path]] = {c: [] for c in CLASSES}
     for group in (rough_dirs or {}, gt_dirs or {}):
@@ -326,7 +326,8 @@ def import_images(
     ]
     indexes = {c: [_stem_index(d) for d in ds] for c, ds in mask_dirs.items()}
 
-    known = {h: n for h, n in project._query("SELECT content_hash, name FROM images")}
+    with project.db.read() as tx:
+        known = {h: n for h, n in tx.query("SELECT content_hash, name FROM images")}
     duplicates: list[tuple[str, str]] = []
     not_images: list[str] = []
     unreadable: list[tuple[str, str]] = []
@@ -345,23 +346,24 @@ def import_images(
         if not batch:
             return
         try:
-            with project._tx() as db:
-                now, user = project._now_and_user()
+            with project.db.transaction() as tx:
+                now, user = project.now_and_user()
                 new_ids = []
                 for name, stored, was_copied, digest, size, rows, cols in batch:
-                    cur = db.execute(
+                    new_id = tx.insert(
                         "INSERT INTO images(name, path, copied, content_hash, size_bytes, rows, "
-                        "cols, status, added_utc, updated_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "cols, status, added_utc, updated_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "RETURNING id",
                         (name, stored, was_copied, digest, size, rows, cols, "new", now, now),
                     )
-                    db.execute(
-                        "INSERT INTO history(image_id, from_status, to_status, user, time_utc, "
-                        "comment) VALUES (?, NULL, 'new', ?, ?, ?)",
-                        (cur.lastrowid, user, now, f"imported from {src}"),
+                    tx.execute(
+                        "INSERT INTO history(image_id, from_status, to_status, user_name, "
+                        "time_utc, comment) VALUES (?, NULL, 'new', ?, ?, ?)",
+                        (new_id, user, now, f"imported from {src}"),
                     )
-                    new_ids.append(int(cur.lastrowid or 0))
+                    new_ids.append(new_id)
                 if fast:
-                    _remember_header_only(db, new_ids)
+                    _remember_header_only(project, tx, new_ids)
         except BaseException:
             drop_copies()
             raise
@@ -452,14 +454,11 @@ def import_images(
 HEADER_ONLY = "import.header_only_ids"
 
 
-def _remember_header_only(db: sqlite3.Connection, ids: list[int]) -> None:
+def _remember_header_only(project: Project, tx: Tx, ids: list[int]) -> None:
     """Add ``ids`` to :data:`HEADER_ONLY`, in the import's own transaction."""
-    row = db.execute("SELECT value_json FROM settings WHERE key = ?", (HEADER_ONLY,)).fetchone()
-    known = json.loads(row[0]) if row else []
-    db.execute(
-        "INSERT OR REPLACE INTO settings(key, value_json) VALUES (?, ?)",
-        (HEADER_ONLY, json.dumps(sorted({*known, *ids}))),
-    )
+    text = tx.scalar("SELECT value_json FROM settings WHERE key = ?", (HEADER_ONLY,))
+    known = json.loads(text) if text else []
+    project.set_setting(HEADER_ONLY, sorted({*known, *ids}), tx=tx)
 
 
 def _copy_failed(
@@ -496,7 +495,8 @@ def _attach_masks(
 ) -> Iterator[Progress]:
     from core.dataset import load_painted
 
-    ids = dict(project._query("SELECT content_hash, id FROM images"))
+    with project.db.read() as tx:
+        ids = dict(tx.query("SELECT content_hash, id FROM images"))
     for n, (digest, stem) in enumerate(added):
         image_id = ids[digest]
         rec = project.image(image_id)
@@ -569,9 +569,9 @@ def relink(
             hit = next((p for p in candidates if file_sha256(p) == rec.content_hash), None)
             if hit is not None:
                 updates.append((rec.id, hit))
-    with project._tx() as db:
+    with project.db.transaction() as tx:
         for iid, path in updates:
-            db.execute(
+            tx.execute(
                 "UPDATE images SET path = ? WHERE id = ?", (_stored_path(project, path), iid)
             )
     done = {iid for iid, _ in updates}

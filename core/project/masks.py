@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import cv2
 import numpy as np
@@ -107,6 +107,38 @@ def decode_gray(data: bytes, *, name: str) -> np.ndarray:
     return arr
 
 
+class Staging:
+    """The files of one save, staged before its transaction (see :meth:`FileStore.saving`)."""
+
+    def __init__(self, store: FileStore, image_id: int) -> None:
+        self.store, self.image_id = store, image_id
+        self.keys: list[str] = []
+
+    def __call__(self, key: str, data: bytes) -> None:
+        """Step 1: write ``data`` beside the live file of ``key`` (a class, ``exclude``...)."""
+        self.store.stage(self.image_id, key, data)
+        self.keys.append(key)
+
+    def commit(self, tx: Any) -> None:
+        """Step 2, inside the caller's transaction: files need nothing (a store that
+        keeps the bytes in the database writes them here)."""
+
+
+class BlobStore(Protocol):
+    """Where a project keeps per-image PNG blobs (rough masks, pre-labels, kept masks).
+
+    :class:`FileStore` (files beside a SQLite catalog) is the default; a PostgreSQL
+    project may keep the bytes in the database, written in the save's transaction.
+    """
+
+    def relpath(self, image_id: int, key: str) -> str: ...
+    def path(self, image_id: int, key: str) -> Path: ...
+    def saving(self, image_id: int) -> contextlib.AbstractContextManager[Any]: ...
+    def read(self, image_id: int, key: str, sha256: str) -> bytes: ...
+    def remove(self, image_id: int, key: str) -> None: ...
+    def recover(self, committed: Mapping[tuple[int, str], str]) -> list[str]: ...
+
+
 class FileStore:
     """PNG files under one project subfolder, e.g. ``masks/<image_id>/<class>.png``."""
 
@@ -134,26 +166,23 @@ class FileStore:
         return pending
 
     @contextlib.contextmanager
-    def saving(self, image_id: int) -> Iterator[Callable[[str, bytes], None]]:
+    def saving(self, image_id: int) -> Iterator[Staging]:
         """The whole protocol around the caller's catalog transaction (step 2).
 
-        Yields ``stage(cls, data)`` (step 1). When the block ends normally every staged
-        file is installed (step 3); when it raises they are all discarded.
+        Yields a :class:`Staging`: ``staging(key, data)`` is step 1 (call it before the
+        transaction), ``staging.commit(tx)`` inside it (nothing to do for files). When
+        the block ends normally every staged file is installed (step 3); when it raises
+        they are all discarded.
         """
-        staged: list[str] = []
-
-        def stage(cls: str, data: bytes) -> None:
-            self.stage(image_id, cls, data)
-            staged.append(cls)
-
+        staging = Staging(self, image_id)
         try:
-            yield stage
+            yield staging
         except BaseException:
-            for cls in staged:
-                self.discard(image_id, cls)
+            for key in staging.keys:
+                self.discard(image_id, key)
             raise
-        for cls in staged:
-            self.install(image_id, cls)
+        for key in staging.keys:
+            self.install(image_id, key)
 
     def install(self, image_id: int, cls: str) -> None:
         """Step 3: the catalog committed; the pending file becomes the live one."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.errors import ProjectError
 from core.project.status import Status
 
 
@@ -45,3 +46,15 @@ class HistoryEntry:
     user: str
     time: str
     comment: str
+
+
+class StaleSaveError(ProjectError):
+    """A save based on masks someone else has saved over since they were loaded."""
+
+    def __init__(self, image_id: int, cls: str, *, user: str, saved_utc: str) -> None:
+        self.image_id, self.cls, self.user, self.saved_utc = image_id, cls, user, saved_utc
+        when = saved_utc[11:16] + " UTC" if len(saved_utc) >= 16 else saved_utc
+        super().__init__(
+            f"image {image_id} ({cls}) was saved by {user} at {when} after you opened it; "
+            "your changes were not saved: reopen the image and paint them again"
+        )

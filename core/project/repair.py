@@ -25,7 +25,7 @@ from core.project.records import utc_now
 
 if TYPE_CHECKING:
     from core.project.catalog import Project
-    from core.project.masks import FileStore
+    from core.project.masks import BlobStore
     from core.project.records import ImageRecord
 
 Kind = Literal["image", "mask", "prelabel"]
@@ -35,7 +35,7 @@ Kind = Literal["image", "mask", "prelabel"]
 class _Listed:
     """A catalog table that lists per-image files of one store, and how to forget one."""
 
-    store: str  # attribute of Project: "_masks", "_prelabels", "_annotators"
+    store: str  # key of Project.stores: "masks", "prelabels", "annotators"
     kind: Kind
     select: str  # rows (image_id, key, sha256); key names the file in the store
     delete: str  # SQL with the parameters (key, image_id)
@@ -43,27 +43,27 @@ class _Listed:
 
 _LISTED = (
     _Listed(
-        "_masks",
+        "masks",
         "mask",
         "SELECT image_id, class, sha256 FROM masks",
         "DELETE FROM masks WHERE class = ? AND image_id = ?",
     ),
     _Listed(
-        "_prelabels",
+        "prelabels",
         "prelabel",
         "SELECT image_id, class, sha256 FROM prelabels",
         "DELETE FROM prelabels WHERE class = ? AND image_id = ?",
     ),
     # The exclusion mask (hair, glasses): masks/<id>/exclude.png.
     _Listed(
-        "_masks",
+        "masks",
         "mask",
         "SELECT image_id, 'exclude', sha256 FROM exclusions",
         "DELETE FROM exclusions WHERE ? = 'exclude' AND image_id = ?",
     ),
     # Earlier annotators' kept masks: annotators/<id>/<file>.png.
     _Listed(
-        "_annotators",
+        "annotators",
         "mask",
         "SELECT image_id, file, sha256 FROM annotator_masks",
         "DELETE FROM annotator_masks WHERE file = ? AND image_id = ?",
@@ -155,7 +155,7 @@ def _check_mode(path: Path) -> None:
             )
 
 
-def _file_problem(store: FileStore, kind: Kind, image_id: int, cls: str, digest: str) -> Damage:
+def _file_problem(store: BlobStore, kind: Kind, image_id: int, cls: str, digest: str) -> Damage:
     """The damage of one listed file, or a Damage with problem "" if it is sound."""
     try:
         store.read(image_id, cls, digest)
@@ -168,12 +168,12 @@ def _file_problem(store: FileStore, kind: Kind, image_id: int, cls: str, digest:
 def _listed(project: Project, image_id: int | None = None) -> Iterator[tuple[_Listed, tuple]]:
     """Every file the catalog lists, as (table spec, (image_id, key, sha256))."""
     for spec in _LISTED:
-        if spec.store == "_annotators" and not hasattr(project, "_annotators"):
-            continue
         sql, args = spec.select, tuple[int, ...]()
         if image_id is not None:
             sql, args = f"{sql} WHERE image_id = ?", (image_id,)
-        for row in project._query(f"{sql} ORDER BY image_id", args):
+        with project.db.read() as tx:
+            rows = tx.query(f"{sql} ORDER BY image_id", args)
+        for row in rows:
             yield spec, row
 
 
@@ -201,7 +201,7 @@ def check_project(project: Project, *, deep: bool = False, leftovers: bool = Tru
         if found is not None:
             damage.append(found)
     for spec, (image_id, key, digest) in _listed(project):
-        d = _file_problem(getattr(project, spec.store), spec.kind, image_id, key, digest)
+        d = _file_problem(project.stores[spec.store], spec.kind, image_id, key, digest)
         if d.detail:
             damage.append(d)
     found_left = list(_leftovers(project, dry_run=True)) if leftovers else []
@@ -226,26 +226,22 @@ def clear_damaged(project: Project, image_id: int) -> list[str]:
     list of str
         One line per cleared file.
     """
-    project._check_writable()
-    rec = project.image(image_id)
+    project.check_writable()
+    project.image(image_id)
     done: list[str] = []
-    with project._lock:
+    with project.editing(image_id):
         for spec, (_, cls, digest) in list(_listed(project, image_id)):
-            store = getattr(project, spec.store)
+            store = project.stores[spec.store]
             d = _file_problem(store, spec.kind, image_id, cls, digest)
             if not d.detail:
                 continue
             backup = _backup(store.path(image_id, cls))
             kept = f"; kept as {backup.relative_to(project.root).as_posix()}" if backup else ""
             note = f"cleared {d.label} ({store.relpath(image_id, cls)}){kept}"
-            with project._tx() as db:
-                db.execute(spec.delete, (cls, image_id))
-                now, user = project._now_and_user()
-                db.execute(
-                    "INSERT INTO history(image_id, from_status, to_status, user, time_utc, "
-                    "comment) VALUES (?, ?, ?, ?, ?, ?)",
-                    (image_id, rec.status.value, rec.status.value, user, now, note),
-                )
+            with project.db.transaction() as tx:
+                tx.execute(spec.delete, (cls, image_id))
+                status = project.image(image_id, tx=tx).status
+                project.move(tx, image_id, status, status, note)  # a note, not a move
             done.append(f"image {image_id}: {note}")
     return done
 
@@ -275,7 +271,8 @@ def settle_copies(project: Project, *, dry_run: bool = False) -> Cleanup:
     folder = project.root / "images"
     if not folder.is_dir():
         return Cleanup()
-    listed = {p for (p,) in project._query("SELECT path FROM images WHERE copied = 1")}
+    with project.db.read() as tx:
+        listed = {p for (p,) in tx.query("SELECT path FROM images WHERE copied = 1")}
     removed: list[str] = []
     restored: list[str] = []
     freed = 0
@@ -355,7 +352,7 @@ def _leftovers(project: Project, *, dry_run: bool) -> Iterator[Cleanup]:
 
 def clean_leftovers(project: Project) -> Cleanup:
     """Remove what killed imports, exports, trainings and retraining runs left."""
-    project._check_writable()
+    project.check_writable()
     total = Cleanup()
     for part in _leftovers(project, dry_run=False):
         total += part

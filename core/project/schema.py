@@ -17,6 +17,55 @@ from core.errors import DiskFullError, ProjectError, SkinTraceError
 _STATUSES = "'new','prelabeled','in_progress','submitted','accepted','rejected'"
 _CLASSES = "'wrinkle','pore'"
 
+_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+
+def _per_image(prefix: str) -> str:
+    """SQL: settings rows ``<prefix><image id>`` of existing images, as (image_id, value)."""
+    n = len(prefix)
+    return (
+        f"SELECT CAST(substr(key, {n + 1}) AS INTEGER) AS image_id, value_json FROM settings "
+        f"WHERE substr(key, 1, {n}) = '{prefix}' AND substr(key, {n + 1}) <> '' "
+        f"AND substr(key, {n + 1}) NOT GLOB '*[^0-9]*' AND json_valid(value_json) "
+        f"AND CAST(substr(key, {n + 1}) AS INTEGER) IN (SELECT id FROM images)"
+    )
+
+
+def _j(fn: str, path: str = "'$'") -> str:
+    """SQL: ``fn(value_json, path)``, NULL for a row that is not valid JSON."""
+    return f"CASE WHEN json_valid(value_json) THEN {fn}(value_json, {path}) END"
+
+
+# Schema 3 kept these in settings rows: active.uncertainty.<id> ({"value", "source"}),
+# prelabel.rejected.<id> (source), model.current (model id), retrain.current_log (ids
+# made current, oldest first). Rows that are not what they should be are dropped.
+_SETTINGS_TO_TABLES = f"""
+    INSERT INTO prelabel_state(image_id, source, uncertainty, updated_utc)
+        SELECT image_id, {_j("json_extract", "'$.source'")},
+               {_j("json_extract", "'$.value'")}, {_NOW}
+        FROM ({_per_image("active.uncertainty.")})
+        WHERE {_j("json_type", "'$.value'")} IN ('integer', 'real');
+    INSERT INTO prelabel_state(image_id, rejected_source, updated_utc)
+        SELECT image_id, {_j("json_extract")}, {_NOW}
+        FROM ({_per_image("prelabel.rejected.")})
+        WHERE {_j("json_type")} = 'text'
+        ON CONFLICT(image_id) DO UPDATE SET rejected_source = excluded.rejected_source;
+    INSERT INTO model_log(model_id, time_utc, kind)
+        SELECT CASE WHEN j.type = 'null' THEN NULL ELSE j.value END, {_NOW},
+               'made_current'
+        FROM (SELECT CASE WHEN {_j("json_type")} = 'array' THEN value_json ELSE '[]' END
+              AS log FROM settings WHERE key = 'retrain.current_log') AS s, json_each(s.log) AS j
+        WHERE j.type = 'null' OR (j.type = 'integer' AND j.value IN (SELECT id FROM models))
+        ORDER BY j.key;
+    INSERT INTO model_log(model_id, time_utc, kind)
+        SELECT {_j("json_extract")}, {_NOW}, 'current' FROM settings
+        WHERE key = 'model.current' AND ({_j("json_type")} = 'null'
+            OR ({_j("json_type")} = 'integer' AND {_j("json_extract")} IN (SELECT id FROM models)));
+    DELETE FROM settings WHERE substr(key, 1, 19) = 'active.uncertainty.'
+        OR substr(key, 1, 18) = 'prelabel.rejected.'
+        OR key IN ('model.current', 'retrain.current_log');
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: images, rough masks, status history, project metadata.
     f"""
@@ -104,6 +153,42 @@ MIGRATIONS: tuple[str, ...] = (
         saved_utc TEXT NOT NULL,
         user      TEXT NOT NULL
     );
+    """,
+    # 4: per-image pre-label state and the model log move out of the settings rows;
+    # no column is named "user" (reserved in PostgreSQL); team tables (empty and unused
+    # in a one-person SQLite project). core/project/pg mirrors this in PostgreSQL DDL.
+    f"""
+    CREATE TABLE prelabel_state (
+        image_id        INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+        source          TEXT,
+        uncertainty     REAL,
+        rejected_source TEXT,
+        updated_utc     TEXT
+    );
+    CREATE TABLE model_log (
+        id       INTEGER PRIMARY KEY,
+        model_id INTEGER REFERENCES models(id) ON DELETE CASCADE,
+        time_utc TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        text     TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX model_log_kind ON model_log(kind, id);
+    CREATE TABLE claims (
+        image_id    INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+        user_name   TEXT NOT NULL,
+        host        TEXT NOT NULL,
+        claimed_utc TEXT NOT NULL,
+        expires_utc TEXT NOT NULL
+    );
+    CREATE TABLE assignments (
+        image_id     INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+        user_name    TEXT NOT NULL,
+        assigned_utc TEXT NOT NULL
+    );
+    ALTER TABLE masks RENAME COLUMN user TO user_name;
+    ALTER TABLE history RENAME COLUMN user TO user_name;
+    ALTER TABLE exclusions RENAME COLUMN user TO user_name;
+    {_SETTINGS_TO_TABLES}
     """,
 )
 
@@ -197,7 +282,23 @@ def _cannot_open(exc: sqlite3.Error) -> bool:
     )
 
 
-def connect(catalog: Path, *, read_only: bool) -> sqlite3.Connection:
+def open_reader(catalog: Path, *, read_only: bool) -> sqlite3.Connection:
+    """One more reader connection to a catalog already checked by :func:`connect`.
+
+    For a writable project it is a normal connection that refuses writes (``query_only``),
+    so it shares the writer's WAL index and never waits for a write in progress.
+    """
+    if read_only:
+        return connect(catalog, read_only=True, check=False)
+    try:
+        conn = sqlite3.connect(catalog, isolation_level=None, check_same_thread=False, timeout=10)
+        conn.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as exc:
+        raise sql_error(catalog, exc) from None
+    return conn
+
+
+def connect(catalog: Path, *, read_only: bool, check: bool = True) -> sqlite3.Connection:
     """Open the catalog (WAL, foreign keys, full sync) and check it is a sound database.
 
     A read-only open works wherever the project lives: where SQLite cannot create the
@@ -206,7 +307,7 @@ def connect(catalog: Path, *, read_only: bool) -> sqlite3.Connection:
     a non-empty ``-wal`` journal it cannot read that way is refused with a message.
     """
     try:
-        return _connect(catalog, read_only=read_only, immutable=False)
+        return _connect(catalog, read_only=read_only, immutable=False, check=check)
     except _RetryImmutable:
         wal = catalog.with_name(catalog.name + "-wal")
         if wal.exists() and wal.stat().st_size > 0:
@@ -214,14 +315,16 @@ def connect(catalog: Path, *, read_only: bool) -> sqlite3.Connection:
                 f"catalog {catalog} has changes in {wal.name} that cannot be read from a "
                 "read-only folder; copy the project to a writable folder and open it there"
             ) from None
-        return _connect(catalog, read_only=True, immutable=True)
+        return _connect(catalog, read_only=True, immutable=True, check=check)
 
 
 class _RetryImmutable(Exception):
     """The read-only open needs ``immutable=1``."""
 
 
-def _connect(catalog: Path, *, read_only: bool, immutable: bool) -> sqlite3.Connection:
+def _connect(
+    catalog: Path, *, read_only: bool, immutable: bool, check: bool = True
+) -> sqlite3.Connection:
     try:
         if read_only:
             conn = sqlite3.connect(
@@ -252,7 +355,7 @@ def _connect(catalog: Path, *, read_only: bool, immutable: bool) -> sqlite3.Conn
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        result = conn.execute("PRAGMA quick_check").fetchone()[0] if check else "ok"
         if result != "ok":
             raise sqlite3.DatabaseError(result)
     except sqlite3.DatabaseError as exc:

@@ -79,7 +79,15 @@ def test_order_is_descending_stable_with_unscored_last():
 
 
 def test_scores_round_trip_through_the_project(tmp_path):
+    from core.imageio import save_png
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(5):
+        save_png(src / f"{i}.png", np.full((16, 16, 3), 40 + i, np.uint8))
     with Project.create(tmp_path / "p") as project:
+        list(project.import_images(src))
+        assert [r.id for r in project.images()] == [1, 2, 3, 4, 5]
         save_uncertainty(project, 3, 0.25, source="model:1:a")
         save_uncertainty(project, 4, 0.75, source="model:2:b")
         assert load_uncertainties(project, [3, 4, 5]) == {3: 0.25, 4: 0.75}

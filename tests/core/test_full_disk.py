@@ -215,7 +215,7 @@ def test_catalog_full_during_save_rolls_back_files(proj, tmp_path):
     rec = proj.images()[-1]
     assert rec.status == "new"  # its first save moves it, writing a history row
     before = {c: np.zeros(SHAPE, bool) for c in CLASSES}
-    db = proj._db
+    db = proj.db.writer  # the catalog file's writer connection
     pages = db.execute("PRAGMA page_count").fetchone()[0]
     # SQLite itself reports SQLITE_FULL once the catalog would need a new page.
     db.execute(f"PRAGMA max_page_count = {pages}")

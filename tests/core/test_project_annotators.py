@@ -83,12 +83,16 @@ def test_a_schema_2_catalog_is_upgraded_and_keeps_its_masks(root):
     # Make it the schema-2 file an older SkinTrace wrote.
     conn = sqlite3.connect(root / "catalog.sqlite", isolation_level=None)
     conn.executescript(
-        "BEGIN; DROP TABLE annotator_masks; DROP TABLE exclusions; PRAGMA user_version = 2; COMMIT;"
+        "BEGIN; DROP TABLE annotator_masks; DROP TABLE exclusions; DROP TABLE prelabel_state; "
+        "DROP TABLE model_log; DROP TABLE claims; DROP TABLE assignments; "
+        "ALTER TABLE masks RENAME COLUMN user_name TO user; "
+        "ALTER TABLE history RENAME COLUMN user_name TO user; "
+        "PRAGMA user_version = 2; COMMIT;"
     )
     conn.close()
     with Project.open(root, user="bob") as p:
         conn = sqlite3.connect(root / "catalog.sqlite")
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         conn.close()
         assert p.annotators(1) == ["alice"]  # the masks table's user is the annotator
         p.save_rough(1, _masks(0, shift=4))

@@ -327,7 +327,7 @@ def test_save_failing_before_commit_keeps_the_old_masks(project, rng, monkeypatc
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(Project, "_now_and_user", fail)
+    monkeypatch.setattr(Project, "now_and_user", fail)
     with pytest.raises(OSError, match="disk full"):
         project.save_rough(rec.id, {"wrinkle": ~old})
     monkeypatch.undo()

@@ -165,7 +165,7 @@ def test_reader_retries_when_files_move_under_an_unchanged_catalog(tmp_path, mon
         p.save_prelabel(image_id, {c: m.astype(np.uint8) * 200 for c, m in pattern(3).items()},
                         source="test")  # fmt: skip
     with Project.open(tmp_path / "proj", read_only=True) as ro:
-        store = ro._masks if kind == "rough" else ro._prelabels
+        store = ro.stores["masks" if kind == "rough" else "prelabels"]
         real_read, calls = store.read, []
 
         def moving_read(*args):

@@ -270,9 +270,7 @@ def test_catalog_rows_read_back_are_validated(tmp_path):
             "UPDATE settings SET value_json = ? WHERE key = 'retrain.after'",
             ("[" * 3000 + "]" * 3000,),
         )
-        db.execute(
-            "INSERT OR REPLACE INTO settings(key, value_json) VALUES ('model.current', '\"1\"')"
-        )
+        db.execute("INSERT INTO model_log(model_id, time_utc, kind) VALUES ('one', 'x', 'current')")
     db.close()
     from core.project import Project
 
@@ -281,5 +279,5 @@ def test_catalog_rows_read_back_are_validated(tmp_path):
         assert model.metrics == {} and "metrics" in model.note and "nested" in model.note
         with pytest.raises(ProjectError, match="setting 'retrain.after' is nested 3000 levels"):
             project.get_setting("retrain.after")
-        with pytest.raises(ProjectError, match="'model.current' is '1', not a model id"):
+        with pytest.raises(ProjectError, match="current model is 'one', not a model id"):
             project.current_model()
