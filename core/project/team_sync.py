@@ -22,8 +22,8 @@ from core.errors import ProjectError
 from core.project.claims import Claim, stamp, this_host
 from core.project.status import Status
 
-#: Settings key of the current model (core.project.assist).
-CURRENT_MODEL_KEY = "model.current"
+#: The model log's kind for "this model became current" (core.project.models).
+CURRENT_KIND = "current"
 RETRAIN_KEY = "team.retrain"
 #: A retraining renews its lease at least this often (every epoch, every progress step).
 RETRAIN_LEASE_S = 600.0
@@ -48,6 +48,8 @@ class TeamSnapshot:
     statuses: dict[int, Status] = field(default_factory=dict)
     claims: dict[int, Claim] = field(default_factory=dict)
     current_model: int | None = None
+    #: Id of the model log row that made it current (changes with every choice).
+    model_choice: int | None = None
 
     def changes(self, older: TeamSnapshot | None) -> TeamChanges:
         """Images whose status or claim differs from ``older`` (all, if None)."""
@@ -61,7 +63,7 @@ class TeamSnapshot:
             for i in set(self.claims) | set(older.claims)
             if _claim_key(self.claims.get(i)) != _claim_key(older.claims.get(i))
         }
-        return TeamChanges(frozenset(st), frozenset(cl), self.current_model != older.current_model)
+        return TeamChanges(frozenset(st), frozenset(cl), self.model_choice != older.model_choice)
 
 
 def _claim_key(claim: Claim | None) -> tuple[str, str] | None:
@@ -78,16 +80,17 @@ def snapshot(db: Any) -> TeamSnapshot:
             "WHERE expires_utc > ?",
             (now,),
         )
-        model = tx.scalar("SELECT value_json FROM settings WHERE key = ?", (CURRENT_MODEL_KEY,))
+        # the newest choice of the model log (id and model: a rollback to the same id shows)
+        model = tx.one(
+            "SELECT id, model_id FROM model_log WHERE kind = ? ORDER BY id DESC LIMIT 1",
+            (CURRENT_KIND,),
+        )
     live = (Claim(int(i), str(u), str(h), str(c), str(e)) for i, u, h, c, e in claims)
-    try:
-        current = json.loads(model) if model is not None else None
-    except ValueError:
-        current = None
     return TeamSnapshot(
         statuses={int(i): Status(s) for i, s in statuses},
         claims={c.image_id: c for c in live if c.live(now)},
-        current_model=current if type(current) is int else None,
+        current_model=None if model is None or model[1] is None else int(model[1]),
+        model_choice=None if model is None else int(model[0]),
     )
 
 
