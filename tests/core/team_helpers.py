@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import ProjectError
 from core.imageio import encode_png
 from core.project import Project
 
@@ -43,9 +44,53 @@ def make_pg_project(url: str, tmp_path: Path, *, n: int = 6, user: str = "admin"
 
     make_project("sqlite", None, tmp_path, n=n).close()
     push(tmp_path / "proj", url)
-    project = Project.open(url, user=user)
+    project = open_team(url, user=user, root=tmp_path / "proj")
     project.test_url = url  # type: ignore[attr-defined]  # open_as reopens it
     return project
+
+
+def open_team(url: str, *, user: str, root: Path, read_only: bool = False) -> Project:
+    """``Project.open(url)`` where the pg backend opens team projects; until then a
+    Project built on :class:`PostgresDatabase` with its blobs in the database."""
+    try:
+        return Project.open(url, user=user, read_only=read_only)
+    except ProjectError as exc:
+        if "is not a SkinTrace project" not in str(exc):
+            raise
+    from core.project.pg.database import PostgresDatabase
+
+    db = PostgresDatabase(url, read_only=read_only)
+    project = Project(Path(root), db, user=user, stores=lambda name: _DbBlobs(db, name))
+    project.test_url = url  # type: ignore[attr-defined]
+    project.test_root = Path(root)  # type: ignore[attr-defined]
+    return project
+
+
+class _DbBlobs:
+    """core.project.pg.blobs.DbStore behind the BlobStore protocol of core.project.masks."""
+
+    def __init__(self, db: Any, name: str) -> None:
+        from core.project.pg.blobs import DbStore
+
+        self.db, self.inner = db, DbStore(db, name)
+        self.relpath, self.read = self.inner.relpath, self.inner.read
+
+    def path(self, image_id: int, key: str) -> Path:
+        return Path(self.relpath(image_id, key))
+
+    @contextlib.contextmanager
+    def saving(self, image_id: int) -> Iterator[Any]:
+        with self.inner.saving(image_id) as staged:
+            staged.keys = staged.items  # what FileStore's Staging offers
+            staged.commit = lambda tx: self.inner.write_staged(tx, staged)
+            yield staged
+
+    def remove(self, image_id: int, key: str) -> None:
+        with self.db.transaction() as tx:
+            self.inner.remove(tx, image_id, key)
+
+    def recover(self, committed: Any) -> list[str]:
+        return []
 
 
 @contextlib.contextmanager
@@ -53,8 +98,8 @@ def open_as(project: Project, user: str) -> Iterator[Project]:
     """``project`` as ``user``: a second connection on a team project; a one-writer SQLite
     project records that name meanwhile."""
     if getattr(project.db, "dialect", "") == "postgresql":
-        url = project.test_url  # type: ignore[attr-defined]
-        with Project.open(url, user=user) as other:
+        url, root = project.test_url, project.root  # type: ignore[attr-defined]
+        with open_team(url, user=user, root=root) as other:
             yield other
         return
     before = project.user

@@ -1,6 +1,6 @@
 """One simulated team member for the concurrency test (a real process; may be SIGKILLed).
 
-    python -m tests.core.team_worker ADDRESS ROLE USER SEED OPS JOURNAL
+    python -m tests.core.team_worker ADDRESS ROOT ROLE USER SEED OPS JOURNAL
 
 ROLE ``annotator``: claims an image (mostly from its own queue; sometimes any image
 without a claim, as a window whose claim ran out would), reads the masks and their
@@ -120,12 +120,14 @@ def reviewer(project: Any, user: str, rng: random.Random, ops: int, journal: Jou
 
 
 def main(argv: list[str]) -> int:
-    address, role, user, seed, ops, journal_path = argv
-    from core.project import Project
+    address, root, role, user, seed, ops, journal_path = argv
+    from pathlib import Path
+
+    from tests.core.team_helpers import open_team
 
     rng = random.Random(int(seed))
     journal = Journal(journal_path)
-    with Project.open(address, user=user) as project:
+    with open_team(address, user=user, root=Path(root)) as project:
         journal.write(op="start", pid=os.getpid(), user=user)
         if role == "annotator":
             annotator(project, user, rng, int(ops), journal, wid=int(seed) % 16)

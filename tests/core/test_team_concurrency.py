@@ -30,7 +30,9 @@ OPS = {"ana": 90, "bo": 90, "rev": 120}
 KILLS = 2
 
 
-def _spawn(address: str, role: str, user: str, seed: int, journal: Path) -> subprocess.Popen:
+def _spawn(
+    address: str, root: Path, role: str, user: str, seed: int, journal: Path
+) -> subprocess.Popen:
     ops = OPS[user]
     return subprocess.Popen(
         [
@@ -38,6 +40,7 @@ def _spawn(address: str, role: str, user: str, seed: int, journal: Path) -> subp
             "-m",
             "tests.core.team_worker",
             address,
+            str(root),
             role,
             user,
             str(seed),
@@ -52,7 +55,9 @@ def _spawn(address: str, role: str, user: str, seed: int, journal: Path) -> subp
 
 
 def _entries(journal: Path) -> list[dict]:
-    out = []
+    out: list[dict] = []
+    if not journal.exists():
+        return out
     for line in journal.read_text().splitlines():
         try:
             out.append(json.loads(line))
@@ -63,32 +68,40 @@ def _entries(journal: Path) -> list[dict]:
 
 def test_two_annotators_and_a_reviewer_with_sigkills(pg_url, tmp_path):
     project = make_pg_project(pg_url, tmp_path, n=8)
-    address = pg_url
+    address, root = pg_url, project.root
     journals = {u: tmp_path / f"{u}.jsonl" for u in OPS}
     rng = random.Random(7)
     procs = {
-        "ana": _spawn(address, "annotator", "ana", 1, journals["ana"]),
-        "bo": _spawn(address, "annotator", "bo", 2, journals["bo"]),
-        "rev": _spawn(address, "reviewer", "rev", 3, journals["rev"]),
+        "ana": _spawn(address, root, "annotator", "ana", 1, journals["ana"]),
+        "bo": _spawn(address, root, "annotator", "bo", 2, journals["bo"]),
+        "rev": _spawn(address, root, "reviewer", "rev", 3, journals["rev"]),
     }
     kills, seed = 0, 17
     deadline = time.monotonic() + 60
     while kills < KILLS and time.monotonic() < deadline:
-        time.sleep(rng.uniform(0.8, 2.0))
+        # kill bo at a random point of its work: after 3-15 operations since it started
+        wanted = rng.randint(3, 15)
         victim = procs["bo"]
+        while victim.poll() is None and time.monotonic() < deadline:
+            ops = _entries(journals["bo"])
+            starts = [k for k, e in enumerate(ops) if e["op"] == "start"]
+            if len(starts) > kills and len(ops) - starts[-1] > wanted:
+                break
+            time.sleep(0.02)
         if victim.poll() is not None:
             break  # it finished before the kill: fewer kills, same invariants
+        time.sleep(rng.uniform(0, 0.05))  # anywhere inside an operation
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         kills += 1
-        procs["bo"] = _spawn(address, "annotator", "bo", seed, journals["bo"])
+        procs["bo"] = _spawn(address, root, "annotator", "bo", seed, journals["bo"])
         seed += 1
     for user, proc in procs.items():
         out, _ = proc.communicate(timeout=120)
         assert proc.returncode == 0, f"{user} failed:\n{out[-3000:]}"
 
     entries = [e for j in journals.values() for e in _entries(j)]
-    assert sum(e["op"] == "start" for e in entries) == 3 + kills
+    assert kills == KILLS and sum(e["op"] == "start" for e in entries) == 3 + kills
     saves = [e for e in entries if e["op"] == "save"]
     assert len(saves) > 50 and any(e["op"] == "stale" for e in entries)
 
