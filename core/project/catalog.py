@@ -35,7 +35,7 @@ from core.errors import ProjectError
 from core.progress import Progress
 from core.project.annotators import AnnotatorsMixin
 from core.project.assist import AssistMixin
-from core.project.db import Database, SQLiteDatabase, Tx
+from core.project.db import Database, SQLiteDatabase, Tx, lock_image
 from core.project.exclusion import ExclusionMixin
 from core.project.lock import WriterLock, current_user
 from core.project.masks import (
@@ -368,6 +368,8 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         """One image's record (read in ``tx`` if given); ProjectError if the id is unknown."""
         sql = f"SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?"
         if tx is not None:
+            if getattr(tx, "writable", True):
+                lock_image(tx, image_id)  # read to change: other writers wait (PostgreSQL)
             row = tx.one(sql, (image_id,))
         else:
             with self.db.read() as reader:

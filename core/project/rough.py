@@ -15,6 +15,7 @@ import numpy as np
 
 from core.classes import CLASSES, ClassName, check_class
 from core.errors import ProjectError
+from core.project.db import lock_image
 from core.project.masks import (
     MaskFileError,
     decode_gray,
@@ -141,6 +142,7 @@ class RoughMixin:
                 # Another annotator's version of a class being replaced is kept.
                 preserved = self._preserve_previous(image_id, staged, keep)
                 with self.db.transaction() as tx:
+                    lock_image(tx, image_id)  # a racing save of this image waits for ours
                     if base_revisions is not None:
                         _check_base(image_id, masks, base_revisions, tx.query(sql, (image_id,)))
                     stage.commit(tx)
