@@ -140,7 +140,14 @@ class RoughMixin:
                 if not (staged or excluded) and rec.status not in _UNSTARTED:
                     return
                 # Another annotator's version of a class being replaced is kept.
-                preserved = self._preserve_previous(image_id, staged, keep)
+                try:
+                    preserved = self._preserve_previous(image_id, staged, keep)
+                except MaskFileError:
+                    if base_revisions is None:
+                        raise
+                    # the mask changed while it was read: someone saved meanwhile
+                    _check_base(image_id, masks, base_revisions, self._rows(sql, (image_id,)))
+                    raise
                 with self.db.transaction() as tx:
                     lock_image(tx, image_id)  # a racing save of this image waits for ours
                     if base_revisions is not None:

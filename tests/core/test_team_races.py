@@ -18,19 +18,25 @@ ROUNDS = 60
 
 def _race(url: str, root, users: list[str], work) -> list:
     results: list = []
+    errors: list[BaseException] = []
     barrier = threading.Barrier(len(users))
 
     def run(k: int, user: str) -> None:
-        with open_team(url, user=user, root=root) as project:
-            barrier.wait()
-            for i in range(ROUNDS):
-                results.append(work(project, k, i))
+        try:
+            with open_team(url, user=user, root=root) as project:
+                barrier.wait()
+                for i in range(ROUNDS):
+                    results.append(work(project, k, i))
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(k, u)) for k, u in enumerate(users)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    if errors:
+        raise errors[0]
     return results
 
 
