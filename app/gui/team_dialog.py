@@ -78,15 +78,21 @@ class OpenTeamDialog(QDialog):
         layout.addWidget(buttons)
 
 
+def open_project(address: str, *, user: str | None) -> Any:
+    """Open the team project at ``address`` (the PostgreSQL backend of ``Project.open``)."""
+    from core.project import Project
+
+    return Project.open(address, user=user)
+
+
 def open_team_project(window: MainWindow, address: str, *, password: str = "", user: str) -> bool:
     """Open the team project at ``address`` in ``window``; False (reported) on failure."""
     from core.errors import SkinTraceError
-    from core.project import Project
 
     from .session import AnnotationSession
 
     try:
-        project = Project.open(with_password(address.strip(), password), user=user or None)
+        project = open_project(with_password(address.strip(), password), user=user or None)
     except SkinTraceError as exc:
         window.report(str(exc))
         return False

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.gui import team_dialog
 from app.gui.main_window import MainWindow
 from app.gui.team_dialog import open_team_project, strip_password, with_password
-from core.project import Project, Status
+from core.project import Status
+from tests.core.team_helpers import open_team
 
 from .helpers import make_project
 
@@ -29,10 +31,16 @@ def _settled(w: MainWindow) -> None:
     w.session.flush(10.0)
 
 
-def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_url):
+def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_url, monkeypatch):
     from core.project.pg.transfer import push
 
-    push(make_project(tmp_path, count=3), pg_url)
+    root = make_project(tmp_path, count=3)
+    push(root, pg_url)
+
+    def opener(address, *, user, read_only=False):
+        return open_team(address, user=user or "admin", root=root, read_only=read_only)
+
+    monkeypatch.setattr(team_dialog, "open_project", opener)
     ana = _window(qtbot, pg_url, "ana")
     first = ana.session.current.image_id
     qtbot.waitUntil(lambda: first in ana.team.claims, timeout=10_000)
@@ -60,7 +68,7 @@ def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_url):
     rows, cols = bo.session.current.document.shape
     theirs = np.zeros((rows, cols), bool)
     theirs[:10, :10] = True
-    with Project.open(pg_url, user="carl") as carl:
+    with opener(pg_url, user="carl") as carl:
         carl.save_rough(second, {"wrinkle": theirs})
     mine = np.zeros((rows, cols), bool)
     mine[-10:, -10:] = True
@@ -72,7 +80,7 @@ def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_url):
     qtbot.waitUntil(
         lambda: bool(bo.session.current.document.rough("wrinkle")[:10, :10].all()), timeout=10_000
     )
-    with Project.open(pg_url, read_only=True, user="check") as check:
+    with opener(pg_url, read_only=True, user="check") as check:
         stored = check.load_rough(second)["wrinkle"]
     assert stored[:10, :10].all() and not stored[-10:, -10:].any()  # carl's work kept
 
@@ -80,7 +88,7 @@ def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_url):
     ana.session.current.document.set_rough("pore", mine)
     ana.submit()
     _settled(ana)
-    with Project.open(pg_url, user="rev") as rev:
+    with opener(pg_url, user="rev") as rev:
         assert rev.image(first).status is Status.SUBMITTED
         rev.set_status(first, Status.ACCEPTED)
     for w in (ana, bo):
