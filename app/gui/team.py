@@ -118,6 +118,13 @@ class TeamPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.refresh_button = QPushButton("Refresh")
         self.next_button = QPushButton("Next in my queue")
+        self.refresh_button.setToolTip("Recompute the per-person summary now")
+        self.next_button.setToolTip(
+            "Open the next unfinished image assigned to you that nobody else has open"
+        )
+        self.table.setToolTip(
+            "Per person: images assigned, open, done, accepted, rejected, reviewed, time"
+        )
         self.cost = QLabel("")
         buttons = QHBoxLayout()
         buttons.addWidget(self.next_button)
