@@ -177,8 +177,15 @@ class RetrainLock:
         if self._held is None:
             return
         held, self._held = self._held, None
+        info = json.loads(held)
+        ended = self._row(info["since"], datetime.now(UTC) - timedelta(seconds=self.lease_s))
+        # run out rather than deleted: annotators and reviewers may update settings rows
+        # of a team project but not delete them
         with self.db.transaction() as tx:
-            tx.execute("DELETE FROM settings WHERE key = ? AND value_json = ?", (RETRAIN_KEY, held))
+            tx.execute(
+                "UPDATE settings SET value_json = ? WHERE key = ? AND value_json = ?",
+                (ended, RETRAIN_KEY, held),
+            )
 
     def __enter__(self) -> RetrainLock:
         self.acquire()

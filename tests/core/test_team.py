@@ -226,3 +226,48 @@ def test_retrain_lock_one_at_a_time(team_project):
         bo.renew()
     ana.release()
     bo.release()  # no longer holds it: nothing to do
+
+
+def test_team_work_under_annotator_and_reviewer_roles(pg_server, tmp_path):
+    """The grants of a team project let an annotator claim, save, log time and retrain,
+    a reviewer assign and review; an annotator cannot assign."""
+    import numpy as np
+    import psycopg
+
+    from tests.core.team_helpers import make_pg_project, open_team
+
+    url = pg_server.create_database()
+    database = url.rsplit("/", 1)[1]
+    names = {r: f"{r}_{database}" for r in ("ana", "rev")}
+    with psycopg.connect(pg_server.url(database), autocommit=True) as conn:
+        p = make_pg_project(url, tmp_path, n=4)  # the owner migrates: roles exist now
+        conn.execute(f'CREATE ROLE "{names["ana"]}" LOGIN IN ROLE skintrace_annotator')
+        conn.execute(f'CREATE ROLE "{names["rev"]}" LOGIN IN ROLE skintrace_reviewer')
+    ids = [r.id for r in p.images()]
+    ana_url = pg_server.url(database, user=names["ana"])
+    rev_url = pg_server.url(database, user=names["rev"])
+    with open_team(rev_url, user="rev", root=p.root) as rev:
+        assert assign(rev.db, ["ana"]) == {"ana": ids}
+    with open_team(ana_url, user="ana", root=p.root) as ana:
+        with pytest.raises(ProjectError):
+            assign(ana.db, ["ana"], reassign=True)
+        image = next_in_queue(ana.db, "ana")
+        claims = Claims(ana.db, user="ana")
+        claims.claim(image)
+        shape = ana.load_rough(image)["wrinkle"].shape
+        ana.save_rough(
+            image, {"wrinkle": np.ones(shape, bool)}, base_revisions=ana.mask_revisions(image)
+        )
+        add_work_time(ana.db, "ana", image, 42)
+        ana.set_status(image, Status.SUBMITTED)
+        assert claims.release(image)
+        with RetrainLock(ana.db, user="ana") as lock:
+            lock.renew()
+        assert RetrainLock(ana.db, user="x").holder() is None
+        assert snapshot(ana.db).statuses[image] is Status.SUBMITTED
+    with open_team(rev_url, user="rev", root=p.root) as rev:
+        rev.set_status(image, Status.ACCEPTED)
+        people = {s.user: s for s in stats(rev.db)}
+    assert (people["ana"].done, people["ana"].accepted, people["ana"].seconds) == (1, 1, 42)
+    assert people["rev"].reviewed == 1
+    p.close()
