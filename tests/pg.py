@@ -40,6 +40,8 @@ from urllib.parse import quote
 import pytest
 
 SUPERUSER = "postgres"
+#: The one role that must authenticate with a password (see PgServer.start).
+PASSWORD_ROLE = "skintrace_pw_user"
 PORT = 5432  # the socket file's name only; the server opens no TCP port
 _UNPRIVILEGED = "nobody"
 _PREFIX = "skintrace-pg-"
@@ -148,6 +150,10 @@ class PgServer:
         settings = {**_SERVER_SETTINGS, "unix_socket_directories": str(self.socket_dir)}
         with open(self.data / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.writelines(f"{key} = '{value}'\n" for key, value in settings.items())
+        # Everyone is trusted over the private socket, except PASSWORD_ROLE: it must give
+        # a password (SCRAM), so tests can show libpq's ~/.pgpass / PGPASSFILE at work.
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"local all {PASSWORD_ROLE} scram-sha-256\n" + hba.read_text())
         self._run(
             [
                 str(bin_dir / "pg_ctl"),
@@ -248,3 +254,55 @@ def pg_server() -> Iterator[PgServer]:
 def pg_url(pg_server: PgServer) -> str:
     """A connection URL to a new, empty database on the session's server."""
     return pg_server.create_database()
+
+
+class ProjectFactory:
+    """Makes projects on one backend: a folder (SQLite) or a fresh database (PostgreSQL).
+
+    ``create(folder_name, **options)`` is :meth:`Project.create` on a new folder or database;
+    ``target(project)`` is what :meth:`Project.open` takes to reopen it (its folder, or
+    its URL; a team project's folder is its image root, remembered per machine).
+    """
+
+    def __init__(self, backend: str, tmp_path: Path, server: PgServer | None) -> None:
+        self.backend = backend
+        self._tmp = tmp_path
+        self._server = server
+        self._targets: dict[int, str | Path] = {}
+
+    def create(self, folder_name: str = "proj", **options: object):  # -> Project
+        from core.project import Project, current_user
+
+        folder = self._tmp / folder_name
+        if self._server is None:
+            project = Project.create(folder, **options)  # type: ignore[arg-type]
+            self._targets[id(project)] = folder
+            return project
+        folder.mkdir(parents=True, exist_ok=True)
+        url = self._server.create_database()
+        options.setdefault("user", current_user())  # as a folder project records it
+        project = Project.create(url, root=folder, **options)  # type: ignore[arg-type]
+        self._targets[id(project)] = url
+        self._user = options["user"]
+        return project
+
+    def target(self, project: object) -> str | Path:
+        return self._targets[id(project)]
+
+    def open(self, project: object, **options: object):  # -> Project
+        """Open ``project`` (made by :meth:`create`) again, e.g. ``read_only=True``."""
+        from core.project import Project
+
+        if self._server is not None:
+            options.setdefault("user", self._user)
+        return Project.open(self.target(project), **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def project_factory(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> ProjectFactory:
+    """A :class:`ProjectFactory` per backend: catalog tests run on SQLite and PostgreSQL."""
+    monkeypatch.setenv("SKINTRACE_CONFIG_DIR", str(tmp_path / "config"))
+    server = request.getfixturevalue("pg_server") if request.param == "postgresql" else None
+    return ProjectFactory(request.param, tmp_path, server)

@@ -50,8 +50,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="open a project in the annotation window",
         description="Open a project in the annotation window (needs a display).",
     )
-    p.add_argument("project", help="project folder (made by `skintrace new`)")
+    p.add_argument(
+        "project",
+        help="project folder (made by `skintrace new`), or a team project's "
+        "postgresql://[user@]host/database (docs/team.md)",
+    )
     p.add_argument("--read-only", action="store_true", help="open without write access")
+    p.add_argument(
+        "--root",
+        help="team project: where this machine mounts the image share (remembered)",
+    )
     p.set_defaults(func=run_open)
 
 
@@ -76,7 +84,8 @@ def run_open(args: argparse.Namespace) -> int:
     from core.project import Project
 
     # Fail on the command line, before any window, if the folder is not a project.
-    Project.open(args.project, read_only=True).close()
+    root = getattr(args, "root", None)
+    Project.open(args.project, read_only=True, **({"root": root} if root else {})).close()
     check_display()
     from app.gui.app import run_window
 

@@ -97,7 +97,7 @@ def run_root(args: argparse.Namespace) -> int:
     from core.errors import ProjectError
     from core.project.pg.database import PostgresDatabase
     from core.project.pg.roots import image_root, set_image_root
-    from core.project.pg.transfer import PROJECT_ID
+    from core.project.pg.team import PROJECT_ID
 
     db = PostgresDatabase(args.url, read_only=True)
     try:

@@ -35,13 +35,14 @@ from core.errors import ProjectError
 from core.progress import Progress
 from core.project.annotators import AnnotatorsMixin
 from core.project.assist import AssistMixin
-from core.project.db import Database, SQLiteDatabase, Tx, lock_image
+from core.project.db import Database, SQLiteDatabase, Tx
 from core.project.exclusion import ExclusionMixin
 from core.project.lock import WriterLock, current_user
 from core.project.masks import (
     BlobStore,
     FileStore,
 )
+from core.project.pg.database import is_team_url
 from core.project.records import HistoryEntry, ImageRecord, utc_now
 from core.project.rough import RoughMixin
 from core.project.schema import (
@@ -133,22 +134,33 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         name: str | None = None,
         params: GTParams | None = None,
         user: str | None = None,
+        root: str | os.PathLike[str] | None = None,
     ) -> Project:
         """Make a new project in ``folder`` (created if needed; must hold no project).
 
         Parameters
         ----------
-        folder : path
-            New or empty folder, or one without a catalog.
+        folder : path or str
+            New or empty folder, or one without a catalog; or a PostgreSQL URL of an
+            empty database for a team project (docs/team.md).
         name : str, optional
             Display name; defaults to the folder name.
         params : GTParams, optional
             Project-default GT parameters; the GT engine's defaults if omitted.
         user : str, optional
-            Who works on it (history); ``$SKINTRACE_USER`` or the login name if omitted.
+            Who works on it (history); ``$SKINTRACE_USER`` or the login name if omitted
+            (a team project: the PostgreSQL role).
+        root : path, optional
+            A team project's image root on this machine (remembered; default: here).
         """
         from core.gt import GTParams
 
+        if is_team_url(folder):  # a team project: docs/team.md
+            from core.project.pg.team import create_team
+
+            return create_team(
+                cls, str(folder), root=root or ".", name=name, params=params, user=user
+            )
         root = Path(folder).absolute()
         catalog = root / CATALOG
         if catalog.exists():
@@ -205,14 +217,25 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
 
     @classmethod
     def open(
-        cls, folder: str | os.PathLike[str], *, read_only: bool = False, user: str | None = None
+        cls,
+        folder: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        user: str | None = None,
+        root: str | os.PathLike[str] | None = None,
     ) -> Project:
-        """Open an existing project.
+        """Open an existing project: a folder, or a team project's PostgreSQL URL.
 
         A writable open takes the project's writer lock; if another process holds it,
         :class:`~core.errors.ProjectLockedError` says who, and ``read_only=True`` still
         works. A damaged catalog raises ProjectError naming it; it is never recreated.
+        A team project (``postgresql://...``, docs/team.md) has no writer lock; ``root``
+        is its image root on this machine (remembered; default: the remembered one).
         """
+        if is_team_url(folder):
+            from core.project.pg.team import open_team
+
+            return open_team(cls, str(folder), read_only=read_only, user=user, root=root)
         root = Path(folder).absolute()
         catalog = root / CATALOG
         if not catalog.is_file():
@@ -295,6 +318,11 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
             return tx.query(sql, tuple(args))
 
     def _recover(self) -> None:
+        if self.db.dialect != "sqlite":
+            # PostgreSQL checked its schema on connect; blobs commit with their rows.
+            if self.meta("format") != PROJECT_FORMAT:
+                raise ProjectError(f"{self.db.describe} is not a SkinTrace project catalog")
+            return
         with self.db.read() as tx:
             version = int(tx.scalar("PRAGMA user_version", default=0))
         if self.read_only:
@@ -365,11 +393,16 @@ class Project(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         return [self.image_record(r) for r in self._rows(sql + " ORDER BY id", args)]
 
     def image(self, image_id: int, *, tx: Tx | None = None) -> ImageRecord:
-        """One image's record (read in ``tx`` if given); ProjectError if the id is unknown."""
+        """One image's record (read in ``tx`` if given); ProjectError if the id is unknown.
+
+        In a write transaction on PostgreSQL the row stays locked until the commit, so a
+        check made on it (status, mask revisions) holds against other workstations; a
+        SQLite writer is alone anyway.
+        """
         sql = f"SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?"
+        if tx is not None and tx.writable and self.db.dialect == "postgresql":
+            sql += " FOR UPDATE"
         if tx is not None:
-            if getattr(tx, "writable", True):
-                lock_image(tx, image_id)  # read to change: other writers wait (PostgreSQL)
             row = tx.one(sql, (image_id,))
         else:
             with self.db.read() as reader:

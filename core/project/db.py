@@ -28,7 +28,7 @@ from typing import Any
 
 from core.errors import ProjectError
 
-__all__ = ["Database", "SQLiteDatabase", "Tx", "lock_image"]
+__all__ = ["Database", "SQLiteDatabase", "Tx"]
 
 
 class Tx:
@@ -279,14 +279,3 @@ class SQLiteDatabase(Database):
                 if conn in self._free:
                     conn.close()
             self._free.clear()
-
-
-def lock_image(tx: Tx, image_id: int) -> None:
-    """Inside a write transaction: lock the image's row until commit.
-
-    PostgreSQL runs transactions at READ COMMITTED: two workstations reading a status
-    (or a mask revision) and then writing could both act on the same old value. The
-    no-op update makes the second wait for the first's commit; its next statement then
-    reads the new value. On SQLite the writer lock already serializes every write.
-    """
-    tx.execute("UPDATE images SET updated_utc = updated_utc WHERE id = ?", (image_id,))

@@ -15,7 +15,6 @@ import numpy as np
 
 from core.classes import CLASSES, ClassName, check_class
 from core.errors import ProjectError
-from core.project.db import lock_image
 from core.project.masks import (
     MaskFileError,
     decode_gray,
@@ -149,7 +148,9 @@ class RoughMixin:
                     _check_base(image_id, masks, base_revisions, self._rows(sql, (image_id,)))
                     raise
                 with self.db.transaction() as tx:
-                    lock_image(tx, image_id)  # a racing save of this image waits for ours
+                    # PostgreSQL: locks the image's row, so a concurrent save of the same
+                    # image waits here and the check below sees its commit.
+                    self.image(image_id, tx=tx)
                     if base_revisions is not None:
                         _check_base(image_id, masks, base_revisions, tx.query(sql, (image_id,)))
                     stage.commit(tx)

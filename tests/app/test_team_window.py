@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.gui import team_dialog
 from app.gui.main_window import MainWindow
 from app.gui.team_dialog import open_team_project, strip_password, with_password
 from core.project import Status
@@ -31,16 +30,15 @@ def _settled(w: MainWindow) -> None:
     w.session.flush(10.0)
 
 
-def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_url, monkeypatch):
+def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_url):
     from core.project.pg.transfer import push
 
     root = make_project(tmp_path, count=3)
     push(root, pg_url)
 
     def opener(address, *, user, read_only=False):
-        return open_team(address, user=user or "admin", root=root, read_only=read_only)
+        return open_team(address, user=user, root=root, read_only=read_only)
 
-    monkeypatch.setattr(team_dialog, "open_project", opener)
     ana = _window(qtbot, pg_url, "ana")
     first = ana.session.current.image_id
     qtbot.waitUntil(lambda: first in ana.team.claims, timeout=10_000)

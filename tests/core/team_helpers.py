@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import ProjectError
 from core.imageio import encode_png
 from core.project import Project
 
@@ -50,35 +49,14 @@ def make_pg_project(url: str, tmp_path: Path, *, n: int = 6, user: str = "admin"
 
 
 def open_team(url: str, *, user: str, root: Path, read_only: bool = False) -> Project:
-    """``Project.open(url)`` where the pg backend opens team projects; until then a
-    Project built on :class:`PostgresDatabase` with its blobs in the database."""
-    try:
-        return Project.open(url, user=user, read_only=read_only)
-    except ProjectError as exc:
-        if "is not a SkinTrace project" not in str(exc):
-            raise
-    from core.project.pg.database import PostgresDatabase
-
-    db = PostgresDatabase(url, read_only=read_only)
-    project = Project(Path(root), db, user=user, stores=lambda name: _DbBlobs(db, name))
+    """The team project at ``url`` as ``user`` (the PostgreSQL role's name in the history
+    otherwise), its images under ``root``."""
+    project = Project.open(url, user=user, root=root, read_only=read_only)
     project.test_url = url  # type: ignore[attr-defined]
-    project.test_root = Path(root)  # type: ignore[attr-defined]
     return project
 
 
-class _DbBlobs:
-    """core.project.pg.blobs.DbStore behind the BlobStore protocol of core.project.masks."""
-
-    def __init__(self, db: Any, name: str) -> None:
-        from core.project.pg.blobs import DbStore
-
-        self.db, self.inner = db, DbStore(db, name)
-        self.relpath, self.read = self.inner.relpath, self.inner.read
-
-    def path(self, image_id: int, key: str) -> Path:
-        return Path(self.relpath(image_id, key))
-
-    @contextlib.contextmanager
+@contextlib.contextmanager
     def saving(self, image_id: int) -> Iterator[Any]:
         with self.inner.saving(image_id) as staged:
             staged.keys = staged.items  # what FileStore's Staging offers

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import psycopg
 import pytest
 
@@ -12,8 +14,11 @@ from tests.pg import PgServer
 
 
 def test_translate_placeholders_outside_quotes_only() -> None:
-    sql = "SELECT '?', \"a?\" FROM t WHERE x = ? AND y LIKE '%z' AND w = ?"
-    assert translate(sql) == (b"SELECT '?', \"a?\" FROM t WHERE x = %s AND y LIKE '%%z' AND w = %s")
+    sql = "SELECT '?', \"a?\" FROM t WHERE x = ? AND y like '%z' AND w = ? AND 'it''s ?' = ?"
+    assert translate(sql) == (
+        b"SELECT '?', \"a?\" FROM t WHERE x = %s AND y ILIKE '%%z' AND w = %s AND 'it''s ?' = %s"
+    )
+    assert translate("SELECT 'LIKE', unlike FROM t") == b"SELECT 'LIKE', unlike FROM t"
 
 
 def test_describe_never_shows_a_password() -> None:
@@ -81,13 +86,25 @@ def test_tx_round_trip_and_rollback(pg_url: str) -> None:
 
 def test_reader_does_not_wait_for_a_write(pg_url: str) -> None:
     db = PostgresDatabase(pg_url)
+    seen: list[int] = []
+
+    def other_thread() -> None:
+        with db.read() as reader:  # the last commit, not the open transaction
+            seen.append(reader.scalar("SELECT count(*) FROM settings"))
+
     try:
         with db.transaction() as tx:
             tx.execute("INSERT INTO settings(key, value_json) VALUES ('k', '1')")
-            with db.read() as reader:  # sees the last commit, not the open transaction
-                assert reader.scalar("SELECT count(*) FROM settings") == 0
+            thread = threading.Thread(target=other_thread)
+            thread.start()
+            thread.join(30)
+            assert seen == [0]
+            with db.read() as same:  # this thread's own write, through its transaction
+                assert same.scalar("SELECT count(*) FROM settings") == 1
+            with db.transaction() as nested:  # joins the outer one
+                nested.execute("INSERT INTO settings(key, value_json) VALUES ('j', '2')")
         with db.read() as reader:
-            assert reader.scalar("SELECT count(*) FROM settings") == 1
+            assert reader.scalar("SELECT count(*) FROM settings") == 2
     finally:
         db.close()
 
@@ -170,3 +187,36 @@ def test_roles_annotator_cannot_accept_reviewer_can(pg_server: PgServer, pg_url:
     finally:
         ana.close()
         bob.close()
+
+
+def test_password_comes_from_pgpassfile_and_is_never_shown(
+    pg_server: PgServer, pg_url: str, tmp_path, monkeypatch
+) -> None:
+    from tests.pg import PASSWORD_ROLE
+
+    PostgresDatabase(pg_url).close()  # the schema and roles exist
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")
+        conn.execute(
+            f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD 'hunter2-secret' "
+            "IN ROLE skintrace_annotator"
+        )
+    url = pg_url.replace("postgres@", f"{PASSWORD_ROLE}@", 1)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "nothing"))
+    with pytest.raises(ProjectError, match="cannot be reached") as info:
+        PostgresDatabase(url)
+    assert "\n" not in str(info.value)
+    wrong = url.replace(f"{PASSWORD_ROLE}@", f"{PASSWORD_ROLE}:wrong-secret@", 1)
+    with pytest.raises(ProjectError, match="password authentication failed") as info:
+        PostgresDatabase(wrong)
+    assert "wrong-secret" not in str(info.value) and "wrong-secret" not in repr(info.value)
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"*:*:*:{PASSWORD_ROLE}:hunter2-secret\n")
+    passfile.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))  # libpq's usual place, untouched by us
+    db = PostgresDatabase(url)
+    try:
+        assert db.user == PASSWORD_ROLE and db.roles() == {"annotator"}
+        assert "hunter2" not in repr(db) and "hunter2" not in db.describe
+    finally:
+        db.close()

@@ -130,9 +130,14 @@ def test_push_then_pull_loses_nothing(tmp_path, rng, monkeypatch, pg_url, config
 
 def test_push_refuses_a_database_with_a_project(tmp_path, rng, monkeypatch, pg_url, config_home):
     local = _rich_project(tmp_path, rng, monkeypatch)
-    push(local, pg_url)
+    push(local, pg_url, root=tmp_path)  # the share holds the linked image and the project
     with pytest.raises(ProjectError, match="already holds a project"):
         push(local, pg_url)
+    with psycopg.connect(pg_url) as conn:  # relative to the share: found from any machine
+        paths = [p for (p,) in conn.execute("SELECT path FROM images ORDER BY id")]
+    assert paths == ["images/face0.png", "images/face1.png", "images/face2.png", "linked/far.png"]
+    with Project.open(pg_url, read_only=True, user="x") as team:
+        assert all(r.path.is_file() for r in team.images())
 
 
 def test_pull_needs_an_empty_folder_and_a_root(tmp_path, rng, monkeypatch, pg_url, config_home):

@@ -50,6 +50,20 @@ def project(tmp_path):
     p.close()
 
 
+@pytest.fixture
+def any_project(tmp_path, project_factory):
+    """:func:`make_project` on both backends (a folder, a PostgreSQL team project)."""
+    src = tmp_path / "src"
+    src.mkdir(parents=True)
+    for i in range(5):
+        save_png(src / f"face-{i}.png", make_face(20 + i, shape=SHAPE).image)
+    p = project_factory.create("project", name="prelabel test")
+    for _ in p.import_images(src, copy=True):
+        pass
+    yield p
+    p.close()
+
+
 def test_order_ahead_starts_at_the_current_image_and_wraps():
     assert order_ahead([1, 2, 3, 4, 5], 3) == [3, 4, 5, 1, 2]
     assert order_ahead([1, 2, 3], None) == [1, 2, 3]
@@ -71,7 +85,8 @@ def test_plan_puts_current_then_next_first_and_skips_started_images(project):
     assert plan_prelabels(project, source, order=order, current=ids[2]) == [ids[2], ids[1], ids[4]]
 
 
-def test_baseline_prelabels_are_stored_with_source_and_status(project):
+def test_baseline_prelabels_are_stored_with_source_and_status(any_project):
+    project = any_project
     records = project.images()
     ids = [r.id for r in records]
     source = source_for(project)
@@ -215,7 +230,8 @@ def test_mask_levels_and_source_names_round_trip(tmp_path):
     assert source_from_name(BASELINE_SOURCE).kind == "baseline"
 
 
-def test_reject_prelabel_remembers_the_source_and_refuses_what_it_cannot_reject(project):
+def test_reject_prelabel_remembers_the_source_and_refuses_what_it_cannot_reject(any_project):
+    project = any_project
     a, b, c = (r.id for r in project.images()[:3])
     maps = {cls: np.full(SHAPE, 200, np.uint8) for cls in ("wrinkle", "pore")}
     project.save_prelabel(a, maps, source="model:1:m")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,17 +36,29 @@ def root(tmp_path):
     return tmp_path / "p"
 
 
+@pytest.fixture
+def target(tmp_path, project_factory):
+    """What Project.open takes, on both backends: a folder or a team project's URL."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(2):
+        save_png(src / f"face-{i}.png", make_face(20 + i, shape=SHAPE).image)
+    with project_factory.create("p", user="alice") as p:
+        _drain(p.import_images(src, copy=True))
+        return project_factory.target(p)
+
+
 def _masks(seed: int, shift: int = 0) -> dict[str, np.ndarray]:
     face = make_face(20, shape=SHAPE)
     return {c: np.roll(m, shift, axis=1) for c, m in face.rough.items()}
 
 
-def test_a_second_annotator_keeps_the_first_ones_masks(root):
+def test_a_second_annotator_keeps_the_first_ones_masks(target):
     alice, bob = _masks(0), _masks(0, shift=3)
-    with Project.open(root, user="alice") as p:
+    with Project.open(target, user="alice") as p:
         p.save_rough(1, alice)
         assert p.annotators(1) == ["alice"]
-    with Project.open(root, user="bob") as p:
+    with Project.open(target, user="bob") as p:
         p.save_rough(1, bob)
         assert p.annotators(1) == ["alice", "bob"]
         np.testing.assert_array_equal(p.load_rough(1)["wrinkle"], bob["wrinkle"])  # newest
@@ -53,23 +66,24 @@ def test_a_second_annotator_keeps_the_first_ones_masks(root):
         np.testing.assert_array_equal(found["alice"]["wrinkle"], alice["wrinkle"])
         np.testing.assert_array_equal(found["bob"]["pore"], bob["pore"])
         p.save_rough(1, {"wrinkle": bob["wrinkle"] | alice["wrinkle"]})  # bob again
-    assert len(list((root / "annotators" / "1").glob("*.png"))) == 2  # alice's two classes
-    with Project.open(root, user="alice", read_only=True) as p:
+    if isinstance(target, Path):
+        assert len(list((target / "annotators" / "1").glob("*.png"))) == 2  # alice's 2 classes
+    with Project.open(target, user="alice", read_only=True) as p:
         found = p.annotations(1)
         np.testing.assert_array_equal(found["alice"]["pore"], alice["pore"])
         assert found["bob"]["wrinkle"].sum() > bob["wrinkle"].sum()
         assert p.annotations(2) == {}
 
 
-def test_independent_mode_opens_each_annotators_own_masks(root):
+def test_independent_mode_opens_each_annotators_own_masks(target):
     alice = _masks(0)
-    with Project.open(root, user="alice") as p:
+    with Project.open(target, user="alice") as p:
         p.save_rough(1, alice)
         p.set_setting(SETTING_INDEPENDENT, True)
-    with Project.open(root, user="bob") as p:
+    with Project.open(target, user="bob") as p:
         assert not any(m.any() for m in p.load_rough_for_editing(1).values())  # starts empty
         p.save_rough(1, _masks(0, shift=2))
-    with Project.open(root, user="alice") as p:
+    with Project.open(target, user="alice") as p:
         mine = p.load_rough_for_editing(1)
         np.testing.assert_array_equal(mine["wrinkle"], alice["wrinkle"])
         p.set_setting(SETTING_INDEPENDENT, False)
@@ -99,17 +113,17 @@ def test_a_schema_2_catalog_is_upgraded_and_keeps_its_masks(root):
         np.testing.assert_array_equal(p.annotations(1)["alice"]["wrinkle"], alice["wrinkle"])
 
 
-def test_agreement_scores_pairs_and_export_writes_the_consensus(root, tmp_path):
+def test_agreement_scores_pairs_and_export_writes_the_consensus(target, tmp_path):
     alice, bob = _masks(0), _masks(0, shift=1)
-    with Project.open(root, user="alice") as p:
+    with Project.open(target, user="alice") as p:
         p.save_rough(1, alice)
         p.save_rough(2, alice)  # image 2: one annotator only
-    with Project.open(root, user="bob") as p:
+    with Project.open(target, user="bob") as p:
         p.save_rough(1, bob)
         for i in (1, 2):
             p.set_status(i, "submitted")
             p.set_status(i, "accepted")
-    with Project.open(root, read_only=True) as p:
+    with Project.open(target, read_only=True) as p:
         last = _drain(agreement_iter(p, maps_dir=tmp_path / "maps"))
         report = last.info["report"]
         assert report.images == 1 and report.skipped == 1

@@ -25,14 +25,29 @@ def _png(path: Path, rng: np.random.Generator, shape=(24, 32)) -> Path:
     return path
 
 
-@pytest.fixture
-def project(tmp_path, rng, monkeypatch):
+def _demo(make, tmp_path, rng, monkeypatch):
     monkeypatch.setenv("SKINTRACE_USER", "alice")
     for i in range(3):
         _png(tmp_path / "src" / f"face{i}.png", rng)
-    p = Project.create(tmp_path / "proj", name="Demo")
+    p = make(name="Demo")
     for _ in p.import_images(tmp_path / "src"):
         pass
+    return p
+
+
+@pytest.fixture
+def project(project_factory, tmp_path, rng, monkeypatch):
+    """The demo project on each backend (SQLite folder, PostgreSQL team project)."""
+    p = _demo(lambda **kw: project_factory.create("proj", **kw), tmp_path, rng, monkeypatch)
+    p.factory = project_factory
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def local_project(tmp_path, rng, monkeypatch):
+    """The demo project in a folder: for what only a SQLite project has (files, the lock)."""
+    p = _demo(lambda **kw: Project.create(tmp_path / "proj", **kw), tmp_path, rng, monkeypatch)
     yield p
     p.close()
 
@@ -112,29 +127,37 @@ def test_rough_masks_round_trip_and_start_work(project, rng):
     assert project.mask_revisions(rec.id)["wrinkle"] == 1
     project.save_rough(rec.id, {"wrinkle": ~wrinkle, "pore": wrinkle})
     assert project.mask_revisions(rec.id) == {"wrinkle": 2, "pore": 1}
-    on_disk = project.root / "masks" / str(rec.id) / "pore.png"
-    assert set(np.unique(cv2.imread(str(on_disk), cv2.IMREAD_UNCHANGED))) == {0, 255}
+    if project.db.dialect == "sqlite":
+        on_disk = project.root / "masks" / str(rec.id) / "pore.png"
+        assert set(np.unique(cv2.imread(str(on_disk), cv2.IMREAD_UNCHANGED))) == {0, 255}
+    else:  # the PNG is a bytea row of the team catalog
+        assert not (project.root / "masks").exists()
+        with project.db.read() as tx:
+            data = tx.scalar(
+                "SELECT data FROM blobs WHERE image_id = ? AND name = 'pore'", (rec.id,)
+            )
+        assert set(np.unique(cv2.imdecode(np.frombuffer(data, np.uint8), -1))) == {0, 255}
     with pytest.raises(ProjectError, match="mask is \\(3, 3\\)"):
         project.save_rough(rec.id, {"pore": np.zeros((3, 3), bool)})
     with pytest.raises(ValueError, match="unknown class"):
         project.save_rough(rec.id, {"acne": wrinkle})
 
 
-def test_corrupt_or_changed_mask_is_named_and_others_load(project, rng):
-    r1, r2, _ = project.images()
+def test_corrupt_or_changed_mask_is_named_and_others_load(local_project, rng):
+    r1, r2, _ = local_project.images()
     for rec in (r1, r2):
-        project.save_rough(rec.id, {"pore": rng.random((rec.rows, rec.cols)) > 0.5})
-    bad = project.root / "masks" / str(r1.id) / "pore.png"
+        local_project.save_rough(rec.id, {"pore": rng.random((rec.rows, rec.cols)) > 0.5})
+    bad = local_project.root / "masks" / str(r1.id) / "pore.png"
     bad.write_bytes(b"\x89PNG garbage")
     with pytest.raises(MaskFileError, match=f"masks/{r1.id}/pore.png does not match the catalog"):
-        project.load_rough(r1.id)
-    assert project.load_rough(r2.id)["pore"].any()
+        local_project.load_rough(r1.id)
+    assert local_project.load_rough(r2.id)["pore"].any()
     bad.unlink()
     with pytest.raises(MaskFileError, match=f"masks/{r1.id}/pore.png is missing"):
-        project.load_rough(r1.id)
+        local_project.load_rough(r1.id)
     # Saving again repairs the image.
-    project.save_rough(r1.id, {"pore": np.ones((r1.rows, r1.cols), bool)})
-    assert project.load_rough(r1.id)["pore"].all()
+    local_project.save_rough(r1.id, {"pore": np.ones((r1.rows, r1.cols), bool)})
+    assert local_project.load_rough(r1.id)["pore"].all()
 
 
 def test_corrupt_catalog_is_named_not_recreated(tmp_path):
@@ -183,21 +206,21 @@ def test_migration_from_version_1_keeps_data(tmp_path, rng):
         assert p.get_setting("k") == [1, 2]
 
 
-def test_second_writer_is_locked_out_and_can_read(project, tmp_path):
+def test_second_writer_is_locked_out_and_can_read(local_project, tmp_path):
     with pytest.raises(ProjectLockedError, match=r"open in another SkinTrace \(alice@.* pid \d+\)"):
-        Project.open(project.root)
-    with Project.open(project.root, read_only=True) as ro:
+        Project.open(local_project.root)
+    with Project.open(local_project.root, read_only=True) as ro:
         assert len(ro) == 3 and ro.read_only
         rid = ro.images()[0].id
         with pytest.raises(ProjectError, match="read-only"):
             ro.set_status(rid, "in_progress")
-        project.set_status(rid, "in_progress")  # the writer's commit is visible to readers
+        local_project.set_status(rid, "in_progress")  # the writer's commit is visible to readers
         assert ro.image(rid).status is Status.IN_PROGRESS
-    project.close()
-    with Project.open(project.root) as again:  # the lock went with close()
+    local_project.close()
+    with Project.open(local_project.root) as again:  # the lock went with close()
         assert again.image(rid).status is Status.IN_PROGRESS
     with pytest.raises(ProjectError, match="is closed"):
-        project.images()
+        local_project.images()
 
 
 def test_params_default_and_override(project):
@@ -290,12 +313,12 @@ def test_calls_from_two_threads_are_serialized(project, rng):
         np.testing.assert_array_equal(project.load_rough(i)["wrinkle"], ~masks[i])
 
 
-def test_save_interrupted_after_commit_is_finished_on_reopen(project, rng, monkeypatch):
+def test_save_interrupted_after_commit_is_finished_on_reopen(local_project, rng, monkeypatch):
     from core.project.masks import FileStore
 
-    rec = project.images()[0]
+    rec = local_project.images()[0]
     old = rng.random((rec.rows, rec.cols)) > 0.5
-    project.save_rough(rec.id, {"wrinkle": old, "pore": old})
+    local_project.save_rough(rec.id, {"wrinkle": old, "pore": old})
     new = ~old
 
     def crash(self, image_id, cls):
@@ -303,13 +326,13 @@ def test_save_interrupted_after_commit_is_finished_on_reopen(project, rng, monke
 
     monkeypatch.setattr(FileStore, "install", crash)
     with pytest.raises(KeyboardInterrupt):
-        project.save_rough(rec.id, {"wrinkle": new, "pore": new})
+        local_project.save_rough(rec.id, {"wrinkle": new, "pore": new})
     monkeypatch.undo()
     # A reader already sees the committed save (it reads the pending file).
-    with Project.open(project.root, read_only=True) as ro:
+    with Project.open(local_project.root, read_only=True) as ro:
         np.testing.assert_array_equal(ro.load_rough(rec.id)["pore"], new)
-    project.close()
-    with Project.open(project.root) as again:
+    local_project.close()
+    with Project.open(local_project.root) as again:
         assert again.recovered == [
             f"completed masks/{rec.id}/pore.png",
             f"completed masks/{rec.id}/wrinkle.png",
@@ -319,26 +342,26 @@ def test_save_interrupted_after_commit_is_finished_on_reopen(project, rng, monke
         np.testing.assert_array_equal(loaded["pore"], new)
 
 
-def test_save_failing_before_commit_keeps_the_old_masks(project, rng, monkeypatch):
-    rec = project.images()[0]
+def test_save_failing_before_commit_keeps_the_old_masks(local_project, rng, monkeypatch):
+    rec = local_project.images()[0]
     old = rng.random((rec.rows, rec.cols)) > 0.5
-    project.save_rough(rec.id, {"wrinkle": old})
+    local_project.save_rough(rec.id, {"wrinkle": old})
 
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(Project, "now_and_user", fail)
     with pytest.raises(OSError, match="disk full"):
-        project.save_rough(rec.id, {"wrinkle": ~old})
+        local_project.save_rough(rec.id, {"wrinkle": ~old})
     monkeypatch.undo()
-    assert not list((project.root / "masks").glob("*/*.pending"))
-    np.testing.assert_array_equal(project.load_rough(rec.id)["wrinkle"], old)
-    assert project.mask_revisions(rec.id)["wrinkle"] == 1
+    assert not list((local_project.root / "masks").glob("*/*.pending"))
+    np.testing.assert_array_equal(local_project.load_rough(rec.id)["wrinkle"], old)
+    assert local_project.mask_revisions(rec.id)["wrinkle"] == 1
     # A pending file left by a process killed before its commit is rolled back on open.
-    stray = project.root / "masks" / str(rec.id) / "wrinkle.png.pending"
+    stray = local_project.root / "masks" / str(rec.id) / "wrinkle.png.pending"
     stray.write_bytes(b"half-written save")
-    project.close()
-    with Project.open(project.root) as again:
+    local_project.close()
+    with Project.open(local_project.root) as again:
         assert again.recovered == [f"rolled back masks/{rec.id}/wrinkle.png"]
         np.testing.assert_array_equal(again.load_rough(rec.id)["wrinkle"], old)
     assert not stray.exists()
@@ -346,7 +369,7 @@ def test_save_failing_before_commit_keeps_the_old_masks(project, rng, monkeypatc
 
 def test_read_only_project_writes_nothing(project, rng):
     rec = project.images()[0]
-    with Project.open(project.root, read_only=True) as ro:
+    with project.factory.open(project, read_only=True) as ro:
         with pytest.raises(ProjectError, match="read-only"):
             ro.save_rough(rec.id, {"pore": np.ones((rec.rows, rec.cols), bool)})
         with pytest.raises(ProjectError, match="read-only"):
@@ -354,13 +377,13 @@ def test_read_only_project_writes_nothing(project, rng):
     assert not (project.root / "masks" / str(rec.id)).exists()
 
 
-def test_damaged_prelabel_is_named(project, rng):
-    rec = project.images()[1]
+def test_damaged_prelabel_is_named(local_project, rng):
+    rec = local_project.images()[1]
     maps = {c: rng.integers(0, 256, (rec.rows, rec.cols), dtype=np.uint8) for c in CLASSES}
-    project.save_prelabel(rec.id, maps, source="baseline:frangi")
-    (project.root / "prelabels" / str(rec.id) / "wrinkle.png").write_bytes(b"junk")
+    local_project.save_prelabel(rec.id, maps, source="baseline:frangi")
+    (local_project.root / "prelabels" / str(rec.id) / "wrinkle.png").write_bytes(b"junk")
     with pytest.raises(MaskFileError, match=f"prelabels/{rec.id}/wrinkle.png does not match"):
-        project.load_prelabel(rec.id)
+        local_project.load_prelabel(rec.id)
 
 
 def test_lock_file_that_cannot_be_opened_suggests_read_only(tmp_path):

@@ -21,12 +21,13 @@ SHAPE = (48, 64)
 
 
 @pytest.fixture
-def project(tmp_path):
+def project(tmp_path, project_factory):
+    """On both backends (a folder, a PostgreSQL team project)."""
     src = tmp_path / "src"
     src.mkdir()
     for i in range(3):
         save_png(src / f"face-{i}.png", make_face(30 + i, shape=SHAPE).image)
-    p = Project.create(tmp_path / "project", name="review test", user="rita")
+    p = project_factory.create("project", name="review test", user="rita")
     for _ in p.import_images(src, copy=True):
         pass
     yield p

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from core.project.masks import MaskFileError, sha256_bytes
@@ -18,14 +19,23 @@ STORES = ("masks", "prelabels", "annotators")
 
 
 class Staged:
-    """What one save stages: written by :meth:`DbStore.write_staged` inside the transaction."""
+    """One save's blobs: ``staged(key, data)`` before the transaction, ``commit(tx)`` in it."""
 
-    def __init__(self, image_id: int) -> None:
-        self.image_id = image_id
+    def __init__(self, store: DbStore, image_id: int) -> None:
+        self.store, self.image_id = store, image_id
         self.items: dict[str, bytes] = {}
 
-    def __call__(self, name: str, data: bytes) -> None:
-        self.items[name] = data
+    def __call__(self, key: str, data: bytes) -> None:
+        self.items[key] = data
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.items)
+
+    def commit(self, tx: Any) -> None:
+        """Write every staged blob inside the caller's transaction."""
+        for key, data in self.items.items():
+            self.store.write(tx, self.image_id, key, data)
 
 
 class DbStore:
@@ -49,14 +59,15 @@ class DbStore:
         """How messages name a blob (the path it would have in a SQLite project)."""
         return f"{self.folder}/{image_id}/{name}.png"
 
+    def path(self, image_id: int, name: str) -> Path:
+        """Where a SQLite project would keep the blob; never a file here (repair backs up
+        only files that exist)."""
+        return Path(self.relpath(image_id, name))
+
     @contextlib.contextmanager
     def saving(self, image_id: int) -> Iterator[Staged]:
-        """Collect ``stage(name, data)`` calls; :meth:`write_staged` writes them in the tx."""
-        yield Staged(image_id)
-
-    def write_staged(self, tx: Any, staged: Staged) -> None:
-        for name, data in staged.items.items():
-            self.write(tx, staged.image_id, name, data)
+        """Collect a save's blobs; its ``commit(tx)`` writes them in the transaction."""
+        yield Staged(self, image_id)
 
     def write(self, tx: Any, image_id: int, name: str, data: bytes) -> str:
         """Insert or replace one blob inside ``tx``; its sha256."""
@@ -69,11 +80,13 @@ class DbStore:
         )
         return digest
 
-    def remove(self, tx: Any, image_id: int, name: str) -> None:
-        tx.execute(
-            "DELETE FROM blobs WHERE store = ? AND image_id = ? AND name = ?",
-            (self.folder, image_id, name),
-        )
+    def remove(self, image_id: int, name: str) -> None:
+        """Drop a blob the catalog no longer lists (after the commit that forgot it)."""
+        with self.database.transaction() as tx:
+            tx.execute(
+                "DELETE FROM blobs WHERE store = ? AND image_id = ? AND name = ?",
+                (self.folder, image_id, name),
+            )
 
     def read(self, image_id: int, name: str, sha256: str) -> bytes:
         """The blob's bytes, verified against the catalog's ``sha256``."""

@@ -16,11 +16,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DiskFullError, ProjectError
+from core.project.db import Database, Tx
 
 if TYPE_CHECKING:
     import psycopg
@@ -63,26 +65,25 @@ def describe(conninfo: str) -> str:
     return text
 
 
+_QUOTED = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")""")
+_LIKE = re.compile(r"\bLIKE\b", re.IGNORECASE)
+
+
 @functools.lru_cache(maxsize=512)
 def translate(sql: str) -> bytes:
-    """SQLite-style SQL → psycopg: ``?`` → ``%s`` outside quotes, ``%`` → ``%%``.
+    """SQLite-style SQL → psycopg: outside quotes ``?`` → ``%s`` and ``LIKE`` → ``ILIKE``
+    (SQLite's LIKE ignores ASCII case); ``%`` → ``%%`` everywhere.
 
     Quotes are ``'...'`` literals and ``"..."`` identifiers (doubled quotes inside them
-    are handled by toggling twice).
+    included).
     """
-    out: list[str] = []
-    quote = ""
-    for ch in sql:
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "?":
-            out.append("%s")
-            continue
-        out.append("%%" if ch == "%" else ch)
-    return "".join(out).encode()
+    parts = _QUOTED.split(sql)
+    for i, part in enumerate(parts):
+        part = part.replace("%", "%%")
+        if i % 2 == 0:  # outside quotes
+            part = _LIKE.sub("ILIKE", part.replace("?", "%s"))
+        parts[i] = part
+    return "".join(parts).encode()
 
 
 def _arg(value: Any) -> Any:
@@ -117,58 +118,23 @@ def pg_error(where: str, exc: Exception) -> Exception:
     return ProjectError(f"team project {where}: {message}")
 
 
-class PgTx:
-    """One transaction (or one read) on a psycopg connection, with SQLite-style SQL."""
+class PgTx(Tx):
+    """:class:`core.project.db.Tx` on a psycopg connection, with SQLite-style SQL."""
 
-    def __init__(self, conn: psycopg.Connection, where: str) -> None:
-        self._conn = conn
-        self._where = where
+    def _run(self, sql: str, args: Sequence[Any]) -> Any:
+        return super()._run(sql, [_arg(a) for a in args])
 
-    def _run(self, sql: str, args: Sequence[Any]) -> psycopg.Cursor:
-        import psycopg
-
-        try:
-            return self._conn.execute(translate(sql), [_arg(a) for a in args])
-        except psycopg.Error as exc:
-            raise pg_error(self._where, exc) from None
-
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """Run one statement; the number of rows it changed."""
-        return self._run(sql, args).rowcount
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        """Run one statement for each row of arguments; rows changed in all."""
-        import psycopg
-
-        if not rows:
-            return 0
-        try:
-            with self._conn.cursor() as cur:
-                cur.executemany(translate(sql), [[_arg(a) for a in row] for row in rows])
-                return cur.rowcount
-        except psycopg.Error as exc:
-            raise pg_error(self._where, exc) from None
-
-    def query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
-        return self._run(sql, args).fetchall()
-
-    def one(self, sql: str, args: Sequence[Any] = ()) -> tuple | None:
-        return self._run(sql, args).fetchone()
-
-    def scalar(self, sql: str, args: Sequence[Any] = (), default: Any = None) -> Any:
-        row = self.one(sql, args)
-        return default if row is None or row[0] is None else row[0]
-
-    def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """Run an INSERT ending in ``RETURNING id``; the new id."""
-        row = self.one(sql, args)
-        if row is None:
-            raise ProjectError(f"team project {self._where}: an insert returned no id")
-        return int(row[0])
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        rows = [[_arg(a) for a in row] for row in rows]
+        return super().executemany(sql, rows) if rows else 0
 
 
-class PostgresDatabase:
-    """A team catalog: a writer and a reader connection to one PostgreSQL database.
+def _translate_text(sql: str) -> str:
+    return translate(sql).decode()
+
+
+class PostgresDatabase(Database):
+    """A team catalog: a serialized writer and a pool of reader connections.
 
     Parameters
     ----------
@@ -176,7 +142,7 @@ class PostgresDatabase:
         A libpq connection string or URL (``postgresql://host/db``, ``service=skin``).
         A password in it is used but never shown; prefer ``~/.pgpass``.
     read_only : bool
-        Refuse every write (the server enforces it: read-only transactions).
+        Refuse every write (the server enforces it: read-only sessions).
     migrate : bool
         Create or upgrade the schema (needs the database owner; ignored when read-only).
     """
@@ -190,18 +156,22 @@ class PostgresDatabase:
         self.read_only = read_only
         self.describe = describe(conninfo)
         self._conninfo = conninfo
-        self._lock = threading.RLock()
-        self._read_lock = threading.RLock()
-        self._writer = self._connect()
+        self._write_lock = threading.RLock()
+        self._local = threading.local()
+        self._pool_lock = threading.Lock()
+        self._free: list[psycopg.Connection] = []
+        self._all: list[psycopg.Connection] = []
+        self._closed = False
+        first = self._connect()
+        self.migrated_from: int | None = None
         try:
             if migrate and not read_only:
-                self.migrated_from: int | None = run_migrations(self._writer, where=self.describe)
+                self.migrated_from = run_migrations(first, where=self.describe)
             else:
-                self.migrated_from = None
                 try:
-                    version = schema_version(self._writer)
+                    version = schema_version(first)
                 except Exception as exc:
-                    raise self._error(exc) from None
+                    raise self.error(exc) from None
                 if version > SCHEMA_VERSION:
                     raise newer_schema_error(self.describe, version)
                 if version < SCHEMA_VERSION:
@@ -210,15 +180,19 @@ class PostgresDatabase:
                         f"{SCHEMA_VERSION} (found {version}); ask its admin to open it once "
                         "for writing"
                     )
-            self._reader = self._connect()
         except BaseException:
-            self._writer.close()
+            first.close()
             raise
+        self._writer: psycopg.Connection | None = None
         if read_only:
-            for conn in (self._writer, self._reader):
-                conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            self._all.append(self._as_reader(first))
+            self._free.append(first)
+        else:
+            self._writer = first
 
-    def _error(self, exc: Exception) -> Exception:
+    # ------------------------------------------------------------------ connections
+
+    def error(self, exc: Exception) -> Exception:
         import psycopg
 
         if isinstance(exc, psycopg.Error):
@@ -229,51 +203,112 @@ class PostgresDatabase:
         import psycopg
 
         try:
-            return psycopg.connect(
+            conn = psycopg.connect(
                 self._conninfo,
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT,
                 application_name="skintrace",
             )
+            if self.read_only:
+                conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            return conn
         except psycopg.Error as exc:
             raise pg_error(self.describe, exc) from None
+
+    def _tx(self, conn: psycopg.Connection, *, writable: bool) -> PgTx:
+        import psycopg
+
+        return PgTx(
+            conn,
+            error=self.error,
+            errors=(psycopg.Error,),
+            translate=_translate_text,
+            writable=writable,
+        )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ProjectError(f"team project {self.describe} is closed")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     # ------------------------------------------------------------------ the interface
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[PgTx]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
+    def transaction(self) -> Iterator[Tx]:
+        """One write transaction: committed when the block ends, rolled back if it raises.
+
+        A nested call in the same thread joins the outer transaction.
+        """
         import psycopg
 
         if self.read_only:
             raise ProjectError(
                 f"team project {self.describe} is open read-only; reopen it for writing"
             )
-        with self._lock:
-            conn = self._live(self._writer)
+        with self._write_lock:
+            outer = getattr(self._local, "tx", None)
+            if outer is not None:
+                yield outer
+                return
+            self._check_open()
+            conn = self._writer
+            assert conn is not None
+            tx = self._tx(conn, writable=True)
             try:
                 with conn.transaction():
-                    yield PgTx(conn, self.describe)
+                    self._local.tx = tx
+                    try:
+                        yield tx
+                    finally:
+                        self._local.tx = None
             except psycopg.Error as exc:  # the commit itself failed
-                raise pg_error(self.describe, exc) from None
+                raise self.error(exc) from None
+
+    def _reader(self) -> psycopg.Connection:
+        with self._pool_lock:
+            self._check_open()
+            if self._free:
+                return self._free.pop()
+        conn = self._as_reader(self._connect())
+        with self._pool_lock:
+            self._all.append(conn)
+        return conn
+
+    @staticmethod
+    def _as_reader(conn: psycopg.Connection) -> psycopg.Connection:
+        """One snapshot for every query of a read block (the writer stays READ COMMITTED)."""
+        from psycopg import IsolationLevel
+
+        conn.isolation_level = IsolationLevel.REPEATABLE_READ
+        return conn
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[PgTx]:
-        """A consistent read on the reader connection (never waits for a write)."""
+    def read(self) -> Iterator[Tx]:
+        """A consistent read on a reader connection (never waits for a write).
+
+        Inside this thread's write transaction it reads through that transaction.
+        """
         import psycopg
 
-        with self._read_lock:
-            conn = self._live(self._reader)
-            try:
-                with conn.transaction():
-                    yield PgTx(conn, self.describe)
-            except psycopg.Error as exc:
-                raise pg_error(self.describe, exc) from None
-
-    def _live(self, conn: psycopg.Connection) -> psycopg.Connection:
-        if conn.closed:
-            raise ProjectError(f"team project {self.describe} is closed")
-        return conn
+        inner = getattr(self._local, "tx", None)
+        if inner is not None:
+            yield inner
+            return
+        conn = self._reader()
+        try:
+            with conn.transaction():
+                yield self._tx(conn, writable=False)
+        except psycopg.Error as exc:
+            raise self.error(exc) from None
+        finally:
+            with self._pool_lock:
+                if self._closed or conn.closed:
+                    conn.close()
+                else:
+                    self._free.append(conn)
 
     @property
     def user(self) -> str:
@@ -285,21 +320,25 @@ class PostgresDatabase:
         """The SkinTrace roles the current user has (``annotator``, ``reviewer``, ``admin``)."""
         with self.read() as tx:
             rows = tx.query(
-                "SELECT rolname FROM pg_roles WHERE rolname LIKE 'skintrace!_%' ESCAPE '!' "
+                "SELECT rolname FROM pg_roles WHERE rolname IN ('skintrace_annotator', "
+                "'skintrace_reviewer', 'skintrace_admin') "
                 "AND pg_has_role(current_user, oid, 'MEMBER')"
             )
         return {name.removeprefix("skintrace_") for (name,) in rows}
 
     def close(self) -> None:
-        """Close both connections (idempotent)."""
-        with self._lock, self._read_lock:
-            for conn in (self._writer, getattr(self, "_reader", None)):
-                if conn is not None and not conn.closed:
+        """Close every connection (idempotent)."""
+        with self._write_lock, self._pool_lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+            for conn in self._all:
+                if conn in self._free:  # a reader busy in another thread closes on return
                     conn.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._writer.closed
+            self._free.clear()
 
     def __repr__(self) -> str:
         return f"<PostgresDatabase {self.describe}{' read-only' if self.read_only else ''}>"

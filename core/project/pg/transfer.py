@@ -32,6 +32,7 @@ from core.project.masks import FileStore, sha256_bytes
 from core.project.pg.blobs import DbStore
 from core.project.pg.database import PostgresDatabase
 from core.project.pg.roots import image_root, set_image_root
+from core.project.pg.team import PROJECT_ID
 
 #: Catalog tables in an order that satisfies their foreign keys.
 TABLES = (
@@ -60,7 +61,6 @@ BLOB_SOURCES = (
 )
 #: Column names that differ: a schema-3 SQLite catalog's ``user`` is ``user_name``.
 _RENAMED = {"user": "user_name"}
-PROJECT_ID = "project_id"
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,8 @@ def _push(
             rows = conn.execute(f"SELECT {_quoted(a for a, _ in pairs)} FROM {table}").fetchall()
             if table == "meta":
                 rows = [r for r in rows if r[0] != PROJECT_ID] + [(PROJECT_ID, project_id)]
+            elif table == "images":
+                rows = _under_root(rows, [a for a, _ in pairs], target)
             marks = ", ".join("?" * len(pairs))
             tx.executemany(
                 f"INSERT INTO {table} ({_quoted(b for _, b in pairs)}) VALUES ({marks})", rows
@@ -187,6 +189,20 @@ def _push(
                 blobs += 1
     set_image_root(project_id, target)
     return TransferResult(project_id, counts, blobs, copied, target)
+
+
+def _under_root(rows: list[tuple], columns: list[str], target: Path) -> list[tuple]:
+    """Images linked in place under the image root are stored relative to it, so every
+    workstation finds them under its own mount of the share."""
+    path_at = columns.index("path")
+    out = []
+    for row in rows:
+        values = list(row)
+        path = Path(str(values[path_at]))
+        if path.is_absolute() and path.is_relative_to(target):
+            values[path_at] = path.relative_to(target).as_posix()
+        out.append(tuple(values))
+    return out
 
 
 def _relative_files(conn: sqlite3.Connection) -> list[str]:
