@@ -57,21 +57,6 @@ def open_team(url: str, *, user: str, root: Path, read_only: bool = False) -> Pr
 
 
 @contextlib.contextmanager
-    def saving(self, image_id: int) -> Iterator[Any]:
-        with self.inner.saving(image_id) as staged:
-            staged.keys = staged.items  # what FileStore's Staging offers
-            staged.commit = lambda tx: self.inner.write_staged(tx, staged)
-            yield staged
-
-    def remove(self, image_id: int, key: str) -> None:
-        with self.db.transaction() as tx:
-            self.inner.remove(tx, image_id, key)
-
-    def recover(self, committed: Any) -> list[str]:
-        return []
-
-
-@contextlib.contextmanager
 def open_as(project: Project, user: str) -> Iterator[Project]:
     """``project`` as ``user``: a second connection on a team project; a one-writer SQLite
     project records that name meanwhile."""
