@@ -1,17 +1,23 @@
-"""Two windows, two users (two connections), one team project on PostgreSQL: claims
-shown, painting off on an image someone else holds, a stale save refused and the newer
-masks shown, a review in a third connection reaching both windows."""
+"""Two windows, two users (each its own PostgreSQL login role, annotator), one team
+project: claims shown, painting off on an image someone else holds, a stale save refused
+and the newer masks shown, a review by the reviewer role in another process reaching
+both windows, claims released on close."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from app.gui.main_window import MainWindow
 from app.gui.team_dialog import open_team_project, strip_password, with_password
-from core.project import Status
 from tests.core.team_helpers import open_team
 
 from .helpers import make_project
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _window(qtbot, url: str, user: str) -> MainWindow:
@@ -30,22 +36,43 @@ def _settled(w: MainWindow) -> None:
     w.session.flush(10.0)
 
 
-def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_url):
+def _roles(pg_server, url: str) -> dict[str, str]:
+    """Login roles ana, bo, carl (annotators) and rev (reviewer): their URLs."""
+    import psycopg
+
+    database = url.rsplit("/", 1)[1]
+    urls = {}
+    with psycopg.connect(pg_server.url(database), autocommit=True) as conn:
+        for name, group in (
+            ("ana", "annotator"),
+            ("bo", "annotator"),
+            ("carl", "annotator"),
+            ("rev", "reviewer"),
+        ):
+            role = f"{name}_{database}"
+            conn.execute(f'CREATE ROLE "{role}" LOGIN IN ROLE skintrace_{group}')
+            urls[name] = pg_server.url(database, user=role)
+    return urls
+
+
+def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_server):
     from core.project.pg.transfer import push
 
+    pg_url = pg_server.create_database()
     root = make_project(tmp_path, count=3)
     push(root, pg_url)
+    urls = _roles(pg_server, pg_url)
 
     def opener(address, *, user, read_only=False):
         return open_team(address, user=user, root=root, read_only=read_only)
 
-    ana = _window(qtbot, pg_url, "ana")
+    ana = _window(qtbot, urls["ana"], "ana")
     first = ana.session.current.image_id
     qtbot.waitUntil(lambda: first in ana.team.claims, timeout=10_000)
     assert ana.canvas.editable and not ana.team.blocks_editing
     assert ana.findChild(type(ana.team.panel)) is ana.team.panel
 
-    bo = _window(qtbot, pg_url, "bo")  # opens the same first image: ana holds it
+    bo = _window(qtbot, urls["bo"], "bo")  # opens the same first image: ana holds it
     qtbot.waitUntil(lambda: bo.team.blocks_editing, timeout=10_000)
     assert not bo.canvas.editable
     assert any("open by ana" in m for m in bo.messages)
@@ -66,7 +93,7 @@ def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_url):
     rows, cols = bo.session.current.document.shape
     theirs = np.zeros((rows, cols), bool)
     theirs[:10, :10] = True
-    with opener(pg_url, user="carl") as carl:
+    with opener(urls["carl"], user="carl") as carl:
         carl.save_rough(second, {"wrinkle": theirs})
     mine = np.zeros((rows, cols), bool)
     mine[-10:, -10:] = True
@@ -86,9 +113,20 @@ def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_url):
     ana.session.current.document.set_rough("pore", mine)
     ana.submit()
     _settled(ana)
-    with opener(pg_url, user="rev") as rev:
-        assert rev.image(first).status is Status.SUBMITTED
-        rev.set_status(first, Status.ACCEPTED)
+    # the reviewer works in another process, as the reviewer role
+    script = (
+        "import sys; from pathlib import Path; from core.project import Status; "
+        "from tests.core.team_helpers import open_team; "
+        "p = open_team(sys.argv[1], user='rev', root=Path(sys.argv[2])); "
+        "assert p.image(int(sys.argv[3])).status is Status.SUBMITTED; "
+        "p.set_status(int(sys.argv[3]), Status.ACCEPTED); p.close()"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, urls["rev"], str(root), str(first)],
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+    )
     for w in (ana, bo):
         w.team.poll()
         qtbot.waitUntil(lambda w=w: w.image_list.status(first) == "accepted", timeout=10_000)
