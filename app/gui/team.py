@@ -364,12 +364,27 @@ class TeamMonitor(QObject):
         self.claims = dict(snap.claims)
         if changes.claims:
             self.w.image_list.view.viewport().update()
+            self._recheck_claim()
         if changes.model and not first:
             self._model_changed(snap.current_model)
         self._polls += 1
         if self._polls % STATS_EVERY == 0:
             self.refresh_stats()
         self.refreshed.emit(changes)
+
+    def _recheck_claim(self) -> None:
+        """The open image's holder changed: take it when it came free, stop painting when
+        someone else took it (our lease ran out)."""
+        current = self.session.current if self.session is not None else None
+        if current is None or self.claimer is None:
+            return
+        holder = self.claims.get(current.image_id)
+        if self.blocked_by is not None and holder is None:
+            self._claim(current.image_id)  # the other annotator closed it
+        elif self.held == current.image_id and holder is not None and not self.is_mine(holder):
+            self.blocked_by, self.held = holder, None
+            self.w.update_editable()
+            self.say(f"Your claim ran out: {holder.label()} has this image now. Painting is off.")
 
     def _model_changed(self, model_id: int | None) -> None:
         for name, method in (("model_history", "refresh"), ("prelabels", "refresh_source")):

@@ -131,12 +131,18 @@ def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_server):
         w.team.poll()
         qtbot.waitUntil(lambda w=w: w.image_list.status(first) == "accepted", timeout=10_000)
 
-    # the Team dock's summary; closing a window releases its claims.
+    # the Team dock's summary; closing a window releases its claims, and ana, who has
+    # bo's image open with painting off, takes it once it is free.
     ana.team.refresh_stats()
     qtbot.waitUntil(lambda: ana.team.panel.table.rowCount() >= 2, timeout=10_000)
+    ana.open_image(second)
+    qtbot.waitUntil(lambda: ana.team.blocks_editing, timeout=10_000)
     bo.close()
     ana.team.poll()
-    qtbot.waitUntil(lambda: second not in ana.team.claims, timeout=10_000)
+    qtbot.waitUntil(lambda: not ana.team.blocks_editing, timeout=10_000)
+    qtbot.waitUntil(lambda: ana.team.claims.get(second) is not None, timeout=10_000)
+    assert ana.team.is_mine(ana.team.claims[second])
+    qtbot.waitUntil(lambda: ana.canvas.editable, timeout=10_000)
     ana.close()
 
 
