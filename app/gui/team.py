@@ -468,7 +468,7 @@ class TeamMonitor(QObject):
         self.retrain_lock = lock
         return True
 
-    def _retrain_state(self, state: str) -> None:
+    def retrain_state_changed(self, state: str) -> None:
         if state == "idle":
             self._end_retrain()
 
@@ -510,7 +510,7 @@ def install(window: MainWindow) -> TeamMonitor:
     window.canvas.editRefused.connect(monitor.explain_no_edit)
     training = getattr(window, "training", None)
     if training is not None:
-        training.stateChanged.connect(monitor._retrain_state)
+        training.stateChanged.connect(monitor.retrain_state_changed)
         training.epochReported.connect(monitor._retrain_progress)
     from .team_dialog import add_open_action
 

@@ -135,6 +135,12 @@ def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_server):
     # bo's image open with painting off, takes it once it is free.
     ana.team.refresh_stats()
     qtbot.waitUntil(lambda: ana.team.panel.table.rowCount() >= 2, timeout=10_000)
+    assert ana.team.begin_retrain()  # one retraining at a time per project
+    assert not bo.team.begin_retrain()
+    assert any("ana on" in m and "retraining" in m for m in bo.messages)
+    ana.team.retrain_state_changed("idle")  # the retraining ended
+    assert bo.team.begin_retrain()
+    bo.team.retrain_state_changed("idle")
     ana.open_image(second)
     qtbot.waitUntil(lambda: ana.team.blocks_editing, timeout=10_000)
     bo.close()

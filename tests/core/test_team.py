@@ -207,6 +207,12 @@ def test_snapshot_changes(team_project):
     changes = later.changes(first)
     assert changes.statuses == {a} and changes.claims == {b} and not changes.model
     assert later.claims[b].user == "bo"
+    # a new current model (chosen on another workstation) shows as a model change
+    model = p.add_model(p.root / "models" / "m1", {"iou": 0.5})
+    p.set_current_model(model)
+    newest = snapshot(p.db)
+    assert newest.changes(later).model and newest.current_model == model
+    assert not snapshot(p.db).changes(newest)
 
 
 def test_retrain_lock_one_at_a_time(team_project):
