@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import team_work_cmds
+
 URL_HELP = "team project: postgresql://[user@]host[:port]/database or a libpq conninfo"
 
 
@@ -21,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Team projects: the catalog in PostgreSQL, the images on a share.",
     )
     cmds = team.add_subparsers(dest="team_command", metavar="ACTION", required=True)
+    team_work_cmds.register_commands(cmds)  # assign, stats, claims (docs/team-workflow.md)
 
     p = cmds.add_parser(
         "push",

@@ -43,6 +43,9 @@ class LoadedDocument:
     image_id: int
     record: ImageRecord
     document: AnnotationDocument
+    #: The masks' revisions when they were read: the base of the next save (a save
+    #: refused as stale if someone saved since; ``Project.save_rough(base_revisions=)``).
+    revisions: dict[str, int] | None = None
 
 
 def load_document(project: Any, image_id: Any, *, defer_textures: bool = False) -> LoadedDocument:
@@ -56,10 +59,11 @@ def load_document(project: Any, image_id: Any, *, defer_textures: bool = False) 
 
     record = project.image(image_id)
     pixels = load_image(record.path).pixels
+    revisions = project.mask_revisions(image_id)  # first: a save in between is refused
     rough = project.load_rough_for_editing(image_id)  # own masks in independent mode
     params = project.params(image_id)
     document = AnnotationDocument(pixels, params=params, rough=rough, defer_textures=defer_textures)
-    return LoadedDocument(image_id, record, document)
+    return LoadedDocument(image_id, record, document, revisions)
 
 
 def load_preview(path: str | Path, *, side: int = PREVIEW_SIDE) -> np.ndarray | None:

@@ -22,6 +22,7 @@ from . import (
     repair,
     review_panel,
     start_hint,
+    team,
     training_panel,
     window_state,
 )
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
         self.add_dock("Layers", self.layers_panel, right, "layers")
         self.add_dock("GT parameters", self.params_panel, right, "params")
         self._install_assisted_parts()
+        team.install(self)  # team projects: claims, live statuses, Team dock
 
         self.bridge.changed.connect(self.canvas.on_document_change)
         self.bridge.changed.connect(self._update_actions)
@@ -307,6 +309,10 @@ class MainWindow(QMainWindow):
         self.open_image(self.image_list.neighbour(self._current_id(), -1))
 
     def next_unfinished(self) -> None:
+        team_ = getattr(self, "team", None)
+        if team_ is not None and team_.active:  # a team project: one's own queue
+            team_.next_in_queue()
+            return
         target = self.prelabels.next_target(self._current_id())
         if target is None:
             self.status.showMessage("Every image is submitted — nothing left to annotate.", 5000)
@@ -357,9 +363,13 @@ class MainWindow(QMainWindow):
     def update_editable(self) -> None:
         """Painting is on unless the project is read-only, an image is loading, or in review."""
         s = self.session
-        review = getattr(self, "review", None)  # None while the window is being built
+        review = getattr(self, "review", None)
+        team_ = getattr(self, "team", None)  # an image another annotator holds
         self.canvas.editable = not (
-            self._busy or (s is not None and s.read_only) or (review is not None and review.active)
+            self._busy
+            or (s is not None and s.read_only)
+            or (review is not None and review.active)
+            or (team_ is not None and team_.blocks_editing)
         )
 
     def _on_review_mode(self, on: bool) -> None:

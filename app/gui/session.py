@@ -373,12 +373,27 @@ class AnnotationSession(QObject):
         self._pending_saves[image_id] = save
         project = self.project
 
+        loaded = self.current
+
         def job() -> Any:
-            project.save_rough(image_id, masks, comment=comment)
+            base = loaded.revisions  # a save over someone else's newer one is refused
+            project.save_rough(image_id, masks, comment=comment, base_revisions=base)
+            if base is not None:
+                from core.project.team import revisions_after_save
+
+                loaded.revisions = revisions_after_save(
+                    project.db, image_id, base, user=project.user
+                )
             return project.image(image_id).status, save.seq
 
         self.writer.submit(("rough", image_id), job)
         self.saveStateChanged.emit("saving…")
+
+    def forget_changes(self, image_id: Any) -> None:
+        """Drop the unsaved changes of ``image_id`` (its save was refused as stale: the
+        newer masks someone else saved win; the image is reopened with them)."""
+        self._dirty.discard(image_id)
+        self._pending_saves.pop(image_id, None)
 
     def set_status(
         self, image_id: Any, status: Any, *, comment: str = "", through: tuple[Any, ...] = ()

@@ -160,6 +160,9 @@ class RetrainController(QObject):
         except SkinTraceError as exc:
             self.notifier.report(str(exc))
             return False
+        team = getattr(self.window, "team", None)  # one retraining at a time per project
+        if team is not None and not team.begin_retrain():
+            return False
         accepted = self.accepted_count()
         if accepted < RECOMMENDED_ACCEPTED:
             self.notifier.show(

@@ -135,9 +135,16 @@ class RoughMixin:
                 if not (staged or excluded) and rec.status not in _UNSTARTED:
                     return
                 # Another annotator's version of a class being replaced is kept.
-                preserved = preserve_previous(
-                    self.db, self.stores["masks"], self.user, image_id, staged, keep
-                )
+                try:
+                    preserved = preserve_previous(
+                        self.db, self.stores["masks"], self.user, image_id, staged, keep
+                    )
+                except MaskFileError:
+                    if base_revisions is None:
+                        raise
+                    # the mask changed while it was read: someone saved meanwhile
+                    _check_base(image_id, masks, base_revisions, self.db.rows(sql, (image_id,)))
+                    raise
                 with self.db.transaction() as tx:
                     # PostgreSQL: locks the image's row, so a concurrent save of the same
                     # image waits here and the check below sees its commit.
