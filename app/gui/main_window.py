@@ -23,6 +23,7 @@ from . import (
     review_panel,
     start_hint,
     team,
+    team_dialog,
     training_panel,
     window_state,
 )
@@ -51,6 +52,8 @@ from .session import AnnotationSession
 from .shortcuts import ActionRegistry, ShortcutsDialog
 from .start_hint import StartHint
 from .status_bar import StatusBar
+from .team import TeamMonitor
+from .team_dialog import TeamOpener
 from .tools import ToolState
 from .tools_panel import ToolsPanel
 from .training_panel import RetrainController, TrainingPanel
@@ -113,6 +116,8 @@ class MainWindow(QMainWindow):
     independent_action: QAction
     damage: DamageMonitor
     start_hint: StartHint
+    team: TeamMonitor  # team projects: claims, live statuses, Team dock
+    team_opener: TeamOpener  # File → Open team project…
 
     def __init__(self, prefs: Preferences | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -146,7 +151,6 @@ class MainWindow(QMainWindow):
         self.add_dock("Layers", self.layers_panel, right, "layers")
         self.add_dock("GT parameters", self.params_panel, right, "params")
         self._install_assisted_parts()
-        team.install(self)  # team projects: claims, live statuses, Team dock
 
         self.bridge.changed.connect(self.canvas.on_document_change)
         self.bridge.changed.connect(self._update_actions)
@@ -195,6 +199,17 @@ class MainWindow(QMainWindow):
         self.agreement_view, self.independent_action = agreement_view.install(frame)
         self.damage = repair.install(frame, self.open_image)  # badges, Image → Repair
         self.start_hint = start_hint.install(frame)
+        self.team = team.install(
+            frame,
+            training=self.training,
+            prelabels=self.prelabels,
+            model_history=self.model_history,
+            open_image=self.open_image,
+        )
+        self.team.blockingChanged.connect(self.update_editable)
+        self.team_opener = team_dialog.install(
+            frame, self.set_session, lambda: self.prefs.user_name
+        )
 
     # -- extension points ----------------------------------------------------------
 
@@ -309,9 +324,8 @@ class MainWindow(QMainWindow):
         self.open_image(self.image_list.neighbour(self._current_id(), -1))
 
     def next_unfinished(self) -> None:
-        team_ = getattr(self, "team", None)
-        if team_ is not None and team_.active:  # a team project: one's own queue
-            team_.next_in_queue()
+        if self.team.active:  # a team project: one's own queue
+            self.team.next_in_queue()
             return
         target = self.prelabels.next_target(self._current_id())
         if target is None:
@@ -364,12 +378,11 @@ class MainWindow(QMainWindow):
         """Painting is on unless the project is read-only, an image is loading, or in review."""
         s = self.session
         review = getattr(self, "review", None)
-        team_ = getattr(self, "team", None)  # an image another annotator holds
         self.canvas.editable = not (
             self._busy
             or (s is not None and s.read_only)
             or (review is not None and review.active)
-            or (team_ is not None and team_.blocks_editing)
+            or self.team.blocks_editing  # an image another annotator holds
         )
 
     def _on_review_mode(self, on: bool) -> None:
@@ -404,6 +417,8 @@ class MainWindow(QMainWindow):
             text = "The project is open read-only: painting is off (reopen it for writing)."
         elif self.review.active:
             text = "Review mode: painting is off. A accepts, R rejects; Ctrl+R leaves review mode."
+        elif self.team.blocks_editing:
+            text = self.team.no_edit_text() or ""
         else:
             text = "Painting resumes when the image is ready."
         if not self.status.busy.isVisible():  # a progress message already says it

@@ -37,6 +37,9 @@ class Notifier(Protocol):
     def report(self, message: str) -> None:
         """Show a one-line problem without blocking; the window keeps working."""
 
+    def note(self, message: str) -> None:
+        """Record ``message`` with the problems and show it in the status bar (no box)."""
+
     def ask(self, question: str) -> bool:
         """Ask a yes/no ``question`` (modal); True for yes."""
 
@@ -59,6 +62,10 @@ class WindowNotifier:
         box = QMessageBox(QMessageBox.Icon.Warning, "SkinTrace", message, parent=self.parent)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+    def note(self, message: str) -> None:
+        self.messages.append(message)
+        self.status.showMessage(message, 10000)
 
     def ask(self, question: str) -> bool:
         answer = QMessageBox.question(self.parent, "SkinTrace", question)

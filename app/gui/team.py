@@ -1,6 +1,8 @@
 """Team work in the window: claims, live statuses, the Team dock, the retraining lock.
 
-Mounted by :func:`install` (one line in main_window.py). It is active only for a team
+Built by :func:`install` from the window's :class:`~app.gui.parts.Frame` and the parts it
+works with (retraining, pre-labels, model history, an ``open_image`` callback), never from
+the window itself; MainWindow keeps the monitor as ``team``. It is active only for a team
 project (a PostgreSQL catalog, ``project.db.dialect == "postgresql"``); a one-person
 SQLite project is untouched. What it does there (docs/team-workflow.md):
 
@@ -9,8 +11,10 @@ SQLite project is untouched. What it does there (docs/team-workflow.md):
   every third of its length and released when the image or the window closes;
 - the image list shows who holds each image (a badge beside the status, and the tooltip);
 - every :data:`POLL_MS` a worker reads :func:`core.project.team_sync.snapshot`
-  (statuses, claims, current model) and applies what changed: statuses others set,
-  claims, and a new current model (pre-labels and the Models dock pick it up);
+  (statuses, claims, current model) and applies what changed: statuses others set go into
+  the session's :class:`~app.gui.project_model.ProjectModel` (they are write results of
+  other machines; the image list and review queue follow the model), claims, and a new
+  current model (pre-labels and the Models dock pick it up);
 - a save refused as stale (someone saved after this image was opened) is reported, and
   the image is reopened with the newer masks;
 - each save adds the time since the image was opened or last saved to the user's time
@@ -22,6 +26,7 @@ SQLite project is untouched. What it does there (docs/team-workflow.md):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QRect, Qt, QThreadPool, QTimer, Signal
@@ -41,14 +46,20 @@ from PySide6.QtWidgets import (
 )
 
 from .image_list import ID_ROLE, ImageItemDelegate
+from .parts import add_dock
 from .workers import run_function
 
 if TYPE_CHECKING:
     from core.project.claims import Claim, Claims
     from core.project.team_sync import RetrainLock, TeamSnapshot
 
-    from .main_window import MainWindow
+    from .image_list import ImageList
+    from .model_history import ModelHistoryView
+    from .parts import Frame, Notifier
+    from .prelabel_worker import PrelabelController
     from .session import AnnotationSession
+    from .status_bar import StatusBar
+    from .training_panel import RetrainController
 
 #: How often the window reads what others changed (ms); bench_team_refresh.py measures it.
 POLL_MS = 3000
@@ -68,7 +79,7 @@ class ClaimDelegate(ImageItemDelegate):
     """The image list's delegate plus a badge naming who holds the image."""
 
     def __init__(self, monitor: TeamMonitor) -> None:
-        super().__init__(monitor.w.image_list.view)
+        super().__init__(monitor.image_list.view)
         self.monitor = monitor
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Any) -> None:
@@ -164,10 +175,26 @@ class TeamMonitor(QObject):
 
     #: Emitted on the GUI thread after each applied poll with what changed.
     refreshed = Signal(object)
+    #: () the open image became someone else's or came free: painting may turn on or off.
+    blockingChanged = Signal()
+    #: (model id or None) another workstation chose a new current model.
+    modelChanged = Signal(object)
 
-    def __init__(self, window: MainWindow, *, poll_ms: int = POLL_MS) -> None:
-        super().__init__(window)
-        self.w = window
+    def __init__(
+        self,
+        image_list: ImageList,
+        status: StatusBar,
+        notifier: Notifier,
+        open_image: Callable[[int | None], None],
+        parent: QObject | None = None,
+        *,
+        poll_ms: int = POLL_MS,
+    ) -> None:
+        super().__init__(parent)
+        self.image_list = image_list
+        self.status = status
+        self.notifier = notifier
+        self.open_image = open_image
         self.session: AnnotationSession | None = None
         self.claimer: Claims | None = None
         self.claims: dict[int, Claim] = {}
@@ -188,7 +215,7 @@ class TeamMonitor(QObject):
         self.renew_timer = QTimer(self)
         self.renew_timer.timeout.connect(self._renew)
         self.delegate = ClaimDelegate(self)
-        self._plain_delegate = window.image_list.view.itemDelegate()
+        self._plain_delegate = image_list.view.itemDelegate()
         self.panel = TeamPanel(self)
 
     # ------------------------------------------------------------------ session
@@ -212,7 +239,7 @@ class TeamMonitor(QObject):
         queued = Qt.ConnectionType.QueuedConnection
         session.writer.written.connect(self._on_written, queued)
         session.writer.failed.connect(self._on_failed, queued)
-        self.w.image_list.view.setItemDelegate(self.delegate)
+        self.image_list.view.setItemDelegate(self.delegate)
         self.renew_timer.setInterval(max(1000, int(self.claimer.lease_s * 1000 / 3)))
         self.renew_timer.start()
         self.poll_timer.start()
@@ -234,7 +261,7 @@ class TeamMonitor(QObject):
         session.documentOpened.disconnect(self._on_opened)
         session.writer.written.disconnect(self._on_written)
         session.writer.failed.disconnect(self._on_failed)
-        self.w.image_list.view.setItemDelegate(self._plain_delegate)
+        self.image_list.view.setItemDelegate(self._plain_delegate)
         self.pool.waitForDone()
         self._end_retrain()
         if claimer is not None and not session.project.closed:
@@ -277,18 +304,19 @@ class TeamMonitor(QObject):
         first, second = result
         if isinstance(first, Exception):
             self.blocked_by, self.held = second, None
-            self.w.update_editable()
+            self.blockingChanged.emit()
             self.say(f"{first} Painting is off for this image.")
         else:
             self.claims[image_id] = first
-            self.w.update_editable()
-            current = self.session.current if self.session is not None else None
-            if current is not None and current.image_id == image_id:
+            self.blockingChanged.emit()
+            session = self.session
+            current = session.current if session is not None else None
+            if session is not None and current is not None and current.image_id == image_id:
                 if current.revisions is not None and current.revisions != second:
                     # saved elsewhere since this copy was read (a prefetch, the cache)
                     if not current.document.modified:
-                        self.session.open_image(image_id, reload=True)
-        self.w.image_list.view.viewport().update()
+                        session.open_image(image_id, reload=True)
+        self.image_list.view.viewport().update()
 
     def _renew(self) -> None:
         claimer = self.claimer
@@ -343,27 +371,36 @@ class TeamMonitor(QObject):
 
         def failed(message: str) -> None:
             self._polling = False
-            self.w.status.showMessage(f"Team refresh failed: {message}", 5000)
+            self.notifier.show(f"Team refresh failed: {message}", 5000)
 
         run_function(lambda: snapshot(db), on_done=done, on_error=failed, pool=self.pool)
 
     def apply(self, snap: TeamSnapshot) -> None:
-        """Show ``snap``: changed statuses, claims, a new current model."""
-        if self.session is None:
+        """Show ``snap``: changed statuses, claims, a new current model.
+
+        Statuses others set are write results read back from the catalog: they go into
+        the session's model (the open image's through ``report_status``, so its listeners
+        follow, as after one's own write). An image with a write of ours still pending is
+        left alone: that write's result brings what the catalog holds.
+        """
+        session = self.session
+        if session is None:
             return
         changes = snap.changes(self.snapshot)
         first = self.snapshot is None
         self.snapshot = snap
-        current = self.session.current
+        current, model = session.current, session.model
         for image_id in changes.statuses:
             status = snap.statuses.get(image_id)
-            if status is not None:
-                self.w.image_list.set_status(image_id, status.value)
-                if current is not None and current.image_id == image_id:
-                    self.session.report_status(image_id, status.value)
+            if status is None or model.pending(image_id):
+                continue
+            if current is not None and current.image_id == image_id:
+                session.report_status(image_id, status.value)
+            else:
+                model.apply_state(image_id, status.value)
         self.claims = dict(snap.claims)
         if changes.claims:
-            self.w.image_list.view.viewport().update()
+            self.image_list.view.viewport().update()
             self._recheck_claim()
         if changes.model and not first:
             self._model_changed(snap.current_model)
@@ -383,14 +420,11 @@ class TeamMonitor(QObject):
             self._claim(current.image_id)  # the other annotator closed it
         elif self.held == current.image_id and holder is not None and not self.is_mine(holder):
             self.blocked_by, self.held = holder, None
-            self.w.update_editable()
+            self.blockingChanged.emit()
             self.say(f"Your claim ran out: {holder.label()} has this image now. Painting is off.")
 
     def _model_changed(self, model_id: int | None) -> None:
-        for name, method in (("model_history", "refresh"), ("prelabels", "refresh_source")):
-            part = getattr(self.w, name, None)
-            if part is not None:
-                getattr(part, method)()
+        self.modelChanged.emit(model_id)  # the Models dock and pre-labels (see install)
         self.say(f"A new current model (#{model_id}) was chosen on another workstation.")
 
     # ------------------------------------------------------------------ Team dock
@@ -435,7 +469,7 @@ class TeamMonitor(QObject):
         else:
             target, seen = after, set()
             while True:
-                target = self.w.image_list.next_unfinished(target)
+                target = self.image_list.next_unfinished(target)
                 if target is None or target in seen:
                     target = None
                     break
@@ -446,7 +480,7 @@ class TeamMonitor(QObject):
         if target is None:
             self.say("Nothing left for you: every unfinished image is done or open elsewhere.")
         else:
-            self.w.open_image(target)
+            self.open_image(target)
         return target
 
     # ------------------------------------------------------------------ retraining
@@ -463,7 +497,7 @@ class TeamMonitor(QObject):
         try:
             lock.acquire()
         except SkinTraceError as exc:
-            self.w.report(str(exc))
+            self.notifier.report(str(exc))
             return False
         self.retrain_lock = lock
         return True
@@ -487,34 +521,38 @@ class TeamMonitor(QObject):
             except SkinTraceError as exc:
                 self.say(str(exc))
 
-    def explain_no_edit(self) -> None:
-        """After the window's own explanation: say who holds the image (shown last)."""
-        if self.blocked_by is not None:
-            self.w.status.showMessage(
-                f"Painting is off: {self.blocked_by.label()} has this image open.", 5000
-            )
+    def no_edit_text(self) -> str | None:
+        """Why painting is off here (someone else holds the image), or None."""
+        if self.blocked_by is None:
+            return None
+        return f"Painting is off: {self.blocked_by.label()} has this image open."
 
     def say(self, message: str) -> None:
-        self.w.messages.append(message)
-        self.w.status.showMessage(message, 10000)
+        self.notifier.note(message)
 
 
-def install(window: MainWindow) -> TeamMonitor:
-    """Mount team work on ``window``: monitor, Team dock, File → Open team project…."""
-    monitor = TeamMonitor(window)
-    window.team = monitor
-    dock = window.add_dock("Team", monitor.panel, Qt.DockWidgetArea.RightDockWidgetArea, "team")
+def install(
+    frame: Frame,
+    *,
+    training: RetrainController,
+    prelabels: PrelabelController,
+    model_history: ModelHistoryView,
+    open_image: Callable[[int | None], None],
+) -> TeamMonitor:
+    """Build team work: monitor, Team dock, File → Open team project…, retraining lock.
+
+    The window keeps the monitor as ``team``; it asks :attr:`TeamMonitor.blocks_editing`
+    in its ``update_editable`` (``blockingChanged`` says when to ask again).
+    """
+    monitor = TeamMonitor(frame.image_list, frame.status, frame.notifier, open_image, frame.window)
+    right = Qt.DockWidgetArea.RightDockWidgetArea
+    dock = add_dock(frame.window, frame.menus, frame.docks, "Team", monitor.panel, right, "team")
     dock.hide()  # shown when a team project opens
-    window.sessionChanged.connect(monitor.attach)
-    window.sessionChanged.connect(lambda s: dock.setVisible(monitor.active) if s else None)
-    window.canvas.editRefused.connect(monitor.explain_no_edit)
-    training = getattr(window, "training", None)
-    if training is not None:
-        training.stateChanged.connect(monitor.retrain_state_changed)
-        training.epochReported.connect(monitor._retrain_progress)
-    from .team_dialog import add_open_action
-
-    add_open_action(window)
-    if window.session is not None:
-        monitor.attach(window.session)
+    frame.session_changed.connect(monitor.attach)
+    frame.session_changed.connect(lambda s: dock.setVisible(monitor.active) if s else None)
+    training.before_start = monitor.begin_retrain  # one retraining at a time per project
+    training.stateChanged.connect(monitor.retrain_state_changed)
+    training.epochReported.connect(monitor._retrain_progress)
+    monitor.modelChanged.connect(lambda _id: model_history.refresh())
+    monitor.modelChanged.connect(lambda _id: prelabels.refresh_source())
     return monitor

@@ -8,6 +8,7 @@ the field may stay empty.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings
@@ -22,7 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from .main_window import MainWindow
+    from .parts import Frame, Notifier
+    from .session import AnnotationSession
 
 #: QSettings key of the last address (without password).
 LAST_ADDRESS = "team/last_address"
@@ -85,46 +87,73 @@ def open_project(address: str, *, user: str | None) -> Any:
     return Project.open(address, user=user)
 
 
-def open_team_project(window: MainWindow, address: str, *, password: str = "", user: str) -> bool:
-    """Open the team project at ``address`` in ``window``; False (reported) on failure."""
-    from core.errors import SkinTraceError
+class TeamOpener:
+    """File → Open team project…: asks for the address, then opens it in the window.
 
-    from .session import AnnotationSession
+    Built by :func:`install` from the window's parts and its ``set_session``; never holds
+    the window itself.
+    """
 
-    try:
-        project = open_project(with_password(address.strip(), password), user=user or None)
-    except SkinTraceError as exc:
-        window.report(str(exc))
-        return False
-    window.set_session(AnnotationSession(project, window))
-    kept = strip_password(address.strip())
-    if kept:
-        QSettings().setValue(LAST_ADDRESS, kept)
-    return True
+    def __init__(
+        self,
+        parent: QWidget,
+        notifier: Notifier,
+        set_session: Callable[[AnnotationSession], None],
+        user_name: Callable[[], str],
+    ) -> None:
+        self.parent = parent
+        self.notifier = notifier
+        self._set_session = set_session
+        self.user_name = user_name
+        #: The last dialog shown (tests fill it in), or None.
+        self.dialog: OpenTeamDialog | None = None
+
+    def open(self, address: str, *, password: str = "", user: str) -> bool:
+        """Open the team project at ``address`` in the window; False (reported) on failure.
+
+        Only the address without its password is remembered (for the next dialog).
+        """
+        from core.errors import SkinTraceError
+
+        from .session import AnnotationSession
+
+        try:
+            project = open_project(with_password(address.strip(), password), user=user or None)
+        except SkinTraceError as exc:
+            self.notifier.report(str(exc))
+            return False
+        self._set_session(AnnotationSession(project, self.parent))
+        kept = strip_password(address.strip())
+        if kept:
+            QSettings().setValue(LAST_ADDRESS, kept)
+        return True
+
+    def ask_and_open(self) -> bool:
+        """Ask for the address, user and password, and open the project; False if not."""
+        address = str(QSettings().value(LAST_ADDRESS, ""))
+        dialog = OpenTeamDialog(user=self.user_name(), address=address, parent=self.parent)
+        self.dialog = dialog
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return False
+        return self.open(
+            dialog.address.text(),
+            password=dialog.password.text(),
+            user=dialog.user.text().strip(),
+        )
 
 
-def ask_and_open(window: MainWindow) -> Any:
-    dialog = OpenTeamDialog(
-        user=window.prefs.user_name, address=str(QSettings().value(LAST_ADDRESS, "")), parent=window
-    )
-    window.team_dialog = dialog  # tests fill it in
-    if dialog.exec() != QDialog.DialogCode.Accepted:
-        return False
-    return open_team_project(
-        window,
-        dialog.address.text(),
-        password=dialog.password.text(),
-        user=dialog.user.text().strip(),
-    )
-
-
-def add_open_action(window: MainWindow) -> None:
+def install(
+    frame: Frame,
+    set_session: Callable[[AnnotationSession], None],
+    user_name: Callable[[], str],
+) -> TeamOpener:
     """File → Open team project… (after File → Open project…)."""
-    menu = window.menus["file"]
-    action = window.registry.add(
+    opener = TeamOpener(frame.window, frame.notifier, set_session, user_name)
+    menu = frame.menus.file
+    action = frame.registry.add(
         "open_team_project",
         "Open &team project…",
-        lambda: ask_and_open(window),
+        opener.ask_and_open,
         "Ctrl+Shift+O",
         tip="Open a project shared through a PostgreSQL server (docs/team-workflow.md)",
     )
@@ -134,3 +163,4 @@ def add_open_action(window: MainWindow) -> None:
         menu.insertAction(after, action)
     else:
         menu.addAction(action)
+    return opener

@@ -25,6 +25,7 @@ import html
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +93,8 @@ class RetrainController(QObject):
         self._error = ""
         self._cancelling = False
         self._current_path: Path | None = None
+        #: Asked before each run starts; False stops it (it says why). None: always run.
+        self.before_start: Callable[[], bool] | None = None
 
     # -- session -------------------------------------------------------------------
 
@@ -160,9 +163,8 @@ class RetrainController(QObject):
         except SkinTraceError as exc:
             self.notifier.report(str(exc))
             return False
-        team = getattr(self.window, "team", None)  # one retraining at a time per project
-        if team is not None and not team.begin_retrain():
-            return False
+        if self.before_start is not None and not self.before_start():
+            return False  # e.g. a team project's retraining lock is taken (app.gui.team)
         accepted = self.accepted_count()
         if accepted < RECOMMENDED_ACCEPTED:
             self.notifier.show(

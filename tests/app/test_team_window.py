@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from app.gui.main_window import MainWindow
-from app.gui.team_dialog import open_team_project, strip_password, with_password
+from app.gui.team_dialog import strip_password, with_password
 from tests.core.team_helpers import open_team
 
 from .helpers import make_project
@@ -25,7 +25,7 @@ def _window(qtbot, url: str, user: str) -> MainWindow:
     qtbot.addWidget(w)
     w.prelabels.ahead = False
     w.resize(1000, 650)
-    assert open_team_project(w, url, user=user)
+    assert w.team_opener.open(url, user=user)
     w.show()
     qtbot.waitUntil(lambda: w.team.active and w.session.current is not None, timeout=10_000)
     return w
@@ -56,7 +56,7 @@ def _roles(pg_server, url: str) -> dict[str, str]:
 
 
 def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_server):
-    from core.project.pg.transfer import push
+    from core.project.transfer import push
 
     pg_url = pg_server.create_database()
     root = make_project(tmp_path, count=3)

@@ -39,7 +39,7 @@ def make_project(backend: str, request: Any, tmp_path: Path, *, n: int = 6) -> P
 
 def make_pg_project(url: str, tmp_path: Path, *, n: int = 6, user: str = "admin") -> Project:
     """A team project at ``url`` made the way a lab does: a folder project pushed."""
-    from core.project.pg.transfer import push
+    from core.project.transfer import push
 
     make_project("sqlite", None, tmp_path, n=n).close()
     push(tmp_path / "proj", url)
