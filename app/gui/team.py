@@ -380,8 +380,8 @@ class TeamMonitor(QObject):
 
         Statuses others set are write results read back from the catalog: they go into
         the session's model (the open image's through ``report_status``, so its listeners
-        follow, as after one's own write). An image with a write of ours still pending is
-        left alone: that write's result brings what the catalog holds.
+        follow, as after one's own write). A snapshot read just before a write of ours and
+        shown after its result is corrected by the next poll (the status differs again).
         """
         session = self.session
         if session is None:
@@ -392,7 +392,7 @@ class TeamMonitor(QObject):
         current, model = session.current, session.model
         for image_id in changes.statuses:
             status = snap.statuses.get(image_id)
-            if status is None or model.pending(image_id):
+            if status is None:
                 continue
             if current is not None and current.image_id == image_id:
                 session.report_status(image_id, status.value)
