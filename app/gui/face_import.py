@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from core.progress import CancelToken, Progress
 
-from .workers import FunctionWorker
+from .workers import run_function
 
 if TYPE_CHECKING:
     from .faces import FaceController
@@ -187,10 +187,13 @@ class FaceQueue(QObject):
         root, token = session.project.root, self.token
         for rec in records:
             item = (rec.id, rec.path, rec.content_hash)
-            worker = FunctionWorker(lambda item=item: _detect_one(root, item, token))
-            worker.done.connect(lambda info, t=token: self._one_done(t, info))
-            worker.failed.connect(lambda msg, t=token: self._one_done(t, {"error": msg}))
-            worker.start(c.pool, BATCH_PRIORITY)
+            run_function(
+                lambda item=item: _detect_one(root, item, token),
+                on_done=lambda info, t=token: self._one_done(t, info),
+                on_error=lambda msg, t=token: self._one_done(t, {"error": msg}),
+                pool=c.pool,
+                priority=BATCH_PRIORITY,
+            )
         self.pending += len(records)
         self._show()
         return len(records)

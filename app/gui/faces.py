@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from core.face.measure import MEASURES, measure_titles
 from core.face.zones import ZONE_TITLES, ZONES
 
-from .workers import FunctionWorker
+from .workers import run_function
 from .zones_layer import ZonesLayer
 
 if TYPE_CHECKING:
@@ -103,7 +103,6 @@ class FaceController(QObject):
         self.pool.setMaxThreadCount(1)
         # Below the pre-label and document workers: the face can wait, they should not.
         self.pool.setThreadPriority(QThread.Priority.LowPriority)
-        self._alive: set[Any] = set()
         self._generation = 0
         self._placing: list[tuple[float, float]] | None = None
         self.editing = False  # "Move points": the face points can be dragged
@@ -157,11 +156,7 @@ class FaceController(QObject):
         self._run(lambda: find_face(project, record, image, detect=detect), lambda r: self._found(gen, loaded, r))  # fmt: skip
 
     def _run(self, fn: Any, done: Any) -> None:
-        worker = FunctionWorker(fn)
-        self._alive.add(worker)
-        worker.done.connect(done)
-        worker.failed.connect(self.window.report)
-        worker.start(self.pool)
+        run_function(fn, on_done=done, on_error=self.window.report, pool=self.pool)
 
     def _found(self, gen: int, loaded: Any, found: tuple[Any, bool, str]) -> None:
         if gen != self._generation or self.session is None:

@@ -413,9 +413,9 @@ class MainWindow(QMainWindow):
         window_state.save(self)
         self.params_panel.flush()
         importer = self.project_actions.import_worker
-        if importer is not None and not importer.finished:
+        if importer is not None and not importer.ended:
             importer.cancel()  # images imported so far are kept
-            while not importer.finished:
+            while not importer.ended:
                 QCoreApplication.processEvents()
                 time.sleep(0.01)
         session.save_current()

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QProgressDialog, QWidg
 from core.classes import CLASSES
 
 from .fit import FitScrollArea
-from .workers import FunctionWorker, ProgressWorker
+from .workers import Job, ProgressWorker, on_failure, start
 
 if TYPE_CHECKING:
     from core.prelabel import PrelabelSource
@@ -113,8 +113,8 @@ class PrelabelController(QObject):
         self._scores: dict[Any, float] = {}
         self._attempted: set[Any] = set()
         self._redo: list[Any] = []  # images whose saved pre-label could not be read
-        self._job: FunctionWorker | None = None
-        self._loading: FunctionWorker | None = None
+        self._job: Job | None = None
+        self._loading: Job | None = None
         self.batch: ProgressWorker | None = None
         self.dialog: QProgressDialog | None = None
         self._generation = 0
@@ -219,10 +219,10 @@ class PrelabelController(QObject):
             self._redo.append(image_id)
             self.schedule_soon()
 
-        self._loading = FunctionWorker(lambda: project.load_prelabel(image_id))
-        self._loading.done.connect(done)
-        self._loading.failed.connect(failed)
-        self._loading.start()
+        self._loading = Job(lambda: project.load_prelabel(image_id))
+        self._loading.returned.connect(done)
+        on_failure(self._loading, failed)
+        start(self._loading)
 
     def _display(self, image_id: Any, maps: dict[str, np.ndarray], source: str) -> None:
         from core.prelabel import describe_source
@@ -308,7 +308,7 @@ class PrelabelController(QObject):
         return [i for i in plan if i not in self._attempted]
 
     def busy(self) -> bool:
-        return self._job is not None or (self.batch is not None and not self.batch.finished)
+        return self._job is not None or (self.batch is not None and not self.batch.ended)
 
     def schedule(self) -> None:
         """Start the next background pre-label unless one is running."""
@@ -329,11 +329,11 @@ class PrelabelController(QObject):
             self._redo.pop(0)
         source, project = self.source, s.project
         generation = self._generation
-        job = FunctionWorker(lambda: self._compute_one(project, image_id, source))
-        job.done.connect(lambda result: self._on_job_done(generation, image_id, result))
-        job.failed.connect(lambda message: self._on_job_failed(generation, image_id, message))
+        job = Job(lambda: self._compute_one(project, image_id, source))
+        job.returned.connect(lambda result: self._on_job_done(generation, image_id, result))
+        on_failure(job, lambda message: self._on_job_failed(generation, image_id, message))
         self._job = job
-        job.start(self.pool)
+        start(job, self.pool)
 
     def _predictor(self, source: PrelabelSource) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
         """The prediction function of ``source``, built once (worker thread)."""
@@ -408,7 +408,7 @@ class PrelabelController(QObject):
         if s.read_only:
             self.window.report("the project is open read-only; pre-labels cannot be saved")
             return None
-        if self.batch is not None and not self.batch.finished:
+        if self.batch is not None and not self.batch.ended:
             return self.batch
         self._generation += 1  # a running single job's result is dropped; the batch redoes it
         self._job = None
@@ -428,12 +428,12 @@ class PrelabelController(QObject):
 
         worker = ProgressWorker(make)
         generation = self._generation
-        worker.progress.connect(lambda p: self._on_batch_step(generation, p))
-        for signal in (worker.done, worker.failed, worker.cancelled):
+        worker.yielded.connect(lambda p: self._on_batch_step(generation, p))
+        for signal in (worker.returned, worker.errored, worker.aborted):
             signal.connect(self._on_batch_end)
-        worker.failed.connect(self.window.report)
-        worker.done.connect(self._report_batch)
-        worker.cancelled.connect(
+        on_failure(worker, self.window.report)
+        worker.returned.connect(self._report_batch)
+        worker.aborted.connect(
             lambda: self.window.status.showMessage(
                 "Pre-annotation cancelled; the pre-labels made so far are kept.", 10000
             )
@@ -446,8 +446,7 @@ class PrelabelController(QObject):
         self.dialog.setAutoReset(False)
         self.dialog.canceled.connect(self.cancel_batch)
         self.dialog.show()
-        worker.start(self.pool)
-        return worker
+        return start(worker, self.pool)
 
     def _on_batch_step(self, generation: int, progress: Any) -> None:
         if generation != self._generation:
@@ -482,7 +481,7 @@ class PrelabelController(QObject):
         self.schedule_soon()
 
     def cancel_batch(self) -> None:
-        if self.batch is not None and not self.batch.finished:
+        if self.batch is not None and not self.batch.ended:
             self.batch.cancel()
 
     # -- applying ----------------------------------------------------------------

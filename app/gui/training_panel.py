@@ -13,8 +13,8 @@
    if its validation IoU is better.
 
 Cancel stops whichever step runs (SIGTERM makes ``train`` stop cleanly between batches)
-and removes the unfinished run folder. :class:`TrainingPanel` shows the step, epoch,
-loss and IoU with a small live plot drawn with QPainter.
+and removes the unfinished run folder, off the GUI thread (the panel shows "cancelling…").
+:class:`TrainingPanel` shows the step, epoch, loss and IoU with a small live plot.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Qt, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from .metrics_plot import MetricsPlot
-from .workers import ProgressWorker, describe_error
+from .workers import ProgressWorker, describe_error, on_failure, run_function, start
 
 if TYPE_CHECKING:
     from core.retrain import RetrainRun, TrainOptions
@@ -54,12 +54,14 @@ RECOMMENDED_ACCEPTED = 20
 #: Repository root (the folder holding the ``app`` package), put on the child's path.
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 STDERR_LINES = 40
+#: How long a cancelled process has to stop after SIGTERM before it is killed.
+KILL_AFTER_MS = 10_000
 
 
 class RetrainController(QObject):
     """Runs retraining for the window's session; one run at a time."""
 
-    #: (step) "idle", "exporting", "training", "evaluating", "registering".
+    #: (step) "idle", "exporting", "training", "evaluating", "registering", "cancelling".
     stateChanged = Signal(str)
     #: (epoch record from ``--progress-json``)
     epochReported = Signal(dict)
@@ -85,13 +87,15 @@ class RetrainController(QObject):
         self._stdout = b""
         self._stderr: list[str] = []
         self._cancelling = False
+        self._blocking = False  # a cancel that waits (closing the session)
+        self._ending = False  # the cancelled run's folder is being removed
         self._current_path: Path | None = None
 
     # -- session -------------------------------------------------------------------
 
     def attach(self, session: Any) -> None:
         if self.session is not None:
-            self.cancel()
+            self.cancel(wait=True)
             self.session.statusChanged.disconnect(self._on_status)
             self.session.writer.written.disconnect(self._on_written)
             self.session.writer.failed.disconnect(self._on_write_failed)
@@ -162,7 +166,7 @@ class RetrainController(QObject):
             )
         s.writer.submit(("retrain_mark", str(self.run.root)), lambda: mark_run_started(project))
         self.records, self.train_info, self._stderr = [], {}, []
-        self._cancelling = False
+        self._cancelling = self._blocking = self._ending = False
         self._set_state("exporting")
         run = self.run
 
@@ -172,10 +176,10 @@ class RetrainController(QObject):
             return prepare_dataset(project, run, seed=0)
 
         worker = ProgressWorker(make)
-        worker.done.connect(lambda _last: self._start_training())
-        worker.failed.connect(lambda message: self._finish("failed", message))
-        worker.cancelled.connect(lambda: self._finish("cancelled", "retraining cancelled"))
-        self.export_worker = worker.start()
+        worker.returned.connect(lambda _last: self._start_training())
+        on_failure(worker, lambda message: self._finish("failed", message))
+        worker.aborted.connect(lambda: self._finish("cancelled", "retraining cancelled"))
+        self.export_worker = start(worker)
         return True
 
     def _process(self, argv: list[str], on_finished: Any) -> QProcess:
@@ -208,10 +212,10 @@ class RetrainController(QObject):
     def _training_finished(self, code: int, _status: Any) -> None:
         from core.retrain import evaluate_command
 
-        self._flush_logs("train.log")
-        if self._cancelling or code == 130:
+        if self._cancelling or code == 130:  # the folder goes: no log to keep
             self._finish("cancelled", "retraining cancelled")
             return
+        self._flush_logs("train.log")
         if code != 0 or self.run is None or not (self.run.candidate / "config.json").exists():
             self._finish("failed", f"training failed: {self._last_error()}")
             return
@@ -226,10 +230,10 @@ class RetrainController(QObject):
         from core.errors import SkinTraceError
         from core.retrain import decide, read_report, register_model
 
-        self._flush_logs("evaluate.log")
         if self._cancelling:
             self._finish("cancelled", "retraining cancelled")
             return
+        self._flush_logs("evaluate.log")
         if code != 0 or self.run is None or self.session is None:
             self._finish("failed", f"evaluation failed: {self._last_error()}")
             return
@@ -326,26 +330,45 @@ class RetrainController(QObject):
 
     # -- ending --------------------------------------------------------------------
 
-    def cancel(self) -> None:
-        """Stop the running step; the unfinished run folder is removed."""
-        if self.state == "idle":
-            return
+    def cancel(self, *, wait: bool = False) -> None:
+        """Stop the running step and remove the unfinished run folder; returns at once
+        (:attr:`finished` follows), or with ``wait`` (closing) once both are done."""
+        if self.state == "idle" or (self.state == "registering" and not wait):
+            return  # a registration is one short write: it completes
         self._cancelling = True
-        if self.export_worker is not None and not self.export_worker.finished:
+        self._blocking = self._blocking or wait
+        if self.state not in ("registering", "cancelling"):
+            self._set_state("cancelling")
+        if self.export_worker is not None and not self.export_worker.ended:
             self.export_worker.cancel()
         proc = self.process
-        if proc is not None and proc.state() != QProcess.ProcessState.NotRunning:
-            proc.terminate()  # train stops cleanly between batches on SIGTERM
-            if not proc.waitForFinished(10000):
-                proc.kill()
-                proc.waitForFinished(2000)
+        if proc is None or proc.state() == QProcess.ProcessState.NotRunning:
+            return
+        proc.terminate()  # train stops cleanly between batches on SIGTERM
+        if not wait:
+            QTimer.singleShot(KILL_AFTER_MS, proc, proc.kill)  # (no-op once it has ended)
+        elif not proc.waitForFinished(KILL_AFTER_MS):
+            proc.kill()
+            proc.waitForFinished(2000)
 
     def _finish(self, outcome: str, message: str, **extra: Any) -> None:
+        if self.state == "idle" or self._ending:
+            return
+        root = None if self.run is None or outcome != "cancelled" else self.run.root
+        if root is not None and not self._blocking:  # a large folder: not on the GUI thread
+            self._ending = True
+            end = lambda *_a: self._end(outcome, message, extra)  # noqa: E731
+            run_function(lambda: shutil.rmtree(root, ignore_errors=True), on_done=end, on_error=end)
+            return
+        if root is not None:
+            shutil.rmtree(root, ignore_errors=True)
+        self._end(outcome, message, extra)
+
+    def _end(self, outcome: str, message: str, extra: dict[str, Any]) -> None:
         if self.state == "idle":
             return
         run = self.run
-        if outcome == "cancelled" and run is not None:
-            shutil.rmtree(run.root, ignore_errors=True)
+        self._ending = False
         self.process = None
         self.export_worker = None
         self.last_result = {"outcome": outcome, "message": message, **extra}
@@ -490,10 +513,10 @@ class TrainingPanel(QWidget):
         self._store(SETTING_OPTIONS, options)
 
     def _on_state(self, state: str) -> None:
-        self.state.setText(state)
+        self.state.setText("cancelling…" if state == "cancelling" else state)
         running = state != "idle"
         self.start_button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
+        self.cancel_button.setEnabled(running and state != "cancelling")
         if state == "exporting":
             self._clear_run()
 
