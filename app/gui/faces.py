@@ -89,6 +89,9 @@ class FaceController(QObject):
     faceChanged = Signal(object, object)
     #: (image id, list[ZoneMeasurement]) measurements of the open image are ready.
     measured = Signal(object, object)
+    #: (internal) a document change asks for a new measurement; queued to the GUI thread
+    #: when the change comes from a worker (texture maps, parameters of a large image).
+    _changed = Signal()
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
@@ -113,6 +116,7 @@ class FaceController(QObject):
         self._measure_timer.setSingleShot(True)
         self._measure_timer.setInterval(MEASURE_DELAY_MS)
         self._measure_timer.timeout.connect(self.measure)
+        self._changed.connect(self._schedule_measure)
         self._doc_unsubscribe: Any = None
         window.canvas.viewport().installEventFilter(self)
         window.canvas.installEventFilter(self)
@@ -150,7 +154,7 @@ class FaceController(QObject):
         self.layer.set_face(None, None)
         if self._doc_unsubscribe is not None:
             self._doc_unsubscribe()
-        self._doc_unsubscribe = loaded.document.subscribe(lambda _c: self._schedule_measure())
+        self._doc_unsubscribe = loaded.document.subscribe(lambda _c: self._changed.emit())
         self.faceChanged.emit(self.image_id, None)
         project, record, image, detect = self.session.project, loaded.record, loaded.document.image, self.detect  # fmt: skip
         self._run(lambda: find_face(project, record, image, detect=detect), lambda r: self._found(gen, loaded, r))  # fmt: skip
