@@ -429,8 +429,7 @@ class PrelabelController(QObject):
         worker = ProgressWorker(make)
         generation = self._generation
         worker.yielded.connect(lambda p: self._on_batch_step(generation, p))
-        for signal in (worker.returned, worker.errored, worker.aborted):
-            signal.connect(self._on_batch_end)
+        worker.finished.connect(self._on_batch_end)  # after the others: ``ended`` is set
         on_failure(worker, self.window.report)
         worker.returned.connect(self._report_batch)
         worker.aborted.connect(

@@ -10,10 +10,14 @@ window needs on top:
   ``worker.start()`` knows only the global pool, and the window keeps some work on its own
   one-thread pools (thumbnails, pre-labels, faces, the repair check) so that it never
   holds back the image loads on the global pool. Like superqt's ``start`` it keeps the
-  worker referenced until its ``finished`` signal has arrived: a worker dropped earlier
-  takes its signals object with it and its queued results are never delivered.
-- :class:`Job` and :class:`ProgressWorker` remember on the GUI thread whether they have
-  ended (``ended``) and, for a job, its result, for the callers that look later.
+  worker referenced until its ``finished`` signal has arrived (a worker dropped earlier
+  takes its signals object with it and its queued results are never delivered), and it
+  hands the pool ``worker.run`` rather than the worker, which stays Python's to free.
+- Both workers run superqt's ``run()`` without its redirection of warnings (see
+  :class:`_Run`: process-wide state that overlapping workers corrupted).
+- :class:`Job` and :class:`ProgressWorker` remember on the GUI thread their ``result`` /
+  ``error`` and whether they have ``ended`` (after every handler), for callers that look
+  later.
 - :class:`ProgressWorker` drives a core generator of :class:`~core.progress.Progress`
   and cancels it through a :class:`~core.progress.CancelToken` (core checks the token
   inside long steps; the worker checks it between steps): a cancelled run emits
@@ -23,9 +27,7 @@ window needs on top:
 
 from __future__ import annotations
 
-import sys
 import traceback
-import warnings
 import weakref
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
@@ -59,15 +61,32 @@ def failure_message(exc: BaseException) -> str:
     return describe_error(exc)
 
 
-def _show_warning(args: tuple[Any, ...]) -> None:
-    """Print a warning a worker raised (superqt redirects them to ``warned``).
+class _Run:
+    """superqt's ``WorkerBase.run`` without its redirection of warnings, for both workers.
 
-    Not through ``warnings.showwarning``: while another worker runs, that is the other
-    worker's redirection, and the warning would bounce between them.
+    superqt wraps each run in ``warnings.catch_warnings()`` and points the process-wide
+    ``warnings.showwarning`` at the worker; that state is global and ``catch_warnings`` is
+    not thread-safe (before Python 3.14), so two workers that overlap leave it pointing at
+    a finished worker (and every later warning is sent there, or raises). Here warnings
+    print as usual. A RuntimeError that superqt's ``GeneratorWorker.work`` returns (one
+    raised in the generator: torch raises them) is reported through ``errored`` instead of
+    a warning with no signal at all.
     """
-    message, category, filename, lineno = args[:4]
-    line = args[5] if len(args) > 5 else None
-    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    def run(self: Any) -> None:
+        self.started.emit()
+        self._running = True
+        try:
+            result = self.work()
+            if isinstance(result, Exception):
+                raise result
+            if not self.abort_requested:
+                self.returned.emit(result)
+        except Exception as exc:
+            self.errored.emit(exc)
+        self._running = False
+        self.finished.emit()
+        self._finished.emit(self)  # (what superqt's own start() listens to)
 
 
 def start(worker: W, pool: QThreadPool | None = None, priority: int = 0) -> W:
@@ -75,12 +94,17 @@ def start(worker: W, pool: QThreadPool | None = None, priority: int = 0) -> W:
 
     Connect to the worker's signals before calling this.
     """
+    # Kept until its ``finished`` arrives: the signals object goes with the worker, and a
+    # queued signal whose sender is gone is never delivered. Through a weak reference, as
+    # PySide keeps a connected lambda as long as the signals object: a lambda holding the
+    # worker would keep it (and its result) forever.
     _running.add(worker)
-    # Through a weak reference: PySide keeps a connected lambda alive as long as the
-    # signals object, so a lambda holding the worker would keep it (and its result) forever.
     ref = weakref.ref(worker)
     worker.finished.connect(lambda: _running.discard(ref()))  # type: ignore[arg-type]
-    (pool or QThreadPool.globalInstance()).start(worker, priority)
+    # The pool runs ``worker.run`` (it holds it until run() has returned), not the worker
+    # itself: handed to Qt, a Python QRunnable passes to C++ ownership, and PySide 6.11
+    # then often never frees it (measured: 118 of 150 superqt FunctionWorkers stayed).
+    (pool or QThreadPool.globalInstance()).start(worker.run, priority)
     return worker
 
 
@@ -94,11 +118,12 @@ def on_failure(worker: Job | ProgressWorker, handler: Callable[[str], None]) -> 
     worker.errored.connect(lambda exc: handler(describe_error(exc)))  # (not holding worker)
 
 
-class Job(FunctionWorker):
+class Job(_Run, FunctionWorker):
     """superqt's FunctionWorker for ``fn()``, remembering its end on the GUI thread.
 
-    ``ended`` becomes True, and ``result`` or ``error`` are set, before any handler the
-    caller connected runs.
+    ``result`` or ``error`` are set before the caller's ``returned`` / ``errored`` handlers
+    run; ``ended`` becomes True with ``finished``, once those handlers have all run (each
+    connection is its own queued call, so a poller seeing ``ended`` sees their effects).
     """
 
     def __init__(self, fn: Callable[[], Any]) -> None:
@@ -109,7 +134,7 @@ class Job(FunctionWorker):
         self._later: list[tuple[Callable[[Any], None], Callable[[str], None]]] = []
         self.returned.connect(self._on_returned)
         self.errored.connect(self._on_errored)
-        self.warned.connect(_show_warning)
+        self.finished.connect(self._on_finished)
 
     def then(self, on_done: Callable[[Any], None], on_error: Callable[[str], None]) -> None:
         """Call ``on_done(result)`` or ``on_error(message)`` once the job has ended (GUI thread).
@@ -126,16 +151,19 @@ class Job(FunctionWorker):
             on_error(self.error)
 
     def _on_returned(self, result: Any) -> None:
-        self.ended, self.result = True, result
-        later, self._later = self._later, []
-        for on_done, _on_error in later:
-            on_done(result)
+        self.result = result
 
     def _on_errored(self, exc: BaseException) -> None:
-        self.ended, self.error = True, failure_message(exc)
+        self.error = failure_message(exc)
+
+    def _on_finished(self) -> None:
+        self.ended = True
         later, self._later = self._later, []
-        for _on_done, on_error in later:
-            on_error(self.error)
+        for on_done, on_error in later:
+            if self.error is None:
+                on_done(self.result)
+            else:
+                on_error(self.error)
 
 
 def run_function(
@@ -174,14 +202,14 @@ def _steps(make: Callable[[], Iterator[Progress]], token: CancelToken) -> Genera
     return last
 
 
-class ProgressWorker(GeneratorWorker):
+class ProgressWorker(_Run, GeneratorWorker):
     """superqt's GeneratorWorker for a core Progress generator, cancelled by a token.
 
     ``yielded`` carries each :class:`~core.progress.Progress`; ``returned`` the last one
     (None when there was none); ``errored`` the exception; ``aborted`` a cancellation
     (:meth:`cancel`, or :class:`~core.errors.Cancelled` raised inside the generator).
-    ``token`` is what the generator checks. ``ended`` becomes True on the GUI thread before
-    the caller's handlers run.
+    ``token`` is what the generator checks. ``error`` is set before the caller's
+    ``errored`` handlers run; ``ended`` becomes True with ``finished``, after them all.
     """
 
     def __init__(self, make: Callable[[], Iterator[Progress]]) -> None:
@@ -189,16 +217,14 @@ class ProgressWorker(GeneratorWorker):
         super().__init__(_steps, make, self.token)
         self.ended = False
         self.error: str | None = None
-        for signal in (self.returned, self.aborted):
-            signal.connect(self._on_end)
         self.errored.connect(self._on_errored)
-        self.warned.connect(_show_warning)
-
-    def _on_end(self, *_args: Any) -> None:
-        self.ended = True
+        self.finished.connect(self._on_finished)
 
     def _on_errored(self, exc: BaseException) -> None:
-        self.ended, self.error = True, failure_message(exc)
+        self.error = failure_message(exc)
+
+    def _on_finished(self) -> None:
+        self.ended = True
 
     def cancel(self) -> None:
         """Ask the generator to stop: at its next token check, or after the running step."""
@@ -206,13 +232,8 @@ class ProgressWorker(GeneratorWorker):
 
     def work(self) -> Any:
         try:
-            result = super().work()
+            return super().work()
         except Cancelled:
             WorkerBase.quit(self)  # no ``returned``
             self.aborted.emit()
             return None
-        # superqt returns a RuntimeError raised in the generator (torch raises them) as a
-        # value and then emits nothing at all; report it like any other error.
-        if isinstance(result, RuntimeError):
-            raise result
-        return result

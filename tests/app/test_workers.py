@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import warnings
 import weakref
 
 import pytest
@@ -32,19 +33,43 @@ def test_every_result_of_dropped_workers_arrives_on_the_gui_thread(qtbot):
 
 
 def test_a_finished_worker_is_freed_with_its_result(qtbot):
-    # (a worker kept after it ended would keep its result: a whole image for a prefetch)
+    # A worker kept after it ended would keep its function and result (a whole image for a
+    # prefetch). Handed to Qt itself, PySide often never freed a worker whose signals were
+    # delivered while its thread was still finishing: the event loop runs meanwhile here.
     refs = []
-    for fn in (lambda: bytearray(10), _fail):
-        job = run_function(fn, on_done=lambda _r: None, on_error=lambda _m: None)
-        refs.append(weakref.ref(job))
+    for i in range(20):
+        job = run_function(_fail if i % 2 else (lambda: bytearray(10)), on_error=lambda _m: None)
         progress = ProgressWorker(_steps(2, []))
         on_failure(progress, lambda _m: None)
-        refs.append(weakref.ref(start(progress)))
+        refs += [weakref.ref(job), weakref.ref(start(progress))]
         del job, progress
+        qtbot.wait(5)
     qtbot.waitUntil(lambda: workers.running() == 0, timeout=10000)
     QThreadPool.globalInstance().waitForDone()
-    gc.collect()
-    assert [r() for r in refs] == [None] * 4
+    qtbot.waitUntil(lambda: gc.collect() >= 0 and [r() for r in refs] == [None] * 40)
+
+
+def test_overlapping_workers_leave_the_warnings_machinery_as_it_was(qtbot, capsys):
+    # superqt's own run() swaps warnings.showwarning per worker; overlapping runs left it
+    # pointing at a finished worker, with an "always" filter added for good.
+    both = threading.Barrier(2, timeout=10)
+
+    def overlapping(tag: str) -> str:
+        both.wait()
+        warnings.warn(f"from {tag}", UserWarning, stacklevel=1)
+        both.wait()
+        return tag
+
+    pool = QThreadPool()
+    pool.setMaxThreadCount(2)
+    with pytest.warns(UserWarning, match="from"):  # they still reach the warnings machinery
+        before = (warnings.showwarning, list(warnings.filters))
+        jobs = [run_function(lambda t=t: overlapping(t), pool=pool) for t in ("a", "b")]
+        qtbot.waitUntil(lambda: all(j.ended for j in jobs), timeout=10000)
+        pool.waitForDone()
+        after = (warnings.showwarning, list(warnings.filters))
+    assert [j.result for j in jobs] == ["a", "b"]
+    assert after == before
 
 
 def test_a_failing_job_reports_one_line_and_ends(qtbot):
