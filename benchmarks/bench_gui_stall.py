@@ -143,13 +143,17 @@ def masks(kind: str, seed: int) -> dict[str, np.ndarray]:
 
 
 def quiet(window) -> bool:
+    """Nothing of the window's in flight: writes, workers, a zone measurement to come."""
+    from app.gui import workers
+
     s = window.session
     return (
         s is not None
         and s.writer.pending() == 0
+        and workers.running() == 0
         and not window.prelabels.busy()
         and not s.maps_pending
-        and (s._params_worker is None or s._params_worker.ended)
+        and not window.faces._measure_timer.isActive()
     )
 
 
@@ -160,6 +164,7 @@ def bench_saves(window, root: Path, repeats: int) -> dict[str, list[float]]:
     small, large = ids["a-small.png"], ids["b-large.png"]
     out: dict[str, list[float]] = {"idle": [], "switch, no save": []}
     meter = StallMeter()
+    s._autosave.setInterval(10**8)  # the save under test is the switch's, not an autosave
 
     def open_large() -> None:
         window.open_image(large)
@@ -177,6 +182,7 @@ def bench_saves(window, root: Path, repeats: int) -> dict[str, list[float]]:
                 for cls, mask in masks(kind, 3 + i).items():
                     s.document.set_rough(cls, mask)
                 wait_until(lambda: quiet(window), 600, "the new masks' GT")
+                assert large in s._dirty, "the masks were saved before the switch"
             meter.start()
             window.open_image(small)  # saves the large image's masks, shows the small one
             wait_until(
