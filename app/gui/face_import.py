@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from core.progress import CancelToken, Progress
 
-from .workers import FunctionWorker
+from .workers import run_function
 
 if TYPE_CHECKING:
     from .session import AnnotationSession
@@ -201,13 +201,19 @@ class FaceQueue(QObject):
         root, token = session.project.root, self.token
         for rec in records:
             item = (rec.id, rec.path, rec.content_hash)
-            worker = FunctionWorker(partial(_detect_one, root, item, token))
-            worker.done.connect(lambda info, t=token: self._one_done(t, info))
-            worker.failed.connect(lambda msg, t=token: self._one_done(t, {"error": msg}))
-            worker.start(c.pool, BATCH_PRIORITY)
+            run_function(
+                partial(_detect_one, root, item, token),
+                on_done=partial(self._one_done, token),
+                on_error=partial(self._one_failed, token),
+                pool=c.pool,
+                priority=BATCH_PRIORITY,
+            )
         self.pending += len(records)
         self._show()
         return len(records)
+
+    def _one_failed(self, token: CancelToken, message: str) -> None:
+        self._one_done(token, {"error": message})
 
     def _one_done(self, token: CancelToken, info: Any) -> None:
         if token is not self.token or info is None:

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from core.face.measure import MEASURES, measure_titles
 from core.face.zones import ZONE_TITLES, ZONES
 
-from .workers import FunctionWorker
+from .workers import run_function
 from .zones_layer import ZonesLayer
 
 if TYPE_CHECKING:
@@ -95,6 +95,9 @@ class FaceController(QObject):
     faceChanged = Signal(object, object)
     #: (image id, list[ZoneMeasurement]) measurements of the open image are ready.
     measured = Signal(object, object)
+    #: (internal) a document change asks for a new measurement; queued to the GUI thread
+    #: when the change comes from a worker (texture maps, parameters of a large image).
+    _changed = Signal()
 
     def __init__(
         self, canvas: ImageCanvas, notifier: Notifier, parent: QObject | None = None
@@ -112,7 +115,6 @@ class FaceController(QObject):
         self.pool.setMaxThreadCount(1)
         # Below the pre-label and document workers: the face can wait, they should not.
         self.pool.setThreadPriority(QThread.Priority.LowPriority)
-        self._alive: set[Any] = set()
         self._generation = 0
         self._placing: list[tuple[float, float]] | None = None
         self.editing = False  # "Move points": the face points can be dragged
@@ -123,6 +125,7 @@ class FaceController(QObject):
         self._measure_timer.setSingleShot(True)
         self._measure_timer.setInterval(MEASURE_DELAY_MS)
         self._measure_timer.timeout.connect(self.measure)
+        self._changed.connect(self._schedule_measure)
         self._doc_unsubscribe: Any = None
         canvas.viewport().installEventFilter(self)
         canvas.installEventFilter(self)
@@ -161,17 +164,13 @@ class FaceController(QObject):
         self.layer.set_face(None, None)
         if self._doc_unsubscribe is not None:
             self._doc_unsubscribe()
-        self._doc_unsubscribe = loaded.document.subscribe(lambda _c: self._schedule_measure())
+        self._doc_unsubscribe = loaded.document.subscribe(lambda _c: self._changed.emit())
         self.faceChanged.emit(self.image_id, None)
         project, record, image, detect = self.session.project, loaded.record, loaded.document.image, self.detect  # fmt: skip
         self._run(lambda: find_face(project, record, image, detect=detect), lambda r: self._found(gen, loaded, r))  # fmt: skip
 
     def _run(self, fn: Callable[[], object], done: Callable[[Any], None]) -> None:
-        worker = FunctionWorker(fn)
-        self._alive.add(worker)
-        worker.done.connect(done)
-        worker.failed.connect(self.notifier.report)
-        worker.start(self.pool)
+        run_function(fn, on_done=done, on_error=self.notifier.report, pool=self.pool)
 
     def _found(self, gen: int, loaded: LoadedDocument, found: tuple[Any, bool, str]) -> None:
         if gen != self._generation or self.session is None:

@@ -46,6 +46,7 @@ from .preferences import Preferences, PreferencesDialog
 from .prelabel_worker import PrelabelController
 from .project_dialogs import ProjectActions, remember
 from .repair import DamageMonitor
+from .retraining import RetrainController
 from .review import ReviewController
 from .review_panel import ReviewPanel
 from .session import AnnotationSession
@@ -56,7 +57,7 @@ from .team import TeamMonitor
 from .team_dialog import TeamOpener
 from .tools import ToolState
 from .tools_panel import ToolsPanel
-from .training_panel import RetrainController, TrainingPanel
+from .training_panel import TrainingPanel
 
 if TYPE_CHECKING:
     from core.document import AnnotationDocument
@@ -520,9 +521,9 @@ class MainWindow(QMainWindow):
         window_state.save(self)
         self.params_panel.flush()
         importer = self.project_actions.import_worker
-        if importer is not None and not importer.finished:
+        if importer is not None and not importer.ended:
             importer.cancel()  # images imported so far are kept
-            while not importer.finished:
+            while not importer.ended:
                 QCoreApplication.processEvents()
                 time.sleep(0.01)
         session.save_current()

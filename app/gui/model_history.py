@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
     from .parts import Frame
     from .prelabel_worker import PrelabelController
+    from .retraining import RetrainController
     from .session import AnnotationSession
-    from .training_panel import RetrainController
 
 COLUMNS = (
     "",
@@ -74,7 +74,6 @@ class ModelHistoryView(QWidget):
         self.models: list[ModelRecord] = []
         self.current_id: int | None = None
         self._seq = itertools.count()
-        self._checks: list[Any] = []  # verification workers in flight
         self.last_refusal = ""
         self.current = QLabel("")
         self.current.setWordWrap(True)
@@ -238,22 +237,10 @@ class ModelHistoryView(QWidget):
 
             verify_checkpoint(path)
 
-        worker: Any = None
-
-        def done(_result: Any) -> None:
-            self._forget(worker)
-            self._submit(job)
-
         def failed(message: str) -> None:
-            self._forget(worker)
             self._refuse(f"{label} was not used: {message}. The current model stays.")
 
-        worker = run_function(verify, on_done=done, on_error=failed)
-        self._checks.append(worker)
-
-    def _forget(self, worker: Any) -> None:
-        if worker in self._checks:
-            self._checks.remove(worker)
+        run_function(verify, on_done=lambda _r: self._submit(job), on_error=failed)
 
     def _refuse(self, message: str) -> None:
         self.last_refusal = message

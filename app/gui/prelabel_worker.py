@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QLabel, QProgressDialog, QWidget
 
 from core.classes import CLASSES
 
-from .workers import FunctionWorker, ProgressWorker
+from .workers import Job, ProgressWorker, on_failure, start
 
 if TYPE_CHECKING:
     from core.prelabel import PrelabelSource
@@ -99,8 +99,8 @@ class PrelabelController(QObject):
         self._scores: dict[int, float] = {}
         self._attempted: set[int] = set()
         self._redo: list[int] = []  # images whose saved pre-label could not be read
-        self._job: FunctionWorker | None = None
-        self._loading: FunctionWorker | None = None
+        self._job: Job | None = None
+        self._loading: Job | None = None
         self.batch: ProgressWorker | None = None
         self.dialog: QProgressDialog | None = None
         self._generation = 0
@@ -202,10 +202,10 @@ class PrelabelController(QObject):
             self._redo.append(image_id)
             self.schedule_soon()
 
-        self._loading = FunctionWorker(lambda: project.load_prelabel(image_id))
-        self._loading.done.connect(done)
-        self._loading.failed.connect(failed)
-        self._loading.start()
+        self._loading = Job(lambda: project.load_prelabel(image_id))
+        self._loading.returned.connect(done)
+        on_failure(self._loading, failed)
+        start(self._loading)
 
     def _display(self, image_id: int, maps: dict[str, np.ndarray], source: str) -> None:
         from core.prelabel import describe_source
@@ -291,7 +291,7 @@ class PrelabelController(QObject):
         return [i for i in plan if i not in self._attempted]
 
     def busy(self) -> bool:
-        return self._job is not None or (self.batch is not None and not self.batch.finished)
+        return self._job is not None or (self.batch is not None and not self.batch.ended)
 
     def schedule(self) -> None:
         """Start the next background pre-label unless one is running."""
@@ -312,11 +312,11 @@ class PrelabelController(QObject):
             self._redo.pop(0)
         source, project = self.source, s.project
         generation = self._generation
-        job = FunctionWorker(lambda: self._compute_one(project, image_id, source))
-        job.done.connect(lambda result: self._on_job_done(generation, image_id, result))
-        job.failed.connect(lambda message: self._on_job_failed(generation, image_id, message))
+        job = Job(lambda: self._compute_one(project, image_id, source))
+        job.returned.connect(lambda result: self._on_job_done(generation, image_id, result))
+        on_failure(job, lambda message: self._on_job_failed(generation, image_id, message))
         self._job = job
-        job.start(self.pool)
+        start(job, self.pool)
 
     def _predictor(self, source: PrelabelSource) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
         """The prediction function of ``source``, built once (worker thread)."""
@@ -387,7 +387,7 @@ class PrelabelController(QObject):
         if s.read_only:
             self.notifier.report("the project is open read-only; pre-labels cannot be saved")
             return None
-        if self.batch is not None and not self.batch.finished:
+        if self.batch is not None and not self.batch.ended:
             return self.batch
         self._generation += 1  # a running single job's result is dropped; the batch redoes it
         self._job = None
@@ -407,16 +407,11 @@ class PrelabelController(QObject):
 
         worker = ProgressWorker(make)
         generation = self._generation
-        worker.progress.connect(lambda p: self._on_batch_step(generation, p))
-        for signal in (worker.done, worker.failed, worker.cancelled):
-            signal.connect(self._on_batch_end)
-        worker.failed.connect(self.notifier.report)
-        worker.done.connect(self._report_batch)
-        worker.cancelled.connect(
-            lambda: self.notifier.show(
-                "Pre-annotation cancelled; the pre-labels made so far are kept.", 10000
-            )
-        )
+        worker.yielded.connect(lambda p: self._on_batch_step(generation, p))
+        worker.finished.connect(self._on_batch_end)  # after the others: ``ended`` is set
+        on_failure(worker, self.notifier.report)
+        worker.returned.connect(self._report_batch)
+        worker.aborted.connect(self._batch_cancelled)
         self.batch = worker
         self.dialog = QProgressDialog(
             "Pre-annotating…", "Cancel", 0, len(plan), self._dialog_parent
@@ -427,8 +422,10 @@ class PrelabelController(QObject):
         self.dialog.setAutoReset(False)
         self.dialog.canceled.connect(self.cancel_batch)
         self.dialog.show()
-        worker.start(self.pool)
-        return worker
+        return start(worker, self.pool)
+
+    def _batch_cancelled(self, *_: object) -> None:
+        self.notifier.show("Pre-annotation cancelled; the pre-labels made so far are kept.", 10000)
 
     def _on_batch_step(self, generation: int, progress: Progress) -> None:
         if generation != self._generation:
@@ -463,7 +460,7 @@ class PrelabelController(QObject):
         self.schedule_soon()
 
     def cancel_batch(self) -> None:
-        if self.batch is not None and not self.batch.finished:
+        if self.batch is not None and not self.batch.ended:
             self.batch.cancel()
 
     # -- applying ----------------------------------------------------------------

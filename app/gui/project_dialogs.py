@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QProgressDialog, QWidget
 
 from .preferences import add_recent_project, recent_projects
-from .workers import ProgressWorker
+from .workers import ProgressWorker, on_failure, start
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -162,14 +162,14 @@ class ProjectActions:
             finish()
             self.w.notifier.report(f"import stopped: {message}")
 
-        worker.progress.connect(on_progress)
-        worker.done.connect(done)
-        worker.cancelled.connect(finish)
-        worker.failed.connect(failed)
+        worker.yielded.connect(on_progress)
+        worker.returned.connect(done)
+        worker.aborted.connect(finish)
+        on_failure(worker, failed)
         dialog.canceled.connect(worker.cancel)
         self.import_worker = worker
         self.progress_dialog = dialog
-        return worker.start()
+        return start(worker)
 
 
 #: QSettings key of the folder the last import came from (where the next dialog starts).

@@ -32,7 +32,7 @@ from core.classes import CLASSES
 from .documents import LoadedDocument, load_document, load_preview, pixel_count, trim_heap
 from .project_model import ProjectModel, read_state
 from .resources import default_settings
-from .workers import FunctionWorker, ProgressWorker, run_function
+from .workers import Job, ProgressWorker, on_failure, run_function, start
 
 AUTOSAVE_MS = int(default_settings()["autosave_ms"])
 CACHE_SIZE = 4  # documents kept after leaving them (with their undo history)
@@ -91,7 +91,7 @@ class AnnotationSession(QObject):
         self.model = ProjectModel(self)
         self.current: LoadedDocument | None = None
         self._cache: OrderedDict[Any, LoadedDocument] = OrderedDict()
-        self._prefetching: dict[Any, FunctionWorker] = {}
+        self._prefetching: dict[Any, Job] = {}
         self._params_worker: ProgressWorker | None = None
         self._params_doc: Any = None  # the document the running recomputation changes
         self._maps_worker: ProgressWorker | None = None
@@ -149,7 +149,7 @@ class AnnotationSession(QObject):
         token = self._load_token
         ready = self._cache.pop(image_id, None)
         prefetch = self._prefetching.pop(image_id, None)
-        if prefetch is not None and prefetch.finished:
+        if prefetch is not None and prefetch.ended:
             # A failed prefetch (no result) is loaded again below and reports its error.
             ready, prefetch = ready or prefetch.result, None
         if ready is not None:
@@ -180,8 +180,7 @@ class AnnotationSession(QObject):
 
         if prefetch is not None:
             # Its prefetch is still loading: wait for it rather than load the image twice.
-            prefetch.done.connect(done)
-            prefetch.failed.connect(failed)
+            prefetch.then(done, failed)
             return
         run_function(
             lambda: load_document(self.project, image_id, defer_textures=big),
@@ -225,7 +224,7 @@ class AnnotationSession(QObject):
 
     def _start_maps(self, loaded: LoadedDocument) -> None:
         """Compute the open document's deferred texture maps in a worker (one at a time)."""
-        if self._maps_worker is not None and not self._maps_worker.finished:
+        if self._maps_worker is not None and not self._maps_worker.ended:
             self._maps_worker.cancel()  # the image left before its maps were done
         self._maps_worker = None
         doc = loaded.document
@@ -247,10 +246,10 @@ class AnnotationSession(QObject):
             if self.current is loaded and not self._closed:
                 self.error.emit(message)
 
-        worker.progress.connect(progress)
-        worker.done.connect(done)
-        worker.failed.connect(failed)
-        self._maps_worker = worker.start()
+        worker.yielded.connect(progress)
+        worker.returned.connect(done)
+        on_failure(worker, failed)
+        self._maps_worker = start(worker)
 
     @property
     def maps_pending(self) -> bool:
@@ -279,7 +278,7 @@ class AnnotationSession(QObject):
             or self._pixels(image_id) > PREFETCH_MAX_PIXELS
         ):
             return
-        for key in [k for k, w in self._prefetching.items() if w.finished]:
+        for key in [k for k, w in self._prefetching.items() if w.ended]:
             if len(self._prefetching) > 2:
                 del self._prefetching[key]
         self._prefetching[image_id] = run_function(
@@ -477,7 +476,7 @@ class AnnotationSession(QObject):
             return
         # While a recomputation of this document runs, doc.params still holds the old
         # parameters: going back to them must still queue, or the running one wins.
-        running = self._params_worker is not None and not self._params_worker.finished
+        running = self._params_worker is not None and not self._params_worker.ended
         if doc.params == params and not (running and self._params_doc is doc):
             return
         rows, cols = doc.shape[:2]
@@ -487,7 +486,7 @@ class AnnotationSession(QObject):
         # One recomputation at a time, the latest parameters last: two running at once
         # could finish out of order and leave the older parameters applied.
         self._pending_params = (doc, params)
-        if self._params_worker is None or self._params_worker.finished:
+        if self._params_worker is None or self._params_worker.ended:
             self.busyChanged.emit(True)
             self._next_params()
 
@@ -500,15 +499,15 @@ class AnnotationSession(QObject):
         doc, params = pending
         self._params_doc = doc
         worker = ProgressWorker(lambda: doc.set_params_steps(params))
-        worker.progress.connect(self.busyProgress)
-        worker.done.connect(self._next_params)
+        worker.yielded.connect(self.busyProgress.emit)
+        worker.returned.connect(self._next_params)
 
         def failed(message: str) -> None:
             self.error.emit(message)
             self._next_params()
 
-        worker.failed.connect(failed)
-        self._params_worker = worker.start()
+        on_failure(worker, failed)
+        self._params_worker = start(worker)
 
     def _on_written(self, key: Any, result: Any) -> None:
         kind, image_id = key[0], key[1]
@@ -583,7 +582,7 @@ class AnnotationSession(QObject):
             return
         self.save_current()
         self._closed = True
-        if self._maps_worker is not None and not self._maps_worker.finished:
+        if self._maps_worker is not None and not self._maps_worker.ended:
             self._maps_worker.cancel()
         self.writer.stop()
         if self._unsubscribe is not None:

@@ -57,9 +57,9 @@ if TYPE_CHECKING:
     from .model_history import ModelHistoryView
     from .parts import Frame, Notifier
     from .prelabel_worker import PrelabelController
+    from .retraining import RetrainController
     from .session import AnnotationSession
     from .status_bar import StatusBar
-    from .training_panel import RetrainController
 
 #: How often the window reads what others changed (ms); bench_team_refresh.py measures it.
 POLL_MS = 3000

@@ -1,21 +1,47 @@
-"""Run long work off the GUI thread and deliver results back on it.
+"""Run long work off the GUI thread with superqt's workers; results arrive on the GUI thread.
 
-:func:`run_function` runs a plain callable on the global thread pool;
-:class:`ProgressWorker` drives a core generator that yields
-:class:`~core.progress.Progress`, forwarding each step and honouring cancellation.
-Results and errors are emitted as signals and arrive on the GUI thread.
+The workers are superqt's (:class:`superqt.utils.FunctionWorker` for a plain callable,
+:class:`superqt.utils.GeneratorWorker` for a core generator), as napari uses them: their
+signals (``returned``, ``errored``, ``yielded``, ``aborted``, ``finished``) are emitted on
+the pool thread and delivered, queued, on the GUI thread. This module adds only what the
+window needs on top:
+
+- :func:`start` queues a worker on a chosen pool with a priority. superqt's
+  ``worker.start()`` knows only the global pool, and the window keeps some work on its own
+  one-thread pools (thumbnails, pre-labels, faces, the repair check) so that it never
+  holds back the image loads on the global pool. Like superqt's ``start`` it keeps the
+  worker referenced until its ``finished`` signal has arrived (a worker dropped earlier
+  takes its signals object with it and its queued results are never delivered), and it
+  hands the pool ``worker.run`` rather than the worker, which stays Python's to free.
+- Both workers run superqt's ``run()`` without its redirection of warnings (see
+  :class:`_Run`: process-wide state that overlapping workers corrupted).
+- :class:`Job` and :class:`ProgressWorker` remember on the GUI thread their ``result`` /
+  ``error`` and whether they have ``ended`` (after every handler), for callers that look
+  later.
+- :class:`ProgressWorker` drives a core generator of :class:`~core.progress.Progress`
+  and cancels it through a :class:`~core.progress.CancelToken` (core checks the token
+  inside long steps; the worker checks it between steps): a cancelled run emits
+  ``aborted``, not ``errored``, and the generator is closed on its own thread.
+- :func:`failure_message` turns an ``errored`` exception into one line for the user.
 """
 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Iterator
-from typing import Any
+import weakref
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QThreadPool
+from superqt.utils import FunctionWorker, GeneratorWorker, WorkerBase
 
 from core.errors import Cancelled, SkinTraceError
 from core.progress import CancelToken, Progress
+
+W = TypeVar("W", bound=WorkerBase)
+
+#: Workers queued or running, each kept until its ``finished`` signal is delivered.
+_running: set[WorkerBase] = set()
 
 
 def describe_error(exc: BaseException) -> str:
@@ -31,85 +57,119 @@ def describe_error(exc: BaseException) -> str:
 def failure_message(exc: BaseException) -> str:
     """:func:`describe_error`, after printing the traceback of an unexpected error (a bug)."""
     if not isinstance(exc, SkinTraceError | OSError):
-        traceback.print_exc()
+        traceback.print_exception(exc)
     return describe_error(exc)
 
 
-class _Signals(QObject):
-    done = Signal(object)
-    failed = Signal(str)
-    progress = Signal(object)
-    cancelled = Signal()
+class _Run:
+    """superqt's ``WorkerBase.run`` without its redirection of warnings, for both workers.
 
+    superqt wraps each run in ``warnings.catch_warnings()`` and points the process-wide
+    ``warnings.showwarning`` at the worker; that state is global and ``catch_warnings`` is
+    not thread-safe (before Python 3.14), so two workers that overlap leave it pointing at
+    a finished worker (and every later warning is sent there, or raises). Here warnings
+    print as usual. A RuntimeError that superqt's ``GeneratorWorker.work`` returns (one
+    raised in the generator: torch raises them) is reported through ``errored`` instead of
+    a warning with no signal at all.
+    """
 
-#: How long a finished worker is kept before Python may delete it. Its result arrives on the
-#: GUI thread while the pool thread may still be returning from ``run()``; deleting the
-#: runnable (or its signals object) under it would be a use-after-free.
-RETIRE_MS = 2000
-
-
-def _retire(alive: set[Any], worker: Any) -> None:
-    """Drop ``worker`` from ``alive`` once the pool thread is surely done with it."""
-    QTimer.singleShot(RETIRE_MS, lambda: alive.discard(worker))
-
-
-def _emit(signal: Any, *args: Any) -> None:
-    """Emit from a pool thread; the receiver may be gone when the app is shutting down."""
-    try:
-        signal.emit(*args)
-    except RuntimeError:  # "Signal source has been deleted"
-        pass
-
-
-class _FunctionRunnable(QRunnable):
-    def __init__(self, fn: Callable[[], Any], signals: _Signals) -> None:
-        super().__init__()
-        self.fn = fn
-        self.signals = signals
-
-    def run(self) -> None:
+    def run(self: Any) -> None:
+        self.started.emit()
+        self._running = True
         try:
-            result = self.fn()
-        except Exception as exc:  # reported to the GUI, never raised on a pool thread
-            _emit(self.signals.failed, failure_message(exc))
-        else:
-            _emit(self.signals.done, result)
+            result = self.work()
+            if isinstance(result, Exception):
+                raise result
+            if not self.abort_requested:
+                self.returned.emit(result)
+        except Exception as exc:
+            self.errored.emit(exc)
+        self._running = False
+        self.finished.emit()
+        self._finished.emit(self)  # (what superqt's own start() listens to)
 
 
-class FunctionWorker(QObject):
-    """Handle for :func:`run_function`; keeps its signals alive until finished."""
+def start(worker: W, pool: QThreadPool | None = None, priority: int = 0) -> W:
+    """Queue ``worker`` on ``pool`` (default: the global pool); a higher ``priority`` runs first.
 
-    done = Signal(object)
-    failed = Signal(str)
+    Connect to the worker's signals before calling this.
+    """
+    # Kept until its ``finished`` arrives: the signals object goes with the worker, and a
+    # queued signal whose sender is gone is never delivered. Through a weak reference, as
+    # PySide keeps a connected lambda as long as the signals object: a lambda holding the
+    # worker would keep it (and its result) forever.
+    _running.add(worker)
+    ref = weakref.ref(worker)
 
-    _alive: set[FunctionWorker] = set()
+    def forget(*_: object) -> None:
+        found = ref()
+        if found is not None:
+            _running.discard(found)
+
+    worker.finished.connect(forget)
+    # The pool runs ``worker.run`` (it holds it until run() has returned), not the worker
+    # itself: handed to Qt, a Python QRunnable passes to C++ ownership, and PySide 6.11
+    # then often never frees it (measured: 118 of 150 superqt FunctionWorkers stayed).
+    (pool or QThreadPool.globalInstance()).start(worker.run, priority)
+    return worker
+
+
+def running() -> int:
+    """Workers started with :func:`start` whose ``finished`` has not arrived yet."""
+    return len(_running)
+
+
+def on_failure(worker: Job | ProgressWorker, handler: Callable[[str], None]) -> None:
+    """Call ``handler`` with the one-line message when ``worker`` fails (GUI thread)."""
+    worker.errored.connect(lambda exc: handler(describe_error(exc)))  # (not holding worker)
+
+
+class Job(_Run, FunctionWorker):
+    """superqt's FunctionWorker for ``fn()``, remembering its end on the GUI thread.
+
+    ``result`` or ``error`` are set before the caller's ``returned`` / ``errored`` handlers
+    run; ``ended`` becomes True with ``finished``, once those handlers have all run (each
+    connection is its own queued call, so a poller seeing ``ended`` sees their effects).
+    """
 
     def __init__(self, fn: Callable[[], Any]) -> None:
-        super().__init__()
-        self._signals = _Signals()
-        self._signals.done.connect(self._on_done)
-        self._signals.failed.connect(self._on_failed)
-        self._runnable = _FunctionRunnable(fn, self._signals)
-        self._runnable.setAutoDelete(False)
-        self.finished = False
+        super().__init__(fn)
+        self.ended = False
         self.result: Any = None
         self.error: str | None = None
+        self._later: list[tuple[Callable[[Any], None], Callable[[str], None]]] = []
+        self.returned.connect(self._on_returned)
+        self.errored.connect(self._on_errored)
+        self.finished.connect(self._on_finished)
 
-    def start(self, pool: QThreadPool | None = None, priority: int = 0) -> FunctionWorker:
-        """Queue on ``pool`` (default: the global pool); a higher ``priority`` runs first."""
-        FunctionWorker._alive.add(self)
-        (pool or QThreadPool.globalInstance()).start(self._runnable, priority)
-        return self
+    def then(self, on_done: Callable[[Any], None], on_error: Callable[[str], None]) -> None:
+        """Call ``on_done(result)`` or ``on_error(message)`` once the job has ended (GUI thread).
 
-    def _on_done(self, result: Any) -> None:
-        self.finished, self.result = True, result
-        _retire(FunctionWorker._alive, self)
-        self.done.emit(result)
+        For a caller that comes after the start: a handler connected to ``returned`` then
+        may miss it (the signal goes only to the connections that existed when the pool
+        thread emitted it). Runs at once when the job has already ended.
+        """
+        if not self.ended:
+            self._later.append((on_done, on_error))
+        elif self.error is None:
+            on_done(self.result)
+        else:
+            on_error(self.error)
 
-    def _on_failed(self, message: str) -> None:
-        self.finished, self.error = True, message
-        _retire(FunctionWorker._alive, self)
-        self.failed.emit(message)
+    def _on_returned(self, result: Any) -> None:
+        self.result = result
+
+    def _on_errored(self, exc: BaseException) -> None:
+        self.error = failure_message(exc)
+
+    def _on_finished(self, *_: object) -> None:
+        self.ended = True
+        later, self._later = self._later, []
+        for on_done, on_error in later:
+            if self.error is None:
+                on_done(self.result)
+            else:
+                on_error(self.error)
 
 
 def run_function(
@@ -118,79 +178,68 @@ def run_function(
     on_done: Callable[[Any], None] | None = None,
     on_error: Callable[[str], None] | None = None,
     pool: QThreadPool | None = None,
-) -> FunctionWorker:
-    """Run ``fn()`` on ``pool`` (default: the global pool); callbacks run on the GUI thread."""
-    worker = FunctionWorker(fn)
+    priority: int = 0,
+) -> Job:
+    """Run ``fn()`` in a :class:`Job` on ``pool``; the callbacks run on the GUI thread.
+
+    ``on_error`` receives the one-line :func:`failure_message`.
+    """
+    job = Job(fn)
     if on_done is not None:
-        worker.done.connect(on_done)
+        job.returned.connect(on_done)
     if on_error is not None:
-        worker.failed.connect(on_error)
-    return worker.start(pool)
+        on_failure(job, on_error)
+    return start(job, pool, priority)
 
 
-class _ProgressRunnable(QRunnable):
-    def __init__(
-        self, make: Callable[[], Iterator[Progress]], token: CancelToken, signals: _Signals
-    ) -> None:
-        super().__init__()
-        self.make = make
-        self.token = token
-        self.signals = signals
-
-    def run(self) -> None:
-        last: Progress | None = None
-        gen: Iterator[Progress] | None = None
-        try:
-            gen = self.make()
-            for step in gen:
-                last = step
-                _emit(self.signals.progress, step)
-                if self.token.cancelled:
-                    raise Cancelled("cancelled by the user")
-        except Cancelled:
-            if gen is not None and hasattr(gen, "close"):
-                gen.close()
-            _emit(self.signals.cancelled)
-        except Exception as exc:
-            _emit(self.signals.failed, failure_message(exc))
-        else:
-            _emit(self.signals.done, last)
+def _steps(make: Callable[[], Iterator[Progress]], token: CancelToken) -> Generator[Progress, None, Progress | None]:  # fmt: skip
+    """Yield ``make()``'s steps, checking ``token`` after each; return the last step."""
+    last: Progress | None = None
+    gen = make()
+    try:
+        for step in gen:
+            last = step
+            yield step
+            token.raise_if_cancelled()
+    finally:
+        close = getattr(gen, "close", None)
+        if close is not None:
+            close()  # on this (the worker's) thread, not whenever it is collected
+    return last
 
 
-class ProgressWorker(QObject):
-    """Drive a Progress generator on the thread pool; cancel between steps."""
+class ProgressWorker(_Run, GeneratorWorker):
+    """superqt's GeneratorWorker for a core Progress generator, cancelled by a token.
 
-    progress = Signal(object)
-    done = Signal(object)
-    failed = Signal(str)
-    cancelled = Signal()
-
-    _alive: set[ProgressWorker] = set()
+    ``yielded`` carries each :class:`~core.progress.Progress`; ``returned`` the last one
+    (None when there was none); ``errored`` the exception; ``aborted`` a cancellation
+    (:meth:`cancel`, or :class:`~core.errors.Cancelled` raised inside the generator).
+    ``token`` is what the generator checks. ``error`` is set before the caller's
+    ``errored`` handlers run; ``ended`` becomes True with ``finished``, after them all.
+    """
 
     def __init__(self, make: Callable[[], Iterator[Progress]]) -> None:
-        super().__init__()
         self.token = CancelToken()
-        self._signals = _Signals()
-        self._signals.progress.connect(self.progress)
-        self._signals.done.connect(self._finish(self.done))
-        self._signals.failed.connect(self._finish(self.failed))
-        self._signals.cancelled.connect(self._finish(self.cancelled))
-        self._runnable = _ProgressRunnable(make, self.token, self._signals)
-        self._runnable.setAutoDelete(False)
-        self.finished = False
+        super().__init__(_steps, make, self.token)
+        self.ended = False
+        self.error: str | None = None
+        self.errored.connect(self._on_errored)
+        self.finished.connect(self._on_finished)
 
-    def _finish(self, signal: Any) -> Callable[..., None]:
-        def handler(*args: Any) -> None:
-            self.finished = True
-            _retire(ProgressWorker._alive, self)
-            signal.emit(*args)
+    def _on_errored(self, exc: BaseException) -> None:
+        self.error = failure_message(exc)
 
-        return handler
-
-    def start(self, pool: QThreadPool | None = None) -> ProgressWorker:
-        ProgressWorker._alive.add(self)
-        (pool or QThreadPool.globalInstance()).start(self._runnable)
-        return self
+    def _on_finished(self, *_: object) -> None:
+        self.ended = True
 
     def cancel(self) -> None:
+        """Ask the generator to stop: at its next token check, or after the running step."""
         self.token.cancel()
+
+    def work(self) -> Any:
+        try:
+            return super().work()
+        except Cancelled:
+            WorkerBase.quit(self)  # no ``returned``
+            self.aborted.emit()
+            return None

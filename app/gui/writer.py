@@ -4,6 +4,10 @@ All mask saves and catalog writes of the window go through a single
 :class:`SerialWriter` thread (Anki's single collection executor): writes never race
 each other, the GUI thread never waits on disk, and a newer save of the same key
 replaces an older one that has not started yet.
+
+It stays a QThread, not a superqt worker like the window's other work
+(:mod:`app.gui.workers`): it lives as long as the session, and as a pool worker it would
+hold one of the global pool's threads (two on a two-core machine) for good.
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ def test_import_dialog_aligns_faces_to_the_chosen_crop(window, photos, qtbot):
     assert "not a folder" in str(seen["error"])
     worker = window.project_actions.import_worker
     assert worker is not None
-    qtbot.waitUntil(lambda: worker.finished, timeout=20_000)
+    qtbot.waitUntil(lambda: worker.ended, timeout=20_000)
     project = window.session.project
     records = project.images()
     assert [r.name for r in records] == ["astronaut.png"]  # the crop; blank.png had no face

@@ -38,7 +38,7 @@ def test_new_project_then_import_with_progress(window, tmp_path, qtbot):
     (src / "broken.png").write_bytes(b"junk")
     worker = window.project_actions.start_import(str(src))
     assert worker is not None
-    qtbot.waitUntil(lambda: worker.finished, timeout=10000)
+    qtbot.waitUntil(lambda: worker.ended, timeout=10000)
     qtbot.waitUntil(lambda: len(window.image_list.model.records) == 3, timeout=5000)
     report = window.status.currentMessage()  # the user learns what was skipped
     assert "added 3 image(s)" in report and "1 unreadable" in report
@@ -59,10 +59,11 @@ def test_import_can_be_cancelled(window, tmp_path, qtbot):
     for i in range(12):
         save_png(src / f"m{i:02d}.png", make_face(60 + i, shape=SHAPE).image)
     worker = window.project_actions.start_import(str(src))
+    aborted = []
+    worker.aborted.connect(lambda: aborted.append(True))  # (it may run already)
     worker.cancel()
-    with qtbot.waitSignal(worker.cancelled, timeout=10000):
-        pass
-    assert worker.finished and worker.token.cancelled
+    qtbot.waitUntil(lambda: worker.ended, timeout=10000)
+    assert worker.token.cancelled and worker.error is None and aborted == [True]
     # what was imported before the cancel is kept and listed; the window keeps working
     with Project.open(project, read_only=True) as p:
         in_catalog = [r.id for r in p.images()]

@@ -222,9 +222,7 @@ def test_back_to_the_default_while_other_parameters_compute_ends_on_the_default(
         assert doc.params == default  # not applied before its maps are done
         s.clear_override(image_id)
         gate.set()
-        qtbot.waitUntil(
-            lambda: s._params_worker is None or s._params_worker.finished, timeout=10000
-        )
+        qtbot.waitUntil(lambda: s._params_worker is None or s._params_worker.ended, timeout=10000)
         assert doc.params == default
     finally:
         gate.set()
