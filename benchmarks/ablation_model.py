@@ -1,6 +1,6 @@
 """Ablation on synthetic faces reproducing the shape of Table 3 (and Table 2 with baselines).
 
-Generates a GT dataset from ``core.synthetic`` (seeded faces, simulated annotator, GT
+Generates a GT dataset from ``core.demo.synthetic`` (seeded faces, simulated annotator, GT
 engine), trains each network with the same recipe and scores its best checkpoint on
 the validation split with ``core.model.evaluate`` (one mask rule for every method).
 
@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.dataset import DatasetEntry, write_dataset  # noqa: E402
-from core.gt import GTParams  # noqa: E402
+from core.demo.synthetic import make_face  # noqa: E402
+from core.gt.engine import GTParams  # noqa: E402
 from core.model.evaluate import evaluate  # noqa: E402
 from core.model.registry import MODELS, count_parameters, create_model  # noqa: E402
 from core.model.train import train  # noqa: E402
-from core.synthetic import make_face  # noqa: E402
 
 TABLE3 = ("unet", "reduced-unet", "reduced-unet-attention", "proposed")
 

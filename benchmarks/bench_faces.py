@@ -5,7 +5,7 @@
    detection + 5-point landmarks, and the 768×640 alignment crop. Medians of 5 runs.
 2. If ``../shared/real/porenet_left`` is present, the detector's state on it is printed
    (it is a half face: no face is expected, the manual fallback applies).
-3. The zone prior on generated faces (core.synthetic, known truth, layout face points):
+3. The zone prior on generated faces (core.demo.synthetic, known truth, layout face points):
    baseline pre-labels (Frangi + k-means) scored with and without the prior.
 
 Run: ``.venv/bin/python benchmarks/bench_faces.py``
@@ -27,13 +27,13 @@ from skimage import data
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.baselines import baseline_maps  # noqa: E402
+from core.assist.baselines import baseline_maps  # noqa: E402
+from core.demo.synthetic import make_face  # noqa: E402
 from core.face.align import alignment_for  # noqa: E402
 from core.face.landmarks import detect_faces, layout_face  # noqa: E402
 from core.face.prior import apply_zone_prior  # noqa: E402
+from core.gt.metrics import confusion  # noqa: E402
 from core.imageio import load_image  # noqa: E402
-from core.metrics import confusion  # noqa: E402
-from core.synthetic import make_face  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "real"
 

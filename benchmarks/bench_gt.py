@@ -27,10 +27,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.document import AnnotationDocument  # noqa: E402
-from core.gt import GTParams, compute_gt, gt_from_rough  # noqa: E402
-from core.synthetic import make_face  # noqa: E402
-from core.texture import pore_response, to_gray, wrinkle_texture_from_gray  # noqa: E402
+from core.demo.synthetic import make_face  # noqa: E402
+from core.gt.document import AnnotationDocument  # noqa: E402
+from core.gt.engine import GTParams, compute_gt, gt_from_rough  # noqa: E402
+from core.gt.texture import pore_response, to_gray, wrinkle_texture_from_gray  # noqa: E402
 
 SIZES = {"768x640": (640, 768), "6000x4000": (4000, 6000)}
 DAB_RADIUS = 16.0  # a 32-px brush

@@ -47,9 +47,9 @@ from PySide6.QtCore import QCoreApplication, QSettings  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from core.document import AnnotationDocument  # noqa: E402
-from core.gt import GTParams  # noqa: E402
-from core.synthetic import make_face  # noqa: E402
+from core.demo.synthetic import make_face  # noqa: E402
+from core.gt.document import AnnotationDocument  # noqa: E402
+from core.gt.engine import GTParams  # noqa: E402
 
 
 def rss_mb(field: str = "VmRSS") -> float:

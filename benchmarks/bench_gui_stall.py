@@ -109,9 +109,9 @@ def make_save_project(tmp: Path) -> Path:
     """A project: a small face (opened between the saves) and a 6000x4000 face."""
     import cv2
 
+    from core.demo.synthetic import make_face
     from core.imageio import save_png
     from core.project import Project
-    from core.synthetic import make_face
 
     src = tmp / "src-save"
     src.mkdir(parents=True)
@@ -129,7 +129,7 @@ def make_save_project(tmp: Path) -> Path:
 def masks(kind: str, seed: int) -> dict[str, np.ndarray]:
     import cv2
 
-    from core.synthetic import make_face
+    from core.demo.synthetic import make_face
 
     rng = np.random.default_rng(seed)
     if kind == "noisy":
@@ -200,9 +200,9 @@ def bench_saves(window, root: Path, repeats: int) -> dict[str, list[float]]:
 
 
 def make_train_project(tmp: Path) -> Path:
+    from core.demo.synthetic import make_face
     from core.imageio import save_png
     from core.project import Project
-    from core.synthetic import make_face
 
     src = tmp / "src-train"
     src.mkdir(parents=True)

@@ -83,7 +83,7 @@ def make_jpeg(path: Path, megapixels: float) -> tuple[int, int]:
     import cv2
     import numpy as np
 
-    from core.synthetic import make_face
+    from core.demo.synthetic import make_face
 
     rows = int((megapixels * 1e6 * 3 / 4) ** 0.5)
     cols = int(rows * 4 / 3)

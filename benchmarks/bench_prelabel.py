@@ -37,9 +37,9 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
 def make_project(folder: Path, count: int) -> Path:
+    from core.demo.synthetic import make_face
     from core.imageio import save_png
     from core.project import Project
-    from core.synthetic import make_face
 
     src = folder / "src"
     src.mkdir(parents=True)

@@ -38,10 +38,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core import synthetic  # noqa: E402
-from core.gt import DEFAULT_WRINKLE_THRESHOLD, GTParams, compute_gt, compute_textures  # noqa: E402
-from core.synthetic import make_face  # noqa: E402
-from core.texture import (  # noqa: E402
+from core.demo import synthetic  # noqa: E402
+from core.demo.synthetic import make_face  # noqa: E402
+from core.gt.engine import DEFAULT_WRINKLE_THRESHOLD, GTParams, compute_gt, compute_textures  # noqa: E402
+from core.gt.texture import (  # noqa: E402
     auto_pore_threshold,
     pore_response,
     to_gray,

@@ -32,8 +32,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import core.atomic as atomic  # noqa: E402
+from core.demo.synthetic import make_face  # noqa: E402
 from core.imageio import load_image, load_mask  # noqa: E402
-from core.synthetic import make_face  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "real" / "porenet_left"
 

@@ -30,9 +30,9 @@ from skimage.morphology import skeletonize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.document import AnnotationDocument  # noqa: E402
-from core.gt import GTParams  # noqa: E402
-from core.synthetic import make_face  # noqa: E402
+from core.demo.synthetic import make_face  # noqa: E402
+from core.gt.document import AnnotationDocument  # noqa: E402
+from core.gt.engine import GTParams  # noqa: E402
 from core.tools import CentrelineSnapper, PoreFinder, blob_region  # noqa: E402
 
 SIZES = {"768x640": (640, 768), "6000x4000": (4000, 6000)}

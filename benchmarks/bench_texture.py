@@ -28,9 +28,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.gt import GTParams, compute_textures  # noqa: E402
-from core.synthetic import make_face  # noqa: E402
-from core.texture import (  # noqa: E402
+from core.demo.synthetic import make_face  # noqa: E402
+from core.gt.engine import GTParams, compute_textures  # noqa: E402
+from core.gt.texture import (  # noqa: E402
     DEFAULT_PORE_THRESHOLD,
     pore_texture,
     to_gray,
@@ -59,7 +59,7 @@ def _median_ms(fn, repeat: int) -> float:
 
 
 def _ab(repeat: int) -> dict[str, dict[str, float]]:
-    from core.texture import pore_response, wrinkle_texture_from_gray
+    from core.gt.texture import pore_response, wrinkle_texture_from_gray
 
     cv2.setNumThreads(1)
 

@@ -42,10 +42,10 @@ from skimage.morphology import skeletonize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.document import AnnotationDocument  # noqa: E402
-from core.gt import GTParams  # noqa: E402
-from core.metrics import iou  # noqa: E402
-from core.synthetic import SyntheticFace, make_face  # noqa: E402
+from core.demo.synthetic import SyntheticFace, make_face  # noqa: E402
+from core.gt.document import AnnotationDocument  # noqa: E402
+from core.gt.engine import GTParams  # noqa: E402
+from core.gt.metrics import iou  # noqa: E402
 from core.tools import CentrelineSnapper, PoreFinder, blob_region, snap_polyline  # noqa: E402
 
 TARGET = 0.8

@@ -54,7 +54,7 @@ from core.progress import CancelToken, Progress
 from core.schemas import ClassPaths, ManifestDocument, validate
 
 if TYPE_CHECKING:
-    from core.gt import GTParams
+    from core.gt.engine import GTParams
 
 FORMAT_NAME = "skintrace-gt-dataset"
 FORMAT_VERSION = 1
@@ -391,7 +391,7 @@ def write_dataset(
     Progress
         One per image; the last has ``info`` with ``out``, ``items``, ``train``, ``val``.
     """
-    from core.gt import compute_gt  # lazy: keeps read_manifest free of the GT engine
+    from core.gt.engine import compute_gt  # lazy: keeps read_manifest free of the GT engine
 
     out = Path(out).absolute()
     split_for("x", val_ratio)  # validates the ratio before anything is written

@@ -24,7 +24,7 @@ from core.dataset import (
     write_dataset,
 )
 from core.errors import DatasetError, ImageLoadError
-from core.gt import GTParams
+from core.gt.engine import GTParams
 from core.imageio import IMAGE_SUFFIXES, check_min_size, load_image
 from core.progress import CancelToken, Progress
 

@@ -178,7 +178,7 @@ class RetrainOptions(BaseModel):
     """The project setting ``retrain.options``: how a retraining candidate is judged.
 
     Unknown keys are ignored here: the training options older versions kept in this
-    setting are read as a partial training config (:class:`core.retrain.TrainOptions`).
+    setting are read as a partial training config (:class:`core.assist.retrain.TrainOptions`).
     """
 
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)

@@ -1,6 +1,6 @@
 """Entry point of the PyInstaller bundle: the same as the ``skintrace`` command.
 
-Background retraining starts ``sys.executable -m app train ...`` (core.retrain); in a
+Background retraining starts ``sys.executable -m app train ...`` (core.assist.retrain); in a
 frozen bundle ``sys.executable`` is this launcher, so ``-m app`` is accepted and dropped.
 """
 

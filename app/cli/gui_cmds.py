@@ -96,14 +96,14 @@ def run_demo(args: argparse.Namespace) -> int:
     """Open the annotation window on the built-in demo project (made on first run)."""
     check_display()
     from app.gui.app import run_window
-    from core.demo import ensure_demo_project
+    from core.demo.projects import ensure_demo_project
 
     return run_window(ensure_demo_project())
 
 
 def run_paths(args: argparse.Namespace) -> int:
     """Open the window on a project folder, or on the project of a set of images."""
-    from core.demo import is_project_folder, open_images_project, resolve_paths
+    from core.demo.projects import is_project_folder, open_images_project, resolve_paths
 
     paths = resolve_paths(args.paths)
     if len(paths) == 1 and paths[0].is_dir() and is_project_folder(paths[0]):

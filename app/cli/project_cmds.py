@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from core.gt import GTParams
+    from core.gt.engine import GTParams
 
 from app.cli.args import finite_float, ratio
 
@@ -264,7 +264,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _params(args: argparse.Namespace) -> GTParams | None:
-    from core.gt import GTParams
+    from core.gt.engine import GTParams
 
     given = {
         k: getattr(args, k)
@@ -473,9 +473,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_agreement(args: argparse.Namespace) -> int:
     from app.cli.progress import drive
-    from core.agreement import agreement_iter
     from core.atomic import atomic_write_text
     from core.errors import SkinTraceError
+    from core.gt.agreement import agreement_iter
     from core.project import Project, Status
 
     if args.csv_out and Path(args.csv_out).is_dir():

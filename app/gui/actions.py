@@ -73,7 +73,7 @@ def _tab(switch: Callable[[], None]) -> None:
 
 def _show_view(w: Commands, name: str | None) -> None:
     """Show the image layer as ``name`` (None: the next view) and say which it is."""
-    from core.views import VIEW_TITLES
+    from core.gt.views import VIEW_TITLES
 
     stack = w.canvas.stack
     if name is None:
@@ -126,7 +126,7 @@ def build_actions(w: Commands) -> Menus:
     ):
         m.addAction(reg.add(key, title, lambda n=name: w.layers.toggle(n), shortcut))
     views = m.addMenu("Image &view")
-    from core.views import VIEW_TITLES
+    from core.gt.views import VIEW_TITLES
 
     for name, title in VIEW_TITLES.items():
         views.addAction(reg.add(f"view_{name}", title, lambda n=name: _show_view(w, n)))

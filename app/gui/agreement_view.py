@@ -6,7 +6,7 @@ image with the masks that mode gives (each annotator's own, or the newest).
 
 The **Agreement** dock shows, for the open image and the active class, how many
 annotators' GT marks each pixel (an overlay on the image: yellow where some of them did,
-blue where all did) and the pairwise scores of :mod:`core.agreement` (IoU, Dice,
+blue where all did) and the pairwise scores of :mod:`core.gt.agreement` (IoU, Dice,
 clDice, F1 within 1-3 px). They are computed in a worker when an image opens and after
 each save of its masks.
 """
@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.agreement import PAIR_SCORES, ImageAgreement
 from core.classes import CLASSES
+from core.gt.agreement import PAIR_SCORES, ImageAgreement
 
 from .fit import fit_table
 from .overlay import OverlayImage, OverlayItem
@@ -154,7 +154,7 @@ class AgreementView(QWidget):
         """Recompute the open image's agreement (off the GUI thread)."""
         if self.session is None or self.image_id is None:
             return
-        from core.agreement import image_agreement
+        from core.gt.agreement import image_agreement
 
         self._token += 1
         token, image_id, project = self._token, self.image_id, self.session.project

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 
 if TYPE_CHECKING:
-    from core.document import AnnotationDocument
+    from core.gt.document import AnnotationDocument
 
 
 class DocumentBridge(QObject):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from core.document import AnnotationDocument
+    from core.gt.document import AnnotationDocument
     from core.project.records import ImageRecord
 
 PREVIEW_SIDE = 1600  # longer side of a reduced preview decode (pixels)
@@ -52,9 +52,9 @@ def load_document(project: Any, image_id: Any, *, defer_textures: bool = False) 
     """Read image, rough masks and parameters and build the document (worker thread).
 
     With ``defer_textures`` the texture maps are left to
-    :meth:`~core.document.AnnotationDocument.compute_textures_steps`.
+    :meth:`~core.gt.document.AnnotationDocument.compute_textures_steps`.
     """
-    from core.document import AnnotationDocument
+    from core.gt.document import AnnotationDocument
     from core.imageio import load_image
 
     record = project.image(image_id)

@@ -77,7 +77,7 @@ class LayerStack(QObject):
         self.layers = layers
         self.document: Any = None
         self.texture_class: str = CLASSES[0]
-        self.image_view: str = "colour"  # a core.views view of the image layer
+        self.image_view: str = "colour"  # a core.gt.views view of the image layer
         self.image_item: ImageItem | None = None
         self.preview_item: PreviewItem | None = None
         self.overlays: dict[str, OverlayImage | GrayImage] = {}
@@ -151,14 +151,14 @@ class LayerStack(QObject):
             self.render_all()
 
     def _view_pixels(self) -> np.ndarray:
-        from core.views import skin_view
+        from core.gt.views import skin_view
 
         doc = self.document
         return doc.image if self.image_view == "colour" else skin_view(doc.image, self.image_view)
 
     def set_image_view(self, view: str) -> None:
-        """Show the image layer through a view-only filter (:mod:`core.views`)."""
-        from core.views import VIEWS
+        """Show the image layer through a view-only filter (:mod:`core.gt.views`)."""
+        from core.gt.views import VIEWS
 
         if view not in VIEWS:
             raise ValueError(f"unknown image view {view!r}; choose one of {', '.join(VIEWS)}")
@@ -170,7 +170,7 @@ class LayerStack(QObject):
 
     def cycle_image_view(self) -> str:
         """Next view (colour → gray → green → CLAHE → colour); returns its name."""
-        from core.views import VIEWS
+        from core.gt.views import VIEWS
 
         self.set_image_view(VIEWS[(VIEWS.index(self.image_view) + 1) % len(VIEWS)])
         return self.image_view

@@ -13,42 +13,31 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDi
 
 from core.classes import CLASSES
 
-from . import (
-    agreement_view,
-    faces,
-    history_view,
-    model_history,
-    prelabel_worker,
-    repair,
-    review_panel,
-    start_hint,
-    team,
-    team_dialog,
-    training_panel,
-    window_state,
-)
+from . import agreement_view, faces, repair, start_hint, team, team_dialog, window_state
 from .actions import build_actions
 from .agreement_view import AgreementView
+from .assist import history_view, model_history, prelabel_worker, review_panel, training_panel
+from .assist.history_view import HistoryView
+from .assist.model_history import ModelHistoryView
+from .assist.prelabel_worker import PrelabelController
+from .assist.retraining import RetrainController
+from .assist.review import ReviewController
+from .assist.review_panel import ReviewPanel
+from .assist.training_panel import TrainingPanel
 from .bridge import DocumentBridge
 from .canvas import ImageCanvas
 from .face_import import FaceQueue
 from .faces import FaceController, FacePanel
 from .focus import InputGuard
-from .history_view import HistoryView
 from .image_list import ImageList
 from .layers import LayersModel
 from .layers_panel import LayersPanel
 from .loading import LoadFeedback
-from .model_history import ModelHistoryView
 from .params_panel import ParamsPanel
 from .parts import Docks, Frame, Menus, WindowNotifier, add_dock
 from .preferences import Preferences, PreferencesDialog
-from .prelabel_worker import PrelabelController
 from .project_dialogs import ProjectActions, remember
 from .repair import DamageMonitor
-from .retraining import RetrainController
-from .review import ReviewController
-from .review_panel import ReviewPanel
 from .session import AnnotationSession
 from .shortcuts import ActionRegistry, ShortcutsDialog
 from .start_hint import StartHint
@@ -57,10 +46,9 @@ from .team import TeamMonitor
 from .team_dialog import TeamOpener
 from .tools import ToolState
 from .tools_panel import ToolsPanel
-from .training_panel import TrainingPanel
 
 if TYPE_CHECKING:
-    from core.document import AnnotationDocument
+    from core.gt.document import AnnotationDocument
     from core.progress import Progress
 
     from .documents import LoadedDocument

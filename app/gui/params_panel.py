@@ -270,7 +270,7 @@ class ParamsPanel(QWidget):
         """Show the thresholds the per-image rule chose for the open image.
 
         ``chosen`` maps a parameter name (``"pore_threshold"``, ...) to the value in force
-        (see :meth:`core.document.AnnotationDocument.chosen_threshold`).
+        (see :meth:`core.gt.document.AnnotationDocument.chosen_threshold`).
         """
         for name, value in chosen.items():
             row = self.rows.get(name)

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QWi
 from core.classes import CLASSES
 
 if TYPE_CHECKING:
-    from core.document import AnnotationDocument
+    from core.gt.document import AnnotationDocument
 
 
 def gray_at(image: np.ndarray, row: int, col: int) -> float:

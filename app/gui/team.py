@@ -53,11 +53,11 @@ if TYPE_CHECKING:
     from core.project.claims import Claim, Claims
     from core.project.team_sync import RetrainLock, TeamSnapshot
 
+    from .assist.model_history import ModelHistoryView
+    from .assist.prelabel_worker import PrelabelController
+    from .assist.retraining import RetrainController
     from .image_list import ImageList
-    from .model_history import ModelHistoryView
     from .parts import Frame, Notifier
-    from .prelabel_worker import PrelabelController
-    from .retraining import RetrainController
     from .session import AnnotationSession
     from .status_bar import StatusBar
 

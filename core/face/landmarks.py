@@ -336,7 +336,7 @@ def _area(face: Face) -> float:
 
 
 def layout_face(shape: tuple[int, int]) -> Face:
-    """The face points of :mod:`core.synthetic`'s layout (eyes at 44 % height, 25 % and 75 %
+    """The face points of :mod:`core.demo.synthetic`'s layout (eyes at 44 % height, 25 % and 75 %
     width; nose base at 76 % height), for generated faces whose truth is known."""
     m, n = float(shape[0]), float(shape[1])
     return Face((0.44 * m, 0.25 * n), (0.44 * m, 0.75 * n), (0.76 * m, 0.5 * n), "manual-points")

@@ -74,7 +74,7 @@ def _safe_detect(detect: Detect | None) -> Callable[[np.ndarray], tuple[Face | N
 def project_items(project: Any, *, detect: Detect | None = None, statuses: Any = None) -> Iterator[ReportItem]:  # fmt: skip
     """The images of an open project, with GT from the rough masks and stored pre-labels."""
     from core.face.store import load_face
-    from core.gt import compute_gt
+    from core.gt.engine import compute_gt
     from core.imageio import load_image
 
     find = _safe_detect(detect)

@@ -3,7 +3,7 @@
 Scores checkpoints (and optionally the image-processing baselines) on one split of a GT
 dataset in one run, so all are scored on the same images, and writes the report as JSON
 (:meth:`core.model.evaluate.EvalReport.to_dict`, atomically). Background retraining runs
-it after :mod:`core.model.run` (:func:`core.retrain.evaluate_command`); ``skintrace
+it after :mod:`core.model.run` (:func:`core.assist.retrain.evaluate_command`); ``skintrace
 evaluate`` is the command for people (a table, a progress bar).
 
 Exit status 0, or 1 with one line ``skintrace: error: ...`` on stderr (a bad checkpoint or

@@ -8,10 +8,10 @@ Every method is scored the same way on the chosen split of a GT dataset:
 * **IoU** (Eq. 4) per class between the predicted mask and the binary GT (``GT > 0``):
   *global* (intersections and unions summed over all images, as in the paper's tables)
   and *per image* (mean of each image's IoU; an image where both are empty counts 1),
-  computed by :class:`core.metrics.MetricAccumulator` (which also gives Dice, precision
+  computed by :class:`core.gt.metrics.MetricAccumulator` (which also gives Dice, precision
   and recall, reported in ``MethodResult.scores``);
 * **thin-structure scores** that forgive a 1-2 px offset, which IoU counts as a miss:
-  clDice and F1 within k = 1, 2, 3 px (:class:`core.metrics.ThinCounts`), pooled over the
+  clDice and F1 within k = 1, 2, 3 px (:class:`core.gt.metrics.ThinCounts`), pooled over the
   split, printed as a second block under the paper's table (``scores`` has them per class
   with their precision and recall, as ``"cldice"``, ``"precision@k"``, ``"recall@k"``,
   ``"f1@k"``);
@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from core.baselines import EVAL_SOURCE, baseline_maps
+from core.assist.baselines import EVAL_SOURCE, baseline_maps
 from core.classes import CLASSES
 from core.dataset import read_manifest
 from core.errors import DatasetError, SettingError
-from core.metrics import TOLERANCES, MetricAccumulator
+from core.gt.metrics import TOLERANCES, MetricAccumulator
 from core.model.data import load_item
 from core.model.infer import Predictor
 from core.model.masks import DEFAULT_MASK_LEVEL, maps_to_masks

@@ -4,14 +4,14 @@ Every way of training builds a :class:`TrainConfig` and nothing else holds defau
 
 * ``skintrace train`` from the options given on its command line (the rest default);
 * background retraining from the project's partial config (setting ``train_config``,
-  only the keys that differ from the defaults, :mod:`core.retrain`);
+  only the keys that differ from the defaults, :mod:`core.assist.retrain`);
 * ``torchrun`` runs either of the two commands below, one process per rank.
 
 A training process is started from a job file (:class:`TrainJob`: dataset, output
 folder, resume, and a partial config) with ``python -m core.model.run JOB.json``, which
 prints one JSON object per line of progress (:mod:`core.model.run`). The job file is
 read bounded (size, depth, a regular file) and validated field by field; nothing is
-unpickled. This module is torch-free: the app and :mod:`core.retrain` import it.
+unpickled. This module is torch-free: the app and :mod:`core.assist.retrain` import it.
 
 Defaults (why 30 epochs and patience 10): the paper gives no epoch count; the ablation of
 docs/model.md trains 30 epochs, and against 100 epochs / patience 15 on the same data

@@ -6,7 +6,7 @@ When another annotator saves over a class, the previous annotator's version is f
 preserved in ``annotator_masks`` under ``annotators/<image_id>/<key>.<class>.png``, in the
 same crash-safe transaction as the save (:mod:`core.project.masks`). So nothing an
 annotator saved is lost, and :meth:`AnnotatorsMixin.annotations` returns each annotator's
-last version for agreement and consensus (:mod:`core.agreement`).
+last version for agreement and consensus (:mod:`core.gt.agreement`).
 
 With the project setting ``annotation.independent`` on, :meth:`load_rough_for_editing`
 gives each annotator their own masks (empty if they never annotated the image), so
@@ -141,9 +141,9 @@ class AnnotatorsMixin:
     def consensus_rough(
         self, image_id: int, *, method: str = "majority"
     ) -> Mapping[str, np.ndarray]:
-        """Consensus rough masks of every annotator of the image (:mod:`core.agreement`);
+        """Consensus rough masks of every annotator of the image (:mod:`core.gt.agreement`);
         the newest masks when only one annotator worked on it."""
-        from core.agreement import consensus
+        from core.gt.agreement import consensus
 
         found = self.annotations(image_id)
         if len(found) < 2:

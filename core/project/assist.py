@@ -76,7 +76,7 @@ class AssistMixin(ModelsMixin):
         """Store a pre-label: a ``(M, N) uint8`` map per class and what made it.
 
         Replaces the image's previous pre-label. A new image becomes "pre-labeled".
-        ``uncertainty`` (:func:`core.active.uncertainty`) is stored in the same
+        ``uncertainty`` (:func:`core.assist.active.uncertainty`) is stored in the same
         transaction. Returns the image's status after the save.
         """
         if not source:

@@ -52,7 +52,7 @@ from core.project.schema import (
 from core.project.status import Status, check_transition
 
 if TYPE_CHECKING:
-    from core.gt import GTParams
+    from core.gt.engine import GTParams
 
 CATALOG = "catalog.sqlite"
 PROJECT_FORMAT = "skintrace-project"
@@ -153,7 +153,7 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         root : path, optional
             A team project's image root on this machine (remembered; default: here).
         """
-        from core.gt import GTParams
+        from core.gt.engine import GTParams
 
         root = Path(folder).absolute()
         catalog = root / CATALOG
@@ -463,7 +463,7 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
 
     def params(self, image_id: int | None = None) -> GTParams:
         """Effective GT parameters: the image's override, else the project default."""
-        from core.gt import GTParams
+        from core.gt.engine import GTParams
 
         with self.db.read() as tx:
             raw = None

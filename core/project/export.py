@@ -50,7 +50,7 @@ def export_project(
     force : bool
         Replace a non-empty ``out`` that SkinTrace wrote (it has the dataset marker).
     consensus : {"majority", "staple"}, optional
-        Write the consensus of every annotator's rough masks (:mod:`core.agreement`) for
+        Write the consensus of every annotator's rough masks (:mod:`core.gt.agreement`) for
         images that several annotators worked on, instead of the newest masks; an image
         with one annotator keeps its masks. Each item's ``info["annotators"]`` names them.
     cancel : CancelToken, optional
@@ -62,7 +62,7 @@ def export_project(
         and ``skipped``, a list of ``(image name, reason)``.
     """
     if consensus is not None:
-        from core.agreement import CONSENSUS_METHODS
+        from core.gt.agreement import CONSENSUS_METHODS
 
         if consensus not in CONSENSUS_METHODS:
             choices = ", ".join(CONSENSUS_METHODS)

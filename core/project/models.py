@@ -4,7 +4,7 @@ Mixed into :class:`core.project.Project` (schema migrations 2 and 4). ``models``
 each checkpoint with its metrics; ``model_log`` is append-mostly: kind ``"current"``
 rows record :meth:`ModelsMixin.set_current_model` (the newest one is the current model;
 ``model_id`` NULL = the baselines), kind ``"made_current"`` rows are the stack of models
-retraining made current (:mod:`core.retrain`), relabelled ``"rolled_back"`` when a
+retraining made current (:mod:`core.assist.retrain`), relabelled ``"rolled_back"`` when a
 rollback pops them.
 """
 

@@ -20,7 +20,7 @@ from core.project.pg.database import is_team_url
 from core.project.repair import recover_images
 
 if TYPE_CHECKING:
-    from core.gt import GTParams
+    from core.gt.engine import GTParams
     from core.progress import Progress
     from core.project.importer import RelinkResult
     from core.project.records import ImageRecord

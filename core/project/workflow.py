@@ -214,7 +214,7 @@ def reject_prelabel(project: Project, image_id: int, *, note: str = "") -> Chang
 
     One transaction: the image moves pre-labeled → new (history comment
     :func:`reject_comment`), its pre-label rows go, and the source is
-    remembered so that :func:`core.prelabel.plan_prelabels` does not make the same
+    remembered so that :func:`core.assist.prelabel.plan_prelabels` does not make the same
     pre-label again (a different, newer source may). The files are removed after the
     commit. ProjectError if the image is not pre-labeled or has no stored pre-label.
     """

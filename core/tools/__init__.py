@@ -1,7 +1,7 @@
 """Qt-free precision tools for 1-5 px structures.
 
 The canvas turns mouse events into image ``(row, col)`` and calls these; the document
-(:class:`core.document.AnnotationDocument`) applies what they return as one undo step.
+(:class:`core.gt.document.AnnotationDocument`) applies what they return as one undo step.
 
 * :mod:`core.tools.pores` — click-to-pore and box-select pores (scale-space blob detection);
 * :mod:`core.tools.snap` — wrinkle centreline snapping for the brush and the polyline tool.

@@ -21,9 +21,9 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from core.document_parts import Rect
 from core.errors import SkinTraceError
-from core.texture import to_gray
+from core.gt.document_parts import Rect
+from core.gt.texture import to_gray
 
 #: Blob radii searched by default (px at the image's scale): the paper's 1-5 px pores.
 DEFAULT_MIN_RADIUS: float = 1.0
@@ -65,7 +65,7 @@ class PoreFinder:
     Parameters
     ----------
     image : (M, N[, C]) ndarray
-        The image (see :func:`core.texture.to_gray`); only windows of it are read.
+        The image (see :func:`core.gt.texture.to_gray`); only windows of it are read.
     min_radius, max_radius : float, keyword-only
         Blob radii searched (px), ``0.5 <= min_radius <= max_radius <= 50``.
     min_strength : float, keyword-only

@@ -12,7 +12,7 @@ strongest ridge, preferring ones near the pointer, and returns that point with a
 radius estimated from the ridge's best scale (width ≈ ``WIDTH_PER_SIGMA × σ``) plus a
 margin. Where no ridge is strong enough the pointer point is kept with the brush radius,
 so snapping never loses a stroke. The canvas feeds the points to
-:meth:`core.document.AnnotationDocument.stroke_to` (one stroke, one undo step), so GT
+:meth:`core.gt.document.AnnotationDocument.stroke_to` (one stroke, one undo step), so GT
 stays rough × texture.
 """
 
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from core.document_parts import Rect
 from core.errors import SkinTraceError
-from core.texture import to_gray
+from core.gt.document_parts import Rect
+from core.gt.texture import to_gray
 
 #: Ridge scales searched (σ in px): lines about 1 to 6 px wide.
 DEFAULT_SIGMAS: tuple[float, ...] = (0.7, 1.0, 1.4, 2.0, 2.8)

@@ -61,7 +61,7 @@ def main() -> None:
 
     from app.gui.app import application
     from app.gui.main_window import MainWindow
-    from core.demo import ensure_demo_project
+    from core.demo.projects import ensure_demo_project
 
     app = application()
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
@@ -106,9 +106,11 @@ def main() -> None:
     wait(lambda: len(window.review.queue()) >= 2, timeout_s=180)
     window.review.set_active(True)
     wait(
-        lambda: session.current is not None
-        and session.current.image_id in window.review.queue()
-        and window.prelabels.shown_source() is not None
+        lambda: (
+            session.current is not None
+            and session.current.image_id in window.review.queue()
+            and window.prelabels.shown_source() is not None
+        )
     )
     window.findChild(QDockWidget, "dock_history").raise_()
     canvas.fit()

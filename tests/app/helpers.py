@@ -17,9 +17,9 @@ SHAPE = (96, 128)  # rows, cols: small synthetic faces keep the tests fast
 
 def make_project(folder: Path, *, count: int = 3, shape: tuple[int, int] = SHAPE) -> Path:
     """A real project with ``count`` synthetic faces (names face-0.png, face-1.png, ...)."""
+    from core.demo.synthetic import make_face
     from core.imageio import save_png
     from core.project import Project
-    from core.synthetic import make_face
 
     src = folder / "src"
     src.mkdir(parents=True)

@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.cli import main
 from app.gui.main_window import MainWindow
-from core.demo import data_dir
+from core.demo.projects import data_dir
 
 from .helpers import make_project
 
@@ -46,9 +46,9 @@ def test_open_rejects_a_folder_that_is_not_a_project(qapp, tmp_path, capsys):
 
 
 def test_paths_open_the_window_on_a_project_of_those_images(qapp, tmp_path, monkeypatch, capsys):
-    from core.demo import PROJECTS_DIR
+    from core.demo.projects import PROJECTS_DIR
+    from core.demo.synthetic import make_face
     from core.imageio import save_png
-    from core.synthetic import make_face
 
     from .helpers import SHAPE
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.demo import astronaut_crop, data_dir, ensure_demo_project
+from core.demo.projects import astronaut_crop, data_dir, ensure_demo_project
 from core.project import Project, Status
 
 

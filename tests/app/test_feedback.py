@@ -10,9 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from app.gui import session as session_module
+from app.gui.assist.review import CommentDialog
 from app.gui.main_window import MainWindow
-from app.gui.review import CommentDialog
-from core.gt import GTParams
+from core.gt.engine import GTParams
 from core.project import Project
 
 from .helpers import make_project, open_window

@@ -8,9 +8,9 @@ from PySide6.QtTest import QTest
 
 from app.gui.main_window import MainWindow
 from app.gui.preferences import recent_projects
+from core.demo.synthetic import make_face
 from core.imageio import save_png
 from core.project import Project
-from core.synthetic import make_face
 
 from .helpers import SHAPE, button_drag, drag, hover, make_project, widget_point
 

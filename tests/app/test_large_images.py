@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint
 
-from core.gt import compute_gt
+from core.demo.synthetic import make_face
+from core.gt.engine import compute_gt
 from core.imageio import save_png
 from core.project import Project
-from core.synthetic import make_face
 
 from .helpers import drag, open_window
 
@@ -47,7 +47,7 @@ def project_dir(tmp_path):
 @pytest.fixture
 def gate(monkeypatch):
     """Hold texture-map computations on worker threads until the gate is set."""
-    import core.document as document_module
+    import core.gt.document as document_module
     from app.gui import session as session_module
 
     monkeypatch.setattr(session_module, "LARGE_IMAGE_PIXELS", 1000)

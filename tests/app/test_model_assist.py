@@ -16,10 +16,10 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from scipy import ndimage
 
-from app.gui.review import CommentDialog
-from core.gt import compute_gt
+from app.gui.assist.review import CommentDialog
+from core.assist.prelabel import BASELINE_SOURCE
+from core.gt.engine import compute_gt
 from core.imageio import load_image
-from core.prelabel import BASELINE_SOURCE
 from core.project import Project, Status
 
 from .helpers import drag, make_project, open_window

@@ -11,11 +11,11 @@ from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QPushButton
 
-from app.gui.training_panel import MetricsPlot
-from core.active import save_uncertainty
-from core.prelabel import BASELINE_SOURCE
+from app.gui.assist.training_panel import MetricsPlot
+from core.assist.active import save_uncertainty
+from core.assist.prelabel import BASELINE_SOURCE
+from core.assist.retrain import Decision, register_model
 from core.project import Project, Status
-from core.retrain import Decision, register_model
 
 from .helpers import make_project, open_window
 
@@ -99,7 +99,7 @@ def test_pre_annotate_all_cancel_stops_after_the_running_image(qtbot, tmp_path, 
 def test_retraining_cancel_kills_nothing_but_the_run(qtbot, tmp_path):
     root = make_project(tmp_path, count=3, shape=SHAPE)
     with Project.open(root) as p:
-        from core.synthetic import make_face
+        from core.demo.synthetic import make_face
 
         for r in p.images()[:2]:
             p.save_rough(r.id, make_face(10 + r.id - 1, shape=SHAPE).rough)

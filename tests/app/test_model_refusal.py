@@ -9,10 +9,10 @@ import shutil
 import torch
 from PySide6.QtCore import Qt
 
+from core.assist.retrain import Decision, register_model
 from core.model.checkpoint import CONFIG, WEIGHTS, save_checkpoint
 from core.model.registry import create_model
 from core.project import Project
-from core.retrain import Decision, register_model
 
 from .helpers import make_project, open_window
 
@@ -106,7 +106,7 @@ def test_roll_back_refuses_a_previous_model_whose_weights_were_truncated(qtbot, 
 
 
 def test_background_retraining_refuses_a_bad_candidate_and_keeps_the_current_model(qtbot, tmp_path):
-    from core.retrain import new_run
+    from core.assist.retrain import new_run
 
     root = make_project(tmp_path, count=2, shape=SHAPE)
     with Project.open(root) as p:

@@ -24,7 +24,7 @@ from app.gui.preferences import (
 from app.gui.shortcuts import ActionRegistry, ShortcutsDialog, shortcut_rows
 from app.gui.tools import MAX_RADIUS, MIN_RADIUS, ToolState
 from app.gui.tools_panel import ToolsPanel
-from core.gt import GTParams
+from core.gt.engine import GTParams
 
 
 def test_tool_state_switches_and_clamps(qapp):

@@ -143,7 +143,7 @@ def _shown(window) -> np.ndarray:
 
 
 def test_image_views_change_only_what_is_shown(window):
-    from core.views import skin_view
+    from core.gt.views import skin_view
 
     doc = window.canvas.document
     image = doc.image.copy()

@@ -105,9 +105,9 @@ def test_a_failed_save_leaves_the_status_where_the_catalog_has_it(session, qtbot
 
 
 def test_prelabel_source_and_status_come_from_the_writes(session, qtbot):
-    from app.gui.prelabel_worker import queue_store
+    from app.gui.assist.prelabel_worker import queue_store
     from app.gui.project_model import PRELABEL_ROLE
-    from core.prelabel import BASELINE_SOURCE
+    from core.assist.prelabel import BASELINE_SOURCE
     from core.project.workflow import reject_prelabel
 
     ids = session.model.ids()

@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 
 from app.gui.main_window import MainWindow
-from core.gt import compute_gt
+from core.gt.engine import compute_gt
 from core.project import Project
 
 from .helpers import drag, hover, make_project, widget_point

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from scipy import ndimage
 
 from app.gui.main_window import MainWindow
-from core.gt import compute_gt
-from core.prelabel import BASELINE_SOURCE, baseline_source, model_source, plan_prelabels
+from core.assist.prelabel import BASELINE_SOURCE, baseline_source, model_source, plan_prelabels
+from core.gt.engine import compute_gt
 from core.project import Project, Status
 
 from .helpers import SHAPE, drag, make_project, open_window

@@ -29,7 +29,7 @@ sys.exit(130)
 def _project(tmp_path):
     root = make_project(tmp_path, count=3, shape=SHAPE)
     with Project.open(root) as p:
-        from core.synthetic import make_face
+        from core.demo.synthetic import make_face
 
         for r in p.images()[:2]:
             p.save_rough(r.id, make_face(10 + r.id - 1, shape=SHAPE).rough)
@@ -39,10 +39,10 @@ def _project(tmp_path):
 
 
 def _slow_training(monkeypatch, release):
-    import core.retrain
+    import core.assist.retrain
 
     monkeypatch.setattr(
-        core.retrain,
+        core.assist.retrain,
         "train_command",
         lambda run, options: [sys.executable, "-c", SLOW_STOP, str(release)],  # fmt: skip
     )

@@ -8,8 +8,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDockWidget
 
-from app.gui.metrics_plot import MARGINS, MetricsPlot
-from app.gui.training_panel import RECOMMENDED_ACCEPTED
+from app.gui.assist.metrics_plot import MARGINS, MetricsPlot
+from app.gui.assist.training_panel import RECOMMENDED_ACCEPTED
 from core.project import Project
 
 from .helpers import SHAPE, make_project, open_window

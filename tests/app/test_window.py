@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from app.gui.main_window import MainWindow
-from core.gt import compute_gt
+from core.gt.engine import compute_gt
 from core.project import Project, Status
 
 from .helpers import Recorder, button_drag, drag, wheel, widget_point

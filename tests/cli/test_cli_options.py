@@ -138,7 +138,7 @@ def test_window_without_a_display_is_a_one_line_error(argv, tmp_path, capsys, mo
         raise AssertionError("the window was started without a display")
 
     monkeypatch.setattr("app.gui.app.run_window", window)
-    monkeypatch.setattr("core.demo.ensure_demo_project", lambda: tmp_path / "p")
+    monkeypatch.setattr("core.demo.projects.ensure_demo_project", lambda: tmp_path / "p")
     assert main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("skintrace: error: no display")
@@ -211,7 +211,7 @@ def test_train_defaults_are_the_core_defaults():
 
 @pytest.mark.parametrize("command", [["new"], ["dataset", "from-masks"]])
 def test_gt_option_help_states_the_core_defaults(command, capsys):
-    from core.gt import GTParams
+    from core.gt.engine import GTParams
 
     with pytest.raises(SystemExit):
         main([*command, "--help"])

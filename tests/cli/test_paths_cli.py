@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.cli import build_parser, main
-from core.demo import (
+from core.demo.projects import (
     PROJECTS_DIR,
     data_dir,
     images_project_folder,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from core.active import (
+from core.assist.active import (
     entropy_map,
     load_uncertainties,
     save_uncertainty,

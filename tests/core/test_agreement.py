@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.agreement import AgreementError, consensus, count_map, pair_scores, staple
+from core.gt.agreement import AgreementError, consensus, count_map, pair_scores, staple
 
 
 def _truth() -> np.ndarray:

@@ -16,7 +16,7 @@ import pytest
 
 from core.atomic import atomic_write_bytes, atomic_write_text
 from core.dataset import DatasetEntry, write_dataset
-from core.gt import GTParams
+from core.gt.engine import GTParams
 from core.project import Project
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.errors import ProjectError
-from core.gt import GTParams
+from core.gt.engine import GTParams
 from core.imageio import save_png
 from core.project import Project, Status
 from core.project.records import StaleSaveError

@@ -19,7 +19,7 @@ from core.dataset import (
 )
 from core.errors import DatasetError
 from core.from_masks import dataset_from_masks
-from core.gt import GTParams, compute_gt
+from core.gt.engine import GTParams, compute_gt
 from core.imageio import load_image
 
 

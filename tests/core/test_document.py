@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.classes import CLASSES
-from core.document import TILE, AnnotationDocument, DocumentChange, DocumentError, Rect
-from core.gt import GTParams, compute_gt
-from core.synthetic import make_face
+from core.demo.synthetic import make_face
+from core.gt.document import TILE, AnnotationDocument, DocumentChange, DocumentError, Rect
+from core.gt.engine import GTParams, compute_gt
 
 SHAPE = (160, 192)
 PARAMS = GTParams(sigma=2.0, wrinkle_threshold=12.0, pore_threshold=3.0)
@@ -398,9 +398,9 @@ def test_invalid_use(face):
 
 
 def test_deferred_textures_keep_strokes_and_fill_gt_when_computed():
-    from core.document import AnnotationDocument
-    from core.gt import GTParams, compute_gt
-    from core.synthetic import make_face
+    from core.demo.synthetic import make_face
+    from core.gt.document import AnnotationDocument
+    from core.gt.engine import GTParams, compute_gt
 
     face = make_face(4, shape=(96, 112))
     doc = AnnotationDocument(face.image, params=GTParams(), defer_textures=True)
@@ -423,9 +423,9 @@ def test_deferred_textures_keep_strokes_and_fill_gt_when_computed():
 
 
 def test_deferred_textures_give_way_to_new_params():
-    from core.document import AnnotationDocument
-    from core.gt import GTParams
-    from core.synthetic import make_face
+    from core.demo.synthetic import make_face
+    from core.gt.document import AnnotationDocument
+    from core.gt.engine import GTParams
 
     face = make_face(5, shape=(64, 80))
     doc = AnnotationDocument(face.image, params=GTParams(), defer_textures=True)

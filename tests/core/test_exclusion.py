@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from core.dataset import read_manifest
-from core.document import AnnotationDocument, DocumentError
-from core.gt import GTParams, compute_gt
+from core.demo.synthetic import make_face
+from core.gt.document import AnnotationDocument, DocumentError
+from core.gt.engine import GTParams, compute_gt
 from core.imageio import load_mask, save_png
 from core.project import Project
-from core.synthetic import make_face
 
 SHAPE = (96, 128)
 

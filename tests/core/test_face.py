@@ -228,10 +228,10 @@ def test_zone_prior_drops_pre_labels_outside_their_zones():
 
 
 def test_zone_prior_option_in_prelabels_is_off_by_default(tmp_path):
+    from core.assist.prelabel import baseline_source, prelabel_images
+    from core.demo.synthetic import make_face
     from core.imageio import save_png
-    from core.prelabel import baseline_source, prelabel_images
     from core.project import Project
-    from core.synthetic import make_face
 
     save_png(tmp_path / "src" / "f.png", make_face(1, shape=(160, 192)).image)
     with Project.create(tmp_path / "p") as project:

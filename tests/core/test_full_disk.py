@@ -21,7 +21,7 @@ from core.atomic import atomic_write_bytes, atomic_write_text
 from core.classes import CLASSES
 from core.dataset import DatasetEntry, read_manifest, write_dataset
 from core.errors import DiskFullError, ProjectLockedError, SkinTraceError
-from core.gt import GTParams
+from core.gt.engine import GTParams
 from core.imageio import encode_png
 from core.project import Project
 from core.project.masks import encode_mask

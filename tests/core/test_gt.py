@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core.gt import (
+from core.gt.engine import (
     GTParams,
     GTParamsError,
     TextureMaps,
@@ -15,7 +15,7 @@ from core.gt import (
     compute_textures,
     gt_from_rough,
 )
-from core.texture import pore_texture, wrinkle_texture
+from core.gt.texture import pore_texture, wrinkle_texture
 
 
 def test_params_round_trip_and_unknown_keys():
@@ -147,8 +147,8 @@ def test_thresholds_default_to_auto_and_round_trip_as_auto():
 
 
 def test_calibrated_maps_report_the_chosen_values():
-    from core.synthetic import make_face
-    from core.texture import auto_pore_threshold, pore_response, to_gray
+    from core.demo.synthetic import make_face
+    from core.gt.texture import auto_pore_threshold, pore_response, to_gray
 
     face = make_face(2, shape=(160, 192))
     tex = compute_textures(face.image, GTParams())
@@ -166,7 +166,7 @@ def test_calibrated_maps_report_the_chosen_values():
 
 
 def test_default_pore_gt_follows_exposure_where_a_fixed_threshold_does_not():
-    from core.synthetic import make_face
+    from core.demo.synthetic import make_face
 
     face = make_face(0)
     dim = (face.image.astype(np.float32) * 0.5).astype(np.uint8)

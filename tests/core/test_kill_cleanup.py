@@ -205,7 +205,7 @@ def test_killed_dataset_writes_leave_nothing(tmp_path, kind):
 
 
 def test_killed_retraining_runs_leave_nothing(tmp_path):
-    from core.retrain import new_run, prepare_dataset
+    from core.assist.retrain import new_run, prepare_dataset
 
     src = _images(tmp_path / "src", 4)
     root = _accepted_project(tmp_path / "p", src)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.metrics import (
+from core.gt.metrics import (
     MetricAccumulator,
     ThinCounts,
     cldice,

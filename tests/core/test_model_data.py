@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from core.dataset import DatasetEntry, write_dataset
+from core.demo.synthetic import make_face
 from core.errors import DatasetError
-from core.gt import GTParams
+from core.gt.engine import GTParams
 from core.model.data import Augment, GTDataset, augment_pair, data_hash, pad_collate
-from core.synthetic import make_face
 
 
 def make_dataset(

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.baselines import baseline_masks
+from core.assist.baselines import baseline_masks
 from core.dataset import read_manifest
 from core.errors import DatasetError
-from core.metrics import thin_score_names
+from core.gt.metrics import thin_score_names
 from core.model.checkpoint import save_checkpoint
 from core.model.data import load_item
 from core.model.evaluate import BASELINE, evaluate

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from core.errors import ProjectError
-from core.gt import GTParams
+from core.gt.engine import GTParams
 from core.imageio import encode_png
 from core.project import Project, Status
 from core.project.pg.roots import image_root

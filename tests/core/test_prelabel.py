@@ -7,11 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.active import load_uncertainties
-from core.baselines import baseline_maps
-from core.errors import Cancelled, ProjectError
-from core.imageio import load_image, save_png
-from core.prelabel import (
+from core.assist.active import load_uncertainties
+from core.assist.baselines import baseline_maps
+from core.assist.prelabel import (
     BASELINE_SOURCE,
     baseline_source,
     describe_source,
@@ -25,9 +23,11 @@ from core.prelabel import (
     rejected_prelabels,
     source_for,
 )
+from core.demo.synthetic import make_face
+from core.errors import Cancelled, ProjectError
+from core.imageio import load_image, save_png
 from core.progress import CancelToken
 from core.project import Project, Status
-from core.synthetic import make_face
 
 SHAPE = (96, 112)
 
@@ -193,7 +193,7 @@ def test_model_source_predicts_with_the_checkpoint(project, tmp_path):
 
 
 def test_prelabel_to_rough_thresholds_at_the_level_and_grows_a_disk():
-    from core.prelabel import prelabel_to_rough
+    from core.assist.prelabel import prelabel_to_rough
 
     w = np.zeros((21, 21), np.uint8)
     w[10, 10] = 200
@@ -213,7 +213,7 @@ def test_prelabel_to_rough_thresholds_at_the_level_and_grows_a_disk():
 def test_mask_levels_and_source_names_round_trip(tmp_path):
     import json
 
-    from core.prelabel import mask_levels, source_from_name
+    from core.assist.prelabel import mask_levels, source_from_name
 
     assert mask_levels(baseline_source()) == {"wrinkle": 128.0, "pore": 128.0}
     ck = tmp_path / "ck"
@@ -249,7 +249,7 @@ def test_reject_prelabel_remembers_the_source_and_refuses_what_it_cannot_reject(
 
 
 def test_rough_margin_is_generous_and_scales_with_the_image():
-    from core.prelabel import ROUGH_GROW, grow_mask, prelabel_to_rough, rough_grow
+    from core.assist.prelabel import ROUGH_GROW, grow_mask, prelabel_to_rough, rough_grow
 
     assert rough_grow((640, 768)) == ROUGH_GROW >= 4  # a few pixels, like a brush stroke
     assert rough_grow((4000, 6000)) == round(ROUGH_GROW * np.sqrt(24e6 / (640 * 768)))
@@ -271,7 +271,7 @@ def test_rough_margin_is_generous_and_scales_with_the_image():
 
 
 def test_old_baseline_prelabels_are_described_and_refreshed():
-    from core.prelabel import describe_source
+    from core.assist.prelabel import describe_source
 
     old = "baseline:frangi+kmeans"
     assert "baselines" in describe_source(old)

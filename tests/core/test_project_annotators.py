@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.agreement import agreement_iter
 from core.dataset import read_manifest
+from core.demo.synthetic import make_face
+from core.gt.agreement import agreement_iter
 from core.imageio import load_mask, save_png
 from core.project import Project
 from core.project.annotators import SETTING_INDEPENDENT
 from core.project.schema import SCHEMA_VERSION
-from core.synthetic import make_face
 
 SHAPE = (96, 128)
 

@@ -12,7 +12,7 @@ import pytest
 
 from core.classes import CLASSES
 from core.errors import ProjectError, ProjectLockedError, ProjectNotWritableError
-from core.gt import GTParams
+from core.gt.engine import GTParams
 from core.imageio import encode_png
 from core.project import MaskFileError, Project, Status
 from core.project.schema import SCHEMA_VERSION

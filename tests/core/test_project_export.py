@@ -9,7 +9,7 @@ import pytest
 from core.classes import CLASSES
 from core.dataset import read_manifest, split_for
 from core.errors import ProjectError
-from core.gt import GTParams, compute_gt
+from core.gt.engine import GTParams, compute_gt
 from core.imageio import encode_png
 from core.project import Project
 

@@ -6,10 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.dataset import read_manifest
-from core.errors import SkinTraceError
-from core.project import Project
-from core.retrain import (
+from core.assist.retrain import (
     SETTING_OPTIONS,
     SETTING_TRAIN_CONFIG,
     Decision,
@@ -29,11 +26,14 @@ from core.retrain import (
     train_command,
     validation_split,
 )
+from core.dataset import read_manifest
+from core.errors import SkinTraceError
+from core.project import Project
 from tests.core.test_prelabel import SHAPE, make_project
 
 
 def _accept(project: Project, ids) -> None:
-    from core.synthetic import make_face
+    from core.demo.synthetic import make_face
 
     for image_id in ids:
         face = make_face(20 + image_id - 1, shape=SHAPE)
@@ -319,7 +319,7 @@ def test_decision_value_is_frozen():
 
 def test_first_model_must_beat_the_baselines_when_they_were_scored(tmp_path):
     cand = tmp_path / "new"
-    base = {"method": "image processing", "source": "core.baselines"}
+    base = {"method": "image processing", "source": "core.assist.baselines"}
     weak = decide(
         _report([_result(cand, 0.1, 0.1), {**base, "iou": {"wrinkle": 0.3, "pore": 0.2}}]),
         candidate=cand,

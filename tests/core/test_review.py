@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.demo.synthetic import make_face
 from core.errors import ProjectError
 from core.imageio import save_png
 from core.project import Project, Status
@@ -15,7 +16,6 @@ from core.project.review import (
     open_prelabel_for_correction,
     undo_review,
 )
-from core.synthetic import make_face
 
 SHAPE = (48, 64)
 

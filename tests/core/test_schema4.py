@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.active import load_uncertainties
-from core.gt import GTParams
+from core.assist.active import load_uncertainties
+from core.assist.prelabel import rejected_prelabels
+from core.assist.retrain import LOG_MADE_CURRENT, rollback_target
+from core.gt.engine import GTParams
 from core.imageio import encode_png
-from core.prelabel import rejected_prelabels
 from core.project import Project, Status
 from core.project.catalog import CATALOG, SUBFOLDERS, project_meta
 from core.project.masks import encode_mask, sha256_bytes
 from core.project.schema import MIGRATIONS, SCHEMA_VERSION
-from core.retrain import LOG_MADE_CURRENT, rollback_target
 
 SHAPE = (12, 16)
 T0 = "2026-01-02T10:42:00.000Z"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.gt import GTParams, compute_gt
-from core.synthetic import SyntheticFace, make_face, simulate_annotator
+from core.demo.synthetic import SyntheticFace, make_face, simulate_annotator
+from core.gt.engine import GTParams, compute_gt
 
 SMALL = (160, 192)
 
@@ -72,7 +72,7 @@ def test_unlabelled_distractors_are_there(faces):
     brow_band[int(0.28 * 640) : int(0.37 * 640), : int(0.4 * 768)] = True
     assert (local & brow_band).sum() > 100 and not (labelled & brow_band & local).any()
     # pore-like dots on the forehead respond to Eq. 2 but carry no pore label
-    from core.texture import pore_texture
+    from core.gt.texture import pore_texture
 
     t = pore_texture(f.image) > 0
     forehead_dots = t & f.regions["forehead"] & ~f.wrinkle

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from core.texture import (
+from core.gt.texture import (
     DEFAULT_PORE_THRESHOLD,
     InvalidImageError,
     pore_response,
@@ -175,14 +175,14 @@ def test_input_is_not_modified(rng):
     [((640, 768), 0), ((256, 256), 0), ((1801, 787), 0), ((1500, 2000), 1), ((4000, 6000), 2)],
 )
 def test_working_level_follows_image_size(shape, level):
-    from core.texture import working_level
+    from core.gt.texture import working_level
 
     assert working_level(shape) == level
     assert working_level((*shape, 3)) == level
 
 
 def test_pore_response_at_a_level_is_the_coarser_band_expanded(rng):
-    from core.texture import expand_pyramid, gaussian_pyramid
+    from core.gt.texture import expand_pyramid, gaussian_pyramid
 
     g = rng.uniform(0, 255, (45, 61)).astype(np.float32)
     pyramid = gaussian_pyramid(g, 1)
@@ -229,7 +229,7 @@ def test_wrinkle_texture_at_a_level_uses_a_wider_surround(rng):
 
 
 def test_auto_pore_threshold_follows_contrast_and_has_a_floor(rng):
-    from core.texture import AUTO_PORE_MIN, auto_pore_threshold
+    from core.gt.texture import AUTO_PORE_MIN, auto_pore_threshold
 
     t = rng.normal(0, 2, (300, 400)).astype(np.float32)
     t[rng.random(t.shape) < 0.03] += 20.0  # pores: the upper tail
@@ -241,7 +241,7 @@ def test_auto_pore_threshold_follows_contrast_and_has_a_floor(rng):
 
 
 def test_auto_wrinkle_threshold_matches_a_scipy_reference(rng):
-    from core.texture import apply_auto_wrinkle_threshold, auto_wrinkle_threshold_map
+    from core.gt.texture import apply_auto_wrinkle_threshold, auto_wrinkle_threshold_map
 
     t = rng.uniform(0, 70, (37, 53)).astype(np.float32)
     thr = auto_wrinkle_threshold_map(t)
@@ -275,7 +275,7 @@ def _lines(depths: tuple[float, ...]) -> tuple[np.ndarray, list[np.ndarray]]:
 
 
 def test_calibrated_wrinkle_threshold_keeps_faint_lines_a_fixed_one_drops():
-    from core.gt import GTParams, compute_gt
+    from core.gt.engine import GTParams, compute_gt
 
     img, truths = _lines((0.06, 0.30))  # Eq. 1 peaks ≈ 15 and ≈ 75
     bands = [ndi.binary_dilation(t, iterations=4) for t in truths]

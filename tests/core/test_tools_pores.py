@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from core.document import AnnotationDocument, DocumentError
-from core.document_parts import Rect
-from core.gt import GTParams
-from core.synthetic import make_face
+from core.demo.synthetic import make_face
+from core.gt.document import AnnotationDocument, DocumentError
+from core.gt.document_parts import Rect
+from core.gt.engine import GTParams
 from core.tools.pores import PoreFinder, PoreToolError, blob_region, find_pores, pore_at
 
 

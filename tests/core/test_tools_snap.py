@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.document import AnnotationDocument, DocumentError
-from core.gt import GTParams
-from core.metrics import iou
+from core.gt.document import AnnotationDocument, DocumentError
+from core.gt.engine import GTParams
+from core.gt.metrics import iou
 from core.tools.snap import (
     WIDTH_PER_SIGMA,
     CentrelineSnapper,

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save as st_save
 
+from core.assist.retrain import Decision, RetrainError, register_model, rollback
 from core.bounded import (
     check_regular_file,
     json_depth,
@@ -23,7 +24,6 @@ from core.bounded import (
 from core.errors import CheckpointError, DatasetError, ProjectError
 from core.model.checkpoint import CONFIG, WEIGHTS, save_checkpoint, verify_checkpoint
 from core.model.registry import create_model
-from core.retrain import Decision, RetrainError, register_model, rollback
 from core.schemas import CheckpointDocument, check_checkpoint_folder, validate
 from tests.core.test_prelabel import make_project
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.texture import to_gray
-from core.views import VIEWS, ViewError, skin_view
+from core.gt.texture import to_gray
+from core.gt.views import VIEWS, ViewError, skin_view
 
 
 def _image() -> np.ndarray:

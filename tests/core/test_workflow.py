@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.assist.prelabel import rejected_prelabels
 from core.errors import ProjectError
 from core.imageio import save_png
-from core.prelabel import rejected_prelabels
 from core.project import Project, Status
 from core.project import workflow as wf
 

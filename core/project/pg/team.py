@@ -21,7 +21,7 @@ from core.project.pg.database import PostgresDatabase
 from core.project.pg.roots import image_root, set_image_root
 
 if TYPE_CHECKING:
-    from core.gt import GTParams
+    from core.gt.engine import GTParams
     from core.project.catalog import Catalog
 
 _C = TypeVar("_C", bound="Catalog")
@@ -87,7 +87,7 @@ def create_team(
 
     ``root`` is the image root (the share) as this machine sees it; it is remembered.
     """
-    from core.gt import GTParams
+    from core.gt.engine import GTParams
     from core.project.catalog import project_meta
 
     db = PostgresDatabase(conninfo)

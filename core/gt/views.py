@@ -1,7 +1,7 @@
 """View-only skin filters for the image layer: they help see 1-5 px texture, never change data.
 
 * ``"colour"`` — the image as it is;
-* ``"gray"`` — BT.601 luma (:func:`core.texture.to_gray`, what the texture maps see);
+* ``"gray"`` — BT.601 luma (:func:`core.gt.texture.to_gray`, what the texture maps see);
 * ``"green"`` — the green channel, where skin texture usually has the most contrast
   (haemoglobin absorbs green, so pores and creases read darker than in red);
 * ``"clahe"`` — contrast-limited adaptive histogram equalisation (OpenCV CLAHE) of the
@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from core.errors import SkinTraceError
-from core.texture import to_gray
+from core.gt.texture import to_gray
 
 ViewName = Literal["colour", "gray", "green", "clahe"]
 VIEWS: tuple[ViewName, ...] = get_args(ViewName)

@@ -2,7 +2,7 @@
 
 :class:`RetrainController` runs one retraining at a time in four steps:
 
-1. export the accepted images as a GT dataset (a worker thread, :mod:`core.retrain`);
+1. export the accepted images as a GT dataset (a worker thread, :mod:`core.assist.retrain`);
 2. ``python -m core.model.run RUN/train-job.json`` (the core training entry point; the
    job holds the project's :class:`~core.model.train_config.TrainConfig`) in a
    :class:`QProcess` — a crash or an out-of-memory there cannot take the window down, and
@@ -10,7 +10,7 @@
    (:func:`core.model.run.parse_event`) updates the panel;
 3. ``python -m core.model.eval_run`` of the candidate and the current model on the same
    validation images (a second process);
-4. :func:`core.retrain.decide` and :func:`core.retrain.register_model` through the
+4. :func:`core.assist.retrain.decide` and :func:`core.assist.retrain.register_model` through the
    session's writer: every candidate enters the model history; it becomes current only
    if its validation IoU is better.
 
@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from .workers import ProgressWorker, describe_error, on_failure, run_function, start
+from ..workers import ProgressWorker, describe_error, on_failure, run_function, start
 
 if TYPE_CHECKING:
-    from core.retrain import RetrainRun, TrainOptions
+    from core.assist.retrain import RetrainRun, TrainOptions
 
-    from .parts import Notifier
-    from .session import AnnotationSession
-    from .status_bar import StatusBar
+    from ..parts import Notifier
+    from ..session import AnnotationSession
+    from ..status_bar import StatusBar
 
 #: Accepted images from which retraining is worth it: below this the panel warns (the
 #: paper trained on 264 images; a few images teach a model little beyond its baselines).
@@ -103,7 +103,7 @@ class RetrainController(QObject):
             session.writer.failed.connect(self._on_write_failed)
 
     def _on_status(self, _image_id: int, status: str) -> None:
-        from core.retrain import should_retrain
+        from core.assist.retrain import should_retrain
 
         self.acceptedChanged.emit()
         s = self.session
@@ -130,8 +130,8 @@ class RetrainController(QObject):
 
     def start(self) -> bool:
         """Start a retraining run now; False (with a message) if it cannot start."""
+        from core.assist.retrain import TrainOptions, mark_run_started, new_run
         from core.errors import SkinTraceError
-        from core.retrain import TrainOptions, mark_run_started, new_run
 
         s = self.session
         if s is None:
@@ -170,7 +170,7 @@ class RetrainController(QObject):
         run = self.run
 
         def make() -> Any:
-            from core.retrain import prepare_dataset
+            from core.assist.retrain import prepare_dataset
 
             return prepare_dataset(project, run, seed=0)
 
@@ -200,7 +200,7 @@ class RetrainController(QObject):
         return proc
 
     def _start_training(self) -> None:
-        from core.retrain import train_command
+        from core.assist.retrain import train_command
 
         if self._cancelling or self.run is None or self.options is None:
             self._finish("cancelled", "retraining cancelled")
@@ -209,7 +209,7 @@ class RetrainController(QObject):
         self._process(train_command(self.run, self.options), self._training_finished)
 
     def _training_finished(self, code: int, _status: QProcess.ExitStatus) -> None:
-        from core.retrain import evaluate_command
+        from core.assist.retrain import evaluate_command
 
         if self._cancelling or code == 130:  # the folder goes: no log to keep
             self._finish("cancelled", "retraining cancelled")
@@ -226,8 +226,8 @@ class RetrainController(QObject):
         self._process(argv, self._evaluation_finished)
 
     def _evaluation_finished(self, code: int, _status: QProcess.ExitStatus) -> None:
+        from core.assist.retrain import decide, read_report, register_model
         from core.errors import SkinTraceError
-        from core.retrain import decide, read_report, register_model
 
         if self._cancelling:
             self._finish("cancelled", "retraining cancelled")

@@ -4,7 +4,7 @@ Per class, ``GT = clip(rint(gain × T), 1, 255)`` where ``T > threshold`` and th
 mask is set, else 0, as a ``uint8`` magnitude map; its binary mask is ``GT > 0``.
 Every kept pixel is at least 1, so the binary mask is exactly "texture above
 threshold inside the rough mask". GT is pointwise in (texture, rough), which is what
-makes the incremental update of :mod:`core.document` exact.
+makes the incremental update of :mod:`core.gt.document` exact.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from core.classes import CLASSES, ClassName, check_class
 from core.errors import SkinTraceError
-from core.texture import (
+from core.gt.texture import (
     DEFAULT_SIGMA,
     apply_auto_wrinkle_threshold,
     auto_pore_threshold,
@@ -75,14 +75,14 @@ class GTParams:
     ----------
     sigma : float
         σ of the Eq. 1 Gaussian in pixels of the working level
-        (:func:`core.texture.working_level`), in (0, 100].
+        (:func:`core.gt.texture.working_level`), in (0, 100].
     wrinkle_threshold : float or None
         Eq. 1 values at or below this (0–255 scale) are not wrinkle, in [0, 255]; None:
         per pixel, 40 % of the local peak of Eq. 1, between 8 and 20
-        (:func:`core.texture.auto_wrinkle_threshold_map`).
+        (:func:`core.gt.texture.auto_wrinkle_threshold_map`).
     pore_threshold : float or None
         ``Th`` of Eq. 2 in gray levels, in [0, 255]; None: 0.3 × the 99th percentile of
-        this image's Eq. 2 response (:func:`core.texture.auto_pore_threshold`).
+        this image's Eq. 2 response (:func:`core.gt.texture.auto_pore_threshold`).
     wrinkle_gain : float
         GT magnitude = ``gain × T`` for wrinkles, in (0, 255].
     pore_gain : float
@@ -180,7 +180,7 @@ class TextureMaps:
         With ``wrinkle_auto``, the median calibrated threshold over line candidates
         (Eq. 1 above 8): what the GT panel shows. Else 0.
     level : int
-        Pyramid level the filters ran at (:func:`core.texture.working_level`).
+        Pyramid level the filters ran at (:func:`core.gt.texture.working_level`).
     """
 
     wrinkle: np.ndarray
@@ -240,7 +240,7 @@ def compute_textures(
     Parameters
     ----------
     image : (M, N[, C]) ndarray
-        See :func:`core.texture.to_gray` for accepted dtypes and channels.
+        See :func:`core.gt.texture.to_gray` for accepted dtypes and channels.
     params : GTParams
         Uses ``sigma`` (Eq. 1) and the thresholds' modes; calibrated thresholds are
         computed here, once per image, from the maps themselves.
@@ -251,7 +251,7 @@ def compute_textures(
     Returns
     -------
     TextureMaps
-        Filtered at :func:`core.texture.working_level` of the image's size.
+        Filtered at :func:`core.gt.texture.working_level` of the image's size.
     """
     level = working_level(np.shape(image))
     gray: np.ndarray | None = None

@@ -1,6 +1,6 @@
-"""Values of :mod:`core.document`: rectangles, change notices, undo history entries.
+"""Values of :mod:`core.gt.document`: rectangles, change notices, undo history entries.
 
-Split out of :mod:`core.document` to keep it short; import them from either module.
+Split out of :mod:`core.gt.document` to keep it short; import them from either module.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ from .review import ACCEPT_KEY, QUEUES, REJECT_KEY, UNDO_KEY, UNEDITED_KEY, Revi
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .parts import Frame
+    from ..parts import Frame
+    from ..session import AnnotationSession
     from .prelabel_worker import PrelabelController
-    from .session import AnnotationSession
 
 
 class ReviewPanel(QWidget):

@@ -16,16 +16,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .fit import fit_table
-from .image_list import STATUS_LABELS
-from .workers import describe_error
+from ..fit import fit_table
+from ..image_list import STATUS_LABELS
+from ..workers import describe_error
 
 if TYPE_CHECKING:
     from core.project.records import HistoryEntry
 
-    from .documents import LoadedDocument
-    from .parts import Frame, Notifier
-    from .session import AnnotationSession
+    from ..documents import LoadedDocument
+    from ..parts import Frame, Notifier
+    from ..session import AnnotationSession
 
 COLUMNS = ("When\n(UTC)", "Who", "Change", "Comment")
 

@@ -89,9 +89,9 @@ def ensure_demo_project(folder: str | os.PathLike[str] | None = None) -> Path:
     face comes with a simulated annotator's rough masks so its ground truth shows at
     once; the others are new.
     """
+    from core.demo.synthetic import make_face
     from core.imageio import save_png
     from core.project import Project
-    from core.synthetic import make_face
 
     target = Path(folder) if folder is not None else data_dir() / DEMO_NAME
     if is_project_folder(target):

@@ -34,15 +34,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .fit import fit_table
+from ..fit import fit_table
 
 if TYPE_CHECKING:
     from core.project.models import ModelRecord
 
-    from .parts import Frame
+    from ..parts import Frame
+    from ..session import AnnotationSession
     from .prelabel_worker import PrelabelController
     from .retraining import RetrainController
-    from .session import AnnotationSession
 
 COLUMNS = (
     "",
@@ -120,7 +120,7 @@ class ModelHistoryView(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        from core.prelabel import describe_source, source_for
+        from core.assist.prelabel import describe_source, source_for
 
         s = self.session
         self.models = [] if s is None else list(s.project.models())
@@ -171,7 +171,7 @@ class ModelHistoryView(QWidget):
 
     def use_model(self, model_id: int | None) -> None:
         """Make ``model_id`` current (None: the baselines), once its checkpoint is verified."""
-        from core.retrain import make_current, rollback
+        from core.assist.retrain import make_current, rollback
 
         s = self.session
         if s is None or s.read_only:
@@ -187,8 +187,8 @@ class ModelHistoryView(QWidget):
 
     def roll_back(self) -> None:
         """Go back to the model that was current before the current one (verified first)."""
+        from core.assist.retrain import rollback, rollback_target
         from core.errors import SkinTraceError
-        from core.retrain import rollback, rollback_target
 
         s = self.session
         if s is None or s.read_only or self.current_id is None:
@@ -213,7 +213,7 @@ class ModelHistoryView(QWidget):
 
     def add_checkpoint(self, folder: str | Path) -> None:
         """Verify a checkpoint folder, register it in the project and make it current."""
-        from core.retrain import make_current
+        from core.assist.retrain import make_current
 
         s = self.session
         if s is None or s.read_only:
@@ -230,7 +230,7 @@ class ModelHistoryView(QWidget):
 
     def _verify_then(self, path: Path, label: str, job: Callable[[], Any]) -> None:
         """Verify ``path`` on a worker thread; then write ``job``, or refuse with a message."""
-        from .workers import run_function
+        from ..workers import run_function
 
         def verify() -> None:
             from core.model.checkpoint import verify_checkpoint

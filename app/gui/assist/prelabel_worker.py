@@ -2,7 +2,7 @@
 
 :class:`PrelabelController` keeps one background job at a time on its own one-thread
 pool (so image loading on the global pool is never starved): each job pre-labels the
-most urgent image of a fresh plan (:func:`core.prelabel.plan_prelabels`: the open image
+most urgent image of a fresh plan (:func:`core.assist.prelabel.plan_prelabels`: the open image
 if it needs one, then the next ones in the annotator's order), then the next job is
 planned again, so opening another image re-prioritises at once. Pre-labels are saved
 through the session's single writer. "Pre-annotate all" runs the whole plan as a batch
@@ -24,19 +24,19 @@ from PySide6.QtWidgets import QLabel, QProgressDialog, QWidget
 
 from core.classes import CLASSES
 
-from .workers import Job, ProgressWorker, on_failure, start
+from ..workers import Job, ProgressWorker, on_failure, start
 
 if TYPE_CHECKING:
-    from core.prelabel import PrelabelSource
+    from core.assist.prelabel import PrelabelSource
     from core.progress import Progress
     from core.project import Project
 
-    from .documents import LoadedDocument
-    from .image_list import ImageList
-    from .layers import LayersModel
-    from .parts import Frame, Notifier
-    from .session import AnnotationSession
-    from .writer import SerialWriter
+    from ..documents import LoadedDocument
+    from ..image_list import ImageList
+    from ..layers import LayersModel
+    from ..parts import Frame, Notifier
+    from ..session import AnnotationSession
+    from ..writer import SerialWriter
 
 CACHE_SIZE = 24
 ORDERS = ("file", "uncertainty")
@@ -55,9 +55,9 @@ def queue_store(
     The job returns the image's state read back from the catalog, which the session
     puts into its model when it is written.
     """
-    from core.prelabel import store_prelabel
+    from core.assist.prelabel import store_prelabel
 
-    from .project_model import read_state
+    from ..project_model import read_state
 
     def job() -> Any:
         status = store_prelabel(project, image_id, maps, source, score)
@@ -142,7 +142,7 @@ class PrelabelController(QObject):
 
     def refresh_source(self) -> None:
         """Re-read the project's source (after training or a rollback) and re-plan."""
-        from core.prelabel import source_for
+        from core.assist.prelabel import source_for
 
         if self.session is None:
             return
@@ -208,7 +208,7 @@ class PrelabelController(QObject):
         start(self._loading)
 
     def _display(self, image_id: int, maps: dict[str, np.ndarray], source: str) -> None:
-        from core.prelabel import describe_source
+        from core.assist.prelabel import describe_source
 
         self.layers.set_prediction(maps)
         self._update_label(source)
@@ -223,7 +223,7 @@ class PrelabelController(QObject):
 
     def _update_label(self, shown: str | None) -> None:
         """Status bar: the active source, and the shown pre-label's when it differs."""
-        from core.prelabel import describe_source
+        from core.assist.prelabel import describe_source
 
         if self.source is None:
             self.source_label.setText("")
@@ -262,13 +262,13 @@ class PrelabelController(QObject):
         ids = [r.id for r in self.image_list.model.records]
         if self.order_mode != "uncertainty":
             return ids
-        from core.active import uncertainty_order
+        from core.assist.active import uncertainty_order
 
         return uncertainty_order(ids, self.scores(ids))
 
     def scores(self, ids: list[int]) -> dict[int, float]:
         """Uncertainty per image for the current source (memory, then the project)."""
-        from core.active import load_uncertainties
+        from core.assist.active import load_uncertainties
 
         missing = [i for i in ids if i not in self._scores]
         if missing and self.session is not None and self.source is not None:
@@ -278,7 +278,7 @@ class PrelabelController(QObject):
 
     def pending(self) -> list[int]:
         """Images still to pre-label with the current source, most urgent first."""
-        from core.prelabel import plan_prelabels
+        from core.assist.prelabel import plan_prelabels
 
         if self.session is None or self.source is None:
             return []
@@ -320,7 +320,7 @@ class PrelabelController(QObject):
 
     def _predictor(self, source: PrelabelSource) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
         """The prediction function of ``source``, built once (worker thread)."""
-        from core.prelabel import make_predictor
+        from core.assist.prelabel import make_predictor
 
         with self._predict_lock:
             if self._predict is None or self._predict[0] != source.name:
@@ -330,7 +330,7 @@ class PrelabelController(QObject):
 
     def _compute_one(self, project: Any, image_id: int, source: PrelabelSource) -> dict[str, Any]:
         """Pre-label one image (worker thread); returns the last per-image Progress info."""
-        from core.prelabel import prelabel_images
+        from core.assist.prelabel import prelabel_images
 
         info: dict[str, Any] = {}
         steps = prelabel_images(
@@ -379,7 +379,7 @@ class PrelabelController(QObject):
 
     def pre_annotate_all(self) -> ProgressWorker | None:
         """Pre-label every image that needs it, with a progress dialog and cancel."""
-        from core.prelabel import prelabel_images
+        from core.assist.prelabel import prelabel_images
 
         s = self.session
         if s is None or self.source is None:
@@ -467,7 +467,7 @@ class PrelabelController(QObject):
 
     def use_as_rough(self) -> bool:
         """Turn the shown pre-label into rough masks (added to what is painted; undoable)."""
-        from core.prelabel import mask_levels, prelabel_to_rough, source_from_name
+        from core.assist.prelabel import mask_levels, prelabel_to_rough, source_from_name
 
         s = self.session
         maps = self.layers.prediction()

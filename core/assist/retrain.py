@@ -27,11 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.baselines import EVAL_SOURCE
+from core.assist.baselines import EVAL_SOURCE
 from core.bounded import MAX_MANIFEST_BYTES, read_json_bounded
 from core.classes import CLASSES
 from core.errors import SkinTraceError
-from core.metrics import TOLERANCES
+from core.gt.metrics import TOLERANCES
 from core.model.train_config import TrainConfig, TrainJob, write_job
 from core.progress import CancelToken, Progress
 from core.schemas import RetrainOptions, check_checkpoint_folder, validate
@@ -66,7 +66,7 @@ class RetrainError(SkinTraceError):
 
 
 #: Scores the retraining decision can compare, with their names in messages. IoU is the
-#: paper's; clDice and F1@k forgive 1-3 px offsets of thin structures (core.metrics).
+#: paper's; clDice and F1@k forgive 1-3 px offsets of thin structures (core.gt.metrics).
 DECISION_METRICS: dict[str, str] = {
     "iou": "IoU",
     "cldice": "clDice",

@@ -6,7 +6,7 @@ through its methods (image row/col coordinates; pixel ``(r, c)`` has its centre 
 arrays.
 
 GT is pointwise in (texture map, rough mask), so after a dab only the dirty
-rectangle of GT is recomputed and the result equals a full :func:`core.gt.compute_gt`
+rectangle of GT is recomputed and the result equals a full :func:`core.gt.engine.compute_gt`
 exactly. Undo history entries are region diffs — per touched tile the coordinates of
 the pixels that changed with their old and new values — one entry per stroke, never
 whole-image snapshots.
@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from core.classes import CLASSES, EXCLUDE, LAYER_NAMES, ClassName, check_class, check_layer
-from core.document_parts import (
+from core.errors import SkinTraceError
+from core.gt.document_parts import (
     TILE,
     ChangeKind,
     DocumentChange,
@@ -37,8 +38,7 @@ from core.document_parts import (
     polygon,
     readonly_view,
 )
-from core.errors import SkinTraceError
-from core.gt import GTParams, TextureMaps, compute_textures, gt_from_rough, texture_steps
+from core.gt.engine import GTParams, TextureMaps, compute_textures, gt_from_rough, texture_steps
 from core.progress import Progress
 
 __all__ = [
@@ -149,7 +149,7 @@ class AnnotationDocument:
 
     def chosen_threshold(self, cls: str) -> float:
         """The threshold in force for ``cls``: the fixed parameter, or the value the
-        per-image calibration chose (see :meth:`core.gt.TextureMaps.chosen`)."""
+        per-image calibration chose (see :meth:`core.gt.engine.TextureMaps.chosen`)."""
         if self._textures is None:
             raise DocumentError("the texture maps are still being computed")
         return self._textures.chosen(check_class(cls), self._params)

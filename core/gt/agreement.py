@@ -2,7 +2,7 @@
 
 Each annotator's rough masks give their own GT (rough × texture, the image's GT
 parameters), and the annotators are compared on that GT, pair by pair, with the paper's
-IoU and the thin-structure scores of :mod:`core.metrics` (clDice, F1 within 1-3 px):
+IoU and the thin-structure scores of :mod:`core.gt.metrics` (clDice, F1 within 1-3 px):
 two people who trace the same wrinkle 1 px apart agree by F1@1 although IoU says they
 mostly disagree. A per-pixel **count map** says how many annotators marked each pixel.
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from core.classes import CLASSES
 from core.errors import SkinTraceError
-from core.metrics import TOLERANCES, confusion, thin_counts
+from core.gt.metrics import TOLERANCES, confusion, thin_counts
 from core.progress import CancelToken, Progress
 
 CONSENSUS_METHODS: tuple[str, ...] = ("majority", "staple")
@@ -211,7 +211,7 @@ def image_agreement(project: Any, image_id: Any) -> ImageAgreement:
     Each annotator's GT is rough × texture with the image's GT parameters, the
     image's exclusion mask removed (as in the annotation window).
     """
-    from core.gt import compute_textures, gt_from_rough
+    from core.gt.engine import compute_textures, gt_from_rough
     from core.imageio import load_image
 
     rec = project.image(image_id)

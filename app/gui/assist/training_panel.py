@@ -1,6 +1,6 @@
 """The Training dock: the retraining step, epoch, loss and IoU with a small live plot.
 
-:class:`~.retraining.RetrainController` (app/gui/retraining.py) runs the retraining itself.
+:class:`~.retraining.RetrainController` (app/gui/assist/retraining.py) runs the retraining itself.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..workers import describe_error
 from .metrics_plot import MetricsPlot
 from .retraining import RECOMMENDED_ACCEPTED, RetrainController
-from .workers import describe_error
 
 if TYPE_CHECKING:
-    from .parts import Frame
+    from ..parts import Frame
+    from ..session import AnnotationSession
     from .prelabel_worker import PrelabelController
-    from .session import AnnotationSession
 
 
 class TrainingPanel(QWidget):
@@ -66,7 +66,7 @@ class TrainingPanel(QWidget):
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 1000)
         self.epochs.setToolTip("How many passes over the accepted images one training makes")
-        from core.retrain import DECISION_METRICS
+        from core.assist.retrain import DECISION_METRICS
 
         self.decide_by = QComboBox()
         for key, label in DECISION_METRICS.items():
@@ -108,7 +108,7 @@ class TrainingPanel(QWidget):
 
     def load_settings(self) -> None:
         """Show the project's retraining settings (after a session change)."""
-        from core.retrain import TrainOptions, retrain_after
+        from core.assist.retrain import TrainOptions, retrain_after
 
         s = self.controller.session
         self.setEnabled(s is not None and not s.read_only)
@@ -134,12 +134,12 @@ class TrainingPanel(QWidget):
         s.writer.submit(("setting", key), lambda: project.set_setting(key, value))
 
     def _store_after(self, value: int) -> None:
-        from core.retrain import SETTING_AFTER
+        from core.assist.retrain import SETTING_AFTER
 
         self._store(SETTING_AFTER, int(value))
 
     def _store_epochs(self, value: int) -> None:
-        from core.retrain import store_train_config
+        from core.assist.retrain import store_train_config
 
         s = self.controller.session
         if self._loading or s is None or s.read_only:
@@ -153,7 +153,7 @@ class TrainingPanel(QWidget):
         self._store_option("decision_metric", str(self.decide_by.currentData()))
 
     def _store_option(self, key: str, value: Any) -> None:
-        from core.retrain import SETTING_OPTIONS
+        from core.assist.retrain import SETTING_OPTIONS
 
         s = self.controller.session
         if self._loading or s is None:
@@ -203,7 +203,7 @@ class TrainingPanel(QWidget):
 
     def update_warning(self) -> None:
         """Warn while fewer images are accepted than retraining needs or is worth."""
-        from core.retrain import MIN_IMAGES
+        from core.assist.retrain import MIN_IMAGES
 
         n = self.controller.accepted_count()
         if self.controller.session is None or n >= RECOMMENDED_ACCEPTED:

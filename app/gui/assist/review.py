@@ -46,20 +46,20 @@ from PySide6.QtWidgets import (
 
 from core.classes import CLASSES
 
-from .project_model import ReviewQueueProxy
+from ..project_model import ReviewQueueProxy
 
 __all__ = ["QUEUES", "CommentDialog", "ReviewController"]
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .canvas import ImageCanvas
-    from .image_list import ImageList
-    from .layers import LayersModel
-    from .parts import Notifier
+    from ..canvas import ImageCanvas
+    from ..image_list import ImageList
+    from ..layers import LayersModel
+    from ..parts import Notifier
+    from ..session import AnnotationSession
+    from ..shortcuts import ActionRegistry
     from .prelabel_worker import PrelabelController
-    from .session import AnnotationSession
-    from .shortcuts import ActionRegistry
 
 #: Shortcuts of review mode (the controller installs them while review mode is on).
 ACCEPT_KEY, REJECT_KEY, UNEDITED_KEY, UNDO_KEY = "A", "R", "Shift+A", "Ctrl+Z"
