@@ -8,6 +8,7 @@ modules (torch, Qt) inside ``func`` so ``skintrace --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -56,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SkinTraceError as exc:
         print(f"skintrace: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`skintrace status P | head`): stop quietly, as cat does.
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a shell reports for a command cut off this way
     except OSError as exc:
         # File-system trouble the commands do not foresee (permissions, a file where a
         # folder should be, ...): one line naming the path, not a traceback.
@@ -65,6 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("skintrace: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -53,3 +53,25 @@ def test_ctrl_c_at_any_point_is_one_line_and_exit_130(tmp_path):
         assert "Traceback" not in proc.stderr, f"{where}:\n{proc.stderr}"
         lines = proc.stderr.splitlines()
         assert len(lines) <= 2 and all(line.startswith("skintrace: ") for line in lines), where
+
+
+def test_a_closed_pipe_stops_quietly(tmp_path):
+    """`skintrace history P | head`: the reader leaves first; no error line, exit 141."""
+    from core.demo.projects import ensure_demo_project
+
+    folder = ensure_demo_project(tmp_path / "demo")
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: the first write fails with EPIPE
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "app", "history", str(folder)],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == ""
