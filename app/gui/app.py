@@ -111,7 +111,7 @@ def run_window(project: str | Path | None, *, read_only: bool = False) -> int:
     window = MainWindow()
     if project is not None:
         window.open_project(project, read_only=read_only)
-    window.show()
+    window.show_fitted()
     with QuitOnSignals(app, window) as guard:
         code = app.exec()
     if guard.received is not None:

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
     from .documents import LoadedDocument
 
+#: The window's size on a screen that has room for it (width, height).
+DEFAULT_SIZE = (1480, 920)
 #: How long closing waits for background jobs still running (ms).
 CLOSE_WAIT_MS = 10_000
 
@@ -152,11 +154,11 @@ class MainWindow(QMainWindow):
         self.canvas.toolMessage.connect(lambda text: self.status.showMessage(text, 5000))
         self.tools.changed.connect(lambda: self.canvas.stack.set_texture_class(self.tools.cls))
         self.image_list.imageActivated.connect(self.open_image)
-        self.resize(1480, 920)
+        self.resize(*DEFAULT_SIZE)
         screen = self.screen().availableGeometry() if self.screen() is not None else None
         if screen is not None and screen.width() > 0 and screen.height() > 0:
             # a laptop screen (1366×768): the window fits it rather than hanging off it
-            self.resize(min(1480, screen.width()), min(920, screen.height()))
+            self.resize(min(DEFAULT_SIZE[0], screen.width()), min(DEFAULT_SIZE[1], screen.height()))
         self._update_title()
         self._update_actions()
 
@@ -200,6 +202,22 @@ class MainWindow(QMainWindow):
             frame, self.set_session, lambda: self.prefs.user_name
         )
 
+    def show_fitted(self) -> None:
+        """Show the window; maximized on a screen smaller than its default size.
+
+        A window resized to the screen's available size still hangs off it by the window
+        manager's title bar and frame (the status bar and the lower docks' tabs out of
+        sight at 1366×768); maximized, the window manager fits the frame in.
+        """
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        small = screen is not None and (
+            screen.width() < DEFAULT_SIZE[0] or screen.height() < DEFAULT_SIZE[1]
+        )
+        if small:
+            self.showMaximized()
+        else:
+            self.show()
+
     # -- extension points ----------------------------------------------------------
 
     def add_dock(
@@ -226,9 +244,12 @@ class MainWindow(QMainWindow):
         """
         from core.errors import ProjectLockedError, ProjectNotWritableError, SkinTraceError
         from core.project import Project
+        from core.project.pg.database import is_team_url
 
         try:
-            project = Project.open(folder, read_only=read_only, user=self.prefs.user_name)
+            # a team project records its PostgreSQL user (authenticated), not a typed name
+            user = None if is_team_url(folder) else self.prefs.user_name
+            project = Project.open(folder, read_only=read_only, user=user)
         except SkinTraceError as exc:
             message = str(exc)
             if not read_only and isinstance(exc, ProjectNotWritableError):
@@ -248,7 +269,8 @@ class MainWindow(QMainWindow):
         if project.read_only:
             why = reason or f"{project.root} was opened read-only"
             self.status.show_read_only(why, _short_cause(why))
-        remember(folder)
+        if not is_team_url(folder):  # a team address may hold a password: never kept
+            remember(folder)
         return True
 
     def set_session(self, session: AnnotationSession) -> None:
@@ -458,7 +480,9 @@ class MainWindow(QMainWindow):
         parts = ["SkinTrace"]
         s = self.session
         if s is not None:
-            parts.append(s.project.name + (" [read-only]" if s.read_only else ""))
+            tags = [f"team project, {s.project.user}"] if s.project.db.dialect != "sqlite" else []
+            tags += ["read-only"] if s.read_only else []
+            parts.append(s.project.name + "".join(f" [{t}]" for t in tags))
             if s.current is not None:
                 parts.append(s.current.record.name)
         self.setWindowTitle(" — ".join(parts))
@@ -473,7 +497,8 @@ class MainWindow(QMainWindow):
     def apply_preferences(self, prefs: Preferences) -> None:
         prefs.save()
         self.prefs = prefs
-        if self.session is not None and prefs.user_name:
+        team = self.session is not None and self.session.project.db.dialect != "sqlite"
+        if self.session is not None and prefs.user_name and not team:
             # status changes from now on are recorded under the new name
             self.session.project.user = prefs.user_name
         self.layers.set_colors(prefs.colors)

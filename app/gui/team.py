@@ -46,7 +46,6 @@ from PySide6.QtWidgets import (
 )
 
 from .image_list import ID_ROLE, ImageItemDelegate
-from .parts import add_dock
 from .workers import run_function
 
 if TYPE_CHECKING:
@@ -545,11 +544,19 @@ def install(
     in its ``update_editable`` (``blockingChanged`` says when to ask again).
     """
     monitor = TeamMonitor(frame.image_list, frame.status, frame.notifier, open_image, frame.window)
-    right = Qt.DockWidgetArea.RightDockWidgetArea
-    dock = add_dock(frame.window, frame.menus, frame.docks, "Team", monitor.panel, right, "team")
+    # a tab beside the GT parameters: a dock of its own would squeeze the right column
+    dock = frame.add_tabbed_dock("Team", monitor.panel, "team", beside="params")
     dock.hide()  # shown when a team project opens
+
+    def show_dock(session: object) -> None:
+        if session is None:
+            return
+        dock.setVisible(monitor.active)
+        if monitor.active:
+            dock.raise_()  # a team project opened: its tab in front
+
     frame.session_changed.connect(monitor.attach)
-    frame.session_changed.connect(lambda s: dock.setVisible(monitor.active) if s else None)
+    frame.session_changed.connect(show_dock)
     training.before_start = monitor.begin_retrain  # one retraining at a time per project
     training.stateChanged.connect(monitor.retrain_state_changed)
     training.epochReported.connect(monitor._retrain_progress)

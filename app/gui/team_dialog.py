@@ -60,6 +60,7 @@ class OpenTeamDialog(QDialog):
         self.address = QLineEdit(address)
         self.address.setPlaceholderText("postgresql://ana@lab-server/skin_study")
         self.user = QLineEdit(user)
+        self.user.setPlaceholderText("empty: your PostgreSQL user (recommended)")
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setPlaceholderText("not stored; empty: ~/.pgpass or $PGPASSWORD")
@@ -131,7 +132,7 @@ class TeamOpener:
     def ask_and_open(self) -> bool:
         """Ask for the address, user and password, and open the project; False if not."""
         address = str(QSettings().value(LAST_ADDRESS, ""))
-        dialog = OpenTeamDialog(user=self.user_name(), address=address, parent=self.parent)
+        dialog = OpenTeamDialog(user="", address=address, parent=self.parent)
         self.dialog = dialog
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return False

@@ -105,3 +105,17 @@ def test_every_dock_fits_the_screen_size(qtbot, project_dir, tmp_path, size):
         assert not problems, "\n".join(problems)
     finally:
         w.close()
+
+
+def test_on_a_small_screen_the_window_opens_maximized(qtbot):
+    """Resized to the screen, the frame would push the status bar off it (1366×768)."""
+    from app.gui.main_window import DEFAULT_SIZE, MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    screen = w.screen().availableGeometry()
+    small = screen.width() < DEFAULT_SIZE[0] or screen.height() < DEFAULT_SIZE[1]
+    w.show_fitted()
+    assert w.isVisible()
+    assert w.isMaximized() == small
+    assert w.statusBar().isVisible()

@@ -3,6 +3,8 @@ snapshot brings (statuses others set) reaching the session's one status model.""
 
 from __future__ import annotations
 
+import dataclasses
+
 from core.project import Status
 from core.project.team_sync import TeamSnapshot
 
@@ -45,3 +47,29 @@ def test_snapshot_statuses_reach_the_model(qtbot, tmp_path):
     assert session.model.status(current) == "submitted"
     assert seen == [(current, "submitted")]
     w.team.session = None
+
+
+def test_open_project_with_a_team_address_records_the_postgresql_user(
+    qtbot, pg_server, tmp_path, monkeypatch
+):
+    """`skintrace open URL`: the history user is the login role; the address is not kept."""
+    from app.gui import project_dialogs
+    from app.gui.main_window import MainWindow
+    from core.project.transfer import push
+
+    from .helpers import make_project
+
+    url = pg_server.create_database()
+    root = make_project(tmp_path, count=1)
+    push(root, url)
+    remembered: list[str] = []
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.prefs = dataclasses.replace(w.prefs, user_name="typed-name")
+    monkeypatch.setattr(project_dialogs, "add_recent_project", remembered.append)
+    assert w.open_project(url.replace("postgres@", "postgres:secret@"))
+    assert w.session is not None
+    assert w.session.project.user == "postgres"
+    assert remembered == []
+    assert "[team project, postgres]" in w.windowTitle()
+    w.close()

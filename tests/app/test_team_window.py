@@ -71,6 +71,8 @@ def test_two_users_claims_stale_save_and_review(qtbot, tmp_path, pg_server):
     qtbot.waitUntil(lambda: first in ana.team.claims, timeout=10_000)
     assert ana.canvas.editable and not ana.team.blocks_editing
     assert ana.findChild(type(ana.team.panel)) is ana.team.panel
+    assert ana.docks.by_key["team"].isVisible()  # a tab beside the GT parameters
+    assert f"[team project, {ana.session.project.user}]" in ana.windowTitle()
 
     bo = _window(qtbot, urls["bo"], "bo")  # opens the same first image: ana holds it
     qtbot.waitUntil(lambda: bo.team.blocks_editing, timeout=10_000)
