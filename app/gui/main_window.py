@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, Qt, QThreadPool, Signal
 from PySide6.QtGui import QAction, QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QMainWindow,
+    QMessageBox,
+    QProgressDialog,
+    QSizePolicy,
+    QWidget,
+)
 
 from core.classes import CLASSES
 
@@ -28,6 +35,7 @@ from .bridge import DocumentBridge
 from .canvas import ImageCanvas
 from .face_import import FaceQueue
 from .faces import FaceController, FacePanel
+from .fit import FitScrollArea
 from .focus import InputGuard
 from .image_list import ImageList
 from .layers import LayersModel
@@ -138,9 +146,13 @@ class MainWindow(QMainWindow):
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.add_dock("Images", self.image_list, left, "images")
+        # the right column must fit a 1366×768 screen under a title bar: Tools and Layers
+        # keep their height, the GT parameters scroll in what is left
+        for panel in (self.tools_panel, self.layers_panel):
+            panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.add_dock("Tools", self.tools_panel, right, "tools")
         self.add_dock("Layers", self.layers_panel, right, "layers")
-        self.add_dock("GT parameters", self.params_panel, right, "params")
+        self.add_dock("GT parameters", FitScrollArea(self.params_panel), right, "params")
         self._install_assisted_parts()
 
         self.bridge.changed.connect(self.canvas.on_document_change)

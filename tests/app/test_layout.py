@@ -20,6 +20,8 @@ from core.project import Project
 from .helpers import SHAPE, make_project, open_window
 
 SIZES = [(1366, 768), (1600, 1000)]
+#: A window manager's title bar and frame, at most (openbox: 19 px; GNOME: about 37).
+TITLE_BAR = 40
 
 
 @pytest.fixture
@@ -119,3 +121,26 @@ def test_on_a_small_screen_the_window_opens_maximized(qtbot):
     assert w.isVisible()
     assert w.isMaximized() == small
     assert w.statusBar().isVisible()
+
+
+def test_the_styled_window_fits_1366x768_under_a_title_bar(qtbot, project_dir):
+    """With the app's style sheet the docks are taller: the right column still fits the
+    768 px of a laptop screen less a window manager's title bar (the GT panel scrolls)."""
+    from app.gui.resources import style_sheet
+
+    app = QApplication.instance()
+    previous = (app.style().name(), app.styleSheet())
+    app.setStyle("Fusion")
+    app.setStyleSheet(style_sheet())
+    try:
+        w = open_window(qtbot, project_dir, size=(1366, 720))
+        for _ in range(5):
+            QApplication.processEvents()
+        assert w.minimumSizeHint().height() <= 768 - TITLE_BAR
+        tools, layers = (w.findChild(QDockWidget, f"dock_{k}") for k in ("tools", "layers"))
+        assert tools.height() >= tools.widget().sizeHint().height()  # nothing cut off
+        assert layers.height() >= layers.widget().sizeHint().height()
+        w.close()
+    finally:
+        app.setStyleSheet(previous[1])
+        app.setStyle(previous[0])
