@@ -50,7 +50,7 @@ from .session import AnnotationSession
 from .shortcuts import ActionRegistry, ShortcutsDialog
 from .start_hint import StartHint
 from .status_bar import StatusBar
-from .team import TeamMonitor
+from .team import TeamMonitor, team_start
 from .team_dialog import TeamOpener
 from .tools import ToolState
 from .tools_panel import ToolsPanel
@@ -308,7 +308,11 @@ class MainWindow(QMainWindow):
         self.refresh_images()
         saved = window_state.load(session.project.root)
         ids = self.image_list.visible_ids()
-        if saved is not None and saved.image_id in {r.id for r in self.image_list.model.records}:
+        mine = team_start(session.project)  # a team project: the first image of one's queue
+        first: int | None
+        if mine is not None:
+            first = mine
+        elif saved is not None and saved.image_id in {r.id for r in self.image_list.model.records}:
             first = saved.image_id  # where this project was left
         else:  # the first image nobody started, else the first unfinished one
             first = (

@@ -74,6 +74,16 @@ def is_team(project: Any) -> bool:
     return getattr(db, "dialect", None) == "postgresql"
 
 
+def team_start(project: Any) -> int | None:
+    """The image a team member starts on: the first of their own queue nobody else holds;
+    None for a folder project, a read-only open, or nothing assigned to them."""
+    if not is_team(project) or project.read_only:
+        return None
+    from core.project.team import first_in_queue
+
+    return first_in_queue(project.db, project.user)
+
+
 class ClaimDelegate(ImageItemDelegate):
     """The image list's delegate plus a badge naming who holds the image."""
 

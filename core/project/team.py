@@ -223,6 +223,19 @@ def next_in_queue(
     return later[0] if later else ids[0]
 
 
+def first_in_queue(db: Any, user: str, *, me: str | None = None) -> int | None:
+    """Where ``user`` starts work: the first image of their queue nobody else holds.
+
+    None when nothing is assigned to them (the window then starts as in a folder project).
+    """
+    from core.project.claims import Claims, this_host
+
+    if user not in assignments(db).values():
+        return None
+    live = Claims(db, user=user).all()
+    return next_in_queue(db, user, claims=live, me=me or this_host())
+
+
 # ---------------------------------------------------------------------- saves
 
 

@@ -17,6 +17,7 @@ from core.project.team import (
     add_work_time,
     assign,
     assignments,
+    first_in_queue,
     next_in_queue,
     plan_assignment,
     queue,
@@ -165,6 +166,9 @@ def test_queue_walks_own_unfinished_images_and_rejected_go_back(team_project, tm
         assert next_in_queue(ana.db, "ana", claims=live) == ana_ids[2]
         assert next_in_queue(ana.db, "ana", after=ana_ids[-1]) == ana_ids[1]
         assert next_in_queue(ana.db, "nobody") is None
+        # where each starts when the window opens: the first of their queue nobody holds
+        assert first_in_queue(ana.db, "ana", me="lab-1 pid 1") == ana_ids[2]  # [1]: cy's
+        assert first_in_queue(ana.db, "nobody") is None  # nothing assigned: window's default
 
 
 def test_stats_per_person(team_project):
