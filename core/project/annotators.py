@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.classes import CLASSES, EXCLUDE
+from core.project.host import CatalogHost
 from core.project.masks import MaskFileError, decode_gray, read_consistent
 
 if TYPE_CHECKING:
@@ -43,17 +44,11 @@ def annotator_key(name: str) -> str:
     return f"{slug}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:6]}"
 
 
-class AnnotatorsMixin:
+class AnnotatorsMixin(CatalogHost):
     """Per-annotator rough masks of an image, kept when someone else saves over them."""
-
-    read_only: bool
-    db: Database
-    user: str
-    stores: dict[str, BlobStore]
 
     if TYPE_CHECKING:
 
-        def image(self, image_id: int) -> Any: ...
         def get_setting(self, key: str, default: Any = None) -> Any: ...
         def load_rough(self, image_id: int) -> dict[str, np.ndarray]: ...
         def load_exclusion(self, image_id: int) -> np.ndarray: ...

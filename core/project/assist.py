@@ -25,11 +25,7 @@ from core.project.models import ModelsMixin
 from core.project.status import Status
 
 if TYPE_CHECKING:
-    import threading
-
-    from core.project.db import Database, Tx
-    from core.project.masks import BlobStore
-    from core.project.records import HistoryEntry, ImageRecord
+    from core.project.db import Tx
 
 _UNSET: Any = object()
 
@@ -49,19 +45,6 @@ class PrelabelState:
 
 class AssistMixin(ModelsMixin):
     """Pre-labels, their per-image state and a key-value settings store."""
-
-    db: Database
-    stores: dict[str, BlobStore]
-
-    if TYPE_CHECKING:
-
-        def check_writable(self) -> None: ...
-        def editing(self, image_id: int) -> threading.RLock: ...
-        def image(self, image_id: int, *, tx: Tx | None = None) -> ImageRecord: ...
-        def now_and_user(self) -> tuple[str, str]: ...
-        def move(
-            self, tx: Tx, image_id: int, current: Status | None, target: Status, comment: str
-        ) -> HistoryEntry: ...
 
     # ------------------------------------------------------------------ pre-labels
 

@@ -24,7 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from core.errors import ProjectError
 
@@ -109,6 +109,59 @@ class Tx:
         return int(row[0])
 
 
+#: A backend's connection type.
+C = TypeVar("C")
+
+
+class ReaderPool(Generic[C]):
+    """Reader connections of one catalog, shared by both backends.
+
+    ``take()`` hands out a free connection or opens one with ``open_reader``; ``give()``
+    takes it back (or closes it once the pool is closed); ``close()`` closes the free ones
+    (a reader busy in another thread is closed when it comes back).
+    """
+
+    def __init__(self, open_reader: Callable[[], C], *, closed_error: Callable[[], Exception]):
+        self._open = open_reader
+        self._closed_error = closed_error
+        self.lock = threading.Lock()
+        self._free: list[C] = []
+        self._all: list[C] = []
+        self.closed = False
+
+    def add(self, conn: C) -> None:
+        """A connection opened elsewhere joins the pool as a free reader."""
+        with self.lock:
+            self._all.append(conn)
+            self._free.append(conn)
+
+    def take(self) -> C:
+        with self.lock:
+            if self.closed:
+                raise self._closed_error()
+            if self._free:
+                return self._free.pop()
+        conn = self._open()
+        with self.lock:
+            self._all.append(conn)
+        return conn
+
+    def give(self, conn: C, *, broken: bool = False) -> None:
+        with self.lock:
+            if self.closed or broken:
+                conn.close()  # type: ignore[attr-defined]
+            else:
+                self._free.append(conn)
+
+    def close(self) -> None:
+        """Close the free readers; call with ``lock`` held."""
+        self.closed = True
+        for conn in self._all:
+            if conn in self._free:
+                conn.close()  # type: ignore[attr-defined]
+        self._free.clear()
+
+
 class Database(abc.ABC):
     """A catalog connection pair: a serialized writer and non-blocking readers."""
 
@@ -175,16 +228,14 @@ class SQLiteDatabase(Database):
         self.read_only = read_only
         self._write_lock = threading.RLock()
         self._local = threading.local()
-        self._pool_lock = threading.Lock()
-        self._free: list[sqlite3.Connection] = []
-        self._all: list[sqlite3.Connection] = []
-        self._closed = False
+        self._readers: ReaderPool[sqlite3.Connection] = ReaderPool(
+            self._open_reader, closed_error=self._closed_error
+        )
         # The first connection checks the file (quick_check, schema version > 0).
         first = connect(self.path, read_only=read_only)
         self._writer: sqlite3.Connection | None = None if read_only else first
         if read_only:
-            self._all.append(first)
-            self._free.append(first)
+            self._readers.add(first)
 
     # ------------------------------------------------------------------ errors
 
@@ -200,11 +251,14 @@ class SQLiteDatabase(Database):
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._readers.closed
+
+    def _closed_error(self) -> ProjectError:
+        return ProjectError(f"catalog {self.describe} is closed")
 
     def _check_open(self) -> None:
-        if self._closed:
-            raise ProjectError(f"catalog {self.describe} is closed")
+        if self.closed:
+            raise self._closed_error()
 
     # ------------------------------------------------------------------ writes
 
@@ -244,17 +298,10 @@ class SQLiteDatabase(Database):
 
     # ------------------------------------------------------------------ reads
 
-    def _reader(self) -> sqlite3.Connection:
+    def _open_reader(self) -> sqlite3.Connection:
         from core.project.schema import open_reader
 
-        with self._pool_lock:
-            self._check_open()
-            if self._free:
-                return self._free.pop()
-        conn = open_reader(self.path, read_only=self.read_only)
-        with self._pool_lock:
-            self._all.append(conn)
-        return conn
+        return open_reader(self.path, read_only=self.read_only)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Tx]:
@@ -262,7 +309,7 @@ class SQLiteDatabase(Database):
         if inner is not None:  # inside this thread's write: read what it wrote
             yield inner
             return
-        conn = self._reader()
+        conn = self._readers.take()
         try:
             conn.execute("BEGIN")  # one snapshot for every query of the block
             yield self._tx(conn, writable=False)
@@ -272,11 +319,7 @@ class SQLiteDatabase(Database):
             with contextlib.suppress(sqlite3.Error):
                 if conn.in_transaction:
                     conn.execute("COMMIT")
-            with self._pool_lock:
-                if self._closed:
-                    conn.close()
-                else:
-                    self._free.append(conn)
+            self._readers.give(conn)
 
     # ------------------------------------------------------------------ schema
 
@@ -293,17 +336,12 @@ class SQLiteDatabase(Database):
     # ------------------------------------------------------------------ close
 
     def close(self) -> None:
-        with self._write_lock, self._pool_lock:
-            if self._closed:
+        with self._write_lock, self._readers.lock:
+            if self._readers.closed:
                 return
-            self._closed = True
             if self._writer is not None:
                 with contextlib.suppress(sqlite3.Error):
                     self._writer.execute("PRAGMA optimize")
                 self._writer.close()
                 self._writer = None
-            for conn in self._all:
-                # A reader busy in another thread is closed when it comes back.
-                if conn in self._free:
-                    conn.close()
-            self._free.clear()
+            self._readers.close()

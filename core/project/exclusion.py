@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.classes import CLASSES, EXCLUDE
+from core.project.host import CatalogHost
 from core.project.masks import (
     MaskFileError,
     decode_gray,
@@ -26,21 +27,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from core.project.db import Database, Tx
-    from core.project.masks import BlobStore
 
 Staged = tuple[str, int] | None  # (sha256, painted pixels) of a new exclusion mask
 
 
-class ExclusionMixin:
+class ExclusionMixin(CatalogHost):
     """The exclusion mask of each image."""
-
-    read_only: bool
-    db: Database
-    stores: dict[str, BlobStore]
-
-    if TYPE_CHECKING:
-
-        def image(self, image_id: int) -> Any: ...
 
     def load_exclusion(self, image_id: int) -> np.ndarray:
         """The image's exclusion mask, ``(M, N) bool`` (all False if never painted)."""

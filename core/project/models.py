@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from core.bounded import loads_bounded
 from core.errors import ProjectError
+from core.project.host import CatalogHost
 from core.schemas import validate_metrics
 
 if TYPE_CHECKING:
-    from core.project.db import Database, Tx
+    from core.project.db import Tx
 
 #: ``model_log.kind`` of a current-model choice.
 CURRENT = "current"
@@ -53,15 +54,8 @@ class ModelLogEntry:
     text: str
 
 
-class ModelsMixin:
+class ModelsMixin(CatalogHost):
     """Checkpoints, the current model and the model log."""
-
-    root: Path
-    db: Database
-
-    if TYPE_CHECKING:
-
-        def now_and_user(self) -> tuple[str, str]: ...
 
     def add_model(
         self, path: str | os.PathLike[str], metrics: Mapping[str, Any], *, note: str = ""

@@ -17,6 +17,7 @@ from core.classes import CLASSES, ClassName, check_class
 from core.errors import ProjectError
 from core.project.annotators import preserve_previous, record_preserved
 from core.project.exclusion import record_exclusion, take_exclusion
+from core.project.host import CatalogHost
 from core.project.masks import (
     MaskFileError,
     decode_gray,
@@ -28,31 +29,13 @@ from core.project.records import ImageRecord, StaleSaveError
 from core.project.status import Status
 
 if TYPE_CHECKING:
-    import threading
-
-    from core.project.db import Database, Tx
-    from core.project.masks import BlobStore
-    from core.project.records import HistoryEntry
+    pass
 
 _UNSTARTED = (Status.NEW, Status.PRELABELED)
 
 
-class RoughMixin:
+class RoughMixin(CatalogHost):
     """load_rough / save_rough / mask_revisions."""
-
-    db: Database
-    stores: dict[str, BlobStore]
-    user: str
-
-    if TYPE_CHECKING:
-
-        def check_writable(self) -> None: ...
-        def editing(self, image_id: int) -> threading.RLock: ...
-        def image(self, image_id: int, *, tx: Tx | None = None) -> ImageRecord: ...
-        def now_and_user(self) -> tuple[str, str]: ...
-        def move(
-            self, tx: Tx, image_id: int, current: Status | None, target: Status, comment: str
-        ) -> HistoryEntry: ...
 
     def load_rough(self, image_id: int) -> dict[str, np.ndarray]:
         """The image's rough masks, ``(M, N) bool`` per class (all False if never painted).

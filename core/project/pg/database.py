@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DiskFullError, ProjectError
-from core.project.db import Database, Tx
+from core.project.db import Database, ReaderPool, Tx
 
 if TYPE_CHECKING:
     import psycopg
@@ -158,10 +158,9 @@ class PostgresDatabase(Database):
         self._conninfo = conninfo
         self._write_lock = threading.RLock()
         self._local = threading.local()
-        self._pool_lock = threading.Lock()
-        self._free: list[psycopg.Connection] = []
-        self._all: list[psycopg.Connection] = []
-        self._closed = False
+        self._readers: ReaderPool[psycopg.Connection] = ReaderPool(
+            self._open_reader, closed_error=self._closed_error
+        )
         first = self._connect()
         self.migrated_from: int | None = None
         try:
@@ -185,8 +184,7 @@ class PostgresDatabase(Database):
             raise
         self._writer: psycopg.Connection | None = None
         if read_only:
-            self._all.append(self._as_reader(first))
-            self._free.append(first)
+            self._readers.add(self._as_reader(first))
         else:
             self._writer = first
 
@@ -234,13 +232,16 @@ class PostgresDatabase(Database):
             writable=writable,
         )
 
+    def _closed_error(self) -> ProjectError:
+        return ProjectError(f"team project {self.describe} is closed")
+
     def _check_open(self) -> None:
-        if self._closed:
-            raise ProjectError(f"team project {self.describe} is closed")
+        if self.closed:
+            raise self._closed_error()
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._readers.closed
 
     # ------------------------------------------------------------------ the interface
 
@@ -275,15 +276,8 @@ class PostgresDatabase(Database):
             except psycopg.Error as exc:  # the commit itself failed
                 raise self.error(exc) from None
 
-    def _reader(self) -> psycopg.Connection:
-        with self._pool_lock:
-            self._check_open()
-            if self._free:
-                return self._free.pop()
-        conn = self._as_reader(self._connect())
-        with self._pool_lock:
-            self._all.append(conn)
-        return conn
+    def _open_reader(self) -> psycopg.Connection:
+        return self._as_reader(self._connect())
 
     @staticmethod
     def _as_reader(conn: psycopg.Connection) -> psycopg.Connection:
@@ -305,18 +299,14 @@ class PostgresDatabase(Database):
         if inner is not None:
             yield inner
             return
-        conn = self._reader()
+        conn = self._readers.take()
         try:
             with conn.transaction():
                 yield self._tx(conn, writable=False)
         except psycopg.Error as exc:
             raise self.error(exc) from None
         finally:
-            with self._pool_lock:
-                if self._closed or conn.closed:
-                    conn.close()
-                else:
-                    self._free.append(conn)
+            self._readers.give(conn, broken=bool(conn.closed))
 
     @property
     def user(self) -> str:
@@ -336,17 +326,13 @@ class PostgresDatabase(Database):
 
     def close(self) -> None:
         """Close every connection (idempotent)."""
-        with self._write_lock, self._pool_lock:
-            if self._closed:
+        with self._write_lock, self._readers.lock:
+            if self._readers.closed:
                 return
-            self._closed = True
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
-            for conn in self._all:
-                if conn in self._free:  # a reader busy in another thread closes on return
-                    conn.close()
-            self._free.clear()
+            self._readers.close()
 
     def __repr__(self) -> str:
         return f"<PostgresDatabase {self.describe}{' read-only' if self.read_only else ''}>"
