@@ -1,8 +1,8 @@
 """Precision of the baseline pre-labels before and after the skin restriction (issue #10).
 
 "Before" is the paper's baselines on the whole image (Frangi wrinkles, k-means pores);
-"after" is what the app pre-labels now: both restricted to :func:`core.assist.baselines.skin_mask`
-and wrinkle fragments that cannot be wrinkles dropped (:func:`core.assist.baselines.drop_non_wrinkles`).
+"after" is what the app pre-labels now: both restricted to :func:`core.gt.baselines.skin_mask`
+and wrinkle fragments that cannot be wrinkles dropped (:func:`core.gt.baselines.drop_non_wrinkles`).
 
 * generated faces (``core.demo.synthetic``, 768×640): labelled wrinkles and pores among
   unlabelled eyebrows, eyes, eyelid creases, moles and hair strands, plus the same faces
@@ -33,14 +33,14 @@ REAL = ROOT.parent / "shared" / "real"
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from core.assist.baselines import (  # noqa: E402
+from core.demo.synthetic import make_face  # noqa: E402
+from core.gt.baselines import (  # noqa: E402
     FrangiParams,
     baseline_masks,
     frangi_wrinkles,
     kmeans_pores,
     size_scale,
 )
-from core.demo.synthetic import make_face  # noqa: E402
 
 RAW = FrangiParams(max_depth=np.inf, max_straight_length=np.inf)
 

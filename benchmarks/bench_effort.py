@@ -14,7 +14,7 @@ painted pixels and how much steering it takes until IoU ≥ ``--target`` (0.8):
 * ``exact``: the manual way, a pixel-exact brush: each structure painted exactly (one
   stroke per structure, which is generous to it); scored is the painted mask itself.
 * ``prelabel``: the app's pre-label before any model exists (the image-processing
-  baselines, ``core.assist.baselines``) turned into rough masks (``core.assist.prelabel.prelabel_to_rough``)
+  baselines, ``core.gt.baselines``) turned into rough masks (``core.assist.prelabel.prelabel_to_rough``)
   for free, then corrections, largest first: an erase stroke per false structure, a
   rough stroke per missed one; scored like ``rough``.
 
@@ -47,10 +47,10 @@ from skimage.morphology import skeletonize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.assist.baselines import baseline_maps  # noqa: E402
 from core.assist.prelabel import baseline_source, mask_levels, prelabel_to_rough  # noqa: E402
 from core.classes import CLASSES  # noqa: E402
 from core.demo.synthetic import SyntheticFace, make_face  # noqa: E402
+from core.gt.baselines import baseline_maps  # noqa: E402
 from core.gt.engine import GTParams, TextureMaps, compute_textures  # noqa: E402
 
 #: Margin of a rough stroke around the structure, px (as core.demo.synthetic's annotator).

@@ -27,11 +27,11 @@ from skimage import data
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.assist.baselines import baseline_maps  # noqa: E402
 from core.demo.synthetic import make_face  # noqa: E402
 from core.face.align import alignment_for  # noqa: E402
 from core.face.landmarks import detect_faces, layout_face  # noqa: E402
 from core.face.prior import apply_zone_prior  # noqa: E402
+from core.gt.baselines import baseline_maps  # noqa: E402
 from core.gt.metrics import confusion  # noqa: E402
 from core.imageio import load_image  # noqa: E402
 

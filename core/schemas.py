@@ -22,7 +22,7 @@ from core.bounded import MAX_CONFIG_BYTES, TensorEntry, read_safetensors_header
 from core.classes import CLASSES, ClassName
 from core.errors import CheckpointError, SkinTraceError
 from core.formats import read_versioned_json
-from core.model.spec import (
+from core.model_spec import (
     MAX_CHANNELS,
     MAX_WIDTH,
     MAX_ZERO_PAD,

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from core.progress import Progress
 
 MODEL_NAMES = ("unet", "reduced-unet", "reduced-unet-attention", "proposed", "unet++")
-#: Largest --width accepted (core.model.spec.MAX_WIDTH; repeated so --help stays torch-free).
+#: Largest --width accepted (core.model_spec.MAX_WIDTH; repeated so --help stays torch-free).
 MAX_WIDTH = 256
 LOSSES = ("mse", "weighted-mse", "dice")
 EXIT_CANCELLED = 130

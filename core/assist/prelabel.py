@@ -3,7 +3,7 @@
 A pre-label is a pair of uint8 maps (probability × 255 for a model, 0/255 for the
 baselines) stored in the project with the name of its *source*. The source is the
 project's current model when there is one, else the image-processing baselines of
-:mod:`core.assist.baselines`, so there is always a starting point.
+:mod:`core.gt.baselines`, so there is always a starting point.
 
 Only images nobody has worked on yet get pre-labels: status "new", or "pre-labeled" by a
 different source than today's (a newer model refreshes them), and never from a source a
@@ -108,7 +108,7 @@ def make_predictor(
     sets torch to ``threads`` CPU threads so a GUI stays responsive beside it.
     """
     if source.kind == "baseline":
-        from core.assist.baselines import baseline_maps
+        from core.gt.baselines import baseline_maps
 
         return baseline_maps
     if source.checkpoint is None:
@@ -165,7 +165,7 @@ def rough_grow(shape: tuple[int, ...]) -> int:
     :data:`ROUGH_GROW` pixels at the paper's 768×640, scaled with the square root of
     the image's area (about 35 px at 6000×4000), never under 1.
     """
-    from core.assist.baselines import size_scale
+    from core.gt.baselines import size_scale
 
     return max(1, round(ROUGH_GROW * size_scale(shape)))
 

@@ -27,10 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.assist.baselines import EVAL_SOURCE
 from core.bounded import MAX_MANIFEST_BYTES, read_json_bounded
 from core.classes import CLASSES
 from core.errors import SkinTraceError
+from core.gt.baselines import EVAL_SOURCE
 from core.gt.metrics import TOLERANCES
 from core.model.train_config import TrainConfig, TrainJob, write_job
 from core.progress import CancelToken, Progress

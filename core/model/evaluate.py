@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from core.assist.baselines import EVAL_SOURCE, baseline_maps
 from core.classes import CLASSES
 from core.dataset import read_manifest
 from core.errors import DatasetError, SettingError
+from core.gt.baselines import EVAL_SOURCE, baseline_maps
 from core.gt.metrics import TOLERANCES, MetricAccumulator
 from core.model.data import load_item
 from core.model.infer import Predictor

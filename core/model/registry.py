@@ -10,14 +10,14 @@ from torch import nn
 
 from core.errors import SettingError
 from core.model.nets import DEFAULT_ZERO_PAD, AttentionUNet, UNet, ZeroPadded
-from core.model.spec import MAX_WIDTH, NETS
 from core.model.unetpp import UNetPlusPlus
+from core.model_spec import MAX_WIDTH, NETS
 from core.schemas import NetOptions, validate
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered network: its limits (:mod:`core.model.spec`) and builder."""
+    """A registered network: its limits (:mod:`core.model_spec`) and builder."""
 
     name: str
     default_width: int
@@ -69,10 +69,10 @@ def model_config(name: str, **config: Any) -> dict[str, Any]:
     name : str
         One of :data:`MODEL_NAMES`.
     **config
-        ``width`` (base channels, 1 to :data:`~core.model.spec.MAX_WIDTH`),
+        ``width`` (base channels, 1 to :data:`~core.model_spec.MAX_WIDTH`),
         ``in_channels`` (3), ``out_channels`` (2) and, for ``proposed``, ``zero_pad``
         (pixels per side, default 32 so Z = 64, at most
-        :data:`~core.model.spec.MAX_ZERO_PAD`). Integers only: ``True`` is not a width.
+        :data:`~core.model_spec.MAX_ZERO_PAD`). Integers only: ``True`` is not a width.
 
     Returns
     -------

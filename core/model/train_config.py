@@ -34,7 +34,7 @@ from core.atomic import atomic_write_text
 from core.bounded import MAX_CONFIG_BYTES
 from core.errors import SettingError, SkinTraceError
 from core.formats import read_versioned_json
-from core.model.spec import MAX_WIDTH, MAX_ZERO_PAD, NET_NAMES
+from core.model_spec import MAX_WIDTH, MAX_ZERO_PAD, NET_NAMES
 
 #: The training losses (:mod:`core.model.losses` implements them).
 LOSS_NAMES: tuple[str, ...] = ("mse", "weighted-mse", "dice")

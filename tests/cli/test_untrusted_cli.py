@@ -205,7 +205,7 @@ def test_the_valid_source_checkpoint_still_predicts(sources, tmp_path, capsys):
 
 def test_train_refuses_an_absurd_width_before_reading_anything_else(sources, tmp_path, capsys):
     from app.cli import model_cmds
-    from core.model.spec import MAX_WIDTH
+    from core.model_spec import MAX_WIDTH
 
     assert model_cmds.MAX_WIDTH == MAX_WIDTH  # the --help text says the real limit
     _, _, dataset = sources

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from core.assist.baselines import baseline_maps, frangi_wrinkles, kmeans_1d, kmeans_pores
 from core.demo.synthetic import make_face
+from core.gt.baselines import baseline_maps, frangi_wrinkles, kmeans_1d, kmeans_pores
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -67,7 +67,7 @@ def test_bad_image_shape():
 
 
 def test_baselines_do_not_import_torch():
-    code = "import sys, core.assist.baselines, core.model.masks; print('torch' in sys.modules)"
+    code = "import sys, core.gt.baselines, core.model.masks; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -84,8 +84,8 @@ def _precision(pred: np.ndarray, truth: np.ndarray, tolerance: int = 2) -> float
 
 
 def test_skin_mask_keeps_the_face_and_drops_hair_clothes_and_background():
-    from core.assist.baselines import skin_mask
     from core.demo.projects import astronaut_crop
+    from core.gt.baselines import skin_mask
 
     rows, cols = 160, 192
     skin = skin_mask(astronaut_crop(shape=(rows, cols)))
@@ -128,7 +128,7 @@ def _face_with_clothes(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_baselines_stay_on_skin_and_precision_improves():
-    from core.assist.baselines import FrangiParams, baseline_masks, frangi_wrinkles, kmeans_pores
+    from core.gt.baselines import FrangiParams, baseline_masks, frangi_wrinkles, kmeans_pores
 
     image, wrinkle = _face_with_clothes(0)
     raw = FrangiParams(max_depth=np.inf, max_straight_length=np.inf)
@@ -146,7 +146,7 @@ def test_baselines_stay_on_skin_and_precision_improves():
 def test_drop_non_wrinkles_keeps_shallow_lines_only():
     import cv2
 
-    from core.assist.baselines import drop_non_wrinkles
+    from core.gt.baselines import drop_non_wrinkles
 
     gray = np.full((200, 300), 200.0, np.float32)
     shallow = np.zeros(gray.shape, np.uint8)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.assist.baselines import baseline_masks
 from core.dataset import read_manifest
 from core.errors import DatasetError
+from core.gt.baselines import baseline_masks
 from core.gt.metrics import thin_score_names
 from core.model.checkpoint import save_checkpoint
 from core.model.data import load_item

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from core.assist.active import load_uncertainties
-from core.assist.baselines import baseline_maps
 from core.assist.prelabel import (
     BASELINE_SOURCE,
     baseline_source,
@@ -25,6 +24,7 @@ from core.assist.prelabel import (
 )
 from core.demo.synthetic import make_face
 from core.errors import Cancelled, ProjectError
+from core.gt.baselines import baseline_maps
 from core.imageio import load_image, save_png
 from core.progress import CancelToken
 from core.project import Project, Status

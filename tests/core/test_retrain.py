@@ -319,7 +319,7 @@ def test_decision_value_is_frozen():
 
 def test_first_model_must_beat_the_baselines_when_they_were_scored(tmp_path):
     cand = tmp_path / "new"
-    base = {"method": "image processing", "source": "core.assist.baselines"}
+    base = {"method": "image processing", "source": "core.gt.baselines"}
     weak = decide(
         _report([_result(cand, 0.1, 0.1), {**base, "iou": {"wrinkle": 0.3, "pore": 0.2}}]),
         candidate=cand,

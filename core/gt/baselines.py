@@ -102,7 +102,7 @@ def size_scale(shape: tuple[int, ...]) -> float:
 
 
 #: ``source`` of the baselines in evaluation reports (``skintrace evaluate --json``).
-EVAL_SOURCE = "core.assist.baselines"
+EVAL_SOURCE = "core.gt.baselines"
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
