@@ -19,7 +19,7 @@ from .helpers import SHAPE, button_drag, drag, hover, make_project, widget_point
 def window(qtbot):
     w = MainWindow()
     qtbot.addWidget(w)
-    w.resize(1000, 700)
+    w.resize(1200, 750)  # room for the canvas beside the docks (their min width: 1178)
     w.show()
     qtbot.waitExposed(w)
     yield w
