@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from core.errors import SkinTraceError
 
-from . import face_cmds, gui_cmds, model_cmds, project_cmds, team_cmds
+from . import face_cmds, gui_cmds, model_cmds, project_cmds, team_cmds, workflow_cmds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version="skintrace 0.1.0")
     # prog: subcommand usage reads "skintrace train ...", not the custom top-level usage.
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="skintrace")
-    for module in (gui_cmds, project_cmds, model_cmds, face_cmds, team_cmds):
+    for module in (gui_cmds, project_cmds, workflow_cmds, model_cmds, face_cmds, team_cmds):
         module.register(sub)
     return parser
 
