@@ -261,7 +261,10 @@ def main() -> None:
     repeats, run_files = (1, 200) if args.quick else (args.repeats, args.run_files)
 
     app = QApplication.instance() or QApplication([])
+    from app.gui.app import GUI_SWITCH_INTERVAL_S
     from app.gui.main_window import MainWindow
+
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)  # as app.gui.app.application() sets it
 
     window = MainWindow()
     window.prelabels.ahead = False

@@ -21,6 +21,11 @@ from PySide6.QtWidgets import QApplication, QWidget
 from .resources import icon, style_sheet
 from .writer import SerialWriter
 
+#: How long a thread may hold the GIL while another waits for it (Python's default: 5 ms).
+#: The GUI thread takes the GIL back after every Qt call that released it; behind a
+#: worker running Python (a save, a load) each take could wait the whole interval.
+GUI_SWITCH_INTERVAL_S = 0.001
+
 #: Signals that close the window (after saving) when sent from a terminal.
 QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -28,6 +33,7 @@ QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 def application() -> QApplication:
     """The QApplication (created once, with SkinTrace's names and style)."""
     app = QApplication.instance()
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
     if app is None:
         QCoreApplication.setOrganizationName("SkinTrace")
         QCoreApplication.setApplicationName("SkinTrace")

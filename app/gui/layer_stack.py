@@ -26,6 +26,7 @@ from .overlay import (
     compose_magnitudes,
     compose_rough,
 )
+from .workers import run_function
 
 #: Colour of the exclusion mask in the rough layer (Okabe-Ito bluish green, over both classes).
 EXCLUDE_COLOR = "#009E73"
@@ -96,7 +97,12 @@ class LayerStack(QObject):
                 self.scene.removeItem(item)
         self.image_item = self.preview_item = None
         self.items.clear()
-        self.overlays.clear()
+        if self.overlays:
+            # Freed in a worker: a 6000x4000 image's buffers (~120 MB) take milliseconds
+            # to give back, the GUI thread's time in an image switch.
+            retired = list(self.overlays.values())
+            self.overlays.clear()
+            run_function(retired.clear)
         self.document = document
         if document is None:
             return

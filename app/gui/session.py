@@ -27,8 +27,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.classes import CLASSES
-
 from .documents import LoadedDocument, load_document, load_preview, pixel_count, trim_heap
 from .project_model import ProjectModel, read_state
 from .resources import default_settings
@@ -366,8 +364,6 @@ class AnnotationSession(QObject):
             # A queued save replaced by this one must not lose its comment (a reviewer's
             # "accepted model pre-label" on the move to in progress).
             comment = comment or pending.comment
-        masks: dict[str, Any] = {cls: doc.rough(cls).copy() for cls in CLASSES}
-        masks["exclude"] = doc.exclude.copy()  # saved with them (core.project.exclusion)
         save = _PendingSave(doc, doc.revision, comment, next(self._seq))
         self._pending_saves[image_id] = save
         project = self.project
@@ -375,6 +371,9 @@ class AnnotationSession(QObject):
         loaded = self.current
 
         def job() -> Any:
+            # The masks are copied here, not on the GUI thread (a 6000x4000 image's four
+            # masks: ~100 MB); "exclude" is saved with them (core.project.exclusion).
+            masks, revision = doc.snapshot()
             base = loaded.revisions  # a save over someone else's newer one is refused
             project.save_rough(image_id, masks, comment=comment, base_revisions=base)
             if base is not None:
@@ -383,7 +382,7 @@ class AnnotationSession(QObject):
                 loaded.revisions = revisions_after_save(
                     project.db, image_id, base, user=project.user
                 )
-            return project.image(image_id).status, save.seq
+            return project.image(image_id).status, save.seq, revision
 
         self.writer.submit(("rough", image_id), job)
         self.saveStateChanged.emit("saving…")
@@ -515,11 +514,11 @@ class AnnotationSession(QObject):
             self._reopen()
             return
         if kind == "rough":
-            result, seq = result
+            result, seq, saved = result
             save = self._pending_saves.get(image_id)
             if save is not None and save.seq == seq:  # not when a newer save is queued
                 del self._pending_saves[image_id]
-                if save.document.revision == save.revision:
+                if save.document.revision == saved:
                     save.document.mark_saved()
                     self._dirty.discard(image_id)
             self._emit_save_state()

@@ -33,6 +33,7 @@ from core.gt.document_parts import (
     Rect,
     Stroke,
     capsule,
+    changed_rect,
     check_radius,
     diff_patch,
     polygon,
@@ -162,6 +163,15 @@ class AnnotationDocument:
     def exclude(self) -> np.ndarray:
         """The exclusion mask, ``(M, N) bool`` read-only view: removed from both GTs."""
         return readonly_view(self._rough[EXCLUDE])
+
+    def snapshot(self) -> tuple[dict[str, np.ndarray], int]:
+        """Copies of every rough mask and of ``"exclude"``, and the revision they are at.
+
+        Consistent from any thread (taken under the document's lock): a save copies the
+        masks on its writer thread, never on the GUI thread.
+        """
+        with self._lock:
+            return {name: self._rough[name].copy() for name in LAYER_NAMES}, self._revision
 
     def gt(self, cls: str) -> np.ndarray:
         """GT magnitude of ``cls``, ``(M, N) uint8`` read-only view; binary mask = ``gt > 0``."""
@@ -312,15 +322,6 @@ class AnnotationDocument:
         self._update_gt(cls, tight)
         return tight, patch
 
-    def _changed_rect(self, cls: ClassName, new: np.ndarray) -> Rect | None:
-        """Bounding box of the pixels where ``new`` differs from the rough mask of ``cls``."""
-        diff = new != self._rough[cls]
-        rows = np.flatnonzero(diff.any(axis=1))
-        if rows.size == 0:
-            return None
-        cols = np.flatnonzero(diff[rows[0] : rows[-1] + 1].any(axis=0))
-        return Rect(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
-
     # -- painting ----------------------------------------------------------------------
 
     def begin_stroke(self, cls: str, *, erase: bool = False, radius: float) -> None:
@@ -462,7 +463,7 @@ class AnnotationDocument:
             for cls in LAYER_NAMES:
                 if cls not in new:
                     continue
-                rect = self._changed_rect(cls, new[cls])
+                rect = changed_rect(self._rough[cls], new[cls])
                 if rect is None:
                     continue
                 written = self._write_region(cls, rect, new[cls][rect.slices])

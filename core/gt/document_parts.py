@@ -112,6 +112,16 @@ def diff_patch(rect: Rect, old: np.ndarray, new: np.ndarray) -> Patch | None:
     return Patch(rect, rows.astype(dtype), cols.astype(dtype), old[rows, cols], new[rows, cols])
 
 
+def changed_rect(old: np.ndarray, new: np.ndarray) -> Rect | None:
+    """Bounding box of the pixels where ``new`` differs from ``old`` (same shape)."""
+    diff = new != old
+    rows = np.flatnonzero(diff.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(diff[rows[0] : rows[-1] + 1].any(axis=0))
+    return Rect(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+
+
 def capsule(
     shape: tuple[int, int], p0: tuple[float, float], p1: tuple[float, float], radius: float
 ) -> tuple[Rect, np.ndarray] | None:

@@ -435,3 +435,15 @@ def test_deferred_textures_give_way_to_new_params():
     assert doc.textures is not None and doc.textures.sigma == 3.0
     list(steps)  # the stale maps are dropped
     assert doc.textures.sigma == 3.0 and doc.params.sigma == 3.0
+
+
+def test_snapshot_copies_every_layer_at_its_revision(face):
+    doc = _doc(face, rough={"wrinkle": face.rough["wrinkle"]})
+    doc.set_rough("exclude", face.rough["pore"])
+    masks, revision = doc.snapshot()
+    assert sorted(masks) == sorted(["wrinkle", "pore", "exclude"]) and revision == doc.revision
+    np.testing.assert_array_equal(masks["wrinkle"], doc.rough("wrinkle"))
+    np.testing.assert_array_equal(masks["exclude"], doc.exclude)
+    doc.clear_class("wrinkle")  # later edits never reach the copies
+    assert masks["wrinkle"].any() and not doc.rough("wrinkle").any()
+    assert masks["wrinkle"].flags.writeable and doc.revision > revision

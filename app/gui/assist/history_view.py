@@ -112,7 +112,6 @@ class HistoryView(QWidget):
                 item = QTableWidgetItem(text)
                 item.setToolTip(when if col == 0 else text)
                 self.table.setItem(row, col, item)
-        fit_table(self.table)
         comment = self.rejection_comment()
         if comment is None:
             self.banner.hide()
