@@ -210,9 +210,7 @@ class MainWindow(QMainWindow):
             open_image=self.open_image,
         )
         self.team.blockingChanged.connect(self.update_editable)
-        self.team_opener = team_dialog.install(
-            frame, self.set_session, lambda: self.prefs.user_name
-        )
+        self.team_opener = team_dialog.install(frame, self.set_session)
 
     def show_fitted(self) -> None:
         """Show the window; maximized on a screen smaller than its default size.
@@ -496,7 +494,7 @@ class MainWindow(QMainWindow):
         parts = ["SkinTrace"]
         s = self.session
         if s is not None:
-            tags = [f"team project, {s.project.user}"] if s.project.db.dialect != "sqlite" else []
+            tags = [f"team project, {s.project.user}"] if s.project.is_team else []
             tags += ["read-only"] if s.read_only else []
             parts.append(s.project.name + "".join(f" [{t}]" for t in tags))
             if s.current is not None:
@@ -513,7 +511,7 @@ class MainWindow(QMainWindow):
     def apply_preferences(self, prefs: Preferences) -> None:
         prefs.save()
         self.prefs = prefs
-        team = self.session is not None and self.session.project.db.dialect != "sqlite"
+        team = self.session is not None and self.session.project.is_team
         if self.session is not None and prefs.user_name and not team:
             # status changes from now on are recorded under the new name
             self.session.project.user = prefs.user_name

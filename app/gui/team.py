@@ -70,8 +70,7 @@ OWN_CLAIM_COLOR = "#4e9a06"
 
 def is_team(project: Any) -> bool:
     """True for a team project (a PostgreSQL catalog)."""
-    db = getattr(project, "db", None)
-    return getattr(db, "dialect", None) == "postgresql"
+    return bool(getattr(project, "is_team", False))
 
 
 def team_start(project: Any) -> int | None:

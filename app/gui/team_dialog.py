@@ -100,12 +100,10 @@ class TeamOpener:
         parent: QWidget,
         notifier: Notifier,
         set_session: Callable[[AnnotationSession], None],
-        user_name: Callable[[], str],
     ) -> None:
         self.parent = parent
         self.notifier = notifier
         self._set_session = set_session
-        self.user_name = user_name
         #: The last dialog shown (tests fill it in), or None.
         self.dialog: OpenTeamDialog | None = None
 
@@ -146,10 +144,9 @@ class TeamOpener:
 def install(
     frame: Frame,
     set_session: Callable[[AnnotationSession], None],
-    user_name: Callable[[], str],
 ) -> TeamOpener:
     """File → Open team project… (after File → Open project…)."""
-    opener = TeamOpener(frame.window, frame.notifier, set_session, user_name)
+    opener = TeamOpener(frame.window, frame.notifier, set_session)
     menu = frame.menus.file
     action = frame.registry.add(
         "open_team_project",

@@ -320,6 +320,11 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
             raise ProjectError(f"{self.db.describe} has no {key!r}; the catalog is incomplete")
         return str(value)
 
+    @property
+    def is_team(self) -> bool:
+        """A team project: the catalog is in PostgreSQL (docs/team.md)."""
+        return self.db.dialect == "postgresql"
+
     def now_and_user(self) -> tuple[str, str]:
         """The UTC time stamp and user name a change is recorded with."""
         return utc_now(), self.user
@@ -404,7 +409,7 @@ class Catalog(RoughMixin, AssistMixin, AnnotatorsMixin, ExclusionMixin):
         SQLite writer is alone anyway.
         """
         sql = f"SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?"
-        if tx is not None and tx.writable and self.db.dialect == "postgresql":
+        if tx is not None and tx.writable and self.is_team:
             sql += " FOR UPDATE"
         if tx is not None:
             row = tx.one(sql, (image_id,))
