@@ -144,3 +144,18 @@ def test_the_styled_window_fits_1366x768_under_a_title_bar(qtbot, project_dir):
     finally:
         app.setStyleSheet(previous[1])
         app.setStyle(previous[0])
+
+
+def test_history_columns_fit_when_its_tab_is_shown(qtbot, project_dir):
+    """A hidden History panel skips fitting its columns on each switch; showing it fits them."""
+    w = open_window(qtbot, project_dir, size=(1366, 768))
+    try:
+        history = w.findChild(QDockWidget, "dock_history")
+        history.hide()
+        w.next_image()
+        qtbot.waitUntil(lambda: w.history_view._fit_pending, timeout=5000)
+        history.show()
+        qtbot.waitUntil(lambda: not w.history_view._fit_pending, timeout=5000)
+        assert check_dock(w, history) == []
+    finally:
+        w.close()

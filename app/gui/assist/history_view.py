@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QLabel,
     QTableWidget,
@@ -47,6 +48,7 @@ class HistoryView(QWidget):
         self.session: AnnotationSession | None = None
         self.image_id: int | None = None
         self.entries: list[HistoryEntry] = []
+        self._fit_pending = False  # rows changed while hidden: fit the columns on show
         self.banner = QLabel("")
         self.banner.setObjectName("rejection_banner")
         self.banner.setWordWrap(True)
@@ -119,7 +121,17 @@ class HistoryView(QWidget):
             who = self.entries[-1].user
             self.banner.setText(f"Rejected by {who}: {comment}")
             self.banner.show()
-        fit_table(self.table)
+        # Fitting the columns measures every cell: only worth it when the table is seen
+        # (the dock is usually a tab behind the GT parameters); otherwise on show.
+        self._fit_pending = not self.isVisible()
+        if not self._fit_pending:
+            fit_table(self.table)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._fit_pending:
+            self._fit_pending = False
+            fit_table(self.table)
 
     def rejection_comment(self) -> str | None:
         """The comment of the rejection, if the image's latest move rejected it."""
